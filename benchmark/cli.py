@@ -1,0 +1,151 @@
+"""`bench`: run benchmarks, prepare protocols, list what is registered, build leaderboards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from benchmark.errors import BenchError
+from benchmark.paths import DEFAULT_RUNS_DIR
+
+
+def parse_model_args(text: str | None) -> dict:
+    """`key=value,key2=value2` (lm-evaluation-harness style) -> dict of strings."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--model-args: {part!r} is not key=value", hint="e.g. --model-args dir=/path/to/videos")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="talking-head-bench")
+def cli() -> None:
+    """Evaluate audio-driven talking-head generators the same way every time."""
+
+
+@cli.command()
+@click.option("--model", required=True, help="adapter name (`bench list models`)")
+@click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
+@click.option("--metrics", default="psnr,ssim", show_default=True, help="comma-separated metric names")
+@click.option("--model-args", default="", help="adapter options as key=value,key=value")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
+@click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, no_progress) -> None:
+    """Generate and score every clip of a protocol; resumes where an earlier run stopped.
+
+    Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted, 1 error.
+    """
+    from benchmark.runner import RunConfig, Runner
+
+    config = RunConfig(model=model, dataset=dataset, metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+                       model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
+                       runs_dir=runs_dir, data_dir=data_dir)
+    outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
+    if outcome.record:
+        _print_summary(outcome)
+    sys.exit(outcome.exit_code)
+
+
+def _print_summary(outcome) -> None:
+    record = outcome.record
+    click.echo(f"run: {outcome.run_dir}")
+    for name, r in record["results"].items():
+        if r["value"] is None:
+            click.echo(f"  {name:8s} no clip scored")
+            continue
+        ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
+        click.echo(f"  {name:8s} {r['value']:.4f}  (n={r['n']}){ci}")
+    clips = record["clips"]
+    if clips["failed"]:
+        click.echo(f"completed with failures: {clips['failed']} of {clips['total']} clips failed", err=True)
+        for f in record["failures"]:
+            click.echo(f"  {f['clip_id']} [{f['stage']}]: {f['message']}", err=True)
+    else:
+        click.echo(f"completed: {clips['scored']} of {clips['total']} clips scored")
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["models", "datasets", "metrics"]))
+def list_(what: str) -> None:
+    """List registered models, datasets or metrics."""
+    from adapters import ADAPTERS
+    from metrics import METRICS
+    from protocols import DATASETS
+
+    registry = {"models": ADAPTERS, "datasets": DATASETS, "metrics": METRICS}[what]
+    for name in registry.names():
+        try:
+            obj = registry.get(name)
+        except Exception as exc:  # a plugin that fails to import must not hide the others
+            click.echo(f"{name:14s} (failed to load: {exc})")
+            continue
+        if what == "metrics":
+            variants = ", ".join([obj.name, *obj.variants])
+            click.echo(f"{name:14s} {obj.direction + ' is better':18s} variants: {variants:24s} backend: {obj.backend}  {obj.description}")
+        elif what == "datasets":
+            click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
+        else:
+            click.echo(f"{name:14s} {obj.description}")
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit)")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="rebuild even if already prepared")
+def prepare(dataset, source, data_dir, force) -> None:
+    """Prepare a protocol's data (the embedded `mini` builds itself in about 30 s)."""
+    from benchmark.paths import data_root
+    from protocols import DATASETS
+
+    protocol = DATASETS.get(dataset)(data_root(data_dir))
+    if not hasattr(protocol, "prepare"):
+        raise BenchError(f"preparing {dataset} from its published layout is not implemented yet (tracked in issue 4)",
+                         hint=f"until then, place an already prepared {dataset} cache at {protocol.prepared_dir}")
+    if protocol.is_prepared() and not force:
+        click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
+        path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
+    click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")
+def leaderboard(run_dirs, out) -> None:
+    """Build a static HTML leaderboard from run directories (or folders containing them)."""
+    from benchmark.leaderboard import build_leaderboard
+
+    index, skipped = build_leaderboard(list(run_dirs), out)
+    for path, reason in skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(f"leaderboard: {index.resolve()}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,34 @@
+"""Errors a user can act on: each carries the fix, and the CLI prints it without a traceback."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """A problem the user can fix; `hint` says how."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  fix: {self.hint}"
+
+
+class UnknownNameError(BenchError):
+    """A model, dataset or metric name that is not registered."""
+
+
+class DatasetNotPreparedError(BenchError):
+    """The protocol's prepared data is not on disk."""
+
+
+class ClipError(Exception):
+    """One clip cannot be generated or scored; the run records it and moves on."""
+
+    def __init__(self, stage: str, message: str):
+        super().__init__(message)
+        self.stage = stage
+        self.message = message

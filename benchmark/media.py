@@ -1,0 +1,107 @@
+"""Reading and writing frames, audio and images. Every failure names the file."""
+
+from __future__ import annotations
+
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.types import Video
+
+
+class MediaError(ValueError):
+    """A media file that cannot be read as what it claims to be."""
+
+
+def read_video(path: str | Path) -> Video:
+    """Decode every frame of `path` to RGB uint8."""
+    import av
+    import av.codec.context
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such video file")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path}: has no video stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    except MediaError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for damaged files
+        raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
+    if not frames:
+        raise MediaError(f"{path}: contains no decodable frames")
+    return Video(np.stack(frames), fps)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "ffv1") -> None:
+    """Encode (T, H, W, 3) uint8 RGB. `ffv1` is lossless and byte-deterministic; `libx264` for mp4."""
+    import av
+    import av.codec.context
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pix_fmt = {"ffv1": "bgr0", "libx264rgb": "rgb24"}.get(codec, "yuv420p")
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.height, stream.width = frames.shape[1], frames.shape[2]
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.flags |= int(av.codec.context.Flags.bitexact)
+        if codec == "libx264":
+            stream.options = {"threads": "1"}
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """16-bit PCM wav -> float32 mono in [-1, 1] and its sample rate."""
+    path = Path(path)
+    try:
+        with wave.open(str(path), "rb") as w:
+            rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+            raw = w.readframes(w.getnframes())
+    except (OSError, wave.Error, EOFError) as exc:
+        raise MediaError(f"{path}: unreadable wav ({exc})") from exc
+    if width != 2:
+        raise MediaError(f"{path}: expected 16-bit PCM, found {8 * width}-bit")
+    audio = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    return audio.reshape(-1, channels).mean(axis=1), rate
+
+
+def write_wav(path: str | Path, audio: np.ndarray, rate: int) -> None:
+    """float mono in [-1, 1] -> 16-bit PCM wav."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32767.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError as exc:
+        raise MediaError(f"{path}: unreadable image ({exc})") from exc
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, format="PNG", optimize=False)

@@ -1,0 +1,20 @@
+"""Where prepared data and run outputs live (overridable by flag or environment variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_ENV = "BENCH_DATA"
+
+
+def data_root(override: str | Path | None = None) -> Path:
+    """Prepared protocols: --data-dir, else $BENCH_DATA, else ~/.cache/talking-head-bench."""
+    if override:
+        return Path(override).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return Path.home() / ".cache" / "talking-head-bench"
+
+
+DEFAULT_RUNS_DIR = Path("results") / "runs"

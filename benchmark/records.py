@@ -1,0 +1,91 @@
+"""Run records on disk: one JSONL row per clip as it finishes, one JSON record per finished run.
+
+A run directory holds `run.json` (what was asked, written first), `clips.jsonl` (appended and
+fsynced clip by clip, so a crash loses at most the clip in flight) and `record.json` (written
+last, atomically). A run is complete only when all three exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from benchmark.errors import BenchError
+
+SCHEMA_VERSION = 1
+RUN_FILE, ROWS_FILE, RECORD_FILE = "run.json", "clips.jsonl", "record.json"
+RUN_FILES = (RUN_FILE, ROWS_FILE, RECORD_FILE)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+class RowLog:
+    """Append-only per-clip log that survives being killed mid-write."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def append(self, row: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def rows(self) -> Iterator[dict]:
+        """Every complete row; a torn last line (killed mid-write) is skipped, not fatal."""
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+
+    def latest_by_key(self) -> dict[str, dict]:
+        latest: dict[str, dict] = {}
+        for row in self.rows():
+            latest[row["key"]] = row
+        return latest
+
+
+def is_complete(run_dir: Path) -> bool:
+    return all((run_dir / name).is_file() for name in RUN_FILES)
+
+
+def load_record(run_dir: Path) -> dict:
+    """Read a finished run's record; refuse incomplete runs and unknown schema versions clearly."""
+    run_dir = Path(run_dir)
+    if not is_complete(run_dir):
+        missing = [n for n in RUN_FILES if not (run_dir / n).is_file()]
+        raise BenchError(f"{run_dir} is not a complete run (missing {', '.join(missing)})",
+                         hint="re-run its `bench run` command to finish it")
+    record = json.loads((run_dir / RECORD_FILE).read_text())
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise BenchError(f"{run_dir / RECORD_FILE}: schema version {version!r}, this harness reads {SCHEMA_VERSION}",
+                         hint="re-run it with this version of the harness")
+    return record
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories named directly or found below the given folders."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if (path / RUN_FILE).is_file() or (path / RECORD_FILE).is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p.parent for p in path.rglob(RUN_FILE))
+        else:
+            raise BenchError(f"{path}: no such run directory")
+    return sorted(dict.fromkeys(found))

@@ -1,0 +1,123 @@
+"""The small typed records that flow protocol -> adapter -> metrics -> run record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Direction = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class PhoneEvent:
+    """A phone interval in seconds (e.g. a bilabial /p b m/ closure the mouth must show)."""
+
+    phone: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One test item of a protocol. Media stay on disk until a stage asks for them."""
+
+    id: str
+    speaker: str
+    protocol: str
+    n_frames: int
+    fps: float
+    size: tuple[int, int]  # (height, width) of the ground-truth frames
+    sample_rate: int
+    video_path: Path
+    audio_path: Path
+    identity_path: Path
+    fingerprint: str  # sha256 over the clip's files: changes when any of them does
+    annotations_path: Path | None = None
+
+    def load_frames(self) -> np.ndarray:
+        from benchmark.media import read_video
+
+        return read_video(self.video_path).frames
+
+    def load_audio(self) -> np.ndarray:
+        from benchmark.media import read_wav
+
+        audio, rate = read_wav(self.audio_path)
+        if rate != self.sample_rate:
+            raise ValueError(f"{self.audio_path}: expected {self.sample_rate} Hz audio, found {rate} Hz")
+        return audio
+
+    def load_identity(self) -> np.ndarray:
+        from benchmark.media import read_image
+
+        return read_image(self.identity_path)
+
+    def load_annotations(self) -> dict[str, np.ndarray]:
+        if self.annotations_path is None:
+            return {}
+        with np.load(self.annotations_path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a model gets: speech, one identity image, and the length/rate/size to produce.
+
+    `clip` is there for reference adapters (ground truth, folder); a generative model must use
+    only `audio` and `identity`.
+    """
+
+    clip: Clip
+    audio: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate: int
+    identity: np.ndarray  # (H, W, 3) uint8 RGB
+    n_frames: int
+    fps: float
+    size: tuple[int, int]
+
+
+@dataclass
+class Video:
+    """Generated or reference frames: (T, H, W, 3) uint8 RGB at `fps`."""
+
+    frames: np.ndarray
+    fps: float
+
+    def __post_init__(self) -> None:
+        f = self.frames
+        if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8:
+            raise ValueError(f"frames must be (T, H, W, 3) uint8, got {f.shape} {f.dtype}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Everything needed to know which number a metric produced."""
+
+    name: str  # registry name, e.g. "ssim"
+    variant: str  # the convention, e.g. "ssim-gauss11" ; equals name for the default
+    direction: Direction
+    params: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
+    unit: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "direction": self.direction,
+            "params": dict(self.params),
+            "backend": self.backend,
+            "unit": self.unit,
+        }

@@ -1,0 +1,75 @@
+"""The interface every metric shares.
+
+A metric scores one clip at a time (`update` returns that clip's value and folds it into a
+mergeable state), declares whether higher or lower is better, and names its variant and
+parameters so every number it produces can be traced back to an exact convention.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from benchmark.stats import MeanState
+from benchmark.types import Clip, Direction, MetricSpec, Video
+
+
+@dataclass
+class ClipValue:
+    """One clip's score plus per-clip diagnostics (e.g. how many frames hit the PSNR cap)."""
+
+    value: float
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(ABC):
+    name: ClassVar[str]
+    direction: ClassVar[Direction]
+    unit: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    backend: ClassVar[str] = "torch"
+    default_params: ClassVar[dict[str, Any]] = {}
+    # variant name -> parameter overrides; the default variant is called `name`
+    variants: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, variant: str | None = None, device: str = "cpu", **overrides: Any):
+        variant = variant or self.name
+        if variant != self.name and variant not in self.variants:
+            raise ValueError(f"metric {self.name} has no variant {variant!r}; known: {[self.name, *self.variants]}")
+        self.variant = variant
+        self.params = {**self.default_params, **self.variants.get(variant, {}), **overrides}
+        self.device = torch.device(device)
+        self.state = MeanState()
+
+    @property
+    def spec(self) -> MetricSpec:
+        return MetricSpec(self.name, self.variant, self.direction, dict(self.params), self.backend, self.unit, self.description)
+
+    @abstractmethod
+    def score_clip(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
+        """Score one clip; `reference` is the ground-truth frames (T, H, W, 3) uint8."""
+
+    def update(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
+        result = self.score_clip(generated, reference, clip)
+        self.state.add(result.value)
+        return result
+
+    def compute(self) -> dict:
+        return self.state.compute()
+
+    def reset(self) -> None:
+        self.state = MeanState()
+
+
+def frames_to_tensor(frames: np.ndarray, device: torch.device, dtype=torch.float64) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (T, 3, H, W) float on `device`, still on the 0-255 scale."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).to(dtype)
+
+
+def frame_chunks(n: int, chunk: int):
+    for start in range(0, n, chunk):
+        yield slice(start, min(start + chunk, n))

@@ -1,0 +1,34 @@
+"""The embedded mini protocol: builds itself from pip-installed assets, no download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.errors import DatasetNotPreparedError
+from protocols.base import ManifestProtocol
+from protocols.mini import build as _build
+
+
+class MiniProtocol(ManifestProtocol):
+    name = "mini"
+    version = _build.VERSION
+    description = "12 synthetic GRID-grammar clips (4 voices), 25 fps, 256x256, 16 kHz; exact planted ground truth"
+
+    def not_prepared_error(self) -> DatasetNotPreparedError:
+        return DatasetNotPreparedError(
+            f"the mini protocol is not built yet (expected {self.prepared_dir / 'manifest.json'})",
+            hint="run `bench prepare mini` (about 30 s, no download)",
+        )
+
+    @property
+    def planned_clips(self) -> int:
+        return len(_build.clip_specs())
+
+    def is_prepared(self) -> bool:
+        return (self.prepared_dir / "manifest.json").is_file()
+
+    def prepare(self, force: bool = False, progress=None) -> Path:
+        if self.is_prepared() and not force:
+            return self.prepared_dir
+        _build.build(self.prepared_dir, progress=progress)
+        return self.prepared_dir

@@ -1,0 +1,185 @@
+"""Builds the embedded mini protocol: a deterministic synthetic talking-head test set.
+
+Each clip renders in its own fresh process: libespeak-ng keeps hidden global state between
+utterances, so a fresh process is what makes the audio byte-identical run after run.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.fingerprint import sha256_file, sha256_json
+from benchmark.media import write_image, write_video, write_wav
+from protocols import grid_grammar
+from protocols.mini import choreography as C
+from protocols.mini import face as F
+
+VERSION = "v1"
+FPS = 25
+SIZE = 256
+SAMPLE_RATE = 16000
+SEED = 2026
+LEAD_SECONDS = 0.3  # silence before and after the sentence, as GRID clips have
+TRAIL_SECONDS = 0.3
+MIN_FRAMES = 75  # GRID clips are 3 s at 25 fps
+CAVITY_RGB = np.array([48.0, 16.0, 22.0])
+CAVITY_OPACITY = 0.8
+
+# (speaker id, espeak-ng voice, words per minute): voices whose first utterance is reproducible
+SPEAKERS = (
+    ("spk1", "en-us", 150),
+    ("spk2", "en-029", 170),
+    ("spk3", "en-GB-x-rp", 165),
+    ("spk4", "en+m3", 195),
+)
+CLIPS_PER_SPEAKER = 3
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    id: str
+    speaker: str
+    voice: str
+    words_per_minute: int
+    words: tuple[str, ...]
+    seed: int
+
+
+def clip_specs(clips_per_speaker: int = CLIPS_PER_SPEAKER) -> list[ClipSpec]:
+    rng = np.random.default_rng(SEED)
+    specs = []
+    for speaker, voice, wpm in SPEAKERS:
+        for k in range(clips_per_speaker):
+            words = grid_grammar.sample_sentence(rng)
+            clip_id = f"{speaker}_{grid_grammar.sentence_code(words)}"
+            specs.append(ClipSpec(clip_id, speaker, voice, wpm, words, int(rng.integers(2**31))))
+    return specs
+
+
+def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
+    """Synthesise, choreograph and render one clip; write its files; return its manifest entry."""
+    from protocols.mini.speech import synthesise
+
+    utterance = synthesise(grid_grammar.spoken_text(spec.words), spec.voice, spec.words_per_minute, SAMPLE_RATE)
+    speech_seconds = utterance.audio.size / SAMPLE_RATE
+    n_frames = max(MIN_FRAMES, int(np.ceil((LEAD_SECONDS + speech_seconds + TRAIL_SECONDS) * FPS)))
+    audio = np.zeros(int(round(n_frames / FPS * SAMPLE_RATE)), dtype=np.float32)
+    lead = int(round(LEAD_SECONDS * SAMPLE_RATE))
+    audio[lead : lead + utterance.audio.size] = utterance.audio
+    phones = tuple(type(p)(p.phone, p.start + LEAD_SECONDS, p.end + LEAD_SECONDS) for p in utterance.phones)
+
+    rng = np.random.default_rng(spec.seed)
+    aperture = C.mouth_aperture(phones, n_frames, FPS)
+    eye_openness, blink_onsets = C.blink_schedule(rng, n_frames, FPS)
+    motion = C.head_motion(rng, n_frames, FPS)
+
+    template = F.load_template(SIZE)
+    neutral = np.concatenate([template.landmarks, template.anchors, template.border])
+    frames = np.empty((n_frames, SIZE, SIZE, 3), dtype=np.uint8)
+    landmarks = np.empty((n_frames, 68, 2), dtype=np.float32)
+    for t in range(n_frames):
+        posed = C.pose_face(template, aperture[t], eye_openness[t], motion[t])
+        frame = F.piecewise_affine_warp(template.image, neutral, posed, template.triangles)
+        frames[t] = _paint_mouth_cavity(frame, posed[:68], aperture[t])
+        landmarks[t] = posed[:68]
+
+    events = C.bilabial_events(phones, n_frames, FPS)
+    clip_dir = out_dir / "clips" / spec.id
+    write_video(clip_dir / "video.mkv", frames, FPS, codec="ffv1")
+    write_wav(clip_dir / "audio.wav", audio, SAMPLE_RATE)
+    np.savez(
+        clip_dir / "truth.npz",
+        landmarks=landmarks,
+        aperture=np.array([C.aperture_of(lm) for lm in landmarks], dtype=np.float32),
+        eye_openness=eye_openness.astype(np.float32),
+        blink_onsets=np.asarray(blink_onsets, dtype=np.int64),
+        blink_profile=np.asarray(C.BLINK_PROFILE, dtype=np.float32),
+        phones=np.asarray([p.phone for p in phones], dtype="<U8"),
+        phone_start=np.asarray([p.start for p in phones], dtype=np.float64),
+        phone_end=np.asarray([p.end for p in phones], dtype=np.float64),
+        bilabial_start=np.asarray([e.start for e in events], dtype=np.float64),
+        bilabial_end=np.asarray([e.end for e in events], dtype=np.float64),
+        bilabial_phone=np.asarray([e.phone for e in events], dtype="<U8"),
+        bilabial_closed_frames=_ragged(e.frames for e in events),
+        head_motion=motion.astype(np.float32),
+    )
+    files = {"video": f"clips/{spec.id}/video.mkv", "audio": f"clips/{spec.id}/audio.wav",
+             "identity": "identity.png", "annotations": f"clips/{spec.id}/truth.npz"}
+    return {
+        **{k: v for k, v in asdict(spec).items() if k != "seed"},
+        "text": " ".join(spec.words),
+        "n_frames": n_frames,
+        "n_blinks": len(blink_onsets),
+        "n_bilabial_events": len(events),
+        "files": files,
+        "sha256": {k: sha256_file(out_dir / v) for k, v in files.items() if k != "identity"},
+    }
+
+
+def _ragged(groups) -> np.ndarray:
+    """Frames of each event as one int array, events separated by -1 (npz holds no lists)."""
+    flat: list[int] = []
+    for g in groups:
+        flat += list(g) + [-1]
+    return np.asarray(flat, dtype=np.int64)
+
+
+def _paint_mouth_cavity(frame: np.ndarray, lm: np.ndarray, aperture: float) -> np.ndarray:
+    """Darken the inner-lip polygon so an open mouth reads as an opening, not stretched teeth."""
+    if aperture <= 1e-6:
+        return frame
+    cover = F.polygon_coverage(lm[F.INNER_LIP_RING], frame.shape[:2])[..., None] * CAVITY_OPACITY
+    blended = frame.astype(np.float64) * (1 - cover) + CAVITY_RGB * cover
+    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: int | None = None, progress=None) -> dict:
+    """Build into a temporary folder and rename it into place: a crash never leaves half a set."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + f".partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write_image(tmp / "identity.png", F.load_template(SIZE).image)
+    specs = clip_specs(clips_per_speaker)
+    workers = workers or min(len(specs), os.cpu_count() or 1)
+    entries: dict[str, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = [pool.submit(render_clip, spec, tmp) for spec in specs]
+        for future in as_completed(futures):
+            entry = future.result()
+            entries[entry["id"]] = entry
+            if progress:
+                progress(entry["id"])
+    clips = [entries[s.id] for s in specs]
+    identity_sha = sha256_file(tmp / "identity.png")
+    for c in clips:
+        c["sha256"]["identity"] = identity_sha
+        c["fingerprint"] = sha256_json(c["sha256"])
+    manifest = {
+        "protocol": "mini",
+        "version": VERSION,
+        "fps": FPS,
+        "size": [SIZE, SIZE],
+        "sample_rate": SAMPLE_RATE,
+        "seed": SEED,
+        "description": "Synthetic GRID-grammar talking heads: skimage astronaut photo warped by planted "
+        "landmarks; speech and phone timings from libespeak-ng.",
+        "built_with": {p: version(p) for p in ("numpy", "scipy", "scikit-image", "pillow", "av", "espeakng-loader")},
+        "clips": clips,
+        "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return manifest
