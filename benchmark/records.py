@@ -32,8 +32,13 @@ class RowLog:
         self.path = path
 
     def append(self, row: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
+        line = json.dumps(row, sort_keys=True, allow_nan=False) + "\n"
+        with open(self.path, "a+b") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a torn row from a killed run: end it so this one stays readable
+                    line = "\n" + line
+            f.write(line.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
 

@@ -85,10 +85,11 @@ class Runner:
         """Score every selected clip not already scored. `stop_after` simulates an interruption (tests)."""
         cfg = self.config
         check_device(cfg.device)
-        protocol = self._protocol()
-        clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
+        # names and adapter options first: a typo should fail in a second, not after data preparation
         adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
         metrics = [METRICS.get(name)(device=cfg.device) for name in cfg.metrics]
+        protocol = self._protocol()
+        clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
         adapter_fp = adapter.fingerprint()
         metric_specs = [m.spec.to_dict() for m in metrics]
         metrics_fp = sha256_json(metric_specs)

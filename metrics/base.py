@@ -67,7 +67,10 @@ class Metric(ABC):
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device, dtype=torch.float64) -> torch.Tensor:
     """(T, H, W, 3) uint8 -> (T, 3, H, W) float on `device`, still on the 0-255 scale."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).to(dtype)
+    array = np.ascontiguousarray(frames)
+    if not array.flags.writeable:  # torch warns on read-only buffers (e.g. decoded images)
+        array = array.copy()
+    return torch.from_numpy(array).to(device).permute(0, 3, 1, 2).to(dtype)
 
 
 def frame_chunks(n: int, chunk: int):

@@ -1,0 +1,78 @@
+"""The user-facing surface: clear errors, listings, and the leaderboard page."""
+
+import html
+import json
+import re
+
+import pytest
+
+from benchmark.leaderboard import build_leaderboard
+from benchmark.records import SCHEMA_VERSION, load_record
+from benchmark.errors import BenchError
+from benchmark.runner import RunConfig, Runner
+from tests.conftest import run_bench
+
+
+def test_unprepared_grid_says_what_to_do_without_a_traceback(tmp_path):
+    proc = run_bench("run", "--model", "still", "--dataset", "grid", data_root=tmp_path / "empty", cwd=tmp_path,
+                     check_codes=(1,))
+    assert "grid is not prepared" in proc.stderr
+    assert "bench prepare grid --source" in proc.stderr
+    assert str(tmp_path / "empty" / "grid") in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_typo_in_model_name_fails_before_any_data_work(tmp_path):
+    proc = run_bench("run", "--model", "stil", "--dataset", "mini", data_root=tmp_path / "data", cwd=tmp_path,
+                     check_codes=(1,))
+    assert "Did you mean 'still'?" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data").exists()  # the mini protocol was not built for a run that cannot start
+
+
+def test_list_commands(tmp_path):
+    models = run_bench("list", "models", data_root=tmp_path, cwd=tmp_path).stdout
+    assert all(name in models for name in ("ground-truth", "still", "folder"))
+    metrics = run_bench("list", "metrics", data_root=tmp_path, cwd=tmp_path).stdout
+    assert re.search(r"psnr\s+higher is better", metrics) and re.search(r"ssim\s+higher is better", metrics)
+    datasets = run_bench("list", "datasets", data_root=tmp_path, cwd=tmp_path).stdout
+    assert "mini/v1" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
+
+
+def _runs(mini_data_root, out):
+    cfg = dict(dataset="mini", limit=4, data_dir=mini_data_root, runs_dir=out)
+    a = Runner(RunConfig(model="ground-truth", **cfg), progress=False, log=lambda s: None).run()
+    b = Runner(RunConfig(model="still", metrics=("psnr",), **cfg), progress=False, log=lambda s: None).run()
+    return a, b
+
+
+def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_path):
+    gt, still = _runs(mini_data_root, tmp_path / "runs")
+    # a user-supplied string (a third-party adapter's name) must come out escaped
+    record = json.loads((still.run_dir / "record.json").read_text())
+    record["adapter"]["name"] = "<script>alert(1)</script>"
+    (still.run_dir / "record.json").write_text(json.dumps(record))
+    index, skipped = build_leaderboard([tmp_path / "runs"], tmp_path / "site")
+    page = index.read_text()
+    assert skipped == []
+    assert "<script>alert(1)</script>" not in page and html.escape("<script>alert(1)</script>") in page
+    assert "not run" in page  # the still run has no SSIM
+    assert re.search(r'<td class="best"[^>]*>100\.00', page)  # ground truth's PSNR is the best
+    assert "mini/v1" in page and "http://" not in page and "https://" not in page
+
+
+def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(mini_data_root, tmp_path):
+    gt, _ = _runs(mini_data_root, tmp_path / "runs")
+    record = json.loads((gt.run_dir / "record.json").read_text())
+    record["schema_version"] = SCHEMA_VERSION + 1
+    (gt.run_dir / "record.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError, match="schema version"):
+        load_record(gt.run_dir)
+    _, skipped = build_leaderboard([tmp_path / "runs"], tmp_path / "site")
+    assert [p for p, _ in skipped] == [gt.run_dir]
+
+
+def test_leaderboard_command_prints_the_page_path(mini_data_root, tmp_path):
+    _runs(mini_data_root, tmp_path / "runs")
+    proc = run_bench("leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "site"), data_root=mini_data_root,
+                     cwd=tmp_path)
+    assert f"leaderboard: {(tmp_path / 'site' / 'index.html').resolve()}" in proc.stdout

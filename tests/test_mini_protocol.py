@@ -1,0 +1,81 @@
+"""The embedded mini protocol: shape, planted ground truth, and byte-for-byte determinism."""
+
+import json
+
+import numpy as np
+
+from benchmark.fingerprint import sha256_file
+from benchmark.media import read_video, read_wav
+from protocols.mini import MiniProtocol
+from protocols.mini import choreography as C
+
+
+def test_mini_has_the_promised_shape(mini):
+    manifest = mini.manifest()
+    clips = mini.clips()
+    assert len(clips) >= 12
+    assert len({c["voice"] for c in manifest["clips"]}) >= 3
+    assert len({c.speaker for c in clips}) >= 3
+    for clip in clips:
+        assert clip.fps == 25 and clip.size == (256, 256) and clip.sample_rate == 16000
+        video = read_video(clip.video_path)
+        audio, rate = read_wav(clip.audio_path)
+        assert video.frames.shape == (clip.n_frames, 256, 256, 3) and video.fps == 25
+        assert rate == 16000 and audio.size == round(clip.n_frames / 25 * 16000)
+        assert np.abs(audio).max() > 0.05  # there is speech in it
+
+
+def test_planted_ground_truth_is_consistent(mini):
+    n_events = n_blinks = 0
+    for clip in mini.clips():
+        truth = clip.load_annotations()
+        lm = truth["landmarks"]
+        assert lm.shape == (clip.n_frames, 68, 2)
+        # aperture recorded = aperture recomputed from the planted landmarks
+        recomputed = np.array([C.aperture_of(frame.astype(np.float64)) for frame in lm])
+        np.testing.assert_allclose(truth["aperture"], recomputed, atol=1e-5)
+        # every bilabial event closes the mouth on its frames, and the phones are /p b m/
+        groups = np.split(truth["bilabial_closed_frames"], np.nonzero(truth["bilabial_closed_frames"] == -1)[0] + 1)
+        frames_per_event = [g[g >= 0] for g in groups if (g >= 0).any()]
+        assert len(frames_per_event) == len(truth["bilabial_start"])
+        for frames, phone in zip(frames_per_event, truth["bilabial_phone"]):
+            assert set(phone.split("+")) <= {"p", "b", "m"}
+            assert np.all(truth["aperture"][frames] < 1e-6)
+        # blinks: the eyes really close (EAR falls to 0) at each planted blink
+        for onset in truth["blink_onsets"]:
+            apex = onset + int(np.argmin(truth["blink_profile"]))
+            upper, lower = lm[apex, [37, 38]], lm[apex, [41, 40]]
+            assert np.allclose(upper, lower, atol=1e-4)
+        # open eyes and open mouths elsewhere
+        assert truth["aperture"].max() > 0.2
+        n_events += len(frames_per_event)
+        n_blinks += len(truth["blink_onsets"])
+    assert n_events >= 10 and n_blinks >= 5
+
+
+def test_mouth_pixels_follow_the_planted_aperture(mini):
+    """The dark mouth cavity appears exactly when the planted aperture is open."""
+    clip = mini.clips()[0]
+    frames = clip.load_frames().astype(float)
+    truth = clip.load_annotations()
+    darkness = []
+    for frame, lm in zip(frames, truth["landmarks"]):
+        x0, y0 = lm[48:60].min(0).astype(int)
+        x1, y1 = lm[48:60].max(0).astype(int)
+        mouth = frame[y0 : y1 + 1, x0 : x1 + 1].mean(-1)
+        darkness.append((mouth < 70).mean())
+    darkness = np.array(darkness)
+    corr = np.corrcoef(darkness, truth["aperture"])[0, 1]
+    assert corr > 0.8, corr
+
+
+def test_rebuilding_gives_identical_bytes(mini, tmp_path):
+    again = MiniProtocol(tmp_path)
+    again.prepare()
+    first, second = mini.prepared_dir, again.prepared_dir
+    assert (first / "manifest.json").read_bytes() == (second / "manifest.json").read_bytes()
+    manifest = json.loads((first / "manifest.json").read_text())
+    for c in manifest["clips"]:
+        for rel in c["files"].values():
+            assert sha256_file(first / rel) == sha256_file(second / rel), rel
+    assert again.fingerprint() == mini.fingerprint()

@@ -1,0 +1,142 @@
+"""The run engine end to end: ceilings and floors, interruption and resume, failures recorded."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.records import RowLog, is_complete, load_record
+from benchmark.runner import RunConfig, Runner
+from tests.conftest import run_bench
+
+
+def _run(mini_data_root, out, **kw):
+    config = RunConfig(data_dir=mini_data_root, runs_dir=out, **kw)
+    return Runner(config, progress=False, log=lambda s: None).run()
+
+
+def test_ground_truth_hits_the_ceiling_and_still_is_clearly_lower(mini_data_root, tmp_path):
+    gt = _run(mini_data_root, tmp_path, model="ground-truth", dataset="mini")
+    still = _run(mini_data_root, tmp_path, model="still", dataset="mini")
+    assert gt.exit_code == 0 and still.exit_code == 0
+    g, s = gt.record["results"], still.record["results"]
+    assert g["ssim"]["value"] == pytest.approx(1.0, abs=1e-12)
+    assert g["psnr"]["value"] == 100.0  # the documented cap
+    assert s["ssim"]["value"] < 0.9 and s["psnr"]["value"] < 35.0
+    assert g["ssim"]["n"] == s["ssim"]["n"] == 12
+
+
+def test_record_carries_full_provenance(mini_data_root, tmp_path):
+    outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, seed=3)
+    record = load_record(outcome.run_dir)
+    assert record["protocol"]["id"] == "mini/v1"
+    assert len(record["protocol"]["clip_list_fingerprint"]) == 64
+    assert record["protocol"]["subset"] == {"limit": 4, "seed": 3, "method": "speaker-stratified"}
+    assert record["adapter"]["name"] == "still" and len(record["adapter"]["fingerprint"]) == 64
+    assert {m["variant"] for m in record["metrics"]} == {"psnr", "ssim"}
+    assert all(m["resolution"] == [256, 256] and m["backend"] == "torch" and m["params"] for m in record["metrics"])
+    assert record["seed"] == 3 and record["device"]["requested"] == "cpu"
+    assert "commit" in record["code"] and record["packages"]["torch"]
+    assert record["wall_time_s"] > 0
+    for result in record["results"].values():
+        assert result["n"] == 4 and result["n_failed"] == 0
+        lo, hi = result["ci95"]
+        assert lo <= result["value"] <= hi
+
+
+def _rows_by_clip(run_dir: Path) -> dict:
+    rows = RowLog(run_dir / "clips.jsonl").latest_by_key().values()
+    return {r["clip_id"]: (r["key"], r["status"], r["metrics"]) for r in rows}
+
+
+def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
+    """A real Ctrl-C (SIGINT) midway through `bench run`, then the same command again."""
+    args = ["run", "--model", "still", "--dataset", "mini", "--limit", "8", "--no-progress"]
+    interrupted_out, clean_out = tmp_path / "interrupted", tmp_path / "clean"
+    env_root = mini_data_root
+    bench = Path(sys.executable).with_name("bench")
+    proc = subprocess.Popen([str(bench), *args, "--out", str(interrupted_out)], cwd=tmp_path,
+                            env={**__import__("os").environ, "BENCH_DATA": str(env_root)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = None
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        logs = list(interrupted_out.rglob("clips.jsonl"))
+        if logs and sum(1 for _ in RowLog(logs[0]).rows()) >= 3:
+            log = logs[0]
+            break
+        time.sleep(0.05)
+    assert log is not None, "run never got going"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Re-run the same command to resume" in err
+    run_dir = log.parent
+    assert not is_complete(run_dir)
+    done_before = len(_rows_by_clip(run_dir))
+    assert 3 <= done_before < 8
+
+    resumed = run_bench(*args, "--out", str(interrupted_out), data_root=env_root, cwd=tmp_path)
+    assert f"{done_before} of 8 clips already scored" in resumed.stderr
+    clean = run_bench(*args, "--out", str(clean_out), data_root=env_root, cwd=tmp_path)
+    assert is_complete(run_dir)
+    clean_dir = next(clean_out.rglob("record.json")).parent
+    assert _rows_by_clip(run_dir) == _rows_by_clip(clean_dir)
+    a, b = load_record(run_dir), load_record(clean_dir)
+    assert a["results"] == b["results"]
+    assert a["protocol"] == b["protocol"] and a["adapter"] == b["adapter"]
+    # no clip was scored twice: the resumed log holds exactly one row per clip
+    assert sum(1 for _ in RowLog(run_dir / "clips.jsonl").rows()) == 8
+    assert "completed: 8 of 8" in resumed.stdout and "completed: 8 of 8" in clean.stdout
+
+
+def test_failing_clip_is_recorded_and_the_run_goes_on(mini_data_root, tmp_path, monkeypatch):
+    from adapters.still import StillAdapter
+
+    original = StillAdapter.generate
+    broken = {}
+
+    def flaky(self, request, seed):
+        if not broken:
+            broken["id"] = request.clip.id
+            raise RuntimeError("simulated model crash")
+        video = original(self, request, seed)
+        if len(broken) == 1:
+            broken["short"] = request.clip.id
+            video.frames = video.frames[:-1]
+        return video
+
+    monkeypatch.setattr(StillAdapter, "generate", flaky)
+    outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, metrics=("psnr",))
+    assert outcome.exit_code == 3 and outcome.n_failed == 2 and outcome.n_scored == 2
+    failures = {f["clip_id"]: f for f in outcome.record["failures"]}
+    assert failures[broken["id"]]["stage"] == "generate"
+    assert "simulated model crash" in failures[broken["id"]]["message"]
+    assert failures[broken["short"]]["stage"] == "validate"
+    assert "length mismatch" in failures[broken["short"]]["message"]
+    assert outcome.record["results"]["psnr"]["n"] == 2 and outcome.record["results"]["psnr"]["n_failed"] == 2
+    assert (outcome.run_dir / "errors.log").read_text().count("simulated model crash") >= 1
+
+
+def test_torn_last_row_is_ignored_on_resume(mini_data_root, tmp_path):
+    first = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=2, metrics=("psnr",))
+    rows_file = first.run_dir / "clips.jsonl"
+    lines = rows_file.read_text().splitlines()
+    rows_file.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # killed mid-write
+    again = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=2, metrics=("psnr",))
+    assert again.n_skipped == 1 and again.exit_code == 0
+    assert again.record["results"] == first.record["results"]
+
+
+def test_missing_cuda_is_a_clear_error(mini_data_root, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = run_bench("run", "--model", "still", "--dataset", "mini", "--device", "cuda", "--out", str(tmp_path),
+                     data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    assert "torch sees no CUDA device" in proc.stderr and "Traceback" not in proc.stderr
