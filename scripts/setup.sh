@@ -11,8 +11,13 @@ fi
 stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "installing talking-head-bench and its dependencies into .venv (about a minute)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[test]"
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install "torch==2.13.0" -e ".[test]"; } >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "install failed; full log: $log" >&2
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
