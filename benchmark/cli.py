@@ -38,8 +38,9 @@ def cli() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
+@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial: mediapipe (default) or dlib68")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, no_progress) -> None:
+def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted, 1 error.
@@ -48,7 +49,7 @@ def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data
 
     config = RunConfig(model=model, dataset=dataset, metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
                        model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
-                       runs_dir=runs_dir, data_dir=data_dir)
+                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)

@@ -36,7 +36,7 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
             cells = {}
             specs = {s["variant"]: s for s in record["metrics"]}
             for variant, spec in columns.items():
-                result = record["results"].get(spec["name"]) if variant in specs else None
+                result = record["results"].get(variant) if variant in specs else None
                 if result is None or result.get("value") is None:
                     cells[variant] = {"value": None, "text": "not run", "ci": "", "best": False}
                 else:
@@ -49,6 +49,8 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
                          "finished": record.get("finished_at", "")})
         for variant, spec in columns.items():
+            if spec["direction"] not in ("higher", "lower"):
+                continue  # e.g. blink rate: neither more nor fewer is better
             values = [r["cells"][variant]["value"] for r in rows if r["cells"][variant]["value"] is not None]
             if values:
                 best = max(values) if spec["direction"] == "higher" else min(values)

@@ -20,10 +20,10 @@ from benchmark import provenance
 from benchmark.errors import BenchError, ClipError
 from benchmark.fingerprint import sha256_json
 from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, SCHEMA_VERSION, RowLog, write_json_atomic
-from benchmark.stats import MeanState
 from benchmark.subset import stratified_subset
 from benchmark.types import Clip, GenerationRequest, Video
-from metrics import METRICS
+from metrics import create_metric
+from metrics.context import ClipContext
 from protocols import DATASETS
 
 DEFAULT_METRICS = ("psnr", "ssim")
@@ -43,6 +43,7 @@ class RunConfig:
     device: str = "cpu"
     runs_dir: Path = Path("results/runs")
     data_dir: Path | None = None
+    landmarks: str | None = None  # landmark backend for the metrics that use one (None: their default)
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Runner:
         check_device(cfg.device)
         # names and adapter options first: a typo should fail in a second, not after data preparation
         adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
-        metrics = [METRICS.get(name)(device=cfg.device) for name in cfg.metrics]
+        metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks) for name in cfg.metrics]
         protocol = self._protocol()
         clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
         adapter_fp = adapter.fingerprint()
@@ -149,6 +150,9 @@ class Runner:
         from benchmark.paths import data_root
 
         protocol = DATASETS.get(self.config.dataset)(data_root(self.config.data_dir))
+        self._feature_cache_dir = getattr(protocol, "prepared_dir", None)
+        if self._feature_cache_dir is not None:
+            self._feature_cache_dir = self._feature_cache_dir / "features"
         if getattr(protocol, "is_prepared", None) and not protocol.is_prepared() and hasattr(protocol, "prepare"):
             self.log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
             protocol.prepare()
@@ -166,6 +170,8 @@ class Runner:
                  "--device", cfg.device, "--metrics", ",".join(cfg.metrics)]
         if cfg.limit:
             parts += ["--limit", str(cfg.limit)]
+        if cfg.landmarks:
+            parts += ["--landmarks", cfg.landmarks]
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)
@@ -173,7 +179,7 @@ class Runner:
     def _score_clip(self, clip: Clip, adapter, metrics, key: str, adapter_fp: str, run_dir: Path) -> dict:
         row: dict[str, Any] = {"key": key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
                                "adapter_fingerprint": adapter_fp, "seed": clip_seed(self.config.seed, clip.id),
-                               "status": "ok", "metrics": {}, "extras": {}, "timing": {}}
+                               "status": "ok", "metrics": {}, "pooled": {}, "extras": {}, "timing": {}}
         stage = "load"
         try:
             request = GenerationRequest(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate,
@@ -189,12 +195,15 @@ class Runner:
             if reference.shape[0] != clip.n_frames:
                 raise ClipError("reference", f"{clip.video_path}: has {reference.shape[0]} frames, manifest says {clip.n_frames}")
             t0 = time.perf_counter()
+            ctx = ClipContext(clip, video, reference, cache_dir=self._feature_cache_dir)
             for metric in metrics:
                 stage = f"metric:{metric.name}"
-                result = metric.score_clip(video, reference, clip)
-                row["metrics"][metric.name] = result.value
+                result = metric.score_clip(ctx)
+                row["metrics"][metric.variant] = result.value
+                if result.pooled:
+                    row["pooled"][metric.variant] = result.pooled
                 if result.extras:
-                    row["extras"][metric.name] = result.extras
+                    row["extras"][metric.variant] = result.extras
             row["timing"]["score_s"] = round(time.perf_counter() - t0, 4)
             row["n_frames"] = video.n_frames
         except ClipError as exc:
@@ -212,13 +221,13 @@ class Runner:
         finished = datetime.now(timezone.utc)
         results = {}
         for metric in metrics:
-            state = MeanState()
+            state = metric.new_state()
             for row in rows:
-                if row["status"] == "ok" and metric.name in row["metrics"]:
-                    state.add(row["metrics"][metric.name])
+                if row["status"] == "ok" and metric.variant in row["metrics"]:
+                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant))
             summary = state.compute()
-            summary["n_failed"] = len(rows) - summary["n"]
-            results[metric.name] = summary
+            summary["n_failed"] = sum(r["status"] != "ok" for r in rows)
+            results[metric.variant] = summary
         failures = [{"clip_id": r["clip_id"], **r["error"]} for r in rows if r["status"] != "ok"]
         return {
             "schema_version": SCHEMA_VERSION,

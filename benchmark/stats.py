@@ -31,8 +31,9 @@ class MeanState:
 
     values: list[float] = field(default_factory=list)
 
-    def add(self, value: float) -> None:
-        self.values.append(float(value))
+    def add(self, value: float | None, pooled: dict | None = None) -> None:
+        if value is not None:
+            self.values.append(float(value))
 
     def merge(self, other: "MeanState") -> "MeanState":
         return MeanState(self.values + other.values)
@@ -53,3 +54,51 @@ class MeanState:
 
 def finite_or_none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else x
+
+
+@dataclass
+class PooledState:
+    """Counts summed over clips; results are ratios of sums, i.e. pooled over the protocol.
+
+    Needed where per-clip averaging is wrong: blinks per second over 3-second GRID clips, or
+    closure rates over clips with different numbers of events. The interval resamples clips.
+    """
+
+    ratios: dict[str, tuple[str, str]]  # result name -> (numerator key, denominator key)
+    primary: str  # the ratio reported as "value"
+    counts: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, value: float | None, pooled: dict | None = None) -> None:
+        if pooled:
+            self.counts.append({k: float(v) for k, v in pooled.items()})
+
+    def merge(self, other: "PooledState") -> "PooledState":
+        return PooledState(self.ratios, self.primary, self.counts + other.counts)
+
+    def _ratios(self, counts: list[dict[str, float]]) -> dict[str, float | None]:
+        keys = {k for c in counts for k in c}
+        sums = {k: sum(c.get(k, 0.0) for c in counts) for k in keys}
+        out = {}
+        for name, (num, den) in self.ratios.items():
+            out[name] = sums.get(num, 0.0) / sums[den] if sums.get(den) else None
+        return out
+
+    def compute(self) -> dict:
+        if not self.counts:
+            return {"value": None, "n": 0, "ci95": None}
+        ratios = self._ratios(self.counts)
+        keys = sorted({k for c in self.counts for k in c})
+        totals = {k: sum(c.get(k, 0.0) for c in self.counts) for k in keys}
+        ci = None
+        if len(self.counts) > 1 and ratios[self.primary] is not None:
+            rng = np.random.default_rng(BOOTSTRAP_SEED)
+            num_key, den_key = self.ratios[self.primary]
+            num = np.array([c.get(num_key, 0.0) for c in self.counts])
+            den = np.array([c.get(den_key, 0.0) for c in self.counts])
+            idx = rng.integers(0, len(self.counts), size=(BOOTSTRAP_RESAMPLES, len(self.counts)))
+            dens = den[idx].sum(1)
+            boots = num[idx].sum(1)[dens > 0] / dens[dens > 0]
+            if boots.size:
+                ci = [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
+        return {"value": ratios[self.primary], "n": len(self.counts), "ci95": ci,
+                **{k: v for k, v in ratios.items() if k != self.primary}, "totals": totals}

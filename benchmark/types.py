@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Direction = Literal["higher", "lower"]
+Direction = Literal["higher", "lower", "none"]  # "none": no better direction (e.g. blink rate)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Metrics by name."""
+"""Metrics by name. A variant name (e.g. `lmd-centered`) selects its family with that convention."""
+
+from __future__ import annotations
 
 from benchmark.registry import Registry
 
@@ -8,5 +10,25 @@ METRICS: Registry = Registry(
     {
         "psnr": "metrics.psnr:PSNR",
         "ssim": "metrics.ssim:SSIM",
+        "lmd": "metrics.lmd:LMD",
+        "blink": "metrics.blink:BlinkRate",
+        "bilabial": "metrics.bilabial:BilabialClosure",
     },
 )
+
+# variant name -> family, so `--metrics lmd-centered` works without importing every metric first
+VARIANT_FAMILIES = {
+    "lmd-centered": "lmd",
+    "lmd-sum": "lmd",
+    "lmd-l1": "lmd",
+    "blink-online": "blink",
+}
+
+
+def create_metric(name: str, device: str = "cpu", landmarks: str | None = None):
+    family = VARIANT_FAMILIES.get(name, name)
+    cls = METRICS.get(family)
+    overrides = {}
+    if landmarks and "landmarks" in cls.default_params:
+        overrides["landmarks"] = landmarks
+    return cls(variant=name if name != family else None, device=device, **overrides)

@@ -14,15 +14,19 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark.errors import ClipError
 from benchmark.stats import MeanState
-from benchmark.types import Clip, Direction, MetricSpec, Video
+from benchmark.types import Direction, MetricSpec
+from metrics.context import ClipContext
 
 
 @dataclass
 class ClipValue:
-    """One clip's score plus per-clip diagnostics (e.g. how many frames hit the PSNR cap)."""
+    """One clip's score, its contribution to a pooled aggregate (counts that add across clips,
+    e.g. blinks and seconds), and per-clip diagnostics (e.g. frames at the PSNR cap)."""
 
     value: float
+    pooled: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,24 +49,43 @@ class Metric(ABC):
         self.device = torch.device(device)
         self.state = MeanState()
 
+        self.state = self.new_state()
+
+    def backend_id(self) -> str:
+        """The backend that produced the numbers, as recorded (e.g. a landmark detector's version)."""
+        return self.backend
+
     @property
     def spec(self) -> MetricSpec:
-        return MetricSpec(self.name, self.variant, self.direction, dict(self.params), self.backend, self.unit, self.description)
+        return MetricSpec(self.name, self.variant, self.direction, dict(self.params), self.backend_id(), self.unit,
+                          self.description)
 
     @abstractmethod
-    def score_clip(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
-        """Score one clip; `reference` is the ground-truth frames (T, H, W, 3) uint8."""
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        """Score one clip (generated vs reference frames, with shared cached features)."""
 
-    def update(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
-        result = self.score_clip(generated, reference, clip)
-        self.state.add(result.value)
+    def new_state(self):
+        """The mergeable aggregate: the mean over clips unless a metric pools (sums) across clips."""
+        return MeanState()
+
+    def update(self, ctx: ClipContext) -> ClipValue:
+        result = self.score_clip(ctx)
+        self.state.add(result.value, result.pooled)
         return result
 
     def compute(self) -> dict:
         return self.state.compute()
 
     def reset(self) -> None:
-        self.state = MeanState()
+        self.state = self.new_state()
+
+
+def require_coverage(found: np.ndarray, minimum: float, what: str) -> None:
+    """Fail the clip (with its reason) when too few frames have a face to score it honestly."""
+    coverage = float(found.mean()) if found.size else 0.0
+    if coverage < minimum:
+        raise ClipError("metric", f"{what}: a face was found in only {found.sum()} of {found.size} frames "
+                                  f"({coverage:.0%} < the {minimum:.0%} coverage threshold)")
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device, dtype=torch.float64) -> torch.Tensor:

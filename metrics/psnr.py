@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from benchmark.types import Clip, Video
+from metrics.context import ClipContext
 from metrics.base import ClipValue, Metric, frame_chunks, frames_to_tensor
 
 
@@ -25,7 +24,8 @@ class PSNR(Metric):
 
     chunk_frames = 32
 
-    def score_clip(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        generated, reference = ctx.generated, ctx.reference
         values = []
         for part in frame_chunks(generated.n_frames, self.chunk_frames):
             g = frames_to_tensor(generated.frames[part], self.device)
@@ -33,4 +33,4 @@ class PSNR(Metric):
             values.append(psnr_per_frame(g, r, self.params["data_range"], self.params["cap_db"]))
         per_frame = torch.cat(values)
         capped = int((per_frame >= self.params["cap_db"]).sum())
-        return ClipValue(float(per_frame.mean()), {"frames_at_cap": capped})
+        return ClipValue(float(per_frame.mean()), extras={"frames_at_cap": capped})

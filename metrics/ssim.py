@@ -8,10 +8,9 @@ The thesis' C1=0.0001, C2=0.0003 read as a typo for (0.01)^2, (0.03)^2; we use t
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from benchmark.types import Clip, Video
+from metrics.context import ClipContext
 from metrics.base import ClipValue, Metric, frame_chunks, frames_to_tensor
 
 
@@ -68,7 +67,8 @@ class SSIM(Metric):
 
     chunk_frames = 16
 
-    def score_clip(self, generated: Video, reference: np.ndarray, clip: Clip) -> ClipValue:
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        generated, reference = ctx.generated, ctx.reference
         p = self.params
         values = []
         for part in frame_chunks(generated.n_frames, self.chunk_frames):

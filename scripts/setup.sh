@@ -13,7 +13,8 @@ if [ ! -f "$stamp" ]; then
   echo "installing talking-head-bench and its dependencies into .venv (about a minute)"
   log=.venv/install.log
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install "torch==2.13.0" -e ".[test]"; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install "torch==2.13.0" -e ".[test]" &&
+         .venv/bin/python -m pip install --no-deps "mediapipe==0.10.21"; } >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "install failed; full log: $log" >&2
     exit 1

@@ -8,6 +8,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from benchmark.types import Video
+from metrics.context import ClipContext
 from metrics.psnr import PSNR, psnr_per_frame
 from metrics.ssim import SSIM, ssim_per_frame
 
@@ -56,14 +57,15 @@ def test_clip_scores_average_per_frame_values(mini):
     expected_ssim = np.mean([structural_similarity(g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                                    data_range=255, channel_axis=-1) for g, r in zip(gen, ref)])
     expected_psnr = np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(gen, ref)])
-    assert SSIM().score_clip(Video(gen, 25.0), ref, clip).value == pytest.approx(expected_ssim, abs=1e-4)
-    assert PSNR().score_clip(Video(gen, 25.0), ref, clip).value == pytest.approx(expected_psnr, abs=1e-3)
+    ctx = ClipContext(clip, Video(gen, 25.0), ref)
+    assert SSIM().score_clip(ctx).value == pytest.approx(expected_ssim, abs=1e-4)
+    assert PSNR().score_clip(ctx).value == pytest.approx(expected_psnr, abs=1e-3)
 
 
 def test_identical_frames_hit_the_documented_cap_not_inf(mini):
     clip = mini.clips()[0]
     ref = clip.load_frames()[:5]
-    result = PSNR().score_clip(Video(ref.copy(), 25.0), ref, clip)
+    result = PSNR().score_clip(ClipContext(clip, Video(ref.copy(), 25.0), ref))
     assert result.value == 100.0
     assert result.extras["frames_at_cap"] == 5
 

@@ -1,0 +1,1 @@
+"""Feature extractors shared by metrics: face landmarks, identity embeddings, Inception features."""

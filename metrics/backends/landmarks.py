@@ -1,0 +1,160 @@
+"""Face landmark backends, all returning the iBUG-68 layout the metrics need.
+
+`mediapipe` (default): the 478-point face mesh bundled in mediapipe 0.10.21, reduced to the 68
+iBUG points by a correspondence fitted on the mini protocol's planted landmarks
+(`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py).
+`dlib68`: dlib's 68-point shape predictor from face_recognition_models (offline).
+A frame with no face gives NaN points and found=False; it never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import BenchError
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+@dataclass
+class LandmarkTrack:
+    """Per-frame iBUG-68 points in pixels (x, y; pixel centres at integers); NaN where no face."""
+
+    points: np.ndarray  # (T, 68, 2) float32
+    found: np.ndarray  # (T,) bool
+    backend: str
+
+    @property
+    def coverage(self) -> float:
+        return float(self.found.mean()) if self.found.size else 0.0
+
+
+class LandmarkBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def detect(self, frames: np.ndarray) -> LandmarkTrack:
+        """(T, H, W, 3) uint8 RGB -> LandmarkTrack."""
+
+    def version(self) -> str:
+        return self.name
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "missing"
+
+
+@lru_cache(maxsize=1)
+def mediapipe_to_ibug68() -> list[list[int]]:
+    return json.loads((ASSETS / "mediapipe_ibug68.json").read_text())["correspondence"]
+
+
+class MediapipeLandmarks(LandmarkBackend):
+    name = "mediapipe"
+
+    def __init__(self) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logs info/warnings to stderr
+        try:
+            from mediapipe.python.solutions import face_mesh
+        except ImportError as exc:
+            raise BenchError("the mediapipe landmark backend needs mediapipe==0.10.21 (the last with bundled models)",
+                             hint='pip install mediapipe==0.10.21 --no-deps "protobuf>=4.25.3,<5" absl-py attrs flatbuffers '
+                                  'matplotlib opencv-contrib-python sentencepiece') from exc
+        # static mode: every frame is detected on its own, so generated and reference are treated alike
+        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                        min_detection_confidence=0.5)
+        groups = mediapipe_to_ibug68()
+        self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
+
+    def version(self) -> str:
+        return f"mediapipe-{_package_version('mediapipe')}-facemesh478-ibug68map-v1"
+
+    def mesh(self, frame: np.ndarray) -> np.ndarray | None:
+        """478 mesh points in pixels, or None."""
+        result = self._mesh.process(np.ascontiguousarray(frame))
+        if not result.multi_face_landmarks:
+            return None
+        h, w = frame.shape[:2]
+        lm = result.multi_face_landmarks[0].landmark
+        # mediapipe's normalised coordinates put pixel i's centre at (i + 0.5) / size
+        return np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in lm], dtype=np.float64)
+
+    def detect(self, frames: np.ndarray) -> LandmarkTrack:
+        points = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
+        found = np.zeros(len(frames), dtype=bool)
+        for t, frame in enumerate(frames):
+            mesh = self.mesh(frame)
+            if mesh is not None:
+                points[t] = mesh[self._index].mean(axis=1)
+                found[t] = True
+        return LandmarkTrack(points, found, self.name)
+
+
+def dlib_model_path(filename: str) -> Path:
+    """Locate a model file of face_recognition_models without importing it (its import needs pkg_resources)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise BenchError(f"dlib backends need {filename} from face_recognition_models",
+                         hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    if not path.is_file():
+        raise BenchError(f"{path} is missing", hint="reinstall face_recognition_models==0.3.0")
+    return path
+
+
+class Dlib68Landmarks(LandmarkBackend):
+    """dlib HOG face detector (largest face; it can give false positives) + 68-point shape predictor."""
+
+    name = "dlib68"
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError as exc:
+            raise BenchError("the dlib68 backend needs dlib", hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0") from exc
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+
+    def version(self) -> str:
+        return f"dlib-{_package_version('dlib-bin')}-hog-sp68"
+
+    def detect(self, frames: np.ndarray) -> LandmarkTrack:
+        points = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
+        found = np.zeros(len(frames), dtype=bool)
+        for t, frame in enumerate(frames):
+            faces = self._detector(np.ascontiguousarray(frame), 0)
+            if len(faces) == 0:
+                faces = self._detector(np.ascontiguousarray(frame), 1)
+            if len(faces) == 0:
+                continue
+            face = max(faces, key=lambda r: r.area())
+            shape = self._predictor(np.ascontiguousarray(frame), face)
+            points[t] = [[p.x, p.y] for p in shape.parts()]
+            found[t] = True
+        return LandmarkTrack(points, found, self.name)
+
+
+LANDMARK_BACKENDS = {"mediapipe": MediapipeLandmarks, "dlib68": Dlib68Landmarks}
+
+
+@lru_cache(maxsize=None)
+def get_landmark_backend(name: str) -> LandmarkBackend:
+    if name == "fan":
+        raise BenchError("the fan backend (face-alignment) needs S3FD and 2DFAN4 weights it would download; "
+                         "this harness never downloads", hint="use --landmarks mediapipe (default) or dlib68")
+    if name not in LANDMARK_BACKENDS:
+        raise BenchError(f"unknown landmark backend {name!r}", hint=f"choose one of {sorted(LANDMARK_BACKENDS)}")
+    return LANDMARK_BACKENDS[name]()

@@ -1,0 +1,38 @@
+"""Pure geometry on iBUG-68 landmarks: the measurements several metrics share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MOUTH = slice(48, 68)
+RIGHT_EYE, LEFT_EYE = slice(36, 42), slice(42, 48)  # subject's right eye is on the image left
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(a - b, axis=-1)
+
+
+def eye_aspect_ratio(points: np.ndarray) -> np.ndarray:
+    """Soukupova & Cech 2016, averaged over both eyes: (T, 68, 2) -> (T,)."""
+
+    def one(eye: np.ndarray) -> np.ndarray:
+        p1, p2, p3, p4, p5, p6 = (eye[:, i] for i in range(6))
+        return (_dist(p2, p6) + _dist(p3, p5)) / (2.0 * _dist(p1, p4))
+
+    return (one(points[:, RIGHT_EYE]) + one(points[:, LEFT_EYE])) / 2.0
+
+
+def mouth_aperture(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap (61-67, 62-66, 63-65 mean) over mouth width (48-54): (T, 68, 2) -> (T,)."""
+    gap = (_dist(points[:, 61], points[:, 67]) + _dist(points[:, 62], points[:, 66]) + _dist(points[:, 63], points[:, 65])) / 3.0
+    return gap / _dist(points[:, 48], points[:, 54])
+
+
+def fill_missing(values: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Linear interpolation over frames without a face (edges held), so a detector sees a continuous signal."""
+    values = values.astype(np.float64).copy()
+    if found.all() or not found.any():
+        return values
+    t = np.arange(values.size)
+    values[~found] = np.interp(t[~found], t[found], values[found])
+    return values

@@ -1,0 +1,17 @@
+"""Shared parts of the metrics computed from face landmarks (LMD, blink, bilabial)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from metrics.backends.landmarks import get_landmark_backend
+from metrics.base import Metric
+
+LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverage": 0.9}
+
+
+class LandmarkMetric(Metric):
+    default_params: ClassVar[dict[str, Any]] = dict(LANDMARK_DEFAULTS)
+
+    def backend_id(self) -> str:
+        return get_landmark_backend(self.params["landmarks"]).version()
