@@ -135,6 +135,23 @@ def leaderboard(run_dirs, out) -> None:
     click.echo(f"leaderboard: {index.resolve()}")
 
 
+@cli.group()
+def speed() -> None:
+    """Speed benchmarks: ours vs the reference implementation, measured in one process."""
+
+
+@speed.command("cpbd")
+@click.option("--size", default=256, show_default=True)
+@click.option("--frames", default=16, show_default=True)
+@click.option("--reference-frames", default=8, show_default=True, help="frames the (slow) reference scores")
+@click.option("--device", default="cpu", show_default=True)
+def speed_cpbd(size, frames, reference_frames, device) -> None:
+    """CPBD: agreement with cpbd-py312 and the per-frame speed-up."""
+    from benchmark.speed import cpbd
+
+    cpbd.run(size=size, frames=frames, reference_frames=reference_frames, device=device, echo=click.echo)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

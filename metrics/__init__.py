@@ -13,6 +13,7 @@ METRICS: Registry = Registry(
         "lmd": "metrics.lmd:LMD",
         "blink": "metrics.blink:BlinkRate",
         "bilabial": "metrics.bilabial:BilabialClosure",
+        "cpbd": "metrics.cpbd:CPBD",
     },
 )
 

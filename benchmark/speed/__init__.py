@@ -1,0 +1,1 @@
+"""Speed benchmarks that print figures (`bench speed ...`): ours vs the reference, one process."""

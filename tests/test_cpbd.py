@@ -1,0 +1,68 @@
+"""CPBD against the reference `cpbd` package (cpbd-py312 1.0.3) on real images."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+from skimage import data
+from skimage.feature import canny
+
+cpbd = pytest.importorskip("cpbd")
+from cpbd.compute import marziliano_method  # noqa: E402
+from cpbd.octave import sobel as reference_sobel  # noqa: E402
+
+from metrics.cpbd import (  # noqa: E402
+    canny_edges, cpbd_frames, cpbd_video, marziliano_widths, octave_sobel_edges, rgb_to_luma)
+
+
+def _astronaut(size):
+    return np.asarray(Image.fromarray(data.astronaut()).convert("L").resize((size, size), Image.BICUBIC)).astype(np.float64)
+
+
+def _images(mini):
+    rng = np.random.default_rng(0)
+    images = {f"astronaut{s}": _astronaut(s) for s in (128, 256, 512, 1024)}
+    base = images["astronaut256"]
+    images["blurred"] = np.round(gaussian_filter(base, 2.0))
+    images["noisy"] = np.clip(np.round(base + rng.normal(0, 12, base.shape)), 0, 255)
+    frames = mini.clips()[3].load_frames()
+    for t in (0, 33):
+        images[f"mini{t}"] = rgb_to_luma(frames[t])
+    return images
+
+
+def test_luma_is_pil_L(mini):
+    frame = mini.clips()[0].load_frames()[5]
+    assert np.array_equal(rgb_to_luma(frame), np.asarray(Image.fromarray(frame).convert("L")).astype(np.float64))
+
+
+def test_cpbd_agrees_with_the_reference_to_1e_6(mini):
+    for name, image in _images(mini).items():
+        ours = cpbd_frames(image)[0]
+        reference = cpbd.compute(image)
+        assert abs(ours - reference) <= 1e-6, (name, ours, reference)
+
+
+def test_intermediate_edge_maps_are_the_reference_ones(mini):
+    for name, image in _images(mini).items():
+        if image.shape[0] > 512:
+            continue  # the reference's per-pixel loops take seconds there; the value test covers it
+        assert np.array_equal(canny_edges(image[None])[0], canny(image)), name
+        sobel = reference_sobel(image)
+        assert np.array_equal(octave_sobel_edges(image[None])[0], sobel), name
+        assert np.array_equal(marziliano_widths(image[None], sobel[None])[0], marziliano_method(sobel, image)), name
+
+
+def test_batched_and_threaded_equal_frame_by_frame(mini):
+    frames = mini.clips()[1].load_frames()[:10]
+    one_by_one = np.array([cpbd_frames(rgb_to_luma(f))[0] for f in frames])
+    assert np.array_equal(cpbd_video(frames, workers=1), one_by_one)
+    assert np.array_equal(cpbd_video(frames, workers=2), one_by_one)
+
+
+def test_reference_quirks_are_kept():
+    flat = np.full((128, 128), 100.0)
+    assert cpbd_frames(flat)[0] == cpbd.compute(flat) == 0.0
+    ramp = np.tile(np.arange(128.0), (128, 1))  # every gradient angle is 0: the reference measures nothing
+    ramp[:, 64:] += 60
+    assert cpbd_frames(ramp)[0] == cpbd.compute(ramp)
