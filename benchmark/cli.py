@@ -61,10 +61,14 @@ def _print_summary(outcome) -> None:
     click.echo(f"run: {outcome.run_dir}")
     for name, r in record["results"].items():
         if r["value"] is None:
-            click.echo(f"  {name:8s} no clip scored")
+            click.echo(f"  {name:12s} —  {r.get('error', 'no clip scored')}")
             continue
         ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
-        click.echo(f"  {name:8s} {r['value']:.4f}  (n={r['n']}){ci}")
+        n = f"n={r['n']} clips" if r.get("n") else f"{r.get('frames_generated')} frames"
+        extra = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
+        click.echo(f"  {name:12s} {r['value']:.4f}  ({n}){ci}{extra}")
+        if r.get("note"):
+            click.echo(f"  {'':12s} note: {r['note']}")
     clips = record["clips"]
     if clips["failed"]:
         click.echo(f"completed with failures: {clips['failed']} of {clips['total']} clips failed", err=True)

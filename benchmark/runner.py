@@ -97,6 +97,7 @@ class Runner:
 
         run_dir = self._run_dir(protocol.id, metric_specs)
         run_dir.mkdir(parents=True, exist_ok=True)
+        self._run_dir_path = run_dir
         started = datetime.now(timezone.utc)
         write_json_atomic(run_dir / RUN_FILE, {
             "schema_version": SCHEMA_VERSION, "model": cfg.model, "model_args": cfg.model_args,
@@ -204,6 +205,8 @@ class Runner:
                     row["pooled"][metric.variant] = result.pooled
                 if result.extras:
                     row["extras"][metric.variant] = result.extras
+                if result.artifacts:
+                    row.setdefault("artifacts", {})[metric.variant] = _save_artifacts(run_dir, metric.variant, clip.id, result.artifacts)
             row["timing"]["score_s"] = round(time.perf_counter() - t0, 4)
             row["n_frames"] = video.n_frames
         except ClipError as exc:
@@ -224,7 +227,8 @@ class Runner:
             state = metric.new_state()
             for row in rows:
                 if row["status"] == "ok" and metric.variant in row["metrics"]:
-                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant))
+                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant),
+                              _load_artifacts(self._run_dir_path, row, metric.variant))
             summary = state.compute()
             summary["n_failed"] = sum(r["status"] != "ok" for r in rows)
             results[metric.variant] = summary
@@ -249,6 +253,29 @@ class Runner:
             "results": results,
             "files": {"clips": ROWS_FILE},
         }
+
+
+def _save_artifacts(run_dir: Path, variant: str, clip_id: str, arrays: dict) -> str:
+    """Write a metric's per-clip arrays (e.g. Inception features) beside the run; return the relative path."""
+    import numpy as np
+
+    relative = Path("artifacts") / variant / f"{clip_id}.npz"
+    path = run_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return str(relative)
+
+
+def _load_artifacts(run_dir: Path, row: dict, variant: str) -> dict | None:
+    import numpy as np
+
+    relative = row.get("artifacts", {}).get(variant)
+    if relative is None:
+        return None
+    with np.load(run_dir / relative) as data:
+        return {k: data[k] for k in data.files}
 
 
 def _validate(video: Video, clip: Clip) -> None:

@@ -31,7 +31,7 @@ class MeanState:
 
     values: list[float] = field(default_factory=list)
 
-    def add(self, value: float | None, pooled: dict | None = None) -> None:
+    def add(self, value: float | None, pooled: dict | None = None, artifacts=None) -> None:
         if value is not None:
             self.values.append(float(value))
 
@@ -68,7 +68,7 @@ class PooledState:
     primary: str  # the ratio reported as "value"
     counts: list[dict[str, float]] = field(default_factory=list)
 
-    def add(self, value: float | None, pooled: dict | None = None) -> None:
+    def add(self, value: float | None, pooled: dict | None = None, artifacts=None) -> None:
         if pooled:
             self.counts.append({k: float(v) for k, v in pooled.items()})
 

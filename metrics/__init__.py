@@ -14,6 +14,8 @@ METRICS: Registry = Registry(
         "blink": "metrics.blink:BlinkRate",
         "bilabial": "metrics.bilabial:BilabialClosure",
         "cpbd": "metrics.cpbd:CPBD",
+        "fid": "metrics.fid:FID",
+        "kid": "metrics.fid:KID",
     },
 )
 

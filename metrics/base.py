@@ -25,9 +25,10 @@ class ClipValue:
     """One clip's score, its contribution to a pooled aggregate (counts that add across clips,
     e.g. blinks and seconds), and per-clip diagnostics (e.g. frames at the PSNR cap)."""
 
-    value: float
+    value: float | None
     pooled: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)  # large per-clip arrays kept beside the run
 
 
 class Metric(ABC):
@@ -70,7 +71,7 @@ class Metric(ABC):
 
     def update(self, ctx: ClipContext) -> ClipValue:
         result = self.score_clip(ctx)
-        self.state.add(result.value, result.pooled)
+        self.state.add(result.value, result.pooled, result.artifacts or None)
         return result
 
     def compute(self) -> dict:

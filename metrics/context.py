@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.fingerprint import sha256_bytes
 from benchmark.types import Clip, Video
 from metrics.backends.landmarks import LandmarkTrack, get_landmark_backend
 
@@ -31,6 +32,34 @@ class ClipContext:
                 get_landmark_backend(backend).detect(self.generated.frames)
         return self._memo[key]
 
+    def inception_features(self, which: str, device: str = "cpu") -> np.ndarray:
+        """(T, 2048) pool3 features; the reference's are cached on disk per weights."""
+        from metrics.backends.inception import inception_features, weights_provenance
+
+        key = ("inception", which)
+        if key not in self._memo:
+            if which == "generated":
+                self._memo[key] = inception_features(self.generated.frames, device)
+            else:
+                tag = sha256_bytes(weights_provenance().encode())[:12]
+                self._memo[key] = self._cached(("inception", tag), lambda: {"features": inception_features(self.reference, device)})["features"]
+        return self._memo[key]
+
+    def _cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
+        """Reference features in the protocol's feature cache, keyed by clip content."""
+        if self.cache_dir is None:
+            return compute()
+        path = self.cache_dir.joinpath(*folder) / f"{self.clip.id}-{self.clip.fingerprint[:16]}.npz"
+        if path.is_file():
+            with np.load(path) as data:
+                return {k: data[k] for k in data.files}
+        arrays = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+        return arrays
+
     def annotations(self) -> dict[str, np.ndarray]:
         if "annotations" not in self._memo:
             self._memo["annotations"] = self.clip.load_annotations()
@@ -38,16 +67,10 @@ class ClipContext:
 
     def _reference_landmarks(self, backend: str) -> LandmarkTrack:
         detector = get_landmark_backend(backend)
-        path = None
-        if self.cache_dir is not None:
-            path = self.cache_dir / "landmarks" / detector.version() / f"{self.clip.id}-{self.clip.fingerprint[:16]}.npz"
-            if path.is_file():
-                with np.load(path) as data:
-                    return LandmarkTrack(data["points"], data["found"], backend)
-        track = detector.detect(self.reference)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, points=track.points, found=track.found)
-            tmp.replace(path)
-        return track
+
+        def detect():
+            track = detector.detect(self.reference)
+            return {"points": track.points, "found": track.found}
+
+        arrays = self._cached(("landmarks", detector.version()), detect)
+        return LandmarkTrack(arrays["points"], arrays["found"], backend)
