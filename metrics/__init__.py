@@ -16,6 +16,9 @@ METRICS: Registry = Registry(
         "cpbd": "metrics.cpbd:CPBD",
         "fid": "metrics.fid:FID",
         "kid": "metrics.fid:KID",
+        "acd": "metrics.acd:ACD",
+        "lse-c": "metrics.lse:LSEC",
+        "lse-d": "metrics.lse:LSED",
     },
 )
 
@@ -25,6 +28,9 @@ VARIANT_FAMILIES = {
     "lmd-sum": "lmd",
     "lmd-l1": "lmd",
     "blink-online": "blink",
+    "acd-e": "acd",
+    "acd-identity": "acd",
+    "acd-e-identity": "acd",
 }
 
 
@@ -34,4 +40,6 @@ def create_metric(name: str, device: str = "cpu", landmarks: str | None = None):
     overrides = {}
     if landmarks and "landmarks" in cls.default_params:
         overrides["landmarks"] = landmarks
-    return cls(variant=name if name != family else None, device=device, **overrides)
+    metric = cls(variant=name if name != family else None, device=device, **overrides)
+    metric.check()
+    return metric

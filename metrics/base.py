@@ -52,6 +52,9 @@ class Metric(ABC):
 
         self.state = self.new_state()
 
+    def check(self) -> None:
+        """Raise a BenchError now (before any clip is processed) if something the metric needs is missing."""
+
     def backend_id(self) -> str:
         """The backend that produced the numbers, as recorded (e.g. a landmark detector's version)."""
         return self.backend

@@ -1,0 +1,52 @@
+"""Face identity embeddings for ACD.
+
+`dlib-resnet` (offline default): dlib's 128-d face recognition ResNet
+(dlib_face_recognition_resnet_model_v1.dat from face_recognition_models), on face chips
+aligned from the iBUG-68 landmarks the scoring context already has (no second face detection).
+`facenet-vggface2` and `arcface` need user-supplied weights and are not available offline.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from benchmark.errors import BenchError
+from metrics.backends.landmarks import _package_version, dlib_model_path
+
+
+class DlibResnetEmbedder:
+    name = "dlib-resnet"
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._dlib = dlib
+        self._net = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+
+    def version(self) -> str:
+        return f"dlib-{_package_version('dlib-bin')}-resnet128"
+
+    def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """(T, H, W, 3) frames + (T, 68, 2) landmarks -> (T, 128); NaN rows where no face was found."""
+        dlib = self._dlib
+        out = np.full((len(frames), 128), np.nan)
+        for t in np.nonzero(found)[0]:
+            pts = points[t]
+            x0, y0 = np.floor(pts.min(0)).astype(int)
+            x1, y1 = np.ceil(pts.max(0)).astype(int)
+            shape = dlib.full_object_detection(dlib.rectangle(int(x0), int(y0), int(x1), int(y1)),
+                                               [dlib.point(int(round(x)), int(round(y))) for x, y in pts])
+            out[t] = np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(frames[t]), shape))
+        return out
+
+
+@lru_cache(maxsize=None)
+def get_embedder(name: str):
+    if name == "dlib-resnet":
+        return DlibResnetEmbedder()
+    if name in ("facenet-vggface2", "arcface"):
+        raise BenchError(f"the {name} embedder needs weights that cannot be downloaded here",
+                         hint="use the offline default --metric acd with dlib-resnet")
+    raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet")

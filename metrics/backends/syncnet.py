@@ -1,0 +1,98 @@
+"""SyncNet (Chung & Zisserman 2016), `syncnet_v2.model` of joonson/syncnet_python, for LSE-C/LSE-D.
+
+The layers carry the official names (netcnnaud, netfcaud, netcnnlip, netfclip; 102 tensors),
+so the user's plain state_dict loads strictly with weights_only=True. The weights are not
+obtainable offline: the user puts the file in the weights folder.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from benchmark.errors import BenchError
+from benchmark.fingerprint import sha256_file
+from benchmark.paths import data_root
+
+WEIGHTS_FILE = "syncnet_v2.model"
+
+
+def _conv_bn(conv: nn.Module, channels: int, bn=nn.BatchNorm2d) -> list[nn.Module]:
+    return [conv, bn(channels), nn.ReLU()]
+
+
+class SyncNet(nn.Module):
+    def __init__(self, embedding: int = 1024):
+        super().__init__()
+        c2, c3 = nn.Conv2d, nn.Conv3d
+        self.netcnnaud = nn.Sequential(
+            *_conv_bn(c2(1, 64, 3, padding=1), 64), nn.MaxPool2d(1, 1),
+            *_conv_bn(c2(64, 192, 3, padding=1), 192), nn.MaxPool2d(3, stride=(1, 2)),
+            *_conv_bn(c2(192, 384, 3, padding=1), 384),
+            *_conv_bn(c2(384, 256, 3, padding=1), 256),
+            *_conv_bn(c2(256, 256, 3, padding=1), 256), nn.MaxPool2d(3, stride=2),
+            *_conv_bn(c2(256, 512, (5, 4)), 512),
+        )
+        self.netfcaud = nn.Sequential(nn.Linear(512, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, embedding))
+        self.netfclip = nn.Sequential(nn.Linear(512, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, embedding))
+        bn3 = nn.BatchNorm3d
+        self.netcnnlip = nn.Sequential(
+            *_conv_bn(c3(3, 96, (5, 7, 7), stride=(1, 2, 2)), 96, bn3), nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
+            *_conv_bn(c3(96, 256, (1, 5, 5), stride=(1, 2, 2), padding=(0, 1, 1)), 256, bn3),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+            *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3),
+            *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3),
+            *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3), nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
+            *_conv_bn(c3(256, 512, (1, 6, 6)), 512, bn3),
+        )
+
+    def forward_audio(self, mfcc: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 13, 20) MFCC windows -> (B, 1024)."""
+        return self.netfcaud(self.netcnnaud(mfcc).flatten(1))
+
+    def forward_lips(self, clips: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 5, 224, 224) BGR 0-255 -> (B, 1024)."""
+        return self.netfclip(self.netcnnlip(clips).flatten(1))
+
+
+def weights_path() -> Path:
+    return data_root() / "weights" / WEIGHTS_FILE
+
+
+def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
+    """Read a syncnet_v2.model state_dict and check every official key and shape, naming the first wrong one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BenchError(f"{path}: not loadable as a plain state_dict with weights_only=True ({type(exc).__name__})",
+                         hint="use the official syncnet_v2.model from joonson/syncnet_python") from exc
+    if not isinstance(state, dict):
+        raise BenchError(f"{path}: expected a state_dict (dict of tensors), found {type(state).__name__}")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    expected = SyncNet().state_dict()
+    for key, tensor in expected.items():
+        if key.endswith("num_batches_tracked"):
+            continue  # absent from checkpoints saved before PyTorch 0.4.1
+        if key not in state:
+            raise BenchError(f"{path}: missing key {key!r} (an official syncnet_v2.model has it)")
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise BenchError(f"{path}: key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise BenchError(f"{path}: unexpected key {extra[0]!r} — not a syncnet_v2.model state_dict")
+    return state
+
+
+@lru_cache(maxsize=2)
+def load_syncnet(device: str = "cpu") -> tuple[SyncNet, str]:
+    path = weights_path()
+    if not path.is_file():
+        raise BenchError(
+            f"LSE-C/LSE-D need SyncNet weights: put {WEIGHTS_FILE} (joonson/syncnet_python, MIT) at {path}",
+            hint="it cannot be downloaded here; copy it from a machine that has it (or drop lse-c/lse-d from --metrics)")
+    model = SyncNet()
+    model.load_state_dict(load_syncnet_state(path), strict=False)
+    return model.eval().to(device), f"{WEIGHTS_FILE} sha256 {sha256_file(path)}"

@@ -1,0 +1,131 @@
+"""LSE-C / LSE-D: lip-sync confidence and distance from SyncNet, as Wav2Lip's evaluation reports them.
+
+Per clip: lip features of every 5-frame window and audio features of the matching 20 MFCC
+steps (13 coefficients, 100 Hz, python_speech_features defaults); for each offset in +-15
+frames the mean distance between lip window t and audio window t + offset; LSE-D = the minimum
+over offsets, LSE-C = median - minimum, AV offset = 15 - argmin. Unlike the public pipeline,
+whose face tracker drops tracks under 100 frames (every GRID clip), the clip's frames are
+scored directly: each frame is cropped around its landmark face box with the official crop
+geometry (box half-size bs, margin 0.4) and resized to 224x224 BGR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.errors import ClipError
+from metrics.base import ClipValue, Metric
+from metrics.context import ClipContext
+from metrics.landmark_metric import LANDMARK_DEFAULTS
+
+VSHIFT = 15
+WINDOW_FRAMES = 5
+MFCC_STEPS_PER_FRAME = 4  # 100 Hz MFCC, 25 fps video
+CROP_MARGIN = 0.4
+PAD_VALUE = 110
+
+
+def offset_distances(lip: torch.Tensor, audio: torch.Tensor, vshift: int = VSHIFT) -> torch.Tensor:
+    """(N, D) x (N, D) -> (2 vshift + 1,) mean distance of lip[t] to audio[t + offset - vshift]
+    (audio zero-padded at both ends, as syncnet_python's calc_pdist)."""
+    padded = F.pad(audio, (0, 0, vshift, vshift))
+    windows = torch.stack([padded[i : i + 2 * vshift + 1] for i in range(len(lip))])  # (N, 2v+1, D)
+    return F.pairwise_distance(lip[:, None, :].expand_as(windows).reshape(-1, lip.shape[1]),
+                               windows.reshape(-1, lip.shape[1])).view(len(lip), -1).mean(0)
+
+
+def sync_scores(mdist: torch.Tensor, vshift: int = VSHIFT) -> dict:
+    minimum, index = torch.min(mdist, 0)
+    return {"lse_d": float(minimum), "lse_c": float(torch.median(mdist) - minimum), "av_offset": int(vshift - index)}
+
+
+def syncnet_crops(frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) RGB -> (T, 224, 224, 3) BGR crops around each frame's face box."""
+    from PIL import Image
+
+    crops = np.empty((len(frames), 224, 224, 3), dtype=np.uint8)
+    valid = points[found]
+    if not len(valid):
+        raise ClipError("metric", "lse: no face found in any frame")
+    last = None
+    for t, frame in enumerate(frames):
+        box = points[t] if found[t] else last
+        last = box if box is not None else valid[0]
+        x0, y0 = last.min(0)
+        x1, y1 = last.max(0)
+        bs = max(x1 - x0, y1 - y0) / 2
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        pad = int(bs * (1 + 2 * CROP_MARGIN))
+        padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), constant_values=PAD_VALUE)
+        crop = padded[int(my + pad - bs): int(my + pad + bs * (1 + 2 * CROP_MARGIN)),
+                      int(mx + pad - bs * (1 + CROP_MARGIN)): int(mx + pad + bs * (1 + CROP_MARGIN))]
+        crops[t] = np.asarray(Image.fromarray(crop).resize((224, 224), Image.BILINEAR))[..., ::-1]
+    return crops
+
+
+class _LSE(Metric):
+    default_params = {**LANDMARK_DEFAULTS, "vshift_frames": VSHIFT, "window_frames": WINDOW_FRAMES,
+                      "mfcc": "python_speech_features 13 coeffs 100 Hz", "crop": "landmark box, margin 0.4, 224 BGR"}
+    backend = "syncnet_v2"
+
+    def backend_id(self) -> str:
+        from metrics.backends.syncnet import load_syncnet
+
+        return load_syncnet(str(self.device))[1]
+
+    def check(self) -> None:
+        from metrics.backends.syncnet import load_syncnet
+
+        load_syncnet(str(self.device))
+
+    def _scores(self, ctx: ClipContext) -> dict:
+        key = ("lse",)
+        if key not in ctx._memo:
+            ctx._memo[key] = self._compute(ctx)
+        return ctx._memo[key]
+
+    @torch.no_grad()
+    def _compute(self, ctx: ClipContext) -> dict:
+        from python_speech_features import mfcc
+
+        from metrics.backends.syncnet import load_syncnet
+
+        model, _ = load_syncnet(str(self.device))
+        track = ctx.landmarks("generated", self.params["landmarks"])
+        crops = syncnet_crops(ctx.generated.frames, track.points, track.found)
+        audio = ctx.clip.load_audio()
+        coefficients = mfcc(audio, ctx.clip.sample_rate).T  # (13, steps)
+        n = min(len(crops), coefficients.shape[1] // MFCC_STEPS_PER_FRAME) - WINDOW_FRAMES
+        if n < 1:
+            raise ClipError("metric", f"lse: clip too short ({len(crops)} frames) for 5-frame SyncNet windows")
+        video = torch.from_numpy(crops).to(self.device).permute(3, 0, 1, 2).float()  # (3, T, 224, 224)
+        cc = torch.from_numpy(coefficients).to(self.device).float()
+        lips, audios = [], []
+        for start in range(0, n, 20):
+            idx = range(start, min(start + 20, n))
+            lips.append(model.forward_lips(torch.stack([video[:, i : i + WINDOW_FRAMES] for i in idx])))
+            audios.append(model.forward_audio(torch.stack(
+                [cc[None, :, i * MFCC_STEPS_PER_FRAME : i * MFCC_STEPS_PER_FRAME + 20] for i in idx])))
+        return sync_scores(offset_distances(torch.cat(lips), torch.cat(audios)))
+
+
+class LSEC(_LSE):
+    name = "lse-c"
+    direction = "higher"
+    description = "Lip-sync confidence (SyncNet): median minus minimum of per-offset distances"
+
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        s = self._scores(ctx)
+        return ClipValue(s["lse_c"], extras={"av_offset": s["av_offset"]})
+
+
+class LSED(_LSE):
+    name = "lse-d"
+    direction = "lower"
+    description = "Lip-sync distance (SyncNet): minimum over offsets of the mean lip-audio feature distance"
+
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        s = self._scores(ctx)
+        return ClipValue(s["lse_d"], extras={"av_offset": s["av_offset"]})
