@@ -31,7 +31,8 @@ def cli() -> None:
 @cli.command()
 @click.option("--model", required=True, help="adapter name (`bench list models`)")
 @click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
-@click.option("--metrics", default="psnr,ssim", show_default=True, help="comma-separated metric names")
+@click.option("--metrics", default=None, help="comma-separated metric names or variants, or `all` "
+              "(default: psnr,ssim,lmd,cpbd,blink,bilabial)")
 @click.option("--model-args", default="", help="adapter options as key=value,key=value")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
@@ -47,7 +48,10 @@ def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data
     """
     from benchmark.runner import RunConfig, Runner
 
-    config = RunConfig(model=model, dataset=dataset, metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+    from metrics import DEFAULT_METRICS
+
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else DEFAULT_METRICS
+    config = RunConfig(model=model, dataset=dataset, metrics=names,
                        model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
                        runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
@@ -95,7 +99,8 @@ def list_(what: str) -> None:
             continue
         if what == "metrics":
             variants = ", ".join([obj.name, *obj.variants])
-            click.echo(f"{name:14s} {obj.direction + ' is better':18s} variants: {variants:24s} backend: {obj.backend}  {obj.description}")
+            direction = {"higher": "higher is better", "lower": "lower is better"}.get(obj.direction, "compare to GT")
+            click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
         elif what == "datasets":
             click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
         else:
@@ -137,6 +142,31 @@ def leaderboard(run_dirs, out) -> None:
     for path, reason in skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     click.echo(f"leaderboard: {index.resolve()}")
+
+
+@cli.command()
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="write the Markdown table here")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def calibrate(out, data_dir) -> None:
+    """Our metrics vs their reference implementations on fixed real inputs, with tolerances."""
+    from benchmark.calibration import calibration_rows, render_markdown
+    from benchmark.paths import data_root
+    from protocols.mini import MiniProtocol
+
+    mini = MiniProtocol(data_root(data_dir))
+    mini.prepare()
+    rows = calibration_rows(mini)
+    table = render_markdown(rows)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(table)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(table)
+    failed = [r for r in rows if not r.ok]
+    if failed:
+        click.echo(f"{len(failed)} rows outside tolerance", err=True)
+        sys.exit(1)
 
 
 @cli.group()

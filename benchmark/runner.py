@@ -22,11 +22,10 @@ from benchmark.fingerprint import sha256_json
 from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, SCHEMA_VERSION, RowLog, write_json_atomic
 from benchmark.subset import stratified_subset
 from benchmark.types import Clip, GenerationRequest, Video
-from metrics import create_metric
+from metrics import DEFAULT_METRICS, create_metric, expand_metric_names
 from metrics.context import ClipContext
 from protocols import DATASETS
 
-DEFAULT_METRICS = ("psnr", "ssim")
 
 # exit statuses of `bench run`
 EXIT_OK, EXIT_ERROR, EXIT_COMPLETED_WITH_FAILURES, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -87,6 +86,7 @@ class Runner:
         cfg = self.config
         check_device(cfg.device)
         # names and adapter options first: a typo should fail in a second, not after data preparation
+        cfg.metrics = expand_metric_names(tuple(cfg.metrics), self.log)
         adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
         metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks) for name in cfg.metrics]
         protocol = self._protocol()

@@ -43,3 +43,23 @@ def create_metric(name: str, device: str = "cpu", landmarks: str | None = None):
     metric = cls(variant=name if name != family else None, device=device, **overrides)
     metric.check()
     return metric
+
+
+# fast, offline, and what most papers report; `--metrics all` adds FID/KID, ACD and (with weights) LSE
+DEFAULT_METRICS = ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
+
+
+def expand_metric_names(names: tuple[str, ...], log=print) -> tuple[str, ...]:
+    """`all` = every registered metric whose requirements are met here (the rest are named and skipped)."""
+    from benchmark.errors import BenchError
+
+    if "all" not in names:
+        return names
+    available = []
+    for name in METRICS.names():
+        try:
+            METRICS.get(name)().check()
+            available.append(name)
+        except BenchError as exc:
+            log(f"--metrics all: skipping {name}: {exc.message}")
+    return tuple(dict.fromkeys([n for n in names if n != "all"] + available))

@@ -36,6 +36,7 @@ def content_distances(embeddings: np.ndarray, kind: str, anchor: np.ndarray | No
 class ACD(LandmarkMetric):
     name = "acd"
     direction = "lower"
+    backend = "embedder: dlib-resnet (default) | facenet-vggface2, arcface (user weights); chips from landmarks"
     description = "Average content distance: cosine distance of identity embeddings between consecutive frames (ACD-C)"
     default_params = {**LANDMARK_DEFAULTS, "embedder": "dlib-resnet", "distance": "cosine", "reference": "consecutive"}
     variants = {

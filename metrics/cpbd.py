@@ -225,12 +225,22 @@ def cpbd_frames(gray: np.ndarray) -> np.ndarray:
 class CPBD(Metric):
     name = "cpbd"
     direction = "higher"
-    backend = "numpy-exact-cpbd-1.0.7"
+    backend = "exact re-implementation of cpbd 1.0.7: numpy on CPU, torch on CUDA"
+
+    def backend_id(self) -> str:
+        return "torch-cuda-cpbd-1.0.7" if self.device.type == "cuda" else "numpy-exact-cpbd-1.0.7"
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
+        if self.device.type == "cuda":
+            import torch
+
+            from metrics.cpbd_torch import cpbd_frames_torch
+
+            gray = torch.from_numpy(rgb_to_luma(ctx.generated.frames)).to(self.device)
+            return ClipValue(float(cpbd_frames_torch(gray).mean()))
         return ClipValue(float(cpbd_video(ctx.generated.frames).mean()))
 
 

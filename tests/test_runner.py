@@ -15,6 +15,7 @@ from tests.conftest import run_bench
 
 
 def _run(mini_data_root, out, **kw):
+    kw.setdefault("metrics", ("psnr", "ssim"))
     config = RunConfig(data_dir=mini_data_root, runs_dir=out, **kw)
     return Runner(config, progress=False, log=lambda s: None).run()
 
@@ -55,7 +56,7 @@ def _rows_by_clip(run_dir: Path) -> dict:
 
 def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
     """A real Ctrl-C (SIGINT) midway through `bench run`, then the same command again."""
-    args = ["run", "--model", "still", "--dataset", "mini", "--limit", "8", "--no-progress"]
+    args = ["run", "--model", "still", "--dataset", "mini", "--limit", "8", "--metrics", "psnr,ssim", "--no-progress"]
     interrupted_out, clean_out = tmp_path / "interrupted", tmp_path / "clean"
     env_root = mini_data_root
     bench = Path(sys.executable).with_name("bench")

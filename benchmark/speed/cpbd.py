@@ -75,6 +75,7 @@ def _cuda(rgb, gray, ref_values, reference_frames, echo) -> dict:
     if not torch.cuda.is_available():
         raise BenchError("--device cuda: torch sees no CUDA device", hint="run on a GPU machine or use --device cpu")
     x = torch.from_numpy(gray).cuda()
+    cpbd_frames_torch(x[:2])  # warm-up
     values = cpbd_frames_torch(x).cpu().numpy()
     torch.cuda.synchronize()
     t = _time_per_frame(lambda: (cpbd_frames_torch(x), torch.cuda.synchronize()), 3) / len(gray)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,6 +56,23 @@ def _package_version(name: str) -> str:
         return "missing"
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """Silence C-level writes to stderr (file descriptor 2) for the duration; Python errors still raise."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 @lru_cache(maxsize=1)
 def mediapipe_to_ibug68() -> list[list[int]]:
     return json.loads((ASSETS / "mediapipe_ibug68.json").read_text())["correspondence"]
@@ -72,8 +90,12 @@ class MediapipeLandmarks(LandmarkBackend):
                              hint='pip install mediapipe==0.10.21 --no-deps "protobuf>=4.25.3,<5" absl-py attrs flatbuffers '
                                   'matplotlib opencv-contrib-python sentencepiece') from exc
         # static mode: every frame is detected on its own, so generated and reference are treated alike
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-                                        min_detection_confidence=0.5)
+        with _quiet_native_stderr():  # TFLite/absl print start-up chatter that is not ours to show
+            self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                            min_detection_confidence=0.5)
+            from skimage import data
+
+            self._mesh.process(np.ascontiguousarray(data.astronaut()[30:230, 120:320]))  # warm up on a real face
         groups = mediapipe_to_ibug68()
         self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
 

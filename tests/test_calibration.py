@@ -1,0 +1,22 @@
+"""The calibration table's tolerances hold, and the committed table is the one the command makes."""
+
+import re
+from pathlib import Path
+
+from benchmark.calibration import calibration_rows
+
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
+
+
+def test_every_calibration_row_is_within_tolerance(mini):
+    rows = calibration_rows(mini)
+    assert {r.metric for r in rows} >= {"ssim", "psnr", "cpbd", "fid features", "lmd", "ear", "mouth aperture"}
+    bad = [(r.metric, r.input, r.ours, r.reference, r.tolerance) for r in rows if not r.ok]
+    assert not bad, bad
+
+
+def test_committed_table_lists_the_same_rows_all_within_tolerance(mini):
+    committed = [line.split("|")[1:3] for line in TABLE.read_text().splitlines() if re.match(r"\| [a-z]", line)]
+    committed = {(m.strip(), i.strip()) for m, i in committed if m.strip() != "metric"}
+    assert committed == {(r.metric, r.input) for r in calibration_rows(mini)}
+    assert "**NO**" not in TABLE.read_text()
