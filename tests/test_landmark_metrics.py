@@ -129,3 +129,22 @@ def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reas
     for name in ("lmd", "blink", "bilabial"):
         with pytest.raises(ClipError, match="coverage threshold"):
             create_metric(name).score_clip(ClipContext(clip, Video(half_black, 25.0), reference))
+
+
+def test_dlib68_backend_finds_the_planted_landmarks(mini):
+    from metrics.backends.landmarks import get_landmark_backend
+
+    clip = mini.clips()[0]
+    frames, planted = clip.load_frames()[[0, 30]], clip.load_annotations()["landmarks"][[0, 30]]
+    track = get_landmark_backend("dlib68").detect(frames)
+    assert track.found.all()
+    error = np.linalg.norm(track.points - planted, axis=2).mean()
+    assert error < 3.0, error  # pixels at 256x256: dlib measured the planted points in the first place
+
+
+def test_fan_backend_refuses_clearly():
+    from benchmark.errors import BenchError
+    from metrics.backends.landmarks import get_landmark_backend
+
+    with pytest.raises(BenchError, match="never downloads"):
+        get_landmark_backend("fan")
