@@ -111,24 +111,40 @@ def list_(what: str) -> None:
 @click.argument("dataset")
 @click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit)")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-@click.option("--force", is_flag=True, help="rebuild even if already prepared")
-def prepare(dataset, source, data_dir, force) -> None:
-    """Prepare a protocol's data (the embedded `mini` builds itself in about 30 s)."""
+@click.option("--sizes", default="256", show_default=True, help="crop sizes to write, e.g. 256,1024")
+@click.option("--workers", default=None, type=int, help="parallel clips (default: CPU count)")
+@click.option("--force", is_flag=True, help="rebuild the mini protocol even if present")
+def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
+    """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
+
+    Exit status: 0 all prepared, 3 prepared with problems (listed by file), 1 error.
+    """
+    from tqdm import tqdm
+
     from benchmark.paths import data_root
     from protocols import DATASETS
 
     protocol = DATASETS.get(dataset)(data_root(data_dir))
-    if not hasattr(protocol, "prepare"):
-        raise BenchError(f"preparing {dataset} from its published layout is not implemented yet (tracked in issue 4)",
-                         hint=f"until then, place an already prepared {dataset} cache at {protocol.prepared_dir}")
-    if protocol.is_prepared() and not force:
-        click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
+    if dataset == "mini":
+        if protocol.is_prepared() and not force:
+            click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
+            return
+        with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
+            path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
+        click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
         return
-    from tqdm import tqdm
-
-    with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
-        path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
-    click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
+    size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
+    with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
+        report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1))
+    for file, message in report["problems"]:
+        click.echo(f"  problem: {file}: {message}", err=True)
+    if not report["clips"]:
+        raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({len(report['problems'])} problems above)")
+    click.echo(f"prepared {protocol.id}: {report['clips']} clips ({report['reused']} already done) in "
+               f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
+    if report["problems"]:
+        click.echo(f"completed with {len(report['problems'])} problems (listed above; everything else was prepared)", err=True)
+        sys.exit(3)
 
 
 @cli.command()

@@ -105,3 +105,36 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, format="PNG", optimize=False)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Any audio (wav, or the audio track of a video) -> float32 mono in [-1, 1] and its rate."""
+    import av
+
+    path = Path(path)
+    if path.suffix.lower() == ".wav":
+        try:
+            return read_wav(path)
+        except MediaError:
+            pass  # not 16-bit PCM: let FFmpeg decode it
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(f"{path}: has no audio stream")
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            chunks = []
+            for frame in container.decode(stream):
+                data = frame.to_ndarray().astype(np.float32)
+                if frame.format.name in ("s16", "s16p"):
+                    data /= 32768.0
+                elif frame.format.name in ("s32", "s32p"):
+                    data /= 2147483648.0
+                chunks.append(data.mean(axis=0) if frame.format.is_planar else data.reshape(-1, len(frame.layout.channels)).mean(1))
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(f"{path}: unreadable audio ({type(exc).__name__}: {exc})") from exc
+    if not chunks:
+        raise MediaError(f"{path}: contains no decodable audio")
+    return np.concatenate(chunks).astype(np.float32), rate

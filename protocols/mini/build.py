@@ -23,7 +23,7 @@ from protocols import grid_grammar
 from protocols.mini import choreography as C
 from protocols.mini import face as F
 
-VERSION = "v1"
+VERSION = "v1"  # bump when the clips change
 FPS = 25
 SIZE = 256
 SAMPLE_RATE = 16000
@@ -76,6 +76,7 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     lead = int(round(LEAD_SECONDS * SAMPLE_RATE))
     audio[lead : lead + utterance.audio.size] = utterance.audio
     phones = tuple(type(p)(p.phone, p.start + LEAD_SECONDS, p.end + LEAD_SECONDS) for p in utterance.phones)
+    words = tuple(type(w)(w.phone, w.start + LEAD_SECONDS, w.end + LEAD_SECONDS) for w in utterance.words)
 
     rng = np.random.default_rng(spec.seed)
     aperture = C.mouth_aperture(phones, n_frames, FPS)
@@ -111,6 +112,9 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
         bilabial_phone=np.asarray([e.phone for e in events], dtype="<U8"),
         bilabial_closed_frames=_ragged(e.frames for e in events),
         head_motion=motion.astype(np.float32),
+        words=np.asarray([w.phone for w in words], dtype="<U16"),
+        word_start=np.asarray([w.start for w in words], dtype=np.float64),
+        word_end=np.asarray([w.end for w in words], dtype=np.float64),
     )
     files = {"video": f"clips/{spec.id}/video.mkv", "audio": f"clips/{spec.id}/audio.wav",
              "identity": "identity.png", "annotations": f"clips/{spec.id}/truth.npz"}

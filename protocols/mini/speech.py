@@ -18,6 +18,7 @@ from benchmark.types import PhoneEvent
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
 _EVENT_END_OF_LIST = 0
+_EVENT_WORD = 1
 _EVENT_PHONEME = 7
 _PARAM_RATE = 1
 _POS_CHARACTER = 1
@@ -50,6 +51,7 @@ class Utterance:
     audio: np.ndarray  # float32 mono in [-1, 1] at `sample_rate`
     sample_rate: int
     phones: tuple[PhoneEvent, ...]  # espeak phoneme mnemonics; "_" is a pause
+    words: tuple[PhoneEvent, ...] = ()  # each word of the text with its [start, end) in seconds
 
 
 class _Espeak:
@@ -69,6 +71,7 @@ class _Espeak:
             raise RuntimeError("libespeak-ng failed to initialise (espeakng-loader data missing?)")
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, str]] = []
+        self._words: list[int] = []
         self._callback = _Callback(self._on_synth)  # keep a reference: C holds only the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
 
@@ -86,26 +89,28 @@ class _Espeak:
         while events[i].type != _EVENT_END_OF_LIST:
             if events[i].type == _EVENT_PHONEME:
                 self._events.append((events[i].sample, events[i].id.string.decode("utf-8", "replace")))
+            elif events[i].type == _EVENT_WORD:
+                self._words.append(events[i].sample)
             i += 1
         return 0
 
-    def synthesise(self, text: str, voice: str, words_per_minute: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    def synthesise(self, text: str, voice: str, words_per_minute: int) -> tuple[np.ndarray, list[tuple[int, str]], list[int]]:
         with self._lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice named {voice!r}")
             self.lib.espeak_SetParameter(_PARAM_RATE, int(words_per_minute), 0)
-            self._chunks, self._events = [], []
+            self._chunks, self._events, self._words = [], [], []
             data = text.encode("utf-8") + b"\0"
             self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             self.lib.espeak_Synchronize()
             pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-            return pcm, list(self._events)
+            return pcm, list(self._events), list(self._words)
 
 
 def synthesise(text: str, voice: str, words_per_minute: int, sample_rate: int = 16000) -> Utterance:
     """Speak `text`; return audio at `sample_rate` and each phone's [start, end) in seconds."""
     engine = _Espeak.get()
-    pcm, events = engine.synthesise(text, voice, words_per_minute)
+    pcm, events, word_starts = engine.synthesise(text, voice, words_per_minute)
     native = engine.native_rate
     audio = resample_poly(pcm.astype(np.float64) / 32768.0, sample_rate, native).astype(np.float32)
     duration = len(pcm) / native
@@ -115,4 +120,9 @@ def synthesise(text: str, voice: str, words_per_minute: int, sample_rate: int = 
         start, end = sample / native, min(end_sample / native, duration)
         if end > start:
             phones.append(PhoneEvent(name, start, end))
-    return Utterance(audio, sample_rate, tuple(phones))
+    # a word ends where the next starts; the last ends where its last phone before the final pause ends
+    speech_end = max((p.end for p in phones if not p.phone.startswith("_")), default=duration)
+    names = text.split()
+    ends = [s / native for s in word_starts[1:]] + [speech_end]
+    words = tuple(PhoneEvent(name, s / native, e) for name, s, e in zip(names, word_starts, ends))
+    return Utterance(audio, sample_rate, tuple(phones), words)

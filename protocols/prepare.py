@@ -1,0 +1,142 @@
+"""Turns a corpus as published into a prepared protocol, the same way every time (thesis §3.3.1.1):
+video resampled to 25 fps by frame selection (as FFmpeg's fps filter, nearest frame), landmarks,
+an FFHQ-style quad smoothed over time, square crops at the requested sizes, audio at 16 kHz
+mono, and the clip's phone timings. Each clip is prepared in its own worker and marked done with
+the hashes of its inputs, so a second `bench prepare` does no work and an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.fingerprint import sha256_file, sha256_json
+from benchmark.types import PhoneEvent
+
+PREP_VERSION = "prep-v1"
+FPS = 25
+SAMPLE_RATE = 16000
+MAX_AV_MISMATCH_S = 0.25
+MIN_FACE_COVERAGE = 0.5
+QUAD_SMOOTHING_FRAMES = 2.0
+
+
+class PrepareProblem(Exception):
+    """A source file that cannot be prepared; reported by name, the rest goes on."""
+
+
+@dataclass(frozen=True)
+class SourceClip:
+    clip_id: str
+    speaker: str
+    video: Path
+    audio: Path | None  # None: the video's own audio track
+    phones: tuple[PhoneEvent, ...]
+
+    @property
+    def inputs(self) -> list[Path]:
+        return [self.video] + ([self.audio] if self.audio else [])
+
+
+def resample_indices(n_frames: int, fps: float, target: float = FPS) -> np.ndarray:
+    """Source frame shown at each output time k/target (FFmpeg fps filter, round to nearest)."""
+    duration = n_frames / fps
+    n_out = int(round(duration * target))
+    return np.clip(np.round(np.arange(n_out) * fps / target).astype(int), 0, n_frames - 1)
+
+
+def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe") -> dict:
+    """Prepare one clip into out_dir; returns its manifest entry (paths relative to out_dir's parent's parent)."""
+    from scipy.signal import resample_poly
+
+    from benchmark.media import MediaError, read_audio, read_video, write_image, write_video, write_wav
+    from metrics.backends.landmarks import get_landmark_backend
+    from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
+
+    try:
+        video = read_video(src.video)
+        audio, rate = read_audio(src.audio or src.video)
+    except MediaError as exc:
+        raise PrepareProblem(str(exc)) from exc
+    frames = video.frames[resample_indices(video.n_frames, video.fps)]
+    video_seconds, audio_seconds = video.n_frames / video.fps, audio.size / rate
+    if abs(video_seconds - audio_seconds) > MAX_AV_MISMATCH_S:
+        raise PrepareProblem(f"{src.audio or src.video}: audio/video length mismatch "
+                             f"({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)")
+    g = np.gcd(SAMPLE_RATE, rate)
+    audio16 = resample_poly(audio.astype(np.float64), SAMPLE_RATE // g, rate // g).astype(np.float32)
+    n_samples = int(round(len(frames) / FPS * SAMPLE_RATE))
+    audio16 = np.pad(audio16, (0, max(0, n_samples - audio16.size)))[:n_samples]
+
+    track = get_landmark_backend(landmarks).detect(frames)
+    if track.coverage < MIN_FACE_COVERAGE:
+        raise PrepareProblem(f"{src.video}: a face was found in only {track.found.sum()} of {len(frames)} frames")
+    quads = np.zeros((len(frames), 4, 2))
+    quads[track.found] = [ffhq_quad(p.astype(np.float64)) for p in track.points[track.found]]
+    quads = smooth_quads(quads, track.found, QUAD_SMOOTHING_FRAMES)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for size in sizes:
+        aligned = np.stack([warp_to_square(f, q, size) for f, q in zip(frames, quads)])
+        write_video(out_dir / f"video_{size}.mkv", aligned, FPS, codec="ffv1")
+        write_image(out_dir / f"identity_{size}.png", aligned[0])
+        files[f"video_{size}"], files[f"identity_{size}"] = f"video_{size}.mkv", f"identity_{size}.png"
+    write_wav(out_dir / "audio.wav", audio16, SAMPLE_RATE)
+    np.savez(out_dir / "truth.npz", phones=np.asarray([p.phone for p in src.phones], dtype="<U8"),
+             phone_start=np.asarray([p.start for p in src.phones], dtype=np.float64),
+             phone_end=np.asarray([p.end for p in src.phones], dtype=np.float64),
+             source_landmarks=track.points, source_quads=quads.astype(np.float32))
+    files["audio"], files["annotations"] = "audio.wav", "truth.npz"
+    return {"id": src.clip_id, "speaker": src.speaker, "n_frames": len(frames), "source_fps": video.fps,
+            "face_coverage": track.coverage, "files": files,
+            "sha256": {k: sha256_file(out_dir / v) for k, v in files.items()}}
+
+
+def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
+    return sha256_json({"inputs": [sha256_file(p) for p in src.inputs], "phones": [[p.phone, p.start, p.end] for p in src.phones],
+                        "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION})
+
+
+def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks) -> dict:
+    marker = clip_dir / "done.json"
+    key = _input_key(src, sizes, landmarks)
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get("key") == key:
+            return {**done["entry"], "reused": True}
+    entry = prepare_clip(src, clip_dir, sizes, landmarks)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "entry": entry}, indent=1))
+    tmp.replace(marker)
+    return {**entry, "reused": False}
+
+
+def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), landmarks="mediapipe",
+                  workers: int | None = None, progress=None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Prepare every source clip (in parallel); returns (entries, problems as (file or clip, message))."""
+    entries, problems = [], []
+    workers = workers or min(len(sources), os.cpu_count() or 1) or 1
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks): s
+                   for s in sources}
+        for future in as_completed(futures):
+            src = futures[future]
+            try:
+                entries.append(future.result())
+            except PrepareProblem as exc:
+                problems.append((str(src.video), str(exc)))
+            except Exception as exc:  # one bad file must not stop the corpus
+                problems.append((str(src.video), f"{type(exc).__name__}: {exc}"))
+            if progress:
+                progress(src.clip_id)
+    order = {s.clip_id: i for i, s in enumerate(sources)}
+    entries.sort(key=lambda e: order[e["id"]])
+    return entries, problems
