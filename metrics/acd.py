@@ -58,8 +58,12 @@ class ACD(LandmarkMetric):
         if key not in ctx._memo:
             track = ctx.landmarks(which, self.params["landmarks"])
             require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-            frames = ctx.generated.frames if which == "generated" else ctx.reference
-            ctx._memo[key] = embedder.embed(frames, track.points, track.found)
+            if which == "generated":
+                ctx._memo[key] = embedder.embed(ctx.generated.frames, track.points, track.found)
+            else:  # the ground truth's embeddings are computed once per protocol version and reused
+                folder = ("embeddings", embedder.version(), self.params["landmarks"])
+                ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": embedder.embed(
+                    ctx.reference, track.points, track.found)})["embeddings"]
         return ctx._memo[key]
 
     def _anchor(self, ctx: ClipContext) -> np.ndarray | None:

@@ -42,10 +42,10 @@ class ClipContext:
                 self._memo[key] = inception_features(self.generated.frames, device)
             else:
                 tag = sha256_bytes(weights_provenance().encode())[:12]
-                self._memo[key] = self._cached(("inception", tag), lambda: {"features": inception_features(self.reference, device)})["features"]
+                self._memo[key] = self.cached(("inception", tag), lambda: {"features": inception_features(self.reference, device)})["features"]
         return self._memo[key]
 
-    def _cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
+    def cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
         """Reference features in the protocol's feature cache, keyed by clip content."""
         if self.cache_dir is None:
             return compute()
@@ -72,5 +72,5 @@ class ClipContext:
             track = detector.detect(self.reference)
             return {"points": track.points, "found": track.found}
 
-        arrays = self._cached(("landmarks", detector.version()), detect)
+        arrays = self.cached(("landmarks", detector.version()), detect)
         return LandmarkTrack(arrays["points"], arrays["found"], backend)

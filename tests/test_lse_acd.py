@@ -98,3 +98,15 @@ def test_acd_ground_truth_is_small_and_still_is_zero(mini_data_root, tmp_path):
     assert 0 < gt["acd"]["value"] < 0.02 and 0 < gt["acd-e"]["value"] < 0.2  # MAN's "good" bounds
     assert gt["acd"]["reference_value"] == gt["acd"]["value"]
     assert still["acd"]["value"] == pytest.approx(0.0, abs=1e-12) and still["acd"]["reference_value"] == pytest.approx(gt["acd"]["value"])
+
+
+def test_reference_features_are_cached_once_per_protocol_version(mini_data_root, tmp_path):
+    """Landmarks, Inception features and identity embeddings of the ground truth land beside the
+    prepared protocol and are reused by the next model's run."""
+    from benchmark.runner import RunConfig, Runner
+
+    config = RunConfig(model="still", dataset="mini", metrics=("acd", "lmd"), limit=1, data_dir=mini_data_root,
+                       runs_dir=tmp_path)
+    Runner(config, progress=False, log=lambda s: None).run()
+    features = mini_data_root / "mini" / "v1" / "features"
+    assert list((features / "landmarks").rglob("*.npz")) and list((features / "embeddings").rglob("*.npz"))
