@@ -80,6 +80,12 @@ class _LSE(Metric):
 
         load_syncnet(str(self.device))
 
+    score_key: str  # which of sync_scores' numbers this metric reports
+
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        scores = self._scores(ctx)
+        return ClipValue(scores[self.score_key], extras={"av_offset": scores["av_offset"]})
+
     def _scores(self, ctx: ClipContext) -> dict:
         key = ("lse",)
         if key not in ctx._memo:
@@ -114,18 +120,12 @@ class _LSE(Metric):
 class LSEC(_LSE):
     name = "lse-c"
     direction = "higher"
+    score_key = "lse_c"
     description = "Lip-sync confidence (SyncNet): median minus minimum of per-offset distances"
-
-    def score_clip(self, ctx: ClipContext) -> ClipValue:
-        s = self._scores(ctx)
-        return ClipValue(s["lse_c"], extras={"av_offset": s["av_offset"]})
 
 
 class LSED(_LSE):
     name = "lse-d"
     direction = "lower"
+    score_key = "lse_d"
     description = "Lip-sync distance (SyncNet): minimum over offsets of the mean lip-audio feature distance"
-
-    def score_clip(self, ctx: ClipContext) -> ClipValue:
-        s = self._scores(ctx)
-        return ClipValue(s["lse_d"], extras={"av_offset": s["av_offset"]})
