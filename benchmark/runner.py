@@ -154,7 +154,7 @@ class Runner:
         self._feature_cache_dir = getattr(protocol, "prepared_dir", None)
         if self._feature_cache_dir is not None:
             self._feature_cache_dir = self._feature_cache_dir / "features"
-        if getattr(protocol, "is_prepared", None) and not protocol.is_prepared() and hasattr(protocol, "prepare"):
+        if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
             self.log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
             protocol.prepare()
         return protocol

@@ -18,6 +18,7 @@ class Protocol(ABC):
     name: str  # registry name, e.g. "mini" or "grid"
     version: str
     description: str = ""
+    builds_itself: bool = False  # True: `bench run` may prepare it on first use (needs no source data)
 
     def __init__(self, data_root: Path):
         self.data_root = Path(data_root)

@@ -11,6 +11,7 @@ from protocols.mini import build as _build
 
 class MiniProtocol(ManifestProtocol):
     name = "mini"
+    builds_itself = True
     version = _build.VERSION
     description = "12 synthetic GRID-grammar clips (4 voices), 25 fps, 256x256, 16 kHz; exact planted ground truth"
 
