@@ -10,7 +10,6 @@ Usage: BENCH_DATA=... python scripts/fit_mediapipe_ibug68.py
 
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 

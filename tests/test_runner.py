@@ -1,6 +1,5 @@
 """The run engine end to end: ceilings and floors, interruption and resume, failures recorded."""
 
-import json
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """--limit subsets, the registry's typo help, and third-party adapters via entry points."""
 
-import sys
 from collections import Counter
 from pathlib import Path
 

@@ -42,7 +42,7 @@ def run(size: int = 256, frames: int = 16, reference_frames: int = 8, device: st
         import cpbd as reference
     except ImportError as exc:
         raise BenchError("the reference implementation is not installed", hint="pip install cpbd-py312==1.0.3") from exc
-    from metrics.cpbd import cpbd_frames, cpbd_video, rgb_to_luma
+    from metrics.cpbd import cpbd_video, rgb_to_luma
 
     rgb = benchmark_frames(size, frames)
     gray = rgb_to_luma(rgb)
