@@ -10,5 +10,10 @@ ADAPTERS: Registry = Registry(
         "ground-truth": "adapters.ground_truth:GroundTruthAdapter",
         "still": "adapters.still:StillAdapter",
         "folder": "adapters.folder:FolderAdapter",
+        "ours": "adapters.ours:OursAdapter",
+        "wav2lip": "adapters.wav2lip:Wav2LipAdapter",
+        "mocogan-hd": "adapters.mocogan_hd:MocoganHdAdapter",
+        "man": "adapters.man:ManAdapter",
+        "man-keypoint": "adapters.man:ManKeypointAdapter",
     },
 )

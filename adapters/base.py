@@ -20,6 +20,9 @@ class Capabilities:
     uses_reference_frames: bool  # reference adapters only: they see the ground truth
     output_size: tuple[int, int] | None = None  # None: the clip's own size
     deterministic: bool = True
+    # a generator with its own native resolution (e.g. 1024²): the runner resizes its frames to the
+    # reference size before scoring and records that it did
+    resize_to_reference: bool = False
 
 
 class Adapter(ABC):
@@ -30,6 +33,16 @@ class Adapter(ABC):
     def __init__(self, **config: Any):
         self.config = config
         self.device = "cpu"
+
+    def bind_weights(self, root: Path) -> None:
+        """Find every weight file under `root` or raise one BenchError listing all that are missing.
+
+        Called before any work, so a run with missing weights stops at once. Reference adapters need none.
+        """
+
+    def native_size(self) -> tuple[int, int] | None:
+        """(H, W) of the frames `generate` returns, when the model has a fixed resolution."""
+        return None
 
     def setup(self, device: str) -> None:
         """Load weights and move to `device`; called once before the first `generate`."""

@@ -40,8 +40,10 @@ def cli() -> None:
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
 @click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial: mediapipe (default) or dlib68")
+@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
+              help="model weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, no_progress) -> None:
+def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, weights_dir, no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted, 1 error.
@@ -53,7 +55,7 @@ def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else DEFAULT_METRICS
     config = RunConfig(model=model, dataset=dataset, metrics=names,
                        model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
-                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks)
+                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, weights_dir=weights_dir)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)
@@ -183,6 +185,46 @@ def calibrate(out, data_dir) -> None:
     if failed:
         click.echo(f"{len(failed)} rows outside tolerance", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="weights folder to inspect")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def weights(weights_dir, data_dir) -> None:
+    """Which model weight files are present, which are missing, and where each comes from."""
+    from adapters.weights import weights_status
+    from benchmark.paths import weights_root
+
+    root = weights_root(weights_dir, data_dir)
+    click.echo(f"weights folder: {root}")
+    missing = 0
+    for row in weights_status(root):
+        if row["present"]:
+            click.echo(f"  present  {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}…")
+        else:
+            missing += 1
+            click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
+                       f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
+    click.echo(f"{missing} file(s) missing. Reference adapters (ground-truth, still, folder) need none; "
+               f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline).")
+
+
+@cli.command()
+@click.option("--model", required=True)
+@click.option("--model-args", default="", help="adapter options as key=value (tiny=1: the tiny random configuration)")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--frames", default=None, type=int, help="frames per timed call (default: the whole mini clip)")
+@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path))
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the row as JSON")
+def profile(model, model_args, device, frames, weights_dir, data_dir, as_json) -> None:
+    """Parameters, output size and generation frames/s of a model (a thesis Table 5.2 row)."""
+    import json
+
+    from benchmark.profile import profile_adapter, render
+
+    row = profile_adapter(model, parse_model_args(model_args), device, weights_dir, data_dir, frames)
+    click.echo(json.dumps(row, indent=1, default=str) if as_json else render(row))
 
 
 @cli.group()

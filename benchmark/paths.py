@@ -18,3 +18,14 @@ def data_root(override: str | Path | None = None) -> Path:
 
 
 DEFAULT_RUNS_DIR = Path("results") / "runs"
+
+WEIGHTS_ENV = "BENCH_WEIGHTS"
+
+
+def weights_root(override: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
+    """Model weights: --weights, else $BENCH_WEIGHTS, else <data root>/weights (where the metric weights live too)."""
+    if override:
+        return Path(override).expanduser()
+    if os.environ.get(WEIGHTS_ENV):
+        return Path(os.environ[WEIGHTS_ENV]).expanduser()
+    return data_root(data_dir) / "weights"

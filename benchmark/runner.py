@@ -15,10 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from adapters import ADAPTERS
 from benchmark import provenance
 from benchmark.errors import BenchError, ClipError
 from benchmark.fingerprint import sha256_json
+from benchmark.paths import weights_root
 from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, SCHEMA_VERSION, RowLog, write_json_atomic
 from benchmark.subset import stratified_subset
 from benchmark.types import Clip, GenerationRequest, Video
@@ -43,6 +46,7 @@ class RunConfig:
     runs_dir: Path = Path("results/runs")
     data_dir: Path | None = None
     landmarks: str | None = None  # landmark backend for the metrics that use one (None: their default)
+    weights_dir: Path | None = None  # model weights root (None: $BENCH_WEIGHTS or <data>/weights)
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Runner:
         # names and adapter options first: a typo should fail in a second, not after data preparation
         cfg.metrics = expand_metric_names(tuple(cfg.metrics), self.log)
         adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
+        adapter.bind_weights(weights_root(cfg.weights_dir, cfg.data_dir))
         metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks) for name in cfg.metrics]
         protocol = self._protocol()
         clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
@@ -173,6 +178,8 @@ class Runner:
             parts += ["--limit", str(cfg.limit)]
         if cfg.landmarks:
             parts += ["--landmarks", cfg.landmarks]
+        if cfg.weights_dir:
+            parts += ["--weights", str(cfg.weights_dir)]
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)
@@ -190,6 +197,7 @@ class Runner:
             video = adapter.generate(request, seed=row["seed"])
             row["timing"]["generate_s"] = round(time.perf_counter() - t0, 4)
             stage = "validate"
+            video = _fit_to_reference(video, clip, adapter, row)
             _validate(video, clip)
             stage = "reference"
             reference = clip.load_frames()
@@ -276,6 +284,22 @@ def _load_artifacts(run_dir: Path, row: dict, variant: str) -> dict | None:
         return None
     with np.load(run_dir / relative) as data:
         return {k: data[k] for k in data.files}
+
+
+def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
+    """Frames of a model with its own resolution (e.g. 1024²) resized to the reference size, recorded in the row."""
+    native = adapter.native_size()
+    if native is not None and video.size != tuple(native):
+        raise ClipError("validate", f"{adapter.name} declares {native[0]}x{native[1]} frames but generated "
+                                    f"{video.size[0]}x{video.size[1]}")
+    if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
+        return video
+    from PIL import Image
+
+    h, w = clip.size
+    resized = [np.asarray(Image.fromarray(f).resize((w, h), Image.LANCZOS)) for f in video.frames]
+    row["resized"] = {"from": list(video.size), "to": [h, w], "filter": "PIL Lanczos"}
+    return Video(np.stack(resized), video.fps)
 
 
 def _validate(video: Video, clip: Clip) -> None:

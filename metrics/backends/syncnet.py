@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from benchmark.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
 from benchmark.paths import data_root
@@ -64,25 +65,11 @@ def weights_path() -> Path:
 
 def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
     """Read a syncnet_v2.model state_dict and check every official key and shape, naming the first wrong one."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(f"{path}: not loadable as a plain state_dict with weights_only=True ({type(exc).__name__})",
-                         hint="use the official syncnet_v2.model from joonson/syncnet_python") from exc
+    state = load_torch_file(path, "a SyncNet state_dict", hint="use the official syncnet_v2.model from joonson/syncnet_python")
     if not isinstance(state, dict):
         raise BenchError(f"{path}: expected a state_dict (dict of tensors), found {type(state).__name__}")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    expected = SyncNet().state_dict()
-    for key, tensor in expected.items():
-        if key.endswith("num_batches_tracked"):
-            continue  # absent from checkpoints saved before PyTorch 0.4.1
-        if key not in state:
-            raise BenchError(f"{path}: missing key {key!r} (an official syncnet_v2.model has it)")
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise BenchError(f"{path}: key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}")
-    extra = sorted(set(state) - set(expected))
-    if extra:
-        raise BenchError(f"{path}: unexpected key {extra[0]!r} — not a syncnet_v2.model state_dict")
+    state = strip_module_prefix(state)
+    check_state_dict(SyncNet().state_dict(), state, path, "syncnet_v2.model")
     return state
 
 

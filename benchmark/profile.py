@@ -1,0 +1,63 @@
+"""`bench profile`: parameters, output size and generation speed of an adapter (thesis Table 5.2 columns).
+
+Speed is end-to-end `generate` on one mini clip (audio front-end, encoders, generator, paste-back),
+after one warm-up call, on the device asked for; CUDA work is synchronised before the clock stops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from adapters import ADAPTERS
+from benchmark.paths import data_root, weights_root
+from benchmark.types import GenerationRequest
+
+
+def mini_request(data_dir: Path | None, frames: int | None) -> GenerationRequest:
+    from protocols.mini import MiniProtocol
+
+    mini = MiniProtocol(data_root(data_dir))
+    if not mini.is_prepared():
+        mini.prepare()
+    clip = mini.clips()[0]
+    n = min(frames or clip.n_frames, clip.n_frames)
+    return GenerationRequest(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
+                             n_frames=n, fps=clip.fps, size=clip.size)
+
+
+def profile_adapter(model: str, model_args: dict, device: str, weights: Path | None, data_dir: Path | None,
+                    frames: int | None = None, repeats: int = 2) -> dict:
+    from benchmark.runner import check_device
+
+    check_device(device)
+    adapter = ADAPTERS.get(model)(**model_args)
+    adapter.bind_weights(weights_root(weights, data_dir))
+    adapter.setup(device)
+    request = mini_request(data_dir, frames)
+    adapter.generate(dataclasses.replace(request, n_frames=min(8, request.n_frames)), seed=0)  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        video = adapter.generate(request, seed=0)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    counts = adapter.parameter_counts() if hasattr(adapter, "parameter_counts") else {}
+    best = min(times)
+    return {"model": model, "config": adapter.config, "device": device, "parameters": counts,
+            "params_m": sum(counts.values()) / 1e6, "output": f"{video.size[1]}x{video.size[0]}",
+            "frames": video.n_frames, "seconds": best, "fps": video.n_frames / best, "weights": adapter.weights()}
+
+
+def render(row: dict) -> str:
+    parts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in row["parameters"].items())
+    return (f"{row['model']}: {row['params_m']:.2f} M parameters ({parts or 'none'}); output {row['output']}; "
+            f"{row['fps']:.2f} frames/s on {row['device']} ({row['frames']} frames in {row['seconds']:.2f} s, best of runs)\n"
+            f"| method | params (M) | fps | output |\n|---|---|---|---|\n"
+            f"| {row['model']}{' (tiny)' if row['config'].get('tiny') else ''} | {row['params_m']:.2f} | {row['fps']:.2f} | {row['output']} |")
