@@ -25,6 +25,7 @@ from adapters.neural import NeuralAdapter
 from adapters.official_formats import load_wav2lip
 from benchmark.errors import ClipError
 from benchmark.types import GenerationRequest, Video
+from metrics.face_geometry import face_box_from_landmarks
 
 FACE_SIZE = 96
 PADS = (0, 10, 0, 0)  # top, bottom, left, right (the official default)
@@ -34,15 +35,10 @@ TINY_AUDIO_GAIN = 1000.0
 
 
 def face_box(points: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
-    """(x1, y1, x2, y2) from iBUG-68 points, padded as the official script pads S3FD boxes."""
-    jaw, brows = points[0:17], points[17:27]
-    chin = jaw[:, 1].max()
-    brow = brows[:, 1].mean()
-    top = brow - 0.2 * (chin - brow)
-    x1, x2 = jaw[:, 0].min(), jaw[:, 0].max()
-    y1 = max(0, int(round(top)) - PADS[0])
-    y2 = min(height, int(round(chin)) + PADS[1])
-    return max(0, int(round(x1)) - PADS[2]), y1, min(width, int(round(x2)) + PADS[3]), y2
+    """(x1, y1, x2, y2) in pixels from iBUG-68 points, padded as the official script pads S3FD boxes."""
+    x1, y1, x2, y2 = face_box_from_landmarks(points)
+    return (max(0, int(round(x1)) - PADS[2]), max(0, int(round(y1)) - PADS[0]),
+            min(width, int(round(x2)) + PADS[3]), min(height, int(round(y2)) + PADS[1]))
 
 
 class Wav2LipAdapter(NeuralAdapter):

@@ -39,11 +39,15 @@ def cli() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
-@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial: mediapipe (default) or dlib68")
+@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68, "
+              "or fan (your 2DFAN4 weights)")
+@click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
+              "(your weights)")
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
               help="model weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, weights_dir, no_progress) -> None:
+def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, embedder, weights_dir,
+        no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted, 1 error.
@@ -55,7 +59,7 @@ def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else DEFAULT_METRICS
     config = RunConfig(model=model, dataset=dataset, metrics=names,
                        model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
-                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, weights_dir=weights_dir)
+                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)
@@ -205,7 +209,14 @@ def weights(weights_dir, data_dir) -> None:
             missing += 1
             click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
                        f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
-    click.echo(f"{missing} file(s) missing. Reference adapters (ground-truth, still, folder) need none; "
+    from metrics.backends.user_weights import METRIC_WEIGHTS
+
+    click.echo("metric backends (optional; the defaults need no file):")
+    for name, spec in METRIC_WEIGHTS.items():
+        path = root / spec.folder / spec.filename
+        state = "present " if path.is_file() else "absent  "
+        click.echo(f"  {state} {name:17s} {path}  ({spec.source}; {spec.licence})")
+    click.echo(f"{missing} model file(s) missing. Reference adapters (ground-truth, still, folder) need none; "
                f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline).")
 
 

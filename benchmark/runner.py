@@ -8,6 +8,7 @@ clips already scored under the same adapter fingerprint, clip fingerprint and se
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from adapters import ADAPTERS
 from benchmark import provenance
 from benchmark.errors import BenchError, ClipError
 from benchmark.fingerprint import sha256_json
-from benchmark.paths import weights_root
+from benchmark.paths import WEIGHTS_ENV, weights_root
 from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, SCHEMA_VERSION, RowLog, write_json_atomic
 from benchmark.subset import stratified_subset
 from benchmark.types import Clip, GenerationRequest, Video
@@ -47,6 +48,7 @@ class RunConfig:
     data_dir: Path | None = None
     landmarks: str | None = None  # landmark backend for the metrics that use one (None: their default)
     weights_dir: Path | None = None  # model weights root (None: $BENCH_WEIGHTS or <data>/weights)
+    embedder: str | None = None  # identity embedder for ACD (None: its default, dlib-resnet)
 
 
 @dataclass
@@ -90,10 +92,12 @@ class Runner:
         cfg = self.config
         check_device(cfg.device)
         # names and adapter options first: a typo should fail in a second, not after data preparation
+        if cfg.weights_dir:  # metric backends (fan, facenet, arcface, SyncNet) find their files there too
+            os.environ[WEIGHTS_ENV] = str(Path(cfg.weights_dir).expanduser().resolve())
         cfg.metrics = expand_metric_names(tuple(cfg.metrics), self.log)
         adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
         adapter.bind_weights(weights_root(cfg.weights_dir, cfg.data_dir))
-        metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks) for name in cfg.metrics]
+        metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks, embedder=cfg.embedder) for name in cfg.metrics]
         protocol = self._protocol()
         clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
         adapter_fp = adapter.fingerprint()
@@ -180,6 +184,8 @@ class Runner:
             parts += ["--landmarks", cfg.landmarks]
         if cfg.weights_dir:
             parts += ["--weights", str(cfg.weights_dir)]
+        if cfg.embedder:
+            parts += ["--embedder", cfg.embedder]
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)

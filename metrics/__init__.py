@@ -34,12 +34,14 @@ VARIANT_FAMILIES = {
 }
 
 
-def create_metric(name: str, device: str = "cpu", landmarks: str | None = None):
+def create_metric(name: str, device: str = "cpu", landmarks: str | None = None, embedder: str | None = None):
     family = VARIANT_FAMILIES.get(name, name)
     cls = METRICS.get(family)
     overrides = {}
     if landmarks and "landmarks" in cls.default_params:
         overrides["landmarks"] = landmarks
+    if embedder and "embedder" in cls.default_params:
+        overrides["embedder"] = embedder
     metric = cls(variant=name if name != family else None, device=device, **overrides)
     metric.check()
     return metric

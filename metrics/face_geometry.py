@@ -36,3 +36,14 @@ def fill_missing(values: np.ndarray, found: np.ndarray) -> np.ndarray:
     t = np.arange(values.size)
     values[~found] = np.interp(t[~found], t[found], values[found])
     return values
+
+
+def face_box_from_landmarks(points: np.ndarray) -> tuple[float, float, float, float]:
+    """(x1, y1, x2, y2) approximating a face detector's box (S3FD-like) from iBUG-68 points.
+
+    Jaw extent left, right and bottom; the top 0.2 brow-to-chin distances above the brows. Used
+    where the official pipeline's detector would download weights (Wav2Lip's and FAN's S3FD).
+    """
+    jaw, brows = points[0:17], points[17:27]
+    chin, brow = float(jaw[:, 1].max()), float(brows[:, 1].mean())
+    return float(jaw[:, 0].min()), brow - 0.2 * (chin - brow), float(jaw[:, 0].max()), chin

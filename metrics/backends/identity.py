@@ -3,7 +3,7 @@
 `dlib-resnet` (offline default): dlib's 128-d face recognition ResNet
 (dlib_face_recognition_resnet_model_v1.dat from face_recognition_models), on face chips
 aligned from the iBUG-68 landmarks the scoring context already has (no second face detection).
-`facenet-vggface2` and `arcface` need user-supplied weights and are not available offline.
+`facenet-vggface2` and `arcface` (metrics/backends/embedders.py) run on user-supplied weights.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def get_embedder(name: str):
     if name == "dlib-resnet":
         return DlibResnetEmbedder()
     if name in ("facenet-vggface2", "arcface"):
-        raise BenchError(f"the {name} embedder needs weights that cannot be downloaded here",
-                         hint="use the offline default --metric acd with dlib-resnet")
-    raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet")
+        from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder
+
+        return {"facenet-vggface2": FacenetEmbedder, "arcface": ArcfaceEmbedder}[name]()
+    raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet, facenet-vggface2 or arcface")

@@ -175,8 +175,9 @@ LANDMARK_BACKENDS = {"mediapipe": MediapipeLandmarks, "dlib68": Dlib68Landmarks}
 @lru_cache(maxsize=None)
 def get_landmark_backend(name: str) -> LandmarkBackend:
     if name == "fan":
-        raise BenchError("the fan backend (face-alignment) needs S3FD and 2DFAN4 weights it would download; "
-                         "this harness never downloads", hint="use --landmarks mediapipe (default) or dlib68")
+        from metrics.backends.fan import FanLandmarks
+
+        return FanLandmarks()
     if name not in LANDMARK_BACKENDS:
         raise BenchError(f"unknown landmark backend {name!r}", hint=f"choose one of {sorted(LANDMARK_BACKENDS)}")
     return LANDMARK_BACKENDS[name]()

@@ -16,7 +16,7 @@ import torch.nn as nn
 from benchmark.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
-from benchmark.paths import data_root
+from benchmark.paths import weights_root
 
 WEIGHTS_FILE = "syncnet_v2.model"
 
@@ -60,7 +60,7 @@ class SyncNet(nn.Module):
 
 
 def weights_path() -> Path:
-    return data_root() / "weights" / WEIGHTS_FILE
+    return weights_root() / WEIGHTS_FILE
 
 
 def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:

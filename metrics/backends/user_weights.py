@@ -1,0 +1,57 @@
+"""Finding the user-supplied weight files of the optional metric backends (fan, facenet, arcface).
+
+They live under the weights root (--weights / $BENCH_WEIGHTS / <data dir>/weights) in a folder per
+backend. Nothing is downloaded; a missing file is one message saying what goes where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import BenchError
+from benchmark.fingerprint import sha256_file
+from benchmark.paths import weights_root
+
+
+@dataclass(frozen=True)
+class BackendWeights:
+    folder: str
+    filename: str
+    what: str
+    source: str
+    licence: str
+    sha256_prefix: str | None = None  # torch-hub style: the first hex digits of the sha256 are in the file name
+
+    @property
+    def path(self) -> Path:
+        return weights_root() / self.folder / self.filename
+
+    def resolve(self) -> tuple[Path, str]:
+        """(path, sha256) of the file, checked against the published hash prefix when there is one."""
+        path = self.path
+        if not path.is_file():
+            sha = f" (sha256 starts {self.sha256_prefix})" if self.sha256_prefix else ""
+            raise BenchError(f"{self.what} needs {self.filename}{sha} at {path}; nothing is downloaded here",
+                             hint=f"get it from {self.source} (licence: {self.licence}) and put it there, "
+                                  f"or use the offline default backend")
+        digest = sha256_file(path)
+        if self.sha256_prefix and not digest.startswith(self.sha256_prefix):
+            raise BenchError(f"{path}: sha256 {digest[:12]}… is not the published {self.filename} ({self.sha256_prefix}…)",
+                             hint=f"get the original file from {self.source}")
+        return path, digest
+
+
+FAN_2D = BackendWeights("fan", "2DFAN4-11f355bf06.pth.tar", "the fan landmark backend (face-alignment 2DFAN4)",
+                        "face-alignment's model URL for 2DFAN-4 (www.adrianbulat.com/downloads/python-fan/)",
+                        "BSD-3-Clause (face-alignment)", sha256_prefix="11f355bf06")
+FACENET_VGGFACE2 = BackendWeights("facenet", "20180402-114759-vggface2.pt", "the facenet-vggface2 embedder",
+                                  "facenet-pytorch's release v2.2.9 assets (timesler/facenet-pytorch)",
+                                  "MIT (facenet-pytorch); weights from David Sandberg's facenet (MIT)")
+ARCFACE_R100 = BackendWeights("arcface", "backbone.pth", "the arcface embedder (insightface arcface_torch iresnet100)",
+                              "deepinsight/insightface model zoo, arcface_torch (e.g. ms1mv3_arcface_r100_fp16/backbone.pth)",
+                              "insightface: non-commercial research use for the released models")
+
+SYNCNET = BackendWeights("", "syncnet_v2.model", "LSE-C / LSE-D (SyncNet)", "joonson/syncnet_python (download_model.sh)", "MIT")
+
+METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface": ARCFACE_R100, "lse": SYNCNET}
