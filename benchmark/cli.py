@@ -157,10 +157,10 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")
 def leaderboard(run_dirs, out) -> None:
-    """Build a static HTML leaderboard from run directories (or folders containing them)."""
-    from benchmark.leaderboard import build_leaderboard
+    """Build the static leaderboard site (index + a page per run) from run directories or folders of them."""
+    from benchmark.site import build_site
 
-    index, skipped = build_leaderboard(list(run_dirs), out)
+    index, skipped = build_site(list(run_dirs), out)
     for path, reason in skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     click.echo(f"leaderboard: {index.resolve()}")
@@ -189,6 +189,40 @@ def calibrate(out, data_dir) -> None:
     if failed:
         click.echo(f"{len(failed)} rows outside tolerance", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--update", is_flag=True, help="rewrite the golden values from this run (only when a change is intended)")
+@click.option("--golden", default=None, type=click.Path(path_type=Path), help="golden file (default results/golden/mini.json)")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def check(update, golden, data_dir) -> None:
+    """Regression gate: re-run fixed-seed configurations on mini and compare with golden values.
+
+    Exit status: 0 within every window, 1 drift (listed) or error.
+    """
+    from benchmark.check import GOLDEN_FILE, run_check
+
+    drifts = run_check(golden or GOLDEN_FILE, update=update, data_dir=data_dir, echo=click.echo)
+    if drifts:
+        click.echo(f"{len(drifts)} drift(s): " + "; ".join(f"{d.config}/{d.metric}" for d in drifts), err=True)
+        click.echo("if the change is intended, rewrite the goldens with `bench check --update` and commit them", err=True)
+        sys.exit(1)
+    if not update:
+        click.echo("all metrics within their golden windows")
+
+
+@cli.command()
+@click.argument("run_a", type=click.Path(path_type=Path, exists=True))
+@click.argument("run_b", type=click.Path(path_type=Path, exists=True))
+@click.option("--json", "as_json", is_flag=True)
+def compare(run_a, run_b, as_json) -> None:
+    """Two runs on the same clips: per-metric A−B with a paired bootstrap 95% interval."""
+    import json
+
+    from benchmark.compare import compare_runs, render_comparison
+
+    result = compare_runs(run_a, run_b)
+    click.echo(json.dumps(result, indent=1) if as_json else render_comparison(result))
 
 
 @cli.command()

@@ -1,16 +1,10 @@
-"""A static HTML leaderboard: one sortable table per protocol, opened from disk, no internet."""
+"""The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/site.py)."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
-
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from benchmark.errors import BenchError
-from benchmark.records import find_run_dirs, load_record
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -44,7 +38,8 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
                     cells[variant] = {"value": result["value"], "text": _format(result["value"], spec.get("unit", "")),
                                       "ci": f"95% CI {_format(ci[0], spec.get('unit', ''))}–{_format(ci[1], spec.get('unit', ''))}" if ci else "",
                                       "n": result.get("n"), "best": False}
-            rows.append({"model": record["adapter"]["name"], "adapter_fp": record["adapter"]["fingerprint"][:10],
+            tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
+            rows.append({"model": record["adapter"]["name"] + tiny, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
                          "finished": record.get("finished_at", "")})
@@ -59,23 +54,3 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
         tables.append({"protocol": protocol_id, "columns": list(columns.values()), "rows": rows,
                        "fingerprints": sorted({r["protocol"]["clip_list_fingerprint"][:12] for _, r in runs})})
     return tables
-
-
-def build_leaderboard(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
-    """Write `out_dir/index.html`; return its path and the run folders skipped with why."""
-    records, skipped = [], []
-    for run_dir in find_run_dirs(paths):
-        try:
-            records.append((run_dir, load_record(run_dir)))
-        except BenchError as exc:
-            skipped.append((run_dir, exc.message))
-    if not records:
-        raise BenchError(f"no complete runs found in {', '.join(map(str, paths))}", hint="run `bench run ...` first")
-    env = Environment(loader=PackageLoader("benchmark", "templates"), autoescape=select_autoescape(default=True))
-    html = env.get_template("leaderboard.html.j2").render(
-        tables=leaderboard_tables(records), generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    index = out_dir / "index.html"
-    index.write_text(html, encoding="utf-8")
-    return index, skipped

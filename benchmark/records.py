@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.errors import BenchError
 
 SCHEMA_VERSION = 1
+SCHEMA_DIR = Path(__file__).parent / "schemas"  # record-v1.schema.json, clip-row-v1.schema.json
 RUN_FILE, ROWS_FILE, RECORD_FILE = "run.json", "clips.jsonl", "record.json"
 RUN_FILES = (RUN_FILE, ROWS_FILE, RECORD_FILE)
 
@@ -79,7 +81,34 @@ def load_record(run_dir: Path) -> dict:
     if version != SCHEMA_VERSION:
         raise BenchError(f"{run_dir / RECORD_FILE}: schema version {version!r}, this harness reads {SCHEMA_VERSION}",
                          hint="re-run it with this version of the harness")
+    validate(record, "record", run_dir / RECORD_FILE)
     return record
+
+
+def load_rows(run_dir: Path) -> list[dict]:
+    """The run's per-clip rows, latest per key, each validated against the clip-row schema."""
+    path = Path(run_dir) / ROWS_FILE
+    rows = list(RowLog(path).latest_by_key().values())
+    for i, row in enumerate(rows):
+        validate(row, "clip-row", path, where=f"row {i + 1} ({row.get('clip_id', '?')})")
+    return rows
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str):
+    import jsonschema
+
+    schema = json.loads((SCHEMA_DIR / f"{kind}-v{SCHEMA_VERSION}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(obj: dict, kind: str, path: Path, where: str = "") -> None:
+    """Check `obj` against the versioned JSON Schema in benchmark/schemas/; name the first violation."""
+    error = next(iter(sorted(_validator(kind).iter_errors(obj), key=lambda e: list(e.path))), None)
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise BenchError(f"{path}{' ' + where if where else ''}: does not match the {kind} schema v{SCHEMA_VERSION} "
+                         f"at {at}: {error.message}", hint="was it edited by hand or written by another tool?")
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:

@@ -192,7 +192,7 @@ class Runner:
 
     def _score_clip(self, clip: Clip, adapter, metrics, key: str, adapter_fp: str, run_dir: Path) -> dict:
         row: dict[str, Any] = {"key": key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
-                               "adapter_fingerprint": adapter_fp, "seed": clip_seed(self.config.seed, clip.id),
+                               "adapter_fingerprint": adapter_fp, "seed": clip_seed(self.config.seed, clip.id), "fps": clip.fps,
                                "status": "ok", "metrics": {}, "pooled": {}, "extras": {}, "timing": {}}
         stage = "load"
         try:

@@ -44,6 +44,23 @@ def event_frames(start: float, end: float, fps: float, n_frames: int, tolerance:
     return np.arange(max(first, 0), min(last, n_frames - 1) + 1)
 
 
+STRIP_SIZE = (48, 80)  # (h, w) of the mouth crops kept per event
+
+
+def mouth_strip(generated: np.ndarray, reference: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(2, h, w, 3) uint8: the same mouth box (from the ground truth's landmarks) cut from both frames."""
+    from PIL import Image
+
+    mouth = points[48:68]
+    if not np.isfinite(mouth).all():
+        return np.zeros((2, *STRIP_SIZE, 3), np.uint8)
+    cx, cy = mouth.mean(0)
+    half_w = max(8.0, (mouth[:, 0].max() - mouth[:, 0].min()) * 0.8)
+    half_h = half_w * STRIP_SIZE[0] / STRIP_SIZE[1]
+    box = tuple(int(round(v)) for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
+    return np.stack([np.asarray(Image.fromarray(f).crop(box).resize(STRIP_SIZE[::-1], Image.BILINEAR)) for f in (generated, reference)])
+
+
 class BilabialClosure(LandmarkMetric):
     name = "bilabial"
     direction = "higher"
@@ -71,7 +88,8 @@ class BilabialClosure(LandmarkMetric):
             minima[which] = fill_missing(mouth_aperture(track.points), track.found)
         counts = dict(events=0, generated_closed=0, reference_closed=0, both_closed=0,
                       generated_aperture_sum=0.0, reference_aperture_sum=0.0)
-        per_event = []
+        per_event, strips = [], []
+        reference_points = ctx.landmarks("reference", p["landmarks"])
         for start, end in bilabial_intervals(notes["phones"], notes["phone_start"], notes["phone_end"]):
             frames = event_frames(start, end, fps, n, p["tolerance_frames"])
             if frames.size == 0:
@@ -84,7 +102,12 @@ class BilabialClosure(LandmarkMetric):
             counts["both_closed"] += gen_closed and ref_closed
             counts["generated_aperture_sum"] += gen_min
             counts["reference_aperture_sum"] += ref_min
+            frame = int(frames[np.argmin(minima["reference"][frames])])  # where the ground truth closes most
             per_event.append({"start": round(start, 4), "end": round(end, 4), "generated_min_aperture": round(gen_min, 4),
-                              "reference_min_aperture": round(ref_min, 4)})
+                              "reference_min_aperture": round(ref_min, 4), "frame": frame})
+            strips.append(mouth_strip(ctx.generated.frames[frame], ctx.reference[frame], reference_points.points[frame]))
         value = counts["both_closed"] / counts["reference_closed"] if counts["reference_closed"] else None
-        return ClipValue(value, pooled=counts, extras={"events": per_event})
+        # per-frame series and mouth crops for the leaderboard's plots and frame strips
+        artifacts = {"aperture": minima["generated"].astype(np.float32), "reference_aperture": minima["reference"].astype(np.float32),
+                     "strips": np.stack(strips) if strips else np.zeros((0, 2, *STRIP_SIZE, 3), np.uint8)}
+        return ClipValue(value, pooled=counts, extras={"events": per_event}, artifacts=artifacts)

@@ -90,7 +90,7 @@ class BlinkRate(LandmarkMetric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         backend, fps = self.params["landmarks"], ctx.clip.fps
-        pooled, extras = {"seconds": ctx.generated.n_frames / fps}, {}
+        pooled, extras, artifacts = {"seconds": ctx.generated.n_frames / fps}, {}, {}
         for which, prefix in (("generated", ""), ("reference", "reference_")):
             track = ctx.landmarks(which, backend)
             require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
@@ -99,6 +99,7 @@ class BlinkRate(LandmarkMetric):
             pooled[f"{prefix}blinks"] = len(blinks)
             pooled[f"{prefix}blink_seconds"] = float(blink_durations(ear, blinks).sum() / fps)
             extras[f"{prefix}blink_frames"] = blinks.tolist()
+            artifacts[f"{prefix}ear"] = ear.astype(np.float32)  # EAR over time, plotted on the run page
             if which == "generated":
                 generated_blinks = blinks
         planted = ctx.annotations().get("blink_onsets")
@@ -106,4 +107,4 @@ class BlinkRate(LandmarkMetric):
             span = len(ctx.annotations().get("blink_profile", [0] * 5))
             tp, fp, fn = match_events(generated_blinks, planted, span)
             pooled.update(planted_tp=tp, planted_detected=tp + fp, planted_total=tp + fn)
-        return ClipValue(pooled["blinks"] / pooled["seconds"], pooled=pooled, extras=extras)
+        return ClipValue(pooled["blinks"] / pooled["seconds"], pooled=pooled, extras=extras, artifacts=artifacts)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from benchmark.leaderboard import build_leaderboard
+from benchmark.site import build_site
 from benchmark.records import SCHEMA_VERSION, load_record
 from benchmark.errors import BenchError
 from benchmark.runner import RunConfig, Runner
@@ -55,7 +55,7 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_pat
     record = json.loads((still.run_dir / "record.json").read_text())
     record["adapter"]["name"] = "<script>alert(1)</script>"
     (still.run_dir / "record.json").write_text(json.dumps(record))
-    index, skipped = build_leaderboard([tmp_path / "runs"], tmp_path / "site")
+    index, skipped = build_site([tmp_path / "runs"], tmp_path / "site")
     page = index.read_text()
     assert skipped == []
     assert "<script>alert(1)</script>" not in page and html.escape("<script>alert(1)</script>") in page
@@ -71,7 +71,7 @@ def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(mini_data_
     (gt.run_dir / "record.json").write_text(json.dumps(record))
     with pytest.raises(BenchError, match="schema version"):
         load_record(gt.run_dir)
-    _, skipped = build_leaderboard([tmp_path / "runs"], tmp_path / "site")
+    _, skipped = build_site([tmp_path / "runs"], tmp_path / "site")
     assert [p for p, _ in skipped] == [gt.run_dir]
 
 

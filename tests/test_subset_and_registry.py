@@ -40,7 +40,7 @@ def test_unknown_names_suggest_the_closest():
 
     with pytest.raises(UnknownNameError, match="Did you mean 'ground-truth'"):
         ADAPTERS.get("groundtruth")
-    with pytest.raises(UnknownNameError, match="Known: folder, ground-truth, still"):
+    with pytest.raises(UnknownNameError, match="Known: folder, ground-truth, man, man-keypoint, mocogan-hd, ours, still, wav2lip"):
         ADAPTERS.get("xyz")
 
 

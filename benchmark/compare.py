@@ -1,0 +1,102 @@
+"""Paired comparison of two runs on the same clips: per-metric difference with a paired bootstrap.
+
+Pairing matters: clips differ far more from each other than two models differ on one clip, so
+resampling the *same* clips for both runs gives much tighter, honest intervals than comparing two
+independent confidence intervals. Metrics pooled over the protocol (blink rate, bilabial recall)
+are compared as ratios of sums on each resample; metrics with no per-clip value (FID, KID) get the
+difference of the run values without an interval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import BenchError
+from benchmark.records import load_record, load_rows
+from benchmark.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+
+
+def _state_kind(variant: str):
+    """The metric's aggregate: None for a mean over clips, else (numerator, denominator) keys of its ratio."""
+    from metrics import METRICS, VARIANT_FAMILIES
+
+    family = VARIANT_FAMILIES.get(variant, variant)
+    try:
+        state = METRICS.get(family)(variant=variant if variant != family else None).new_state()
+    except Exception:
+        return None
+    return state.ratios[state.primary] if hasattr(state, "ratios") else None
+
+
+def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
+    record_a, record_b = load_record(run_a), load_record(run_b)
+    ok_a = {r["clip_id"]: r for r in load_rows(run_a) if r["status"] == "ok"}
+    ok_b = {r["clip_id"]: r for r in load_rows(run_b) if r["status"] == "ok"}
+    common = sorted(c for c in ok_a.keys() & ok_b.keys() if ok_a[c]["clip_fingerprint"] == ok_b[c]["clip_fingerprint"])
+    if not common:
+        raise BenchError(f"{run_a} and {run_b} share no scored clip (same clip id and fingerprint)",
+                         hint="compare two runs of the same protocol version")
+    return ({"record": record_a, "rows": [ok_a[c] for c in common]},
+            {"record": record_b, "rows": [ok_b[c] for c in common]}, common)
+
+
+def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+    a, b, clips = paired_rows(run_a, run_b)
+    specs_a = {s["variant"]: s for s in a["record"]["metrics"]}
+    specs_b = {s["variant"]: s for s in b["record"]["metrics"]}
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, len(clips), size=(resamples, len(clips)))
+    out = []
+    for variant in [v for v in specs_a if v in specs_b]:
+        spec = specs_a[variant]
+        entry = {"metric": variant, "direction": spec["direction"], "unit": spec.get("unit", ""),
+                 "same_spec": spec["params"] == specs_b[variant]["params"] and spec["backend"] == specs_b[variant]["backend"]}
+        ratio = _state_kind(variant)
+        if ratio is not None and all(variant in r["pooled"] for r in a["rows"] + b["rows"]):
+            num, den = ratio
+            na, da = (np.array([r["pooled"][variant].get(k, 0.0) for r in a["rows"]]) for k in (num, den))
+            nb, db = (np.array([r["pooled"][variant].get(k, 0.0) for r in b["rows"]]) for k in (num, den))
+            if da.sum() == 0 or db.sum() == 0:
+                continue
+            va, vb = na.sum() / da.sum(), nb.sum() / db.sum()
+            dens_a, dens_b = da[idx].sum(1), db[idx].sum(1)
+            keep = (dens_a > 0) & (dens_b > 0)
+            boots = na[idx].sum(1)[keep] / dens_a[keep] - nb[idx].sum(1)[keep] / dens_b[keep]
+            entry.update(kind="pooled ratio")
+        elif all(r["metrics"].get(variant) is not None for r in a["rows"] + b["rows"]):
+            xa = np.array([r["metrics"][variant] for r in a["rows"]], dtype=np.float64)
+            xb = np.array([r["metrics"][variant] for r in b["rows"]], dtype=np.float64)
+            va, vb = xa.mean(), xb.mean()
+            boots = (xa - xb)[idx].mean(1)
+            entry.update(kind="mean over clips")
+        else:
+            va, vb = a["record"]["results"][variant]["value"], b["record"]["results"][variant]["value"]
+            if va is None or vb is None:
+                continue
+            boots = None
+            entry.update(kind="run value (no per-clip pairing)")
+        diff = float(va - vb)
+        ci = [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))] if boots is not None and len(clips) > 1 else None
+        better = None
+        if ci is not None and (ci[0] > 0 or ci[1] < 0) and spec["direction"] in ("higher", "lower"):
+            better = "A" if (diff > 0) == (spec["direction"] == "higher") else "B"
+        entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better)
+        out.append(entry)
+    return {"run_a": str(run_a), "run_b": str(run_b), "model_a": a["record"]["adapter"]["name"],
+            "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+
+
+def render_comparison(result: dict) -> str:
+    lines = [f"A = {result['model_a']} ({result['run_a']})", f"B = {result['model_b']} ({result['run_b']})",
+             f"{result['n_clips']} paired clips, {result['resamples']} paired bootstrap resamples",
+             f"{'metric':14s} {'A':>10s} {'B':>10s} {'A-B':>10s}  {'95% CI of A-B':24s} verdict"]
+    for m in result["metrics"]:
+        ci = f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]" if m["ci95"] else "(no interval)"
+        verdict = {"A": "A better", "B": "B better"}.get(m["better"], "no clear difference" if m["ci95"] else "")
+        if m["direction"] == "none" and m["ci95"]:
+            verdict = "differs (compare each to the ground truth)" if (m["ci95"][0] > 0 or m["ci95"][1] < 0) else "no clear difference"
+        flag = "" if m["same_spec"] else "  (!) different metric parameters or backend"
+        lines.append(f"{m['metric']:14s} {m['a']:10.4f} {m['b']:10.4f} {m['diff']:+10.4f}  {ci:24s} {verdict}{flag}")
+    return "\n".join(lines)

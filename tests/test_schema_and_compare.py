@@ -1,0 +1,63 @@
+"""Run records against their JSON Schema, and `bench compare`'s paired bootstrap."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.compare import compare_runs
+from benchmark.errors import BenchError
+from benchmark.records import load_record, load_rows
+from tests.conftest import run_bench
+
+
+@pytest.fixture(scope="module")
+def two_runs(mini_data_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cmp")
+    dirs = {}
+    for model in ("still", "ground-truth"):
+        run_bench("run", "--model", model, "--dataset", "mini", "--limit", "4", "--metrics", "psnr,ssim,bilabial",
+                  "--out", str(tmp), "--no-progress", data_root=mini_data_root, cwd=tmp)
+        dirs[model] = next((tmp / "mini").glob(f"{model}-seed0-*"))
+    return dirs
+
+
+def test_records_and_rows_match_the_schema(two_runs):
+    for run_dir in two_runs.values():
+        assert load_record(run_dir)["schema_version"] == 1
+        assert len(load_rows(run_dir)) == 4
+
+
+def test_a_record_violating_the_schema_is_named(two_runs, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(two_runs["still"], broken)
+    record = json.loads((broken / "record.json").read_text())
+    record["results"]["psnr"]["value"] = "23 dB"
+    (broken / "record.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError, match=r"record.json: does not match the record schema v1 at results/psnr/value"):
+        load_record(broken)
+    record["schema_version"] = 0
+    (broken / "record.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError, match="schema version 0, this harness reads 1"):
+        load_record(broken)
+
+
+def test_paired_comparison_against_ground_truth(two_runs):
+    result = compare_runs(two_runs["still"], two_runs["ground-truth"])
+    by = {m["metric"]: m for m in result["metrics"]}
+    assert result["n_clips"] == 4
+    rows_a = {r["clip_id"]: r["metrics"]["psnr"] for r in load_rows(two_runs["still"])}
+    rows_b = {r["clip_id"]: r["metrics"]["psnr"] for r in load_rows(two_runs["ground-truth"])}
+    expected = np.mean([rows_a[c] - rows_b[c] for c in rows_a])
+    assert by["psnr"]["diff"] == pytest.approx(expected)
+    assert by["psnr"]["ci95"][1] < 0 and by["psnr"]["better"] == "B"
+    assert by["bilabial"]["kind"] == "pooled ratio" and by["bilabial"]["better"] == "B"
+
+
+def test_bench_compare_prints_the_table(two_runs, mini_data_root, tmp_path):
+    out = run_bench("compare", str(two_runs["still"]), str(two_runs["ground-truth"]), data_root=mini_data_root, cwd=tmp_path).stdout
+    assert "4 paired clips" in out and "B better" in out
