@@ -262,7 +262,9 @@ def weights(weights_dir, data_dir) -> None:
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the row as JSON")
-def profile(model, model_args, device, frames, weights_dir, data_dir, as_json) -> None:
+@click.option("--save", "save_dir", default="results/profiles", show_default=True, type=click.Path(path_type=Path),
+              help="folder for the JSON row (read by `bench table alghamdi2023-5.2`)")
+def profile(model, model_args, device, frames, weights_dir, data_dir, as_json, save_dir) -> None:
     """Parameters, output size and generation frames/s of a model (a thesis Table 5.2 row)."""
     import json
 
@@ -270,6 +272,42 @@ def profile(model, model_args, device, frames, weights_dir, data_dir, as_json) -
 
     row = profile_adapter(model, parse_model_args(model_args), device, weights_dir, data_dir, frames)
     click.echo(json.dumps(row, indent=1, default=str) if as_json else render(row))
+    if save_dir:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        tiny = "-tiny" if row["config"].get("tiny") else ""
+        path = Path(save_dir) / f"{model}{tiny}-{device.replace(':', '')}.json"
+        path.write_text(json.dumps(row, indent=1, default=str) + "\n")
+        click.echo(f"saved {path}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_tables", is_flag=True, help="list the tables that can be regenerated")
+@click.option("--runs", "run_paths", multiple=True, type=click.Path(path_type=Path), default=[str(DEFAULT_RUNS_DIR)],
+              show_default=True, help="run folders to take measured values from (repeatable)")
+@click.option("--profiles", "profile_paths", multiple=True, type=click.Path(path_type=Path), default=["results/profiles"],
+              show_default=True, help="`bench profile` outputs (Table 5.2)")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "latex"]), default="md", show_default=True)
+@click.option("--substitute", multiple=True, help="DATASET=PROTOCOL: put runs of PROTOCOL in DATASET's column (footnoted), "
+              "e.g. grid=mini to try the table without the corpus")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="write to this file instead of stdout")
+def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out) -> None:
+    """A paper table regenerated from runs, beside the published numbers (HTML, LaTeX or Markdown)."""
+    from benchmark.tables import RENDERERS, TABLES, build_table, load_published
+
+    if list_tables or not name:
+        published = load_published()
+        for key, spec in TABLES.items():
+            click.echo(f"{key:18s} {published[spec.key]['source']}")
+        return
+    subs = dict(part.split("=", 1) for part in substitute if "=" in part)
+    text = RENDERERS[fmt](build_table(name, list(run_paths), subs, list(profile_paths)))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.group()

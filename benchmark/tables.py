@@ -1,0 +1,365 @@
+"""Paper tables regenerated beside the published numbers: thesis Tables 5.1 / 5.2, MAN Table 1.
+
+Rows keep the paper's layout. A row whose method has an adapter shows the measured value next to
+the published one with the difference; reference adapters (ground truth, still) and any other
+measured model get rows of their own. Best and second best per column are marked as the papers
+mark them (reference rows are not ranked: ground truth is the ceiling). "not run" = no run found,
+"n/a" = the harness cannot measure it (e.g. WER needs LipNet) or the paper did not report it.
+Every measured cell has a footnote: protocol, metric variant, backend, clips, run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from benchmark.errors import BenchError
+from benchmark.records import find_run_dirs, load_record
+
+PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
+REFERENCE_ADAPTERS = ("ground-truth", "still")
+
+# our metric variant for each column name used in the published tables; None: not measurable here
+METRIC_FOR_COLUMN = {"psnr": "psnr", "ssim": "ssim", "fid": "fid", "lmd": "lmd", "cpbd": "cpbd", "acd_c": "acd",
+                     "acd_e": "acd-e", "blinks_per_s": "blink", "wer": None}
+COLUMN_LABEL = {"psnr": "PSNR", "ssim": "SSIM", "fid": "FID", "lmd": "LMD", "cpbd": "CPBD", "acd_c": "ACD-C",
+                "acd_e": "ACD-E", "blinks_per_s": "blinks/s", "wer": "WER", "params_m": "params (M)", "fps": "fps",
+                "output": "output"}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: str           # entry in published_tables.yaml
+    kind: str          # "quality": datasets x metrics; "per-dataset-rows": rows carry a dataset; "profile"
+    datasets: tuple[str, ...] = ()
+
+
+TABLES = {
+    "alghamdi2023-5.1": TableSpec("alghamdi2023-5.1", "alghamdi2023_thesis_table_5_1", "quality", ("tcd-timit", "grid")),
+    "alghamdi2023-5.2": TableSpec("alghamdi2023-5.2", "alghamdi2023_thesis_table_5_2", "profile"),
+    "kumar2020-man-1": TableSpec("kumar2020-man-1", "kumar2020_man_table_1", "per-dataset-rows", ("grid", "crema-d", "lombard-grid", "voxceleb2")),
+}
+
+
+@dataclass
+class Cell:
+    published: float | str | None = None
+    measured: float | str | None = None
+    note: int | None = None       # footnote number
+    mark: str = ""               # "best" | "second"
+    status: str = ""             # "" | "not run" | "n/a"
+
+
+@dataclass
+class Row:
+    method: str
+    adapter: str | None
+    group: str = ""              # dataset group for per-dataset tables
+    cells: dict[str, Cell] = field(default_factory=dict)
+    reference: bool = False      # ground truth / still: shown, not ranked
+
+
+@dataclass
+class Table:
+    name: str
+    caption: str
+    source: str
+    columns: list[tuple[str, str]]   # (group, column)
+    directions: dict[str, str | None]
+    rows: list[Row]
+    footnotes: list[str]
+
+
+def load_published() -> dict:
+    import yaml
+
+    return yaml.safe_load(PUBLISHED.read_text())
+
+
+def latest_runs(paths: list[Path]) -> dict[tuple[str, str], tuple[Path, dict]]:
+    """(adapter, protocol name) -> the newest complete run; tiny random configurations are left out."""
+    found: dict[tuple[str, str], tuple[Path, dict]] = {}
+    for run_dir in find_run_dirs(paths) if paths else []:
+        try:
+            record = load_record(run_dir)
+        except BenchError:
+            continue
+        if record["adapter"].get("config", {}).get("tiny"):
+            continue
+        key = (record["adapter"]["name"], record["protocol"]["name"])
+        if key not in found or record["finished_at"] > found[key][1]["finished_at"]:
+            found[key] = (run_dir, record)
+    return found
+
+
+class Footnotes:
+    """One footnote per (model, dataset column): where its numbers were measured and with what."""
+
+    def __init__(self) -> None:
+        self.notes: dict[tuple, dict] = {}
+
+    def cite(self, adapter: str, dataset: str, where: str, column: str, detail: str) -> int:
+        note = self.notes.setdefault((adapter, dataset, where), {"n": len(self.notes) + 1, "parts": []})
+        note["parts"].append(f"{COLUMN_LABEL.get(column, column)} = {detail}")
+        return note["n"]
+
+    def lines(self) -> list[str]:
+        return [f"{adapter}, {dataset}: {where}; " + "; ".join(note["parts"])
+                for (adapter, dataset, where), note in sorted(self.notes.items(), key=lambda kv: kv[1]["n"])]
+
+
+def _measured(runs, adapter, dataset, column, substitutes, notes: Footnotes) -> tuple[float | None, int | None, str]:
+    variant = METRIC_FOR_COLUMN.get(column)
+    if variant is None:
+        return None, None, "n/a"
+    protocol = substitutes.get(dataset, dataset)
+    hit = runs.get((adapter, protocol))
+    if hit is None:
+        return None, None, "not run"
+    run_dir, record = hit
+    result = record["results"].get(variant)
+    if result is None or result.get("value") is None:
+        return None, None, "not run"
+    spec = next(s for s in record["metrics"] if s["variant"] == variant)
+    where = (f"measured on {record['protocol']['id']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
+             f", {result.get('n', '?')} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
+    number = notes.cite(adapter, dataset, where, column, f"{variant} ({spec['backend']})")
+    return result["value"], number, ""
+
+
+def _mark_best(table: Table) -> None:
+    for group, column in table.columns:
+        direction = table.directions.get(column)
+        if direction not in ("higher", "lower"):
+            continue
+        scored = []
+        for row in table.rows:
+            cell = row.cells.get(f"{group}/{column}")
+            if row.reference or cell is None:
+                continue
+            value = cell.measured if isinstance(cell.measured, (int, float)) else cell.published
+            if isinstance(value, (int, float)):
+                scored.append((value, cell))
+        ranked = sorted({v for v, _ in scored}, reverse=direction == "higher")
+        for value, cell in scored:
+            cell.mark = "best" if value == ranked[0] else "second" if len(ranked) > 1 and value == ranked[1] else ""
+
+
+def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | None = None,
+                profile_paths: list[Path] | None = None) -> Table:
+    if name not in TABLES:
+        raise BenchError(f"unknown table {name!r}", hint=f"`bench table --list`: {', '.join(TABLES)}")
+    spec, published = TABLES[name], load_published()[TABLES[name].key]
+    substitutes = substitutes or {}
+    footnotes = Footnotes()
+    if spec.kind == "profile":
+        return _profile_table(spec, published, profile_paths or [])
+    runs = latest_runs(run_paths)
+    metrics = list(published["metrics"])
+    directions = dict(published["metrics"])
+    rows: list[Row] = []
+    if spec.kind == "quality":
+        columns = [(d, m) for d in spec.datasets for m in metrics]
+        adapters_seen = set()
+        for entry in published["rows"]:
+            row = Row(entry["method"], entry.get("adapter"))
+            adapters_seen.add(entry.get("adapter"))
+            for dataset, column in columns:
+                cell = Cell(published=(entry.get(dataset) or {}).get(column))
+                if row.adapter:
+                    cell.measured, cell.note, cell.status = _measured(runs, row.adapter, dataset, column, substitutes, footnotes)
+                row.cells[f"{dataset}/{column}"] = cell
+            rows.append(row)
+        extra = sorted({a for a, _ in runs} - adapters_seen)
+        for adapter in sorted(extra, key=lambda a: (a not in REFERENCE_ADAPTERS, a)):
+            row = Row(f"{adapter} (measured here)", adapter, reference=adapter in REFERENCE_ADAPTERS)
+            for dataset, column in columns:
+                cell = Cell(status="")
+                cell.measured, cell.note, cell.status = _measured(runs, adapter, dataset, column, substitutes, footnotes)
+                row.cells[f"{dataset}/{column}"] = cell
+            rows.append(row)
+    else:  # rows carry their dataset; columns are the metrics
+        columns = [("", m) for m in metrics]
+        for dataset in spec.datasets:
+            entries = [e for e in published["rows"] if e.get("dataset") == dataset]
+            for entry in entries:
+                row = Row(entry["method"], entry.get("adapter"), group=dataset)
+                for _, column in columns:
+                    cell = Cell(published=entry.get(column))
+                    if row.adapter:
+                        cell.measured, cell.note, cell.status = _measured(runs, row.adapter, dataset, column, substitutes, footnotes)
+                    row.cells[f"/{column}"] = cell
+                rows.append(row)
+            for adapter in sorted({a for a, _ in runs} - {e.get("adapter") for e in entries}, key=lambda a: (a not in REFERENCE_ADAPTERS, a)):
+                if (adapter, substitutes.get(dataset, dataset)) not in runs:
+                    continue
+                row = Row(f"{adapter} (measured here)", adapter, group=dataset, reference=adapter in REFERENCE_ADAPTERS)
+                for _, column in columns:
+                    cell = Cell()
+                    cell.measured, cell.note, cell.status = _measured(runs, adapter, dataset, column, substitutes, footnotes)
+                    row.cells[f"/{column}"] = cell
+                rows.append(row)
+    table = Table(name, published.get("caption", ""), published["source"], columns, directions, rows, footnotes.lines())
+    _mark_best(table)
+    return table
+
+
+def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path]) -> Table:
+    footnotes = Footnotes()
+    profiles = {}
+    for folder in profile_paths:
+        for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+            row = json.loads(path.read_text())
+            if not row.get("config", {}).get("tiny"):
+                profiles[row["model"]] = (path, row)
+    columns = [("", "params_m"), ("", "fps"), ("", "output")]
+    rows = []
+    seen = set()
+    for entry in published["rows"]:
+        row = Row(entry["method"], entry.get("adapter"))
+        seen.add(entry.get("adapter"))
+        hit = profiles.get(entry.get("adapter")) if entry.get("adapter") else None
+        for _, column in columns:
+            cell = Cell(published=entry.get(column))
+            if row.adapter:
+                if hit is None:
+                    cell.status = "not run"
+                else:
+                    cell.measured = hit[1][column]
+                    cell.note = footnotes.cite(row.adapter, "profile", _profile_where(hit), column, "bench profile")
+            row.cells[f"/{column}"] = cell
+        rows.append(row)
+    for adapter in sorted(set(profiles) - seen):
+        path, prof = profiles[adapter]
+        row = Row(f"{adapter} (measured here)", adapter)
+        for _, column in columns:
+            row.cells[f"/{column}"] = Cell(measured=prof[column], note=footnotes.cite(adapter, "profile", _profile_where((path, prof)), column, "bench profile"))
+        rows.append(row)
+    table = Table(spec.name, published.get("caption", ""), published["source"], columns,
+                  {"params_m": "lower", "fps": "higher", "output": None}, rows, footnotes.lines())
+    _mark_best(table)
+    return table
+
+
+def _profile_where(hit) -> str:
+    path, prof = hit
+    weights = "tiny random configuration" if prof.get("config", {}).get("tiny") else f"weights {sorted(prof.get('weights', {}))}"
+    return f"measured on {prof['device']} over {prof['frames']} frames ({weights}), {path}"
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}" if abs(v) >= 10 else f"{v:.3f}" if abs(v) >= 0.01 else f"{v:.2g}"
+    return str(v)
+
+
+def _cell_text(cell: Cell) -> tuple[str, str, str]:
+    """(main, published-part, difference) as plain text."""
+    pub = "—" if cell.published is None else _num(cell.published)
+    if isinstance(cell.measured, (int, float, str)) and cell.measured is not None and cell.status == "":
+        meas = _num(float(cell.measured)) if isinstance(cell.measured, (int, float)) else str(cell.measured)
+        diff = ""
+        if isinstance(cell.measured, (int, float)) and isinstance(cell.published, (int, float)):
+            diff = f"{cell.measured - cell.published:+.2f}" if abs(cell.published) >= 1 else f"{cell.measured - cell.published:+.3f}"
+        return meas, pub, diff
+    return "", pub, cell.status
+
+
+def _unmeasured(cell: Cell, row: Row, pub: str, status: str) -> str:
+    """A cell with no measurement: the published number (and why ours is missing), or the reason alone."""
+    if cell.published is None:
+        return status or "n/a"
+    return f"{pub} ({status})" if row.adapter and status else pub
+
+
+def render_markdown(t: Table) -> str:
+    head = [f"**{t.name}** — {t.caption}", f"Source: {t.source}. Cells: measured (published, Δ); **best**, _second_ per column.", ""]
+    labels = [f"{g} {COLUMN_LABEL.get(c, c)}".strip() + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "") for g, c in t.columns]
+    has_group = any(r.group for r in t.rows)
+    head.append("| " + " | ".join((["dataset"] if has_group else []) + ["method"] + labels) + " |")
+    head.append("|" + "---|" * (len(labels) + 1 + has_group))
+    for r in t.rows:
+        cells = []
+        for g, c in t.columns:
+            cell = r.cells[f"{g}/{c}"]
+            main, pub, diff = _cell_text(cell)
+            if main:
+                text = f"{main}<sup>{cell.note}</sup> ({pub}, {diff})" if cell.published is not None else f"{main}<sup>{cell.note}</sup>"
+            else:
+                text = _unmeasured(cell, r, pub, diff)
+            mark = cell.mark
+            text = f"**{text}**" if mark == "best" else f"_{text}_" if mark == "second" else text
+            cells.append(text)
+        head.append("| " + " | ".join(([r.group] if has_group else []) + [r.method] + cells) + " |")
+    head.append("")
+    head += [f"{i}. {note}" for i, note in enumerate(t.footnotes, 1)]
+    return "\n".join(head) + "\n"
+
+
+def render_html(t: Table) -> str:
+    labels = [escape(f"{g} {COLUMN_LABEL.get(c, c)}".strip()) + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "") for g, c in t.columns]
+    has_group = any(r.group for r in t.rows)
+    out = ["<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(t.name) + "</title>",
+           "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .7em;"
+           "border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}.best{font-weight:700}"
+           ".second{text-decoration:underline}.pub,.muted{color:#777;font-size:12px}.ref td{background:#f8f9fa}</style></head><body>",
+           f"<h1>{escape(t.name)}</h1><p>{escape(t.caption)}<br><span class=\"muted\">Source: {escape(t.source)}. "
+           "Cells: measured (published, Δ); bold best, underlined second per column; reference rows are not ranked.</span></p>",
+           "<table><thead><tr>" + ("<th>dataset</th>" if has_group else "") + "<th>method</th>" +
+           "".join(f"<th>{lab}</th>" for lab in labels) + "</tr></thead><tbody>"]
+    for r in t.rows:
+        tds = []
+        for g, c in t.columns:
+            cell = r.cells[f"{g}/{c}"]
+            main, pub, diff = _cell_text(cell)
+            if main:
+                body = f"{escape(main)}<sup>{cell.note}</sup>" + (f" <span class=\"pub\">({escape(pub)}, {escape(diff)})</span>" if cell.published is not None else "")
+            elif cell.published is not None and r.adapter and diff:
+                body = f"{escape(pub)} <span class=\"muted\">({escape(diff)})</span>"
+            else:
+                body = escape(_unmeasured(cell, r, pub, diff))
+            tds.append(f"<td class=\"{cell.mark}\">{body}</td>")
+        out.append(f"<tr class=\"{'ref' if r.reference else ''}\">" + (f"<td>{escape(r.group)}</td>" if has_group else "") +
+                   f"<td>{escape(r.method)}</td>" + "".join(tds) + "</tr>")
+    out.append("</tbody></table><ol class=\"muted\">" + "".join(f"<li>{escape(n)}</li>" for n in t.footnotes) + "</ol></body></html>")
+    return "\n".join(out) + "\n"
+
+
+TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+       "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "—": "--", "Δ": r"$\Delta$"}
+
+
+def _tex(s: str) -> str:
+    return "".join(TEX.get(ch, ch) for ch in s)
+
+
+def render_latex(t: Table) -> str:
+    has_group = any(r.group for r in t.rows)
+    labels = [_tex(f"{g} {COLUMN_LABEL.get(c, c)}".strip() + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "")) for g, c in t.columns]
+    lines = [r"% generated by `bench table " + t.name + "`; needs \\usepackage{booktabs}", r"\begin{table}[t]", r"\centering", r"\small",
+             r"\begin{tabular}{" + ("l" if has_group else "") + "l" + "r" * len(t.columns) + "}", r"\toprule",
+             " & ".join((["Dataset"] if has_group else []) + ["Method"] + labels) + r" \\", r"\midrule"]
+    for r in t.rows:
+        cells = []
+        for g, c in t.columns:
+            cell = r.cells[f"{g}/{c}"]
+            main, pub, diff = _cell_text(cell)
+            if main:
+                text = f"{_tex(main)}\\textsuperscript{{{cell.note}}}" + (f" ({_tex(pub)}, {_tex(diff)})" if cell.published is not None else "")
+            else:
+                text = _tex(_unmeasured(cell, r, pub, diff))
+            text = f"\\textbf{{{text}}}" if cell.mark == "best" else f"\\underline{{{text}}}" if cell.mark == "second" else text
+            cells.append(text)
+        lines.append(" & ".join(([_tex(r.group)] if has_group else []) + [_tex(r.method)] + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(t.caption) + ". Measured (published, $\\Delta$). Source: " + _tex(t.source) + ".}",
+              r"\end{table}", ""]
+    lines += [f"% {i}. {_tex(n)}" for i, n in enumerate(t.footnotes, 1)]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"md": render_markdown, "markdown": render_markdown, "html": render_html, "latex": render_latex, "tex": render_latex}

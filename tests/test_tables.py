@@ -1,0 +1,77 @@
+"""Paper tables: published numbers from the YAML, measured values from run records, marks, formats."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters import random_weights
+from benchmark.records import load_record
+from benchmark.tables import TABLES, build_table, load_published, render_html, render_latex, render_markdown
+from tests.conftest import run_bench
+
+
+@pytest.fixture(scope="module")
+def runs(mini_data_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("table-runs")
+    for model in ("still", "ground-truth"):
+        run_bench("run", "--model", model, "--dataset", "mini", "--limit", "2", "--metrics", "psnr,ssim,lmd,cpbd",
+                  "--out", str(tmp), "--no-progress", data_root=mini_data_root, cwd=tmp)
+    return tmp
+
+
+def test_thesis_table_5_1_has_published_rows_and_measured_reference_rows(runs):
+    table = build_table("alghamdi2023-5.1", [runs], {"grid": "mini"})
+    published = load_published()["alghamdi2023_thesis_table_5_1"]
+    assert [r.method for r in table.rows[:len(published["rows"])]] == [r["method"] for r in published["rows"]]
+    wav2lip = next(r for r in table.rows if r.adapter == "wav2lip")
+    assert wav2lip.cells["grid/psnr"].published == 17.83 and wav2lip.cells["grid/psnr"].status == "not run"
+    still = next(r for r in table.rows if r.method.startswith("still"))
+    record = load_record(next((runs / "mini").glob("still-*")))
+    assert still.cells["grid/psnr"].measured == record["results"]["psnr"]["value"]
+    assert still.cells["grid/fid"].status == "not run" and still.cells["tcd-timit/psnr"].status == "not run"
+    assert still.reference and still.cells["grid/psnr"].mark == ""  # reference rows are not ranked
+    # best / second per column among the methods: GRID PSNR 21.84 (first model), then 20.33 (second model)
+    marks = {r.method: r.cells["grid/psnr"].mark for r in table.rows if r.cells["grid/psnr"].mark}
+    assert marks == {"Ours, first model (talking-head StyleGAN)": "best", "Ours, second model (FFHQ StyleGAN + pSp)": "second"}
+    assert "mini/v1 standing in for grid" in table.footnotes[0]
+
+
+def test_every_format_renders_measured_and_published(runs):
+    table = build_table("alghamdi2023-5.1", [runs], {"grid": "mini"})
+    md, html, tex = render_markdown(table), render_html(table), render_latex(table)
+    for text in (md, html, tex):
+        assert "17.83" in text and "23.1" in text and "not run" in text
+    assert "**21.84 (not run)**" in md and "_20.33 (not run)_" in md
+    assert "<td class=\"best\">21.84 <span class=\"muted\">(not run)</span></td>" in html
+    assert r"\textbf{21.84 (not run)}" in tex and r"\underline{20.33 (not run)}" in tex and r"$\uparrow$" in tex
+    assert "Prajwal et al. 2020 (Wav2Lip)" in html and "<script" not in html
+
+
+def test_man_table_rows_by_dataset_and_unmeasurable_columns(runs):
+    table = build_table("kumar2020-man-1", [runs], {"grid": "mini"})
+    groups = [r.group for r in table.rows]
+    assert groups.index("grid") < groups.index("crema-d") < groups.index("voxceleb2")
+    man = next(r for r in table.rows if r.adapter == "man" and r.group == "grid")
+    assert man.cells["/wer"].status == "n/a" and man.cells["/ssim"].status == "not run"
+    still = next(r for r in table.rows if r.method.startswith("still") and r.group == "grid")
+    assert isinstance(still.cells["/cpbd"].measured, float)
+    assert not any(r.method.startswith("still") for r in table.rows if r.group == "crema-d")  # no protocol for it
+
+
+def test_table_5_2_from_bench_profile(mini_data_root, tmp_path):
+    random_weights.wav2lip_file(tmp_path / "w" / "wav2lip" / "wav2lip.pth")
+    run_bench("profile", "--model", "wav2lip", "--weights", str(tmp_path / "w"), "--frames", "8",
+              "--save", str(tmp_path / "profiles"), data_root=mini_data_root, cwd=tmp_path)
+    table = build_table("alghamdi2023-5.2", [], profile_paths=[tmp_path / "profiles"])
+    row = next(r for r in table.rows if r.adapter == "wav2lip")
+    assert round(row.cells["/params_m"].measured, 2) == row.cells["/params_m"].published == 36.30
+    assert row.cells["/output"].measured == "256x256"
+    out = run_bench("table", "alghamdi2023-5.2", "--profiles", str(tmp_path / "profiles"), data_root=mini_data_root, cwd=tmp_path).stdout
+    assert re.search(r"36\.30<sup>1</sup> \(36\.30, [+-]0\.00\)", out)
+
+
+def test_list_names_every_table(mini_data_root, tmp_path):
+    out = run_bench("table", "--list", data_root=mini_data_root, cwd=tmp_path).stdout
+    assert all(name in out for name in TABLES)
