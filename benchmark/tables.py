@@ -270,62 +270,71 @@ def _cell_text(cell: Cell) -> tuple[str, str, str]:
     return "", pub, cell.status
 
 
-def _unmeasured(cell: Cell, row: Row, pub: str, status: str) -> str:
-    """A cell with no measurement: the published number (and why ours is missing), or the reason alone."""
-    if cell.published is None:
-        return status or "n/a"
-    return f"{pub} ({status})" if row.adapter and status else pub
+@dataclass(frozen=True)
+class Style:
+    """How one output format escapes text and shows a footnote, a muted aside and the best/second marks."""
+
+    esc: object
+    note: str          # format string with {n}
+    muted: str         # format string with {t}
+    best: str
+    second: str
+
+
+def _labels(t: Table, esc) -> list[str]:
+    return [esc(f"{g} {COLUMN_LABEL.get(c, c)}".strip() + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", ""))
+            for g, c in t.columns]
+
+
+def _format_cell(cell: Cell, row: Row, style: Style) -> str:
+    main, pub, diff = _cell_text(cell)
+    esc = style.esc
+    if main:
+        text = esc(main) + style.note.format(n=cell.note)
+        if cell.published is not None:
+            text += " " + style.muted.format(t=f"({esc(pub)}, {esc(diff)})")
+    elif cell.published is None:
+        text = esc(diff or "n/a")
+    else:
+        text = esc(pub) + (" " + style.muted.format(t=f"({esc(diff)})") if row.adapter and diff else "")
+    return style.best.format(t=text) if cell.mark == "best" else style.second.format(t=text) if cell.mark == "second" else text
+
+
+def _body_rows(t: Table, style: Style) -> list[list[str]]:
+    has_group = any(r.group for r in t.rows)
+    return [([style.esc(r.group)] if has_group else []) + [style.esc(r.method)] +
+            [_format_cell(r.cells[f"{g}/{c}"], r, style) for g, c in t.columns] for r in t.rows]
+
+
+MARKDOWN = Style(esc=lambda x: x, note="<sup>{n}</sup>", muted="{t}", best="**{t}**", second="_{t}_")
+HTML = Style(esc=escape, note="<sup>{n}</sup>", muted='<span class="muted">{t}</span>', best="{t}", second="{t}")  # marks are classes
 
 
 def render_markdown(t: Table) -> str:
-    head = [f"**{t.name}** — {t.caption}", f"Source: {t.source}. Cells: measured (published, Δ); **best**, _second_ per column.", ""]
-    labels = [f"{g} {COLUMN_LABEL.get(c, c)}".strip() + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "") for g, c in t.columns]
     has_group = any(r.group for r in t.rows)
-    head.append("| " + " | ".join((["dataset"] if has_group else []) + ["method"] + labels) + " |")
-    head.append("|" + "---|" * (len(labels) + 1 + has_group))
-    for r in t.rows:
-        cells = []
-        for g, c in t.columns:
-            cell = r.cells[f"{g}/{c}"]
-            main, pub, diff = _cell_text(cell)
-            if main:
-                text = f"{main}<sup>{cell.note}</sup> ({pub}, {diff})" if cell.published is not None else f"{main}<sup>{cell.note}</sup>"
-            else:
-                text = _unmeasured(cell, r, pub, diff)
-            mark = cell.mark
-            text = f"**{text}**" if mark == "best" else f"_{text}_" if mark == "second" else text
-            cells.append(text)
-        head.append("| " + " | ".join(([r.group] if has_group else []) + [r.method] + cells) + " |")
+    head = [f"**{t.name}** — {t.caption}", f"Source: {t.source}. Cells: measured (published, Δ); **best**, _second_ per column.", "",
+            "| " + " | ".join((["dataset"] if has_group else []) + ["method"] + _labels(t, MARKDOWN.esc)) + " |",
+            "|" + "---|" * (len(t.columns) + 1 + has_group)]
+    head += ["| " + " | ".join(cells) + " |" for cells in _body_rows(t, MARKDOWN)]
     head.append("")
     head += [f"{i}. {note}" for i, note in enumerate(t.footnotes, 1)]
     return "\n".join(head) + "\n"
 
 
 def render_html(t: Table) -> str:
-    labels = [escape(f"{g} {COLUMN_LABEL.get(c, c)}".strip()) + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "") for g, c in t.columns]
     has_group = any(r.group for r in t.rows)
     out = ["<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(t.name) + "</title>",
            "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .7em;"
            "border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}.best{font-weight:700}"
-           ".second{text-decoration:underline}.pub,.muted{color:#777;font-size:12px}.ref td{background:#f8f9fa}</style></head><body>",
+           ".second{text-decoration:underline}.muted{color:#777;font-size:12px}.ref td{background:#f8f9fa}</style></head><body>",
            f"<h1>{escape(t.name)}</h1><p>{escape(t.caption)}<br><span class=\"muted\">Source: {escape(t.source)}. "
            "Cells: measured (published, Δ); bold best, underlined second per column; reference rows are not ranked.</span></p>",
            "<table><thead><tr>" + ("<th>dataset</th>" if has_group else "") + "<th>method</th>" +
-           "".join(f"<th>{lab}</th>" for lab in labels) + "</tr></thead><tbody>"]
-    for r in t.rows:
-        tds = []
-        for g, c in t.columns:
-            cell = r.cells[f"{g}/{c}"]
-            main, pub, diff = _cell_text(cell)
-            if main:
-                body = f"{escape(main)}<sup>{cell.note}</sup>" + (f" <span class=\"pub\">({escape(pub)}, {escape(diff)})</span>" if cell.published is not None else "")
-            elif cell.published is not None and r.adapter and diff:
-                body = f"{escape(pub)} <span class=\"muted\">({escape(diff)})</span>"
-            else:
-                body = escape(_unmeasured(cell, r, pub, diff))
-            tds.append(f"<td class=\"{cell.mark}\">{body}</td>")
-        out.append(f"<tr class=\"{'ref' if r.reference else ''}\">" + (f"<td>{escape(r.group)}</td>" if has_group else "") +
-                   f"<td>{escape(r.method)}</td>" + "".join(tds) + "</tr>")
+           "".join(f"<th>{lab}</th>" for lab in _labels(t, escape)) + "</tr></thead><tbody>"]
+    for r, cells in zip(t.rows, _body_rows(t, HTML)):
+        marks = [""] * (len(cells) - len(t.columns)) + [r.cells[f"{g}/{c}"].mark for g, c in t.columns]
+        out.append(f"<tr class=\"{'ref' if r.reference else ''}\">" +
+                   "".join(f"<td class=\"{m}\">{text}</td>" for m, text in zip(marks, cells)) + "</tr>")
     out.append("</tbody></table><ol class=\"muted\">" + "".join(f"<li>{escape(n)}</li>" for n in t.footnotes) + "</ol></body></html>")
     return "\n".join(out) + "\n"
 
@@ -338,24 +347,15 @@ def _tex(s: str) -> str:
     return "".join(TEX.get(ch, ch) for ch in s)
 
 
+LATEX = Style(esc=_tex, note="\\textsuperscript{{{n}}}", muted="{t}", best="\\textbf{{{t}}}", second="\\underline{{{t}}}")
+
+
 def render_latex(t: Table) -> str:
     has_group = any(r.group for r in t.rows)
-    labels = [_tex(f"{g} {COLUMN_LABEL.get(c, c)}".strip() + {"higher": " ↑", "lower": " ↓"}.get(t.directions.get(c) or "", "")) for g, c in t.columns]
     lines = [r"% generated by `bench table " + t.name + "`; needs \\usepackage{booktabs}", r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{" + ("l" if has_group else "") + "l" + "r" * len(t.columns) + "}", r"\toprule",
-             " & ".join((["Dataset"] if has_group else []) + ["Method"] + labels) + r" \\", r"\midrule"]
-    for r in t.rows:
-        cells = []
-        for g, c in t.columns:
-            cell = r.cells[f"{g}/{c}"]
-            main, pub, diff = _cell_text(cell)
-            if main:
-                text = f"{_tex(main)}\\textsuperscript{{{cell.note}}}" + (f" ({_tex(pub)}, {_tex(diff)})" if cell.published is not None else "")
-            else:
-                text = _tex(_unmeasured(cell, r, pub, diff))
-            text = f"\\textbf{{{text}}}" if cell.mark == "best" else f"\\underline{{{text}}}" if cell.mark == "second" else text
-            cells.append(text)
-        lines.append(" & ".join(([_tex(r.group)] if has_group else []) + [_tex(r.method)] + cells) + r" \\")
+             " & ".join((["Dataset"] if has_group else []) + ["Method"] + _labels(t, _tex)) + r" \\", r"\midrule"]
+    lines += [" & ".join(cells) + r" \\" for cells in _body_rows(t, LATEX)]
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(t.caption) + ". Measured (published, $\\Delta$). Source: " + _tex(t.source) + ".}",
               r"\end{table}", ""]
     lines += [f"% {i}. {_tex(n)}" for i, n in enumerate(t.footnotes, 1)]
