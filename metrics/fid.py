@@ -77,8 +77,8 @@ class FrechetState:
                     "error": f"FID needs at least {self.min_frames} frames per side, got {n_gen} generated and "
                              f"{n_ref} ground-truth; use KID for small sets"}
         value = frechet_distance(*self.generated.mean_cov(), *self.reference.mean_cov())
-        if -1e-6 < value < 0:  # FID is a squared distance: a tiny negative is floating-point noise
-            value = 0.0
+        if -1e-3 < value < 0:  # FID is a squared distance: a small negative is the sqrtm's floating-point noise
+            value = 0.0  # (identical rank-deficient sets give about -1e-5)
         if min(n_gen, n_ref) < FEATURE_DIM:
             result["note"] = (f"fewer than {FEATURE_DIM} frames: covariances are rank-deficient and FID is biased "
                               "upward; compare FID only at equal frame counts, or use KID")
