@@ -115,7 +115,8 @@ def build_site(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path,
         except BenchError as exc:
             skipped.append((run_dir, exc.message))
     if not records:
-        raise BenchError(f"no complete runs found in {', '.join(map(str, paths))}", hint="run `bench run ...` first")
+        why = "".join(f"\n  {path}: {reason}" for path, reason in skipped)
+        raise BenchError(f"no usable runs in {', '.join(map(str, paths))}{why}", hint="run `bench run ...` first")
     out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     env = Environment(loader=PackageLoader("benchmark", "templates"), autoescape=select_autoescape(default=True))

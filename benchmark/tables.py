@@ -79,20 +79,17 @@ def load_published() -> dict:
     return yaml.safe_load(PUBLISHED.read_text())
 
 
-def latest_runs(paths: list[Path]) -> dict[tuple[str, str], tuple[Path, dict]]:
-    """(adapter, protocol name) -> the newest complete run; tiny random configurations are left out."""
-    found: dict[tuple[str, str], tuple[Path, dict]] = {}
+def latest_runs(paths: list[Path]) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
+    """(adapter, protocol name) -> its complete runs, newest first; tiny random configurations are left out."""
+    found: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
     for run_dir in find_run_dirs(paths) if paths else []:
         try:
             record = load_record(run_dir)
         except BenchError:
             continue
-        if record["adapter"].get("config", {}).get("tiny"):
-            continue
-        key = (record["adapter"]["name"], record["protocol"]["name"])
-        if key not in found or record["finished_at"] > found[key][1]["finished_at"]:
-            found[key] = (run_dir, record)
-    return found
+        if not record["adapter"].get("config", {}).get("tiny"):
+            found.setdefault((record["adapter"]["name"], record["protocol"]["name"]), []).append((run_dir, record))
+    return {key: sorted(runs, key=lambda r: r[1]["finished_at"], reverse=True) for key, runs in found.items()}
 
 
 class Footnotes:
@@ -116,27 +113,27 @@ def _measured(runs, adapter, dataset, column, substitutes, notes: Footnotes) -> 
     if variant is None:
         return None, None, "n/a"
     protocol = substitutes.get(dataset, dataset)
-    hit = runs.get((adapter, protocol))
+    # the newest run of this model on this protocol that measured the metric
+    hit = next(((d, r) for d, r in runs.get((adapter, protocol), []) if (r["results"].get(variant) or {}).get("value") is not None), None)
     if hit is None:
         return None, None, "not run"
     run_dir, record = hit
-    result = record["results"].get(variant)
-    if result is None or result.get("value") is None:
-        return None, None, "not run"
+    result = record["results"][variant]
     spec = next(s for s in record["metrics"] if s["variant"] == variant)
     where = (f"measured on {record['protocol']['id']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
-             f", {result.get('n', '?')} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
+             f", {record['clips']['scored']} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
     number = notes.cite(adapter, dataset, where, column, f"{variant} ({spec['backend']})")
     return result["value"], number, ""
 
 
 def _mark_best(table: Table) -> None:
-    for group, column in table.columns:
+    """Best and second best per column, within each dataset group (the papers rank per dataset)."""
+    for (group, column), row_group in ((gc, g) for gc in table.columns for g in sorted({r.group for r in table.rows})):
         direction = table.directions.get(column)
         if direction not in ("higher", "lower"):
             continue
         scored = []
-        for row in table.rows:
+        for row in (r for r in table.rows if r.group == row_group):
             cell = row.cells.get(f"{group}/{column}")
             if row.reference or cell is None:
                 continue

@@ -61,3 +61,12 @@ def test_paired_comparison_against_ground_truth(two_runs):
 def test_bench_compare_prints_the_table(two_runs, mini_data_root, tmp_path):
     out = run_bench("compare", str(two_runs["still"]), str(two_runs["ground-truth"]), data_root=mini_data_root, cwd=tmp_path).stdout
     assert "4 paired clips" in out and "B better" in out
+
+
+def test_frame_pooled_results_without_a_clip_count_are_valid(two_runs):
+    """FID/KID pool frames, not clips: their `n` is null (a real FID record failed validation once)."""
+    from benchmark.records import validate
+
+    record = load_record(two_runs["still"])
+    record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0}
+    validate(record, "record", two_runs["still"] / "record.json")
