@@ -126,8 +126,11 @@ def _measured(runs, adapter, dataset, column, substitutes, notes: Footnotes) -> 
     return result["value"], number, ""
 
 
-def _mark_best(table: Table) -> None:
-    """Best and second best per column, within each dataset group (the papers rank per dataset)."""
+def _mark_best(table: Table, use_measured: bool = True) -> None:
+    """Best and second best per column, within each dataset group (the papers rank per dataset).
+
+    `use_measured=False` ranks the published numbers only (speeds measured on another device
+    must not be ranked against the paper's V100 figures)."""
     for (group, column), row_group in ((gc, g) for gc in table.columns for g in sorted({r.group for r in table.rows})):
         direction = table.directions.get(column)
         if direction not in ("higher", "lower"):
@@ -137,7 +140,7 @@ def _mark_best(table: Table) -> None:
             cell = row.cells.get(f"{group}/{column}")
             if row.reference or cell is None:
                 continue
-            value = cell.measured if isinstance(cell.measured, (int, float)) else cell.published
+            value = cell.measured if use_measured and isinstance(cell.measured, (int, float)) else cell.published
             if isinstance(value, (int, float)):
                 scored.append((value, cell))
         ranked = sorted({v for v, _ in scored}, reverse=direction == "higher")
@@ -237,7 +240,7 @@ def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path]) 
         rows.append(row)
     table = Table(spec.name, published.get("caption", ""), published["source"], columns,
                   {"params_m": "lower", "fps": "higher", "output": None}, rows, footnotes.lines())
-    _mark_best(table)
+    _mark_best(table, use_measured=False)
     return table
 
 
@@ -260,7 +263,7 @@ def _cell_text(cell: Cell) -> tuple[str, str, str]:
     pub = "—" if cell.published is None else _num(cell.published)
     if isinstance(cell.measured, (int, float, str)) and cell.measured is not None and cell.status == "":
         meas = _num(float(cell.measured)) if isinstance(cell.measured, (int, float)) else str(cell.measured)
-        diff = ""
+        diff = "same" if cell.measured == cell.published else "differs"
         if isinstance(cell.measured, (int, float)) and isinstance(cell.published, (int, float)):
             diff = f"{cell.measured - cell.published:+.2f}" if abs(cell.published) >= 1 else f"{cell.measured - cell.published:+.3f}"
         return meas, pub, diff
