@@ -142,9 +142,11 @@ def test_dlib68_backend_finds_the_planted_landmarks(mini):
     assert error < 3.0, error  # pixels at 256x256: dlib measured the planted points in the first place
 
 
-def test_fan_backend_refuses_clearly():
+def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path, monkeypatch):
     from benchmark.errors import BenchError
     from metrics.backends.landmarks import get_landmark_backend
 
-    with pytest.raises(BenchError, match="never downloads"):
+    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
+    with pytest.raises(BenchError, match="nothing is downloaded") as err:
         get_landmark_backend("fan")
+    assert str(tmp_path / "fan" / "2DFAN4-11f355bf06.pth.tar") in str(err.value)
