@@ -10,24 +10,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from math import gcd
 
 import numpy as np
+
+from benchmark.media import resample_audio
 
 MODEL_RATE = 16000
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
-    """Mono float audio resampled to 16 kHz (polyphase), as every model here was trained on."""
+    """Mono float audio at 16 kHz, as every model here was trained on."""
     audio = np.asarray(audio, dtype=np.float64)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if rate == MODEL_RATE:
-        return audio
-    from scipy.signal import resample_poly
-
-    g = gcd(rate, MODEL_RATE)
-    return resample_poly(audio, MODEL_RATE // g, rate // g)
+    return resample_audio(audio.mean(axis=1) if audio.ndim > 1 else audio, rate, MODEL_RATE)
 
 
 # ---- Wav2Lip ------------------------------------------------------------------------------

@@ -138,3 +138,14 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not chunks:
         raise MediaError(f"{path}: contains no decodable audio")
     return np.concatenate(chunks).astype(np.float32), rate
+
+
+def resample_audio(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Mono audio at `rate` -> float64 at `target` (polyphase, scipy); unchanged when the rates match."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if rate == target:
+        return audio
+    from scipy.signal import resample_poly
+
+    g = int(np.gcd(int(rate), int(target)))
+    return resample_poly(audio, target // g, rate // g)

@@ -53,9 +53,7 @@ def resample_indices(n_frames: int, fps: float, target: float = FPS) -> np.ndarr
 
 def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe") -> dict:
     """Prepare one clip into out_dir; returns its manifest entry (paths relative to out_dir's parent's parent)."""
-    from scipy.signal import resample_poly
-
-    from benchmark.media import MediaError, read_audio, read_video, write_image, write_video, write_wav
+    from benchmark.media import MediaError, read_audio, read_video, resample_audio, write_image, write_video, write_wav
     from metrics.backends.landmarks import get_landmark_backend
     from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
 
@@ -69,8 +67,7 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     if abs(video_seconds - audio_seconds) > MAX_AV_MISMATCH_S:
         raise PrepareProblem(f"{src.audio or src.video}: audio/video length mismatch "
                              f"({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)")
-    g = np.gcd(SAMPLE_RATE, rate)
-    audio16 = resample_poly(audio.astype(np.float64), SAMPLE_RATE // g, rate // g).astype(np.float32)
+    audio16 = resample_audio(audio, rate, SAMPLE_RATE).astype(np.float32)
     n_samples = int(round(len(frames) / FPS * SAMPLE_RATE))
     audio16 = np.pad(audio16, (0, max(0, n_samples - audio16.size)))[:n_samples]
 
