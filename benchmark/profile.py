@@ -23,10 +23,7 @@ def mini_request(data_dir: Path | None, frames: int | None) -> GenerationRequest
     mini = MiniProtocol(data_root(data_dir))
     if not mini.is_prepared():
         mini.prepare()
-    clip = mini.clips()[0]
-    n = min(frames or clip.n_frames, clip.n_frames)
-    return GenerationRequest(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
-                             n_frames=n, fps=clip.fps, size=clip.size)
+    return GenerationRequest.for_clip(mini.clips()[0], frames)
 
 
 def profile_adapter(model: str, model_args: dict, device: str, weights: Path | None, data_dir: Path | None,

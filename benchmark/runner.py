@@ -196,8 +196,7 @@ class Runner:
                                "status": "ok", "metrics": {}, "pooled": {}, "extras": {}, "timing": {}}
         stage = "load"
         try:
-            request = GenerationRequest(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate,
-                                        identity=clip.load_identity(), n_frames=clip.n_frames, fps=clip.fps, size=clip.size)
+            request = GenerationRequest.for_clip(clip)
             stage = "generate"
             t0 = time.perf_counter()
             video = adapter.generate(request, seed=row["seed"])

@@ -78,6 +78,12 @@ class GenerationRequest:
     fps: float
     size: tuple[int, int]
 
+    @classmethod
+    def for_clip(cls, clip: Clip, n_frames: int | None = None) -> "GenerationRequest":
+        """The request for `clip` (its audio and identity loaded), optionally cut to the first `n_frames`."""
+        return cls(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
+                   n_frames=min(n_frames or clip.n_frames, clip.n_frames), fps=clip.fps, size=clip.size)
+
 
 @dataclass
 class Video:

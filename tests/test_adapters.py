@@ -169,8 +169,7 @@ def request_for(mini):
     clip = mini.clips()[0]
 
     def make(n_frames=12):
-        return GenerationRequest(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
-                                 n_frames=n_frames, fps=clip.fps, size=clip.size)
+        return GenerationRequest.for_clip(clip, n_frames)
     return make
 
 
