@@ -23,7 +23,7 @@ from adapters.audio_features import man_features, to_16k
 from adapters.base import Capabilities
 from adapters.nets.man import ManConfig, ManGenerator
 from adapters.neural import NeuralAdapter, image_to_tensor, to_uint8_rgb
-from benchmark.checkpoints import load_strict, load_torch_file
+from benchmark.checkpoints import load_strict, load_torch_file, require_format
 from benchmark.errors import BenchError
 from benchmark.types import GenerationRequest, Video
 
@@ -32,18 +32,16 @@ TINY = dict(size=64, ngf=8, heatmap_size=32, hidden=16, audio_dim=32)
 
 
 def load_man_checkpoint(path, guidance: str) -> ManGenerator:
-    ckpt = load_torch_file(path, f"a {MAN_FORMAT} checkpoint", hint="see docs/adapters.md for the format")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != MAN_FORMAT:
-        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise BenchError(f"{path}: format is {found!r}, expected {MAN_FORMAT!r}", hint="see docs/adapters.md")
+    ckpt = require_format(load_torch_file(path, f"a {MAN_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
+                          MAN_FORMAT, path, ("config", "state_dict"))
     try:
-        cfg = ManConfig(**ckpt.get("config", {}))
+        cfg = ManConfig(**ckpt["config"])
     except TypeError as exc:
         raise BenchError(f"{path}: config does not fit ManConfig: {exc}") from exc
     if cfg.guidance != guidance:
         raise BenchError(f"{path}: a {cfg.guidance!r}-guided MAN checkpoint, but this adapter is the {guidance!r} variant",
                          hint="use `--model man` for flow, `--model man-keypoint` for keypoints")
-    return load_strict(ManGenerator(cfg), ckpt.get("state_dict", {}), path, "MAN re-implementation")
+    return load_strict(ManGenerator(cfg), ckpt["state_dict"], path, "MAN re-implementation")
 
 
 def man_checkpoint(net: ManGenerator) -> dict:

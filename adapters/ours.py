@@ -25,7 +25,7 @@ from adapters.nets.psp import GradualStyleEncoder
 from adapters.nets.stylegan2 import Generator, tiny_channels
 from adapters.neural import NeuralAdapter, generate_in_batches, image_to_tensor
 from adapters.official_formats import load_psp, load_rosinality_checkpoint
-from benchmark.checkpoints import load_strict, load_torch_file
+from benchmark.checkpoints import load_strict, load_torch_file, require_format
 from benchmark.errors import BenchError
 from benchmark.types import GenerationRequest, Video
 
@@ -50,13 +50,8 @@ class PcaBasis(nn.Module):
 
 
 def load_ours_checkpoint(path: Path, n_latent: int) -> tuple[AudioEncoder, LatentDecoder, PcaBasis]:
-    ckpt = load_torch_file(path, f"an {OURS_FORMAT} checkpoint", hint="see docs/adapters.md for the format")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != OURS_FORMAT:
-        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise BenchError(f"{path}: format is {found!r}, expected {OURS_FORMAT!r}", hint="see docs/adapters.md for the checkpoint format")
-    for key in ("config", "audio_encoder", "latent_decoder", "pca_components", "pca_mean"):
-        if key not in ckpt:
-            raise BenchError(f"{path}: missing key {key!r} (an {OURS_FORMAT} checkpoint has it; docs/adapters.md)")
+    ckpt = require_format(load_torch_file(path, f"an {OURS_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
+                          OURS_FORMAT, path, ("config", "audio_encoder", "latent_decoder", "pca_components", "pca_mean"))
     components, mean = ckpt["pca_components"], ckpt["pca_mean"]
     if components.ndim != 2 or components.shape[1] != n_latent * 512 or tuple(mean.shape) != (n_latent * 512,):
         raise BenchError(f"{path}: PCA basis {tuple(components.shape)} / mean {tuple(mean.shape)} do not fit a "

@@ -58,3 +58,14 @@ def load_strict(module: nn.Module, state: dict, path: Path | str, what: str, pre
     check_state_dict(module.state_dict(), state, path, what, prefix)
     module.load_state_dict(state, strict=False)  # strictness checked above, minus num_batches_tracked
     return module.eval()
+
+
+def require_format(ckpt, expected: str, path: Path | str, keys: tuple[str, ...] = ()) -> dict:
+    """A checkpoint in one of this harness's documented formats: its `format` tag and required keys present."""
+    if not isinstance(ckpt, dict) or ckpt.get("format") != expected:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise BenchError(f"{path}: format is {found!r}, expected {expected!r}", hint="see docs/adapters.md for the format")
+    for key in keys:
+        if key not in ckpt:
+            raise BenchError(f"{path}: missing key {key!r} (an {expected} checkpoint has it; docs/adapters.md)")
+    return ckpt

@@ -111,6 +111,17 @@ def validate(obj: dict, kind: str, path: Path, where: str = "") -> None:
                          f"at {at}: {error.message}", hint="was it edited by hand or written by another tool?")
 
 
+def load_records(paths: list[Path]) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
+    """Every complete, valid run found under `paths`, and the run folders skipped with why."""
+    records, skipped = [], []
+    for run_dir in find_run_dirs(paths):
+        try:
+            records.append((run_dir, load_record(run_dir)))
+        except BenchError as exc:
+            skipped.append((run_dir, exc.message))
+    return records, skipped
+
+
 def find_run_dirs(paths: list[Path]) -> list[Path]:
     """Run directories named directly or found below the given folders."""
     found: list[Path] = []

@@ -240,8 +240,10 @@ class Runner:
             state = metric.new_state()
             for row in rows:
                 if row["status"] == "ok" and metric.variant in row["metrics"]:
-                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant),
-                              _load_artifacts(self._run_dir_path, row, metric.variant))
+                    # per-clip arrays (features, plot series, frame strips) are read only by states built from them
+                    artifacts = _load_artifacts(self._run_dir_path, row, metric.variant) \
+                        if getattr(state, "consumes_artifacts", False) else None
+                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant), artifacts)
             summary = state.compute()
             summary["n_failed"] = sum(r["status"] != "ok" for r in rows)
             results[metric.variant] = summary

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from benchmark import plots
 from benchmark.errors import BenchError
 from benchmark.leaderboard import _format, leaderboard_tables
-from benchmark.records import find_run_dirs, load_record, load_rows
+from benchmark.records import load_records, load_rows
 
 MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
 
@@ -108,12 +108,7 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
 
 def build_site(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
     """Write out_dir/index.html and out_dir/runs/<slug>.html; return the index and the runs skipped with why."""
-    records, skipped = [], []
-    for run_dir in find_run_dirs(paths):
-        try:
-            records.append((run_dir, load_record(run_dir)))
-        except BenchError as exc:
-            skipped.append((run_dir, exc.message))
+    records, skipped = load_records(paths)
     if not records:
         why = "".join(f"\n  {path}: {reason}" for path, reason in skipped)
         raise BenchError(f"no usable runs in {', '.join(map(str, paths))}{why}", hint="run `bench run ...` first")

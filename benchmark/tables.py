@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.records import find_run_dirs, load_record
+from benchmark.records import load_records
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
 REFERENCE_ADAPTERS = ("ground-truth", "still")
@@ -82,11 +82,7 @@ def load_published() -> dict:
 def latest_runs(paths: list[Path]) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
     """(adapter, protocol name) -> its complete runs, newest first; tiny random configurations are left out."""
     found: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
-    for run_dir in find_run_dirs(paths) if paths else []:
-        try:
-            record = load_record(run_dir)
-        except BenchError:
-            continue
+    for run_dir, record in load_records(paths)[0] if paths else []:
         if not record["adapter"].get("config", {}).get("tiny"):
             found.setdefault((record["adapter"]["name"], record["protocol"]["name"]), []).append((run_dir, record))
     return {key: sorted(runs, key=lambda r: r[1]["finished_at"], reverse=True) for key, runs in found.items()}

@@ -55,6 +55,8 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
 
 
 class FrechetState:
+    consumes_artifacts = True  # built from the per-clip Inception features stored beside the run
+
     def __init__(self, min_frames: int):
         self.min_frames = min_frames
         self.generated, self.reference = GaussianSums(), GaussianSums()
@@ -96,6 +98,8 @@ def polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
 
 class KernelState:
     """Keeps features (KID has no sufficient statistics); at most `cap` frames per side, seeded."""
+
+    consumes_artifacts = True
 
     def __init__(self, subsets: int, subset_size: int, cap: int, seed: int = 0):
         self.subsets, self.subset_size, self.cap, self.seed = subsets, subset_size, cap, seed

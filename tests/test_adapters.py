@@ -252,3 +252,15 @@ def test_official_format_weights_run_end_to_end(mini_data_root, tmp_path):
         record = json.loads((run_dir / "record.json").read_text())
         assert record["clips"]["scored"] == 1, model
         assert len(record["adapter"]["weights"]) == {"wav2lip": 1, "mocogan-hd": 4, "man": 1}[model]
+
+
+def test_documented_formats_name_a_wrong_tag_or_missing_key(tmp_path):
+    from adapters.man import load_man_checkpoint
+    from adapters.ours import load_ours_checkpoint
+
+    torch.save({"format": "something-else"}, tmp_path / "x.pt")
+    with pytest.raises(BenchError, match=r"format is 'something-else', expected 'talking-head-bench/man-v1'"):
+        load_man_checkpoint(tmp_path / "x.pt", "flow")
+    torch.save({"format": "talking-head-bench/ours-second-v1", "config": {}}, tmp_path / "y.pt")
+    with pytest.raises(BenchError, match=r"missing key 'audio_encoder'"):
+        load_ours_checkpoint(tmp_path / "y.pt", 14)

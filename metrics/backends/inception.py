@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
-from benchmark.paths import data_root
+from benchmark.paths import weights_root
 
 OFFICIAL_FILE = "pt_inception-2015-12-05-6726825d.pth"
 OFFICIAL_SHA256_PREFIX = "6726825d"
@@ -201,7 +201,8 @@ class FIDInceptionV3(nn.Module):
 
 
 def weights_dir() -> Path:
-    return data_root() / "weights"
+    """The shared weights folder (--weights / $BENCH_WEIGHTS / <data>/weights), like every other backend."""
+    return weights_root()
 
 
 def _fid_helper_file() -> Path | None:
