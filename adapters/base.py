@@ -33,12 +33,29 @@ class Adapter(ABC):
     def __init__(self, **config: Any):
         self.config = config
         self.device = "cpu"
+        self.weights_dir: Path | None = None  # Settings.weights_dir, from bind_weights
 
     def bind_weights(self, root: Path) -> None:
         """Find every weight file under `root` or raise one BenchError listing all that are missing.
 
         Called before any work, so a run with missing weights stops at once. Reference adapters need none.
+        Perception backends the adapter runs (face boxes) read their files from the same folder.
         """
+        self.weights_dir = Path(root)
+
+    def perception(self) -> dict[str, str]:
+        """Role -> version of each perception backend (face detector, landmarks) the adapter runs itself.
+
+        Their output shapes the frames (e.g. where a mouth is pasted), so a new detector version must
+        change the fingerprint and never reuse scores made with the old one.
+        """
+        return {}
+
+    def landmark_backend(self, name: str):
+        """A landmark backend from the shared keyed factory, on this adapter's device and weights folder."""
+        from metrics.backends.landmarks import get_landmark_backend
+
+        return get_landmark_backend(name, self.device, self.weights_dir)
 
     def native_size(self) -> tuple[int, int] | None:
         """(H, W) of the frames `generate` returns, when the model has a fixed resolution."""
@@ -62,7 +79,11 @@ class Adapter(ABC):
         return f"{benchmark.__version__}+{sha256_bytes(source)[:12]}"
 
     def fingerprint(self) -> str:
-        return sha256_json({"name": self.name, "code": self.code_version(), "config": self.config, "weights": self.weights()})
+        parts = {"name": self.name, "code": self.code_version(), "config": self.config, "weights": self.weights()}
+        perception = self.perception()
+        if perception:  # only adapters that run a detector: the others keep the fingerprints of their past runs
+            parts["perception"] = perception
+        return sha256_json(parts)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -70,6 +91,7 @@ class Adapter(ABC):
             "config": self.config,
             "code_version": self.code_version(),
             "weights": self.weights(),
+            "perception": self.perception(),
             "capabilities": asdict(self.capabilities),
             "fingerprint": self.fingerprint(),
         }

@@ -42,6 +42,7 @@ class NeuralAdapter(Adapter):
 
     # ---- weights ------------------------------------------------------------------------
     def bind_weights(self, root: Path) -> None:
+        super().bind_weights(root)
         if not self.tiny:
             self.paths = resolve_weights(self.name, root, {k: str(v) for k, v in self.config.items()})
 

@@ -8,7 +8,7 @@ Face box: the official script uses S3FD, whose weights it downloads. Offline, th
 the mediapipe face mesh reduced to iBUG-68 points — jaw extent left/right/bottom, top 0.2 brow-to-chin distances
 above the brows, an approximation of S3FD's box — then the official pads
 (top 0, bottom 10, left 0, right 0). With one still image the official 5-frame box smoothing is a
-no-op. The detector is recorded in the adapter config.
+no-op. The detector is recorded in the adapter config, its version in the fingerprint.
 Licence of the weights: research / non-commercial (Wav2Lip README).
 """
 
@@ -30,6 +30,7 @@ from metrics.face_geometry import face_box_from_landmarks
 FACE_SIZE = 96
 PADS = (0, 10, 0, 0)  # top, bottom, left, right (the official default)
 DETECTOR = "mediapipe-facemesh->ibug68 box (S3FD approximation) + pads (0,10,0,0)"
+FACE_BOX_LANDMARKS = "mediapipe"  # its version is part of the fingerprint (Adapter.perception)
 BATCH = 128  # the official wav2lip_batch_size
 TINY_AUDIO_GAIN = 1000.0
 
@@ -58,12 +59,13 @@ class Wav2LipAdapter(NeuralAdapter):
             return {"generator": net}
         return {"generator": load_wav2lip(paths["wav2lip"])}
 
+    def perception(self) -> dict[str, str]:
+        return {"face_box": self.landmark_backend(FACE_BOX_LANDMARKS).version()}
+
     @torch.no_grad()
     def generate(self, request: GenerationRequest, seed: int) -> Video:
-        from metrics.backends.landmarks import get_landmark_backend
-
         frame = request.identity
-        track = get_landmark_backend("mediapipe").detect(frame[None])
+        track = self.landmark_backend(FACE_BOX_LANDMARKS).detect(frame[None])
         if not track.found[0]:
             raise ClipError("generate", "wav2lip: no face found in the identity image")
         x1, y1, x2, y2 = face_box(track.points[0], *frame.shape[:2])

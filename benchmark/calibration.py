@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.settings import Settings
+
 
 @dataclass(frozen=True)
 class CalibrationRow:
@@ -43,7 +45,8 @@ def _inputs(mini):
     return photo, crop, noisy, blurred, frames, grey
 
 
-def calibration_rows(mini) -> list[CalibrationRow]:
+def calibration_rows(mini, settings: Settings | None = None) -> list[CalibrationRow]:
+    """Every row; `settings` locates the Inception weights (default: the mini protocol's data folder's)."""
     import torch
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -75,7 +78,7 @@ def calibration_rows(mini) -> list[CalibrationRow]:
                             ("mini frame 0", grey(frames[0]))]:
             rows.append(CalibrationRow("cpbd", name, float(cpbd_frames(image)[0]), float(reference_cpbd.compute(image)),
                                        1e-6, "cpbd-py312 1.0.3 compute"))
-    rows += _inception_rows(frames)
+    rows += _inception_rows(frames, settings or Settings.create(data_dir=mini.data_root))
     truth = mini.clips()[0].load_annotations()
     lm = truth["landmarks"].astype(np.float64)
     a, b = lm[10], lm[40]
@@ -95,7 +98,7 @@ def calibration_rows(mini) -> list[CalibrationRow]:
     return rows
 
 
-def _inception_rows(frames) -> list[CalibrationRow]:
+def _inception_rows(frames, settings: Settings) -> list[CalibrationRow]:
     import warnings
 
     import torch
@@ -110,7 +113,7 @@ def _inception_rows(frames) -> list[CalibrationRow]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         oracle = torch.jit.load(str(source), map_location="cpu").eval()
-    model, _ = I.load_inception("cpu")
+    model, _ = I.load_inception("cpu", settings.weights_dir)  # compared on the CPU, whatever the settings' device
     images = torch.from_numpy(frames[[0, 40]].copy()).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
         x = model.preprocess(images)

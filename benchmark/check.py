@@ -91,7 +91,7 @@ def compare_to_golden(name: str, golden: dict, now: dict) -> list[Drift]:
 
 
 def run_check(golden_path: Path = GOLDEN_FILE, update: bool = False, data_dir: Path | None = None,
-              configs: list[dict] | None = None, echo=print) -> list[Drift]:
+              configs: list[dict] | None = None, echo=print, progress: bool = False) -> list[Drift]:
     """Re-run every configuration; return the drifts (and rewrite the goldens only if `update`)."""
     golden_path = Path(golden_path)
     if update:
@@ -105,8 +105,12 @@ def run_check(golden_path: Path = GOLDEN_FILE, update: bool = False, data_dir: P
                              hint="regenerate with `bench check --update`")
         configs = configs or stored["configs"]
     drifts, new_configs = [], []
+    bar = _progress(len(configs), progress)
+    if progress:
+        echo = bar.write  # lines above the bar, not through it
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         for config in configs:
+            bar.set_postfix_str(config["name"])
             echo(f"checking {config['name']} ({config['model']} {config['model_args'] or ''} on {DATASET}, "
                  f"{CHECK_LIMIT} clips, seed {CHECK_SEED})")
             now = measured(config, run_config(config, Path(tmp), data_dir))
@@ -120,9 +124,18 @@ def run_check(golden_path: Path = GOLDEN_FILE, update: bool = False, data_dir: P
                 values = ", ".join(f"{k} {v['value']:.4f}" for k, v in now.items() if v["value"] is not None)
                 echo(f"  ok: {values}")
             drifts += found
+            bar.update(1)
+    bar.close()
     if update:
         golden_path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(golden_path, {"version": GOLDEN_VERSION, "dataset": DATASET, "limit": CHECK_LIMIT,
                                         "seed": CHECK_SEED, "configs": new_configs})
         echo(f"wrote {golden_path}")
     return drifts
+
+
+def _progress(total: int, enabled: bool):
+    """A bar with ETA over the configurations (on stderr), or a silent stand-in."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="bench check", unit="config", disable=not enabled, dynamic_ncols=True)

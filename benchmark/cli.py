@@ -34,8 +34,9 @@ def cli() -> None:
 @click.option("--metrics", default=None, help="comma-separated metric names or variants, or `all` "
               "(default: psnr,ssim,lmd,cpbd,blink,bilabial)")
 @click.option("--model-args", default="", help="adapter options as key=value,key=value")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="generation seed (the model's noise)")
 @click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
+@click.option("--subset-seed", default=0, show_default=True, type=int, help="seed of the --limit subset")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
@@ -44,25 +45,60 @@ def cli() -> None:
 @click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
               "(your weights)")
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
-              help="model weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)")
+              help="weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)")
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="where clips run: this process, or Ray actors (local cluster, or --ray-address)")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Ray actors")
+@click.option("--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="GPUs per Ray actor")
+@click.option("--ray-address", default=None, help="an existing Ray cluster (e.g. auto or ray://head:10001)")
+@click.option("--shard", default=None, help="K/N: only the clips of shard K of N (stable sha256 of the clip id); "
+              "fuse the N shard runs with `bench merge`")
+@click.option("--keep-videos", is_flag=True, help="store the generated frames (lossless FFV1) so adding a metric never regenerates")
+@click.option("--wait", is_flag=True, help="if another process is writing this run, wait for it instead of exiting")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads per worker (default: this "
+              "machine's cores); CPU results round differently with another count, so it is recorded")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, seed, limit, device, runs_dir, data_dir, landmarks, embedder, weights_dir,
-        no_progress) -> None:
+def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
+        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
-    Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted, 1 error.
+    A run is identified by what generates the frames (protocol and clips, adapter fingerprint,
+    generation seed, device), not by its metrics: asking for one more metric later scores only
+    that metric. Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted,
+    1 error (or every clip failed).
     """
+    from benchmark.engine.plan import parse_shard
     from benchmark.runner import RunConfig, Runner
 
     from metrics import DEFAULT_METRICS
 
-    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else DEFAULT_METRICS
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
     config = RunConfig(model=model, dataset=dataset, metrics=names,
                        model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
-                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir)
+                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir,
+                       subset_seed=subset_seed, shard=parse_shard(shard), executor=executor, workers=workers,
+                       gpus_per_worker=gpus_per_worker, ray_address=ray_address, keep_videos=keep_videos, wait=wait,
+                       threads=threads)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)
+    sys.exit(outcome.exit_code)
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="the merged run's folder")
+def merge(run_dirs, out) -> None:
+    """Fuse shard runs (`bench run --shard K/N`) into one run with one record.
+
+    The shards must share the plan (protocol, clips, adapter, seeds, metrics), code version,
+    backends and package versions; a mismatch names the field. The merged record equals the
+    record of the same run made in one process.
+    """
+    from benchmark.merge import merge_runs
+
+    outcome = merge_runs(list(run_dirs), out, log=lambda s: click.echo(s, err=True))
+    _print_summary(outcome)
     sys.exit(outcome.exit_code)
 
 
@@ -70,15 +106,20 @@ def _print_summary(outcome) -> None:
     record = outcome.record
     click.echo(f"run: {outcome.run_dir}")
     for name, r in record["results"].items():
+        coverage = f"[{r['coverage']}]" if "coverage" in r else ""
         if r["value"] is None:
-            click.echo(f"  {name:12s} —  {r.get('error', 'no clip scored')}")
-            continue
-        ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
-        n = f"n={r['n']} clips" if r.get("n") else f"{r.get('frames_generated')} frames"
-        extra = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
-        click.echo(f"  {name:12s} {r['value']:.4f}  ({n}){ci}{extra}")
+            why = r.get("error") or (f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
+            click.echo(f"  {name:12s} —  {coverage} {why}")
+        else:
+            ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
+            extra = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
+            frames = f" {r['frames_generated']} frames" if r.get("frames_generated") else ""
+            click.echo(f"  {name:12s} {r['value']:.4f}  {coverage}{frames}{ci}{extra}")
         if r.get("note"):
             click.echo(f"  {'':12s} note: {r['note']}")
+        for f in r.get("failures", [])[:3]:
+            if not f["reason"].startswith("clip failed"):
+                click.echo(f"  {'':12s} {f['status']} on {f['clip_id']}: {f['reason']}")
     clips = record["clips"]
     if clips["failed"]:
         click.echo(f"completed with failures: {clips['failed']} of {clips['total']} clips failed", err=True)
@@ -195,14 +236,16 @@ def calibrate(out, data_dir) -> None:
 @click.option("--update", is_flag=True, help="rewrite the golden values from this run (only when a change is intended)")
 @click.option("--golden", default=None, type=click.Path(path_type=Path), help="golden file (default results/golden/mini.json)")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-def check(update, golden, data_dir) -> None:
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def check(update, golden, data_dir, no_progress) -> None:
     """Regression gate: re-run fixed-seed configurations on mini and compare with golden values.
 
     Exit status: 0 within every window, 1 drift (listed) or error.
     """
     from benchmark.check import GOLDEN_FILE, run_check
 
-    drifts = run_check(golden or GOLDEN_FILE, update=update, data_dir=data_dir, echo=click.echo)
+    drifts = run_check(golden or GOLDEN_FILE, update=update, data_dir=data_dir, echo=click.echo,
+                       progress=not no_progress)
     if drifts:
         click.echo(f"{len(drifts)} drift(s): " + "; ".join(f"{d.config}/{d.metric}" for d in drifts), err=True)
         click.echo("if the change is intended, rewrite the goldens with `bench check --update` and commit them", err=True)
@@ -327,7 +370,29 @@ def speed_cpbd(size, frames, reference_frames, device) -> None:
     cpbd.run(size=size, frames=frames, reference_frames=reference_frames, device=device, echo=click.echo)
 
 
+@speed.command("engine")
+@click.option("--model", default="still", show_default=True)
+@click.option("--dataset", default="mini", show_default=True)
+@click.option("--metrics", default="psnr,ssim,lmd,blink,bilabial", show_default=True)
+@click.option("--limit", default=None, type=int, help="clips (default: the whole protocol)")
+@click.option("--max-workers", default=2, show_default=True, type=click.IntRange(min=1), help="Ray with 1..N workers")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def speed_engine(model, dataset, metrics, limit, max_workers, data_dir) -> None:
+    """Clips/s of the local executor and Ray with 1..N workers on the same clips, with the ratio."""
+    from benchmark.speed import engine
+
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    engine.run(model, dataset, names, limit, max_workers, data_dir, echo=click.echo)
+
+
+def _terminate_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # `kill`, Slurm pre-emption: stop cleanly, resumable
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

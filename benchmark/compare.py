@@ -15,7 +15,7 @@ import numpy as np
 
 from benchmark.errors import BenchError
 from benchmark.records import load_record, load_rows
-from benchmark.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
 
 def _state_kind(variant: str):
@@ -42,12 +42,15 @@ def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
             {"record": record_b, "rows": [ok_b[c] for c in common]}, common)
 
 
+def _both(ra: dict, rb: dict, variant: str) -> bool:
+    return ra["metrics"].get(variant) is not None and rb["metrics"].get(variant) is not None
+
+
 def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
     a, b, clips = paired_rows(run_a, run_b)
     specs_a = {s["variant"]: s for s in a["record"]["metrics"]}
     specs_b = {s["variant"]: s for s in b["record"]["metrics"]}
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    idx = rng.integers(0, len(clips), size=(resamples, len(clips)))
+    idx = bootstrap_indices(len(clips), resamples)
     out = []
     for variant in [v for v in specs_a if v in specs_b]:
         spec = specs_a[variant]
@@ -65,12 +68,13 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             keep = (dens_a > 0) & (dens_b > 0)
             boots = na[idx].sum(1)[keep] / dens_a[keep] - nb[idx].sum(1)[keep] / dens_b[keep]
             entry.update(kind="pooled ratio")
-        elif all(r["metrics"].get(variant) is not None for r in a["rows"] + b["rows"]):
-            xa = np.array([r["metrics"][variant] for r in a["rows"]], dtype=np.float64)
-            xb = np.array([r["metrics"][variant] for r in b["rows"]], dtype=np.float64)
+        elif any(_both(ra, rb, variant) for ra, rb in zip(a["rows"], b["rows"])):
+            # paired on the clips this metric scored in both runs (per-metric coverage)
+            pairs = [(ra["metrics"][variant], rb["metrics"][variant]) for ra, rb in zip(a["rows"], b["rows"]) if _both(ra, rb, variant)]
+            xa, xb = (np.array(side, dtype=np.float64) for side in zip(*pairs))
             va, vb = xa.mean(), xb.mean()
-            boots = (xa - xb)[idx].mean(1)
-            entry.update(kind="mean over clips")
+            boots = (xa - xb)[bootstrap_indices(len(pairs), resamples)].mean(1) if len(pairs) > 1 else None
+            entry.update(kind="mean over clips", n=len(pairs))
         else:
             va, vb = a["record"]["results"][variant]["value"], b["record"]["results"][variant]["value"]
             if va is None or vb is None:
@@ -78,7 +82,7 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             boots = None
             entry.update(kind="run value (no per-clip pairing)")
         diff = float(va - vb)
-        ci = [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))] if boots is not None and len(clips) > 1 else None
+        ci = percentile_interval(boots) if boots is not None and len(clips) > 1 else None
         better = None
         if ci is not None and (ci[0] > 0 or ci[1] < 0) and spec["direction"] in ("higher", "lower"):
             better = "A" if (diff > 0) == (spec["direction"] == "higher") else "B"

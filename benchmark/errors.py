@@ -32,3 +32,10 @@ class ClipError(Exception):
         super().__init__(message)
         self.stage = stage
         self.message = message
+
+
+class MetricNotApplicable(ClipError):
+    """A metric has nothing to score on this clip (e.g. no phone labels for the bilabial check): "n/a", not a failure."""
+
+    def __init__(self, message: str):
+        super().__init__("metric", message)

@@ -13,6 +13,22 @@ def _format(value: float | None, unit: str) -> str:
     return f"{value:.2f}" if unit == "dB" or abs(value) >= 10 else f"{value:.4f}"
 
 
+def empty_status(result: dict | None) -> str:
+    """Why a cell has no number: "not run" (never asked for), "failed" (ran, every clip failed), "n/a" (nothing to score)."""
+    if result is None:
+        return "not run"
+    if result.get("n_failed") and not result.get("n_scored"):
+        return "failed"
+    return "n/a"
+
+
+def partial_coverage(result: dict | None) -> str:
+    """"11/12" when a metric scored only some of the run's clips, else ""."""
+    if not result or "n_scored" not in result or result["n_scored"] == result.get("n_clips"):
+        return ""
+    return result["coverage"]
+
+
 def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
     """Rows (runs) x columns (metric variants) per protocol, best per column marked."""
     by_protocol: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
@@ -31,13 +47,15 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
             specs = {s["variant"]: s for s in record["metrics"]}
             for variant, spec in columns.items():
                 result = record["results"].get(variant) if variant in specs else None
+                coverage = partial_coverage(result)
                 if result is None or result.get("value") is None:
-                    cells[variant] = {"value": None, "text": "not run", "ci": "", "best": False}
+                    cells[variant] = {"value": None, "text": empty_status(result), "ci": "", "best": False,
+                                      "coverage": coverage}
                 else:
                     ci = result.get("ci95")
                     cells[variant] = {"value": result["value"], "text": _format(result["value"], spec.get("unit", "")),
                                       "ci": f"95% CI {_format(ci[0], spec.get('unit', ''))}–{_format(ci[1], spec.get('unit', ''))}" if ci else "",
-                                      "n": result.get("n"), "best": False}
+                                      "n": result.get("n"), "best": False, "coverage": coverage}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
             rows.append({"model": record["adapter"]["name"] + tiny, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),

@@ -1,31 +1,25 @@
-"""Where prepared data and run outputs live (overridable by flag or environment variable)."""
+"""Where prepared data, weights and run outputs live: thin wrappers over `Settings.create` for the CLI.
+
+Backends never call these: they are given `Settings.weights_dir`. The functions stay so a command
+that needs one folder (`bench weights`, `bench calibrate`) resolves it by the same rules as a run.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-DATA_ENV = "BENCH_DATA"
+from benchmark.settings import DATA_ENV, WEIGHTS_ENV, Settings
+
+__all__ = ["DATA_ENV", "WEIGHTS_ENV", "DEFAULT_RUNS_DIR", "data_root", "weights_root"]
+
+DEFAULT_RUNS_DIR = Path("results") / "runs"
 
 
 def data_root(override: str | Path | None = None) -> Path:
     """Prepared protocols: --data-dir, else $BENCH_DATA, else ~/.cache/talking-head-bench."""
-    if override:
-        return Path(override).expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    return Path.home() / ".cache" / "talking-head-bench"
-
-
-DEFAULT_RUNS_DIR = Path("results") / "runs"
-
-WEIGHTS_ENV = "BENCH_WEIGHTS"
+    return Settings.create(data_dir=override).data_dir
 
 
 def weights_root(override: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
     """Model weights: --weights, else $BENCH_WEIGHTS, else <data root>/weights (where the metric weights live too)."""
-    if override:
-        return Path(override).expanduser()
-    if os.environ.get(WEIGHTS_ENV):
-        return Path(os.environ[WEIGHTS_ENV]).expanduser()
-    return data_root(data_dir) / "weights"
+    return Settings.create(data_dir=data_dir, weights_dir=override).weights_dir

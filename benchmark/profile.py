@@ -13,14 +13,14 @@ from pathlib import Path
 import torch
 
 from adapters import ADAPTERS
-from benchmark.paths import data_root, weights_root
+from benchmark.settings import Settings
 from benchmark.types import GenerationRequest
 
 
 def mini_request(data_dir: Path | None, frames: int | None) -> GenerationRequest:
     from protocols.mini import MiniProtocol
 
-    mini = MiniProtocol(data_root(data_dir))
+    mini = MiniProtocol(Settings.create(data_dir=data_dir).data_dir)
     if not mini.is_prepared():
         mini.prepare()
     return GenerationRequest.for_clip(mini.clips()[0], frames)
@@ -31,10 +31,11 @@ def profile_adapter(model: str, model_args: dict, device: str, weights: Path | N
     from benchmark.runner import check_device
 
     check_device(device)
+    settings = Settings.create(data_dir=data_dir, weights_dir=weights, device=device)
     adapter = ADAPTERS.get(model)(**model_args)
-    adapter.bind_weights(weights_root(weights, data_dir))
-    adapter.setup(device)
-    request = mini_request(data_dir, frames)
+    adapter.bind_weights(settings.weights_dir)
+    adapter.setup(settings.device)
+    request = mini_request(settings.data_dir, frames)
     adapter.generate(dataclasses.replace(request, n_frames=min(8, request.n_frames)), seed=0)  # warm-up
     times = []
     for _ in range(repeats):

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.errors import BenchError
 
-SCHEMA_VERSION = 1
-SCHEMA_DIR = Path(__file__).parent / "schemas"  # record-v1.schema.json, clip-row-v1.schema.json
+SCHEMA_VERSION = 2
+SCHEMA_DIR = Path(__file__).parent / "schemas"  # record-v2.schema.json, clip-row-v2.schema.json
 RUN_FILE, ROWS_FILE, RECORD_FILE = "run.json", "clips.jsonl", "record.json"
 RUN_FILES = (RUN_FILE, ROWS_FILE, RECORD_FILE)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    """Write under a unique temporary name, then rename: readers never see half a file, writers never collide."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class RowLog:
@@ -85,13 +90,45 @@ def load_record(run_dir: Path) -> dict:
     return record
 
 
-def load_rows(run_dir: Path) -> list[dict]:
-    """The run's per-clip rows, latest per key, each validated against the clip-row schema."""
-    path = Path(run_dir) / ROWS_FILE
-    rows = list(RowLog(path).latest_by_key().values())
-    for i, row in enumerate(rows):
-        validate(row, "clip-row", path, where=f"row {i + 1} ({row.get('clip_id', '?')})")
-    return rows
+def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
+    """The run's rows for the clips of its record, in protocol order, as the record sees them.
+
+    Each row is validated against the clip-row schema, then projected onto the record's metrics:
+    `metrics` / `outcomes` / `pooled` / `extras` / `artifacts` keyed by variant (the stored rows
+    key them by column, variant@hash). Rows of other clips (an earlier selection) are left out.
+    """
+    run_dir = Path(run_dir)
+    record = record if record is not None else load_record(run_dir)
+    path = run_dir / ROWS_FILE
+    latest = RowLog(path).latest_by_key()
+    columns = {m["variant"]: m["column"] for m in record["metrics"]}
+    out = []
+    plan = json.loads((run_dir / RUN_FILE).read_text()).get("plan") or {}
+    for key in (c["key"] for c in plan.get("clips", [])):
+        row = latest.get(key)
+        if row is None:
+            continue
+        validate(row, "clip-row", path, where=f"row of {row.get('clip_id', '?')}")
+        out.append(project_row(row, columns))
+    return out
+
+
+def project_row(row: dict, columns: dict[str, str]) -> dict:
+    """A stored row with its per-column scores laid out by variant name."""
+    out = {k: v for k, v in row.items() if k != "scores"}
+    out.update(metrics={}, outcomes={}, pooled={}, extras={}, artifacts={})
+    for variant, column in columns.items():
+        score = row.get("scores", {}).get(column)
+        if score is None:
+            continue
+        out["metrics"][variant] = score.get("value")
+        out["outcomes"][variant] = {k: score[k] for k in ("status", "reason") if k in score}
+        for field in ("pooled", "extras"):
+            if score.get(field):
+                out[field][variant] = score[field]
+        if score.get("artifact"):
+            out["artifacts"][variant] = score["artifact"]
+    return out
 
 
 @lru_cache(maxsize=None)

@@ -1,35 +1,32 @@
-"""The run engine: protocol -> adapter -> metrics, one clip at a time, resumable.
+"""The driver: plan -> execute -> reduce, resumable, and the only writer of the run directory.
 
-Memory is bounded by one clip. Each finished clip is appended to clips.jsonl at once; a clip
-that fails is recorded with its reason and the run moves on; re-running the same command skips
-clips already scored under the same adapter fingerprint, clip fingerprint and seed.
+`Runner.run()` builds a serialisable plan (protocol clips, adapter fingerprint, metric columns,
+generation and subset seeds), decides per clip what is still missing (a clip never generated, or
+only the metric columns not yet scored), hands those tasks to an executor (in-process or Ray),
+writes each result as it arrives, and finally reduces the rows, in protocol order, to the record.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import time
-import traceback
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from adapters import ADAPTERS
 from benchmark import provenance
-from benchmark.errors import BenchError, ClipError
+from benchmark.engine.plan import PlannedClip, RunPlan, check_clip_id, clip_seed, column_id
+from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
+from benchmark.engine.store import RunLock, RunStore
+from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
+from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_json
-from benchmark.paths import WEIGHTS_ENV, weights_root
-from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, SCHEMA_VERSION, RowLog, write_json_atomic
+from benchmark.records import RECORD_FILE, SCHEMA_VERSION
+from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
-from benchmark.types import Clip, GenerationRequest, Video
-from metrics import DEFAULT_METRICS, create_metric, expand_metric_names
-from metrics.context import ClipContext
-from protocols import DATASETS
+from metrics import DEFAULT_METRICS
 
+__all__ = ["RunConfig", "Runner", "RunOutcome", "check_device", "clip_seed"]
 
 # exit statuses of `bench run`
 EXIT_OK, EXIT_ERROR, EXIT_COMPLETED_WITH_FAILURES, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -41,14 +38,23 @@ class RunConfig:
     dataset: str
     metrics: tuple[str, ...] = DEFAULT_METRICS
     model_args: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+    seed: int = 0  # the generation seed (model noise)
     limit: int | None = None
     device: str = "cpu"
     runs_dir: Path = Path("results/runs")
     data_dir: Path | None = None
     landmarks: str | None = None  # landmark backend for the metrics that use one (None: their default)
-    weights_dir: Path | None = None  # model weights root (None: $BENCH_WEIGHTS or <data>/weights)
+    weights_dir: Path | None = None  # weights root (None: $BENCH_WEIGHTS or <data>/weights)
     embedder: str | None = None  # identity embedder for ACD (None: its default, dlib-resnet)
+    subset_seed: int = 0  # picks the --limit subset, independently of the generation seed
+    shard: tuple[int, int] | None = None  # (K, N): only the clips whose sha256(id) % N == K
+    executor: str = "local"  # local | ray
+    workers: int = 2  # Ray actors
+    gpus_per_worker: float = 0.0
+    ray_address: str | None = None
+    keep_videos: bool = False  # store generated frames (lossless FFV1) so adding a metric never regenerates
+    wait: bool = False  # queue behind another process writing the same run instead of exiting
+    threads: int | None = None  # torch threads per worker (None: this machine's cores); recorded
 
 
 @dataclass
@@ -59,17 +65,17 @@ class RunOutcome:
     n_failed: int
     n_skipped: int
     interrupted: bool = False
+    n_tasks: int = 0  # clips that needed work in this invocation
+    n_generated: int = 0  # of those, clips whose frames were generated (not kept, not skipped)
+    scored_columns: dict[str, int] = field(default_factory=dict)  # column -> clips scored in this invocation
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.record is not None and self.n_scored == 0 and self.n_failed:
+            return EXIT_ERROR  # every clip failed: nothing to report
         return EXIT_COMPLETED_WITH_FAILURES if self.n_failed else EXIT_OK
-
-
-def clip_seed(run_seed: int, clip_id: str) -> int:
-    """Per-clip seed that depends only on the run seed and the clip: order and subset don't matter."""
-    return int(hashlib.sha256(f"{run_seed}:{clip_id}".encode()).hexdigest()[:8], 16)
 
 
 def check_device(device: str) -> None:
@@ -81,250 +87,260 @@ def check_device(device: str) -> None:
         raise BenchError(f"unknown device {device!r}", hint="use --device cpu or --device cuda")
 
 
+def settings_for(cfg: RunConfig) -> Settings:
+    return Settings.create(cfg.data_dir, cfg.weights_dir, cfg.device, cfg.landmarks, cfg.embedder, threads=cfg.threads)
+
+
 class Runner:
-    def __init__(self, config: RunConfig, progress: bool = True, log=print):
+    def __init__(self, config: RunConfig, progress: bool = True, log=print, executor=None):
         self.config = config
         self.progress = progress
         self.log = log
+        self._executor = executor
+
+    # ---- plan -----------------------------------------------------------------------------
+
+    def plan(self) -> tuple[RunPlan, object]:
+        """Names and options are checked first: a typo fails in a second, not after data preparation."""
+        from metrics import expand_metric_names
+
+        cfg = self.config
+        if cfg.limit is not None and cfg.limit < 1:
+            raise BenchError(f"--limit {cfg.limit}: must be a positive number of clips", hint="e.g. --limit 4")
+        check_device(cfg.device)
+        settings = settings_for(cfg)
+        names = expand_metric_names(tuple(cfg.metrics), settings, self.log)
+        if not names:
+            raise BenchError("no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)")
+        adapter = build_adapter(cfg.model, cfg.model_args, settings)
+        specs = []
+        for name, metric in zip(names, build_metrics_from_names(names, settings)):
+            spec = metric.spec.to_dict()
+            specs.append({**spec, "column": column_id(spec)})
+        protocol = open_protocol(cfg.dataset, settings, self.log)
+        clips = stratified_subset(protocol.clips(), cfg.limit, cfg.subset_seed)
+        adapter_fp = adapter.fingerprint()
+        planned = []
+        for i, c in enumerate(clips):
+            check_clip_id(c.id, where=protocol.id)
+            seed = clip_seed(cfg.seed, c.id)
+            key = sha256_json([adapter_fp, c.fingerprint, seed])
+            planned.append(PlannedClip(c.id, c.speaker, c.fingerprint, seed, key, i))
+        sizes = {tuple(c.size) for c in clips}
+        resolution = list(sizes.pop()) if len(sizes) == 1 else "mixed"
+        for spec in specs:
+            spec.update(resolution=resolution, aggregation=aggregation_of(spec))
+        plan = RunPlan(
+            dataset=cfg.dataset,
+            protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
+                      "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips)},
+            model=cfg.model, model_args=dict(cfg.model_args), adapter=adapter.describe(),
+            seeds={"generation": cfg.seed, "subset": cfg.subset_seed}, limit=cfg.limit,
+            settings=settings.to_dict(), metrics=specs, clips=planned, keep_videos=cfg.keep_videos,
+        ).shard_plan(cfg.shard)
+        return plan, adapter
+
+    def run_dir(self, plan: RunPlan) -> Path:
+        cfg = self.config
+        shard = f"-shard{plan.shard[0]}of{plan.shard[1]}" if plan.shard else ""
+        return Path(cfg.runs_dir) / cfg.dataset / f"{cfg.model}-seed{cfg.seed}-{plan.run_id}{shard}"
+
+    # ---- execute ----------------------------------------------------------------------------
 
     def run(self, stop_after: int | None = None) -> RunOutcome:
-        """Score every selected clip not already scored. `stop_after` simulates an interruption (tests)."""
-        cfg = self.config
-        check_device(cfg.device)
-        # names and adapter options first: a typo should fail in a second, not after data preparation
-        if cfg.weights_dir:  # metric backends (fan, facenet, arcface, SyncNet) find their files there too
-            os.environ[WEIGHTS_ENV] = str(Path(cfg.weights_dir).expanduser().resolve())
-        cfg.metrics = expand_metric_names(tuple(cfg.metrics), self.log)
-        adapter = ADAPTERS.get(cfg.model)(**cfg.model_args)
-        adapter.bind_weights(weights_root(cfg.weights_dir, cfg.data_dir))
-        metrics = [create_metric(name, device=cfg.device, landmarks=cfg.landmarks, embedder=cfg.embedder) for name in cfg.metrics]
-        protocol = self._protocol()
-        clips = stratified_subset(protocol.clips(), cfg.limit, cfg.seed)
-        adapter_fp = adapter.fingerprint()
-        metric_specs = [m.spec.to_dict() for m in metrics]
-        metrics_fp = sha256_json(metric_specs)
-
-        run_dir = self._run_dir(protocol.id, metric_specs)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._run_dir_path = run_dir
-        started = datetime.now(timezone.utc)
-        write_json_atomic(run_dir / RUN_FILE, {
-            "schema_version": SCHEMA_VERSION, "model": cfg.model, "model_args": cfg.model_args,
-            "dataset": cfg.dataset, "metrics": list(cfg.metrics), "seed": cfg.seed, "limit": cfg.limit,
-            "device": cfg.device, "command": self.command_line(),
-        })
-        log = RowLog(run_dir / ROWS_FILE)
-        done = log.latest_by_key()
-
-        def key_of(clip: Clip) -> str:
-            return sha256_json([adapter_fp, clip.fingerprint, clip_seed(cfg.seed, clip.id), metrics_fp])
-
-        todo = [c for c in clips if done.get(key_of(c), {}).get("status") != "ok"]
-        skipped = len(clips) - len(todo)
-        if skipped:
-            self.log(f"resuming {run_dir}: {skipped} of {len(clips)} clips already scored")
-        interrupted = False
-        if todo:
-            adapter.setup(cfg.device)
-        bar = _progress_bar(len(clips), skipped, f"{cfg.model} on {protocol.id}", self.progress)
+        """Generate and score what is missing; `stop_after` simulates an interruption (tests)."""
+        plan, adapter = self.plan()
+        store = RunStore(self.run_dir(plan))
+        store.create()
+        lock = RunLock(store.dir)
+        lock.acquire(wait=self.config.wait, log=self.log)
         try:
-            for i, clip in enumerate(todo):
+            return self._run_locked(plan, store, stop_after)
+        finally:
+            lock.release()
+
+    def _run_locked(self, plan: RunPlan, store: RunStore, stop_after: int | None) -> RunOutcome:
+        started = datetime.now(timezone.utc)
+        reported = self._reported_specs(plan, store)
+        store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": self.command_line(),
+                                          "reported_metrics": reported})
+        rows = store.rows.latest_by_key()
+        tasks = self._tasks(plan, rows, store)
+        skipped = len(plan.clips) - len(tasks)
+        if skipped and tasks:
+            self.log(f"resuming {store.dir}: {skipped} of {len(plan.clips)} clips already scored")
+        if tasks:
+            store.clear_record()
+        executor = self._executor or self._make_executor()
+        outcome = RunOutcome(store.dir, None, 0, 0, skipped, n_tasks=len(tasks))
+        bar = _progress_bar(len(plan.clips), skipped, f"{plan.model} on {plan.protocol['id']}", self.progress)
+        results = executor.run(plan, tasks)
+        try:
+            for i, result in enumerate(results):
                 if stop_after is not None and i >= stop_after:
                     raise KeyboardInterrupt
-                row = self._score_clip(clip, adapter, metrics, key_of(clip), adapter_fp, run_dir)
-                log.append(row)
+                row = self._write_result(store, rows, result, outcome)
                 bar.update(1)
                 if row["status"] != "ok":
-                    bar.write(f"  failed {clip.id} [{row['error']['stage']}]: {row['error']['message']}")
+                    bar.write(f"  failed {row['clip_id']} [{row['error']['stage']}]: {row['error']['message']}")
         except KeyboardInterrupt:
-            interrupted = True
+            outcome.interrupted = True
         finally:
+            close = getattr(results, "close", None)
+            if close:
+                close()  # stops the executor's workers (and a Ray cluster it started)
             bar.close()
-
-        if interrupted:
-            n_done = sum(1 for c in clips if log.latest_by_key().get(key_of(c), {}).get("status") == "ok")
-            self.log(f"interrupted: {n_done} of {len(clips)} clips scored and saved in {run_dir}. "
+        if outcome.interrupted:
+            done = sum(1 for c in plan.clips if c.key in rows and not self._missing(plan, rows[c.key]))
+            self.log(f"interrupted: {done} of {len(plan.clips)} clips complete and saved in {store.dir}. "
                      f"Re-run the same command to resume.")
-            return RunOutcome(run_dir, None, n_done, 0, skipped, interrupted=True)
+            outcome.n_scored = done
+            return outcome
+        record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe())
+        store.write_record(record)
+        outcome.record = record
+        outcome.n_scored, outcome.n_failed = record["clips"]["scored"], record["clips"]["failed"]
+        return outcome
 
-        rows = log.latest_by_key()
-        final_rows = [rows[key_of(c)] for c in clips]
-        record = self._record(protocol, clips, adapter, metrics, final_rows, started)
-        write_json_atomic(run_dir / RECORD_FILE, record)
-        n_failed = sum(r["status"] != "ok" for r in final_rows)
-        return RunOutcome(run_dir, record, len(final_rows) - n_failed, n_failed, skipped)
+    def _make_executor(self):
+        from benchmark.engine.executors import LocalExecutor, RayExecutor
 
-    # ---- pieces -------------------------------------------------------------------------
-
-    def _protocol(self):
-        from benchmark.paths import data_root
-
-        protocol = DATASETS.get(self.config.dataset)(data_root(self.config.data_dir))
-        self._feature_cache_dir = getattr(protocol, "prepared_dir", None)
-        if self._feature_cache_dir is not None:
-            self._feature_cache_dir = self._feature_cache_dir / "features"
-        if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
-            self.log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
-            protocol.prepare()
-        return protocol
-
-    def _run_dir(self, protocol_id: str, metric_specs: list[dict]) -> Path:
         cfg = self.config
-        config_hash = sha256_json({"protocol": protocol_id, "model_args": cfg.model_args, "metrics": metric_specs,
-                                   "limit": cfg.limit, "device": cfg.device})[:8]
-        return Path(cfg.runs_dir) / cfg.dataset / f"{cfg.model}-seed{cfg.seed}-{config_hash}"
+        if cfg.executor == "local":
+            return LocalExecutor()
+        if cfg.executor == "ray":
+            return RayExecutor(workers=cfg.workers, gpus_per_worker=cfg.gpus_per_worker, address=cfg.ray_address,
+                               log=self.log)
+        raise BenchError(f"unknown executor {cfg.executor!r}", hint="use --executor local or --executor ray")
+
+    @staticmethod
+    def _missing(plan: RunPlan, row: dict) -> list[str]:
+        if row["status"] != "ok":
+            return [m["column"] for m in plan.metrics]
+        return [m["column"] for m in plan.metrics if m["column"] not in row["scores"]]
+
+    def _tasks(self, plan: RunPlan, rows: dict[str, dict], store: RunStore) -> list[ClipTask]:
+        tasks = []
+        for clip in plan.clips:
+            row = rows.get(clip.key)
+            missing = self._missing(plan, row) if row else [m["column"] for m in plan.metrics]
+            if not missing:
+                continue
+            task = ClipTask(clip.id, missing, keep_video=plan.keep_videos)
+            if row is not None and row["status"] == "ok":
+                kept = row.get("video", {}).get("path")
+                task.kept_video = str(store.dir / kept) if kept else None
+                task.expected_video_sha256 = row.get("video", {}).get("sha256")
+                task.keep_video = plan.keep_videos and not kept
+            tasks.append(task)
+        return tasks
+
+    def _write_result(self, store: RunStore, rows: dict[str, dict], result: ClipResult, outcome: RunOutcome) -> dict:
+        """Merge a result into the clip's row (earlier columns are kept) and append it to clips.jsonl."""
+        new = result.row
+        if result.traceback:
+            store.log_error(result.traceback)
+        for column, arrays in result.artifacts.items():
+            new["scores"][column]["artifact"] = store.save_artifacts(column, new["clip_id"], arrays)
+        if result.video_bytes is not None:
+            new.setdefault("video", {})["path"] = store.save_video(new["clip_id"], result.video_bytes)
+        if new.get("video", {}).get("source") == "generated":
+            outcome.n_generated += 1
+        old = rows.get(new["key"])
+        if old is not None and old["status"] == "ok":
+            if new["status"] == "ok":
+                merged = {**old, "scores": {**old["scores"], **new["scores"]},
+                          "timing": {**old.get("timing", {}), **new["timing"]},
+                          "video": {**old.get("video", {}), **new.get("video", {})}}
+            else:  # frames scored before, but the extra pass failed: those columns fail, earlier ones stay
+                reason = f"{new['error']['stage']}: {new['error']['message']}"
+                merged = {**old, "scores": {**old["scores"], **{
+                    c: {"status": "failed", "value": None, "reason": reason} for c in result.columns}}}
+            new = merged
+        store.rows.append(new)
+        rows[new["key"]] = new
+        for column in new["scores"]:
+            if column in result.row.get("scores", {}):
+                outcome.scored_columns[column] = outcome.scored_columns.get(column, 0) + 1
+        return new
+
+    def _reported_specs(self, plan: RunPlan, store: RunStore) -> list[dict]:
+        """This invocation's metrics, plus those an earlier complete record of this run reported."""
+        current = {m["variant"] for m in plan.metrics}
+        earlier = []
+        record_path = store.dir / RECORD_FILE
+        if record_path.is_file():
+            import json
+
+            try:
+                earlier = [m for m in json.loads(record_path.read_text()).get("metrics", []) if m["variant"] not in current]
+            except (ValueError, KeyError):
+                earlier = []
+        return earlier + list(plan.metrics)
 
     def command_line(self) -> str:
         cfg = self.config
         parts = ["bench", "run", "--model", cfg.model, "--dataset", cfg.dataset, "--seed", str(cfg.seed),
                  "--device", cfg.device, "--metrics", ",".join(cfg.metrics)]
         if cfg.limit:
-            parts += ["--limit", str(cfg.limit)]
-        if cfg.landmarks:
-            parts += ["--landmarks", cfg.landmarks]
-        if cfg.weights_dir:
-            parts += ["--weights", str(cfg.weights_dir)]
-        if cfg.embedder:
-            parts += ["--embedder", cfg.embedder]
+            parts += ["--limit", str(cfg.limit), "--subset-seed", str(cfg.subset_seed)]
+        for flag, value in (("--landmarks", cfg.landmarks), ("--weights", cfg.weights_dir), ("--embedder", cfg.embedder)):
+            if value:
+                parts += [flag, str(value)]
+        if cfg.shard:
+            parts += ["--shard", f"{cfg.shard[0]}/{cfg.shard[1]}"]
+        if cfg.keep_videos:
+            parts.append("--keep-videos")
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)
 
-    def _score_clip(self, clip: Clip, adapter, metrics, key: str, adapter_fp: str, run_dir: Path) -> dict:
-        row: dict[str, Any] = {"key": key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
-                               "adapter_fingerprint": adapter_fp, "seed": clip_seed(self.config.seed, clip.id), "fps": clip.fps,
-                               "status": "ok", "metrics": {}, "pooled": {}, "extras": {}, "timing": {}}
-        stage = "load"
-        try:
-            request = GenerationRequest.for_clip(clip)
-            stage = "generate"
-            t0 = time.perf_counter()
-            video = adapter.generate(request, seed=row["seed"])
-            row["timing"]["generate_s"] = round(time.perf_counter() - t0, 4)
-            stage = "validate"
-            video = _fit_to_reference(video, clip, adapter, row)
-            _validate(video, clip)
-            stage = "reference"
-            reference = clip.load_frames()
-            if reference.shape[0] != clip.n_frames:
-                raise ClipError("reference", f"{clip.video_path}: has {reference.shape[0]} frames, manifest says {clip.n_frames}")
-            t0 = time.perf_counter()
-            ctx = ClipContext(clip, video, reference, cache_dir=self._feature_cache_dir)
-            for metric in metrics:
-                stage = f"metric:{metric.name}"
-                result = metric.score_clip(ctx)
-                row["metrics"][metric.variant] = result.value
-                if result.pooled:
-                    row["pooled"][metric.variant] = result.pooled
-                if result.extras:
-                    row["extras"][metric.variant] = result.extras
-                if result.artifacts:
-                    row.setdefault("artifacts", {})[metric.variant] = _save_artifacts(run_dir, metric.variant, clip.id, result.artifacts)
-            row["timing"]["score_s"] = round(time.perf_counter() - t0, 4)
-            row["n_frames"] = video.n_frames
-        except ClipError as exc:
-            row.update(status="failed", error={"stage": exc.stage, "type": "ClipError", "message": exc.message})
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # one broken clip must not end the run
-            row.update(status="failed", error={"stage": stage, "type": type(exc).__name__, "message": str(exc)})
-            with open(run_dir / "errors.log", "a", encoding="utf-8") as f:
-                f.write(f"--- {clip.id} [{stage}]\n{traceback.format_exc()}\n")
-        return row
 
-    def _record(self, protocol, clips, adapter, metrics, rows, started) -> dict:
-        cfg = self.config
-        finished = datetime.now(timezone.utc)
-        results = {}
-        for metric in metrics:
-            state = metric.new_state()
-            for row in rows:
-                if row["status"] == "ok" and metric.variant in row["metrics"]:
-                    # per-clip arrays (features, plot series, frame strips) are read only by states built from them
-                    artifacts = _load_artifacts(self._run_dir_path, row, metric.variant) \
-                        if getattr(state, "consumes_artifacts", False) else None
-                    state.add(row["metrics"][metric.variant], row.get("pooled", {}).get(metric.variant), artifacts)
-            summary = state.compute()
-            summary["n_failed"] = sum(r["status"] != "ok" for r in rows)
-            results[metric.variant] = summary
-        failures = [{"clip_id": r["clip_id"], **r["error"]} for r in rows if r["status"] != "ok"]
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "protocol": {"id": protocol.id, "name": protocol.name, "version": protocol.version,
-                         "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips),
-                         "subset": {"limit": cfg.limit, "seed": cfg.seed, "method": "speaker-stratified"}},
-            "adapter": adapter.describe(),
-            "metrics": [{**m.spec.to_dict(), "resolution": _resolutions(clips)} for m in metrics],
-            "seed": cfg.seed,
-            "device": provenance.device_info(cfg.device),
-            "code": provenance.git_revision(),
-            "packages": provenance.package_versions(),
-            "command": self.command_line(),
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": finished.isoformat(timespec="seconds"),
-            "wall_time_s": round((finished - started).total_seconds(), 3),
-            "clips": {"total": len(rows), "scored": len(rows) - len(failures), "failed": len(failures)},
-            "failures": failures,
-            "results": results,
-            "files": {"clips": ROWS_FILE},
-        }
+def build_metrics_from_names(names, settings: Settings) -> list:
+    from metrics import create_metric
+
+    return [create_metric(name, settings) for name in names]
 
 
-def _save_artifacts(run_dir: Path, variant: str, clip_id: str, arrays: dict) -> str:
-    """Write a metric's per-clip arrays (e.g. Inception features) beside the run; return the relative path."""
-    import numpy as np
-
-    relative = Path("artifacts") / variant / f"{clip_id}.npz"
-    path = run_dir / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    return str(relative)
+# ---- reduce ---------------------------------------------------------------------------------
 
 
-def _load_artifacts(run_dir: Path, row: dict, variant: str) -> dict | None:
-    import numpy as np
-
-    relative = row.get("artifacts", {}).get(variant)
-    if relative is None:
-        return None
-    with np.load(run_dir / relative) as data:
-        return {k: data[k] for k in data.files}
-
-
-def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
-    """Frames of a model with its own resolution (e.g. 1024²) resized to the reference size, recorded in the row."""
-    native = adapter.native_size()
-    if native is not None and video.size != tuple(native):
-        raise ClipError("validate", f"{adapter.name} declares {native[0]}x{native[1]} frames but generated "
-                                    f"{video.size[0]}x{video.size[1]}")
-    if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
-        return video
-    from PIL import Image
-
-    h, w = clip.size
-    resized = [np.asarray(Image.fromarray(f).resize((w, h), Image.LANCZOS)) for f in video.frames]
-    row["resized"] = {"from": list(video.size), "to": [h, w], "filter": "PIL Lanczos"}
-    return Video(np.stack(resized), video.fps)
-
-
-def _validate(video: Video, clip: Clip) -> None:
-    if video.n_frames != clip.n_frames:
-        raise ClipError("validate", f"length mismatch: generated {video.n_frames} frames, the reference has {clip.n_frames}")
-    if video.size != tuple(clip.size):
-        raise ClipError("validate", f"size mismatch: generated {video.size[0]}x{video.size[1]}, "
-                                    f"the reference is {clip.size[0]}x{clip.size[1]} (HxW)")
-
-
-def _resolutions(clips: list[Clip]) -> list[int] | str:
-    sizes = {tuple(c.size) for c in clips}
-    return list(sizes.pop()) if len(sizes) == 1 else "mixed"
+def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store: RunStore, started: datetime,
+                 command: str, execution: dict) -> dict:
+    """The record: a pure function of the plan and its rows (plus provenance and timings)."""
+    finished = datetime.now(timezone.utc)
+    results = reduce_results(specs, plan.clips, rows, store.load_artifacts)
+    clips, failures = clip_summary(plan.clips, rows)
+    settings = {k: v for k, v in plan.settings.items() if k in ("device", "landmarks", "embedder", "threads")}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": plan.run_id,
+        "protocol": {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"],
+                                                 "method": "speaker-stratified"},
+                     "shard": plan.shard},
+        "adapter": plan.adapter,
+        "metrics": specs,
+        "seed": plan.seeds["generation"],
+        "seeds": dict(plan.seeds),
+        "settings": settings,
+        "device": provenance.device_info(plan.settings["device"]),
+        "code": provenance.git_revision(),
+        "packages": provenance.package_versions(),
+        "command": command,
+        "execution": execution,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "wall_time_s": round((finished - started).total_seconds(), 3),
+        "clips": clips,
+        "failures": failures,
+        "results": results,
+        "files": {"clips": "clips.jsonl", "plan": "run.json"},
+    }
 
 
 class _NoBar:
     def update(self, n): ...
-    def write(self, s): print(s)
+    def write(self, s): print(s, file=sys.stderr)
     def close(self): ...
 
 
@@ -334,4 +350,3 @@ def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="clip", dynamic_ncols=True)
-

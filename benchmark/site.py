@@ -96,7 +96,8 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
         results.append({"spec": spec, "value": _format(r.get("value"), spec.get("unit", "")),
                         "ci": f"{_format(ci[0], spec.get('unit', ''))} – {_format(ci[1], spec.get('unit', ''))}" if ci else "",
                         "n": r.get("n"), "reference": _format(r.get("reference_value"), spec.get("unit", "")) if r.get("reference_value") is not None else "",
-                        "note": r.get("note", "")})
+                        "note": r.get("note", ""), "coverage": r.get("coverage", ""),
+                        "failures": [f"{f['status']} on {f['clip_id']}: {f['reason']}" for f in r.get("failures", [])[:5]]})
     clip_rows = [{"clip_id": r["clip_id"], "speaker": r["speaker"], "status": r["status"],
                   "cell_values": [r["metrics"].get(v) for v in variants], "texts": [_format(r["metrics"].get(v), "") for v in variants],
                   "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}

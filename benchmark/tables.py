@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 from benchmark.errors import BenchError
+from benchmark.leaderboard import empty_status
 from benchmark.records import load_records
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
@@ -50,7 +51,7 @@ class Cell:
     measured: float | str | None = None
     note: int | None = None       # footnote number
     mark: str = ""               # "best" | "second"
-    status: str = ""             # "" | "not run" | "n/a"
+    status: str = ""             # "" | "not run" | "failed" (ran, nothing scored) | "n/a"
 
 
 @dataclass
@@ -110,14 +111,17 @@ def _measured(runs, adapter, dataset, column, substitutes, notes: Footnotes) -> 
         return None, None, "n/a"
     protocol = substitutes.get(dataset, dataset)
     # the newest run of this model on this protocol that measured the metric
-    hit = next(((d, r) for d, r in runs.get((adapter, protocol), []) if (r["results"].get(variant) or {}).get("value") is not None), None)
+    candidates = runs.get((adapter, protocol), [])
+    hit = next(((d, r) for d, r in candidates if (r["results"].get(variant) or {}).get("value") is not None), None)
     if hit is None:
-        return None, None, "not run"
+        ran = next((r["results"][variant] for _, r in candidates if variant in r["results"]), None)
+        return None, None, empty_status(ran)
     run_dir, record = hit
     result = record["results"][variant]
     spec = next(s for s in record["metrics"] if s["variant"] == variant)
+    clips = result.get("coverage") or f"{record['clips']['scored']}"
     where = (f"measured on {record['protocol']['id']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
-             f", {record['clips']['scored']} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
+             f", {clips} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
     number = notes.cite(adapter, dataset, where, column, f"{variant} ({spec['backend']})")
     return result["value"], number, ""
 

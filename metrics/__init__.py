@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from benchmark.registry import Registry
+from benchmark.settings import Settings
+
+if TYPE_CHECKING:
+    from metrics.base import Metric
 
 METRICS: Registry = Registry(
     "metric",
@@ -34,15 +40,10 @@ VARIANT_FAMILIES = {
 }
 
 
-def create_metric(name: str, device: str = "cpu", landmarks: str | None = None, embedder: str | None = None):
+def create_metric(name: str, settings: Settings) -> Metric:
+    """The metric (or variant) `name` on the settings' device, weights folder and backends, checked."""
     family = VARIANT_FAMILIES.get(name, name)
-    cls = METRICS.get(family)
-    overrides = {}
-    if landmarks and "landmarks" in cls.default_params:
-        overrides["landmarks"] = landmarks
-    if embedder and "embedder" in cls.default_params:
-        overrides["embedder"] = embedder
-    metric = cls(variant=name if name != family else None, device=device, **overrides)
+    metric = METRICS.get(family)(variant=name if name != family else None, settings=settings)
     metric.check()
     return metric
 
@@ -51,8 +52,8 @@ def create_metric(name: str, device: str = "cpu", landmarks: str | None = None, 
 DEFAULT_METRICS = ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
 
 
-def expand_metric_names(names: tuple[str, ...], log=print) -> tuple[str, ...]:
-    """`all` = every registered metric whose requirements are met here (the rest are named and skipped)."""
+def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print) -> tuple[str, ...]:
+    """`all` = every registered metric whose requirements are met under `settings` (the rest are named and skipped)."""
     from benchmark.errors import BenchError
 
     if "all" not in names:
@@ -60,7 +61,7 @@ def expand_metric_names(names: tuple[str, ...], log=print) -> tuple[str, ...]:
     available = []
     for name in METRICS.names():
         try:
-            METRICS.get(name)().check()
+            METRICS.get(name)(settings=settings).check()
             available.append(name)
         except BenchError as exc:
             log(f"--metrics all: skipping {name}: {exc.message}")

@@ -45,15 +45,19 @@ class ACD(LandmarkMetric):
         "acd-e-identity": {"distance": "euclidean", "reference": "identity"},
     }
 
+    def embedder(self):
+        """This metric's identity embedder on its settings' device and weights folder."""
+        return get_embedder(self.params["embedder"], self.settings.device, self.settings.weights_dir)
+
     def backend_id(self) -> str:
-        return f"{get_embedder(self.params['embedder']).version()} on {super().backend_id()} chips"
+        return f"{self.embedder().version()} on {super().backend_id()} chips"
 
     def new_state(self) -> PooledState:
         return PooledState(ratios={"value": ("distance_sum", "pairs"),
                                    "reference_value": ("reference_distance_sum", "reference_pairs")}, primary="value")
 
     def _embeddings(self, ctx: ClipContext, which: str) -> np.ndarray:
-        embedder = get_embedder(self.params["embedder"])
+        embedder = self.embedder()
         key = ("embeddings", which, embedder.version())
         if key not in ctx._memo:
             track = ctx.landmarks(which, self.params["landmarks"])
@@ -61,7 +65,8 @@ class ACD(LandmarkMetric):
             if which == "generated":
                 ctx._memo[key] = embedder.embed(ctx.generated.frames, track.points, track.found)
             else:  # the ground truth's embeddings are computed once per protocol version and reused
-                folder = ("embeddings", embedder.version(), self.params["landmarks"])
+                landmarks = ctx.landmark_backend(self.params["landmarks"]).cache_key()
+                folder = ctx.feature_folder("embeddings", {**embedder.cache_key(), "landmarks": landmarks})
                 ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": embedder.embed(
                     ctx.reference, track.points, track.found)})["embeddings"]
         return ctx._memo[key]
@@ -69,15 +74,13 @@ class ACD(LandmarkMetric):
     def _anchor(self, ctx: ClipContext) -> np.ndarray | None:
         if self.params["reference"] != "identity":
             return None
-        from metrics.backends.landmarks import get_landmark_backend
-
         identity = ctx.clip.load_identity()[None]
-        track = get_landmark_backend(self.params["landmarks"]).detect(identity)
+        track = ctx.landmark_backend(self.params["landmarks"]).detect(identity)
         if not track.found[0]:
             from benchmark.errors import ClipError
 
             raise ClipError("metric", f"{self.variant}: no face found in the identity image {ctx.clip.identity_path}")
-        return get_embedder(self.params["embedder"]).embed(identity, track.points, track.found)[0]
+        return self.embedder().embed(identity, track.points, track.found)[0]
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         anchor, kind = self._anchor(ctx), self.params["distance"]

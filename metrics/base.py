@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from benchmark.errors import ClipError
+from benchmark.settings import Settings
 from benchmark.stats import MeanState
 from benchmark.types import Direction, MetricSpec
 from metrics.context import ClipContext
@@ -41,16 +42,22 @@ class Metric(ABC):
     # variant name -> parameter overrides; the default variant is called `name`
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
 
-    def __init__(self, variant: str | None = None, device: str = "cpu", **overrides: Any):
+    def __init__(self, variant: str | None = None, settings: Settings | None = None, **overrides: Any):
+        """`settings` gives the device, the weights folder and the backend choices (None: Settings.create(),
+        for tests and the Python API); explicit `overrides` win over everything."""
         variant = variant or self.name
         if variant != self.name and variant not in self.variants:
             raise ValueError(f"metric {self.name} has no variant {variant!r}; known: {[self.name, *self.variants]}")
         self.variant = variant
-        self.params = {**self.default_params, **self.variants.get(variant, {}), **overrides}
-        self.device = torch.device(device)
-        self.state = MeanState()
-
+        self.settings = settings if settings is not None else Settings.create()
+        self.params = {**self.default_params, **self.variants.get(variant, {}), **self.settings_params(), **overrides}
+        self.device = torch.device(self.settings.device)
         self.state = self.new_state()
+
+    def settings_params(self) -> dict[str, Any]:
+        """The backend choices of the settings this metric has a parameter for (a None choice keeps the default)."""
+        chosen = {"landmarks": self.settings.landmarks, "embedder": self.settings.embedder}
+        return {k: v for k, v in chosen.items() if v is not None and k in self.default_params}
 
     def check(self) -> None:
         """Raise a BenchError now (before any clip is processed) if something the metric needs is missing."""
@@ -73,9 +80,18 @@ class Metric(ABC):
         return MeanState()
 
     def update(self, ctx: ClipContext) -> ClipValue:
+        self.require_same_settings(ctx)
         result = self.score_clip(ctx)
         self.state.add(result.value, result.pooled, result.artifacts or None)
         return result
+
+    def require_same_settings(self, ctx: ClipContext) -> None:
+        """The context computes shared features (landmarks, Inception) for every metric: it must use the
+        device and weights folder this metric records, or its backend id would describe other numbers."""
+        mine, theirs = self.settings, ctx.settings
+        if (mine.device, mine.weights_dir) != (theirs.device, theirs.weights_dir):
+            raise ValueError(f"{self.variant}: built for device {mine.device} and weights {mine.weights_dir}, but the clip "
+                             f"context has device {theirs.device} and weights {theirs.weights_dir}; build both from one Settings")
 
     def compute(self) -> dict:
         return self.state.compute()

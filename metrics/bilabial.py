@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from benchmark.errors import ClipError
+from benchmark.errors import ClipError, MetricNotApplicable
 from benchmark.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
@@ -79,7 +79,7 @@ class BilabialClosure(LandmarkMetric):
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         notes = ctx.annotations()
         if "phones" not in notes:
-            raise ClipError("metric", f"bilabial: clip {ctx.clip.id} has no phone alignment to find /p b m/ events in")
+            raise MetricNotApplicable(f"bilabial: clip {ctx.clip.id} has no phone alignment to find /p b m/ events in")
         p, fps, n = self.params, ctx.clip.fps, ctx.generated.n_frames
         minima = {}
         for which in ("generated", "reference"):

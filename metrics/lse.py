@@ -71,14 +71,15 @@ class _LSE(Metric):
     backend = "SyncNet syncnet_v2.model (user-supplied)"
 
     def backend_id(self) -> str:
+        return self.syncnet()[1]
+
+    def syncnet(self):
         from metrics.backends.syncnet import load_syncnet
 
-        return load_syncnet(str(self.device))[1]
+        return load_syncnet(self.settings.device, self.settings.weights_dir)
 
     def check(self) -> None:
-        from metrics.backends.syncnet import load_syncnet
-
-        load_syncnet(str(self.device))
+        self.syncnet()
 
     score_key: str  # which of sync_scores' numbers this metric reports
 
@@ -96,9 +97,7 @@ class _LSE(Metric):
     def _compute(self, ctx: ClipContext) -> dict:
         from python_speech_features import mfcc
 
-        from metrics.backends.syncnet import load_syncnet
-
-        model, _ = load_syncnet(str(self.device))
+        model, _ = self.syncnet()
         track = ctx.landmarks("generated", self.params["landmarks"])
         crops = syncnet_crops(ctx.generated.frames, track.points, track.found)
         audio = ctx.clip.load_audio()

@@ -79,7 +79,8 @@ class PreparedCorpusProtocol(ManifestProtocol):
                           "sha256": used, "fingerprint": sha256_json(used), "face_coverage": e["face_coverage"]})
         manifest = {"protocol": self.name, "corpus": self.corpus, "version": self.version, "split": split,
                     "preprocessing": {"version": PREP_VERSION, "fps": FPS, "alignment": "FFHQ quad, smoothed over time",
-                                      "landmarks": "mediapipe", "sizes": list(sizes), "audio": f"{SAMPLE_RATE} Hz mono"},
+                                      "landmarks": entries[0].get("landmarks", "mediapipe"), "sizes": list(sizes),
+                                      "audio": f"{SAMPLE_RATE} Hz mono"},
                     "fps": FPS, "size": [self.size, self.size], "sample_rate": SAMPLE_RATE, "clips": clips,
                     "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
                     "problems": [{"file": f, "problem": m} for f, m in problems]}

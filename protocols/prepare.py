@@ -51,10 +51,17 @@ def resample_indices(n_frames: int, fps: float, target: float = FPS) -> np.ndarr
     return np.clip(np.round(np.arange(n_out) * fps / target).astype(int), 0, n_frames - 1)
 
 
-def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe") -> dict:
+def landmark_backend(landmarks: str, weights_dir: Path | None = None):
+    """The detector that aligns the crops, from the shared keyed factory; preparation runs on the CPU."""
+    from metrics.backends.landmarks import get_landmark_backend
+
+    return get_landmark_backend(landmarks, "cpu", weights_dir)
+
+
+def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe",
+                 weights_dir: Path | None = None) -> dict:
     """Prepare one clip into out_dir; returns its manifest entry (paths relative to out_dir's parent's parent)."""
     from benchmark.media import MediaError, read_audio, read_video, resample_audio, write_image, write_video, write_wav
-    from metrics.backends.landmarks import get_landmark_backend
     from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
 
     try:
@@ -71,7 +78,8 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     n_samples = int(round(len(frames) / FPS * SAMPLE_RATE))
     audio16 = np.pad(audio16, (0, max(0, n_samples - audio16.size)))[:n_samples]
 
-    track = get_landmark_backend(landmarks).detect(frames)
+    detector = landmark_backend(landmarks, weights_dir)
+    track = detector.detect(frames)
     if track.coverage < MIN_FACE_COVERAGE:
         raise PrepareProblem(f"{src.video}: a face was found in only {track.found.sum()} of {len(frames)} frames")
     quads = np.zeros((len(frames), 4, 2))
@@ -92,23 +100,24 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
              source_landmarks=track.points, source_quads=quads.astype(np.float32))
     files["audio"], files["annotations"] = "audio.wav", "truth.npz"
     return {"id": src.clip_id, "speaker": src.speaker, "n_frames": len(frames), "source_fps": video.fps,
-            "face_coverage": track.coverage, "files": files,
+            "face_coverage": track.coverage, "files": files, "landmarks": detector.version(),
             "sha256": {k: sha256_file(out_dir / v) for k, v in files.items()}}
 
 
 def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
+    """`landmarks` is the detector's version: a new one moves the crops, so the clip is prepared again."""
     return sha256_json({"inputs": [sha256_file(p) for p in src.inputs], "phones": [[p.phone, p.start, p.end] for p in src.phones],
                         "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION})
 
 
-def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks) -> dict:
+def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks, weights_dir=None) -> dict:
     marker = clip_dir / "done.json"
-    key = _input_key(src, sizes, landmarks)
+    key = _input_key(src, sizes, landmark_backend(landmarks, weights_dir).version())
     if marker.is_file():
         done = json.loads(marker.read_text())
         if done.get("key") == key:
             return {**done["entry"], "reused": True}
-    entry = prepare_clip(src, clip_dir, sizes, landmarks)
+    entry = prepare_clip(src, clip_dir, sizes, landmarks, weights_dir)
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps({"key": key, "entry": entry}, indent=1))
     tmp.replace(marker)
@@ -116,13 +125,14 @@ def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks) -> dict:
 
 
 def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), landmarks="mediapipe",
-                  workers: int | None = None, progress=None) -> tuple[list[dict], list[tuple[str, str]]]:
+                  workers: int | None = None, progress=None,
+                  weights_dir: Path | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
     """Prepare every source clip (in parallel); returns (entries, problems as (file or clip, message))."""
     entries, problems = [], []
     workers = workers or min(len(sources), os.cpu_count() or 1) or 1
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks): s
+        futures = {pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks, weights_dir): s
                    for s in sources}
         for future in as_completed(futures):
             src = futures[future]

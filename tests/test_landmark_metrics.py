@@ -114,21 +114,23 @@ def test_landmark_backend_is_recorded(landmark_runs):
 
 def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reason(mini):
     from benchmark.errors import ClipError
+    from benchmark.settings import Settings
     from benchmark.types import Video
     from metrics import create_metric
     from metrics.context import ClipContext
 
+    settings = Settings.create(data_dir=mini.data_root, environ={})
     clip = mini.clips()[0]
     reference = clip.load_frames()
     one_black = reference.copy()
     one_black[7] = 0
-    result = create_metric("lmd").score_clip(ClipContext(clip, Video(one_black, 25.0), reference))
+    result = create_metric("lmd", settings).update(ClipContext(clip, Video(one_black, 25.0), reference, settings=settings))
     assert result.extras["frames_without_face_generated"] == 1 and result.extras["frames_scored"] == clip.n_frames - 1
     half_black = reference.copy()
     half_black[::2] = 0
     for name in ("lmd", "blink", "bilabial"):
         with pytest.raises(ClipError, match="coverage threshold"):
-            create_metric(name).score_clip(ClipContext(clip, Video(half_black, 25.0), reference))
+            create_metric(name, settings).update(ClipContext(clip, Video(half_black, 25.0), reference, settings=settings))
 
 
 def test_dlib68_backend_finds_the_planted_landmarks(mini):
@@ -142,11 +144,10 @@ def test_dlib68_backend_finds_the_planted_landmarks(mini):
     assert error < 3.0, error  # pixels at 256x256: dlib measured the planted points in the first place
 
 
-def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path, monkeypatch):
+def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path):
     from benchmark.errors import BenchError
     from metrics.backends.landmarks import get_landmark_backend
 
-    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(BenchError, match="nothing is downloaded") as err:
-        get_landmark_backend("fan")
+        get_landmark_backend("fan", "cpu", tmp_path)
     assert str(tmp_path / "fan" / "2DFAN4-11f355bf06.pth.tar") in str(err.value)

@@ -60,18 +60,14 @@ def test_offset_search_finds_a_planted_shift():
     assert scores["lse_c"] > 1.0
 
 
-def test_lse_runs_end_to_end_with_official_format_weights(mini_data_root, tmp_path, monkeypatch):
+def test_lse_runs_end_to_end_with_official_format_weights(mini_data_root, tmp_path):
     from benchmark.runner import RunConfig, Runner
-    from metrics.backends import syncnet
 
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path))
     (tmp_path / "weights").mkdir()
     torch.save(_official_like_state(), tmp_path / "weights" / "syncnet_v2.model")
-    syncnet.load_syncnet.cache_clear()
     config = RunConfig(model="ground-truth", dataset="mini", metrics=("lse-c", "lse-d"), limit=1,
-                       data_dir=mini_data_root, runs_dir=tmp_path / "runs")
+                       data_dir=mini_data_root, runs_dir=tmp_path / "runs", weights_dir=tmp_path / "weights")
     record = Runner(config, progress=False, log=lambda s: None).run().record
-    syncnet.load_syncnet.cache_clear()
     assert record["clips"]["failed"] == 0
     assert np.isfinite(record["results"]["lse-d"]["value"]) and record["results"]["lse-c"]["value"] >= 0
     assert record["metrics"][0]["backend"].startswith("syncnet_v2.model sha256")

@@ -31,26 +31,29 @@ def test_ground_truth_hits_the_ceiling_and_still_is_clearly_lower(mini_data_root
 
 
 def test_record_carries_full_provenance(mini_data_root, tmp_path):
-    outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, seed=3)
+    outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, seed=3, subset_seed=5)
     record = load_record(outcome.run_dir)
     assert record["protocol"]["id"] == "mini/v1"
     assert len(record["protocol"]["clip_list_fingerprint"]) == 64
-    assert record["protocol"]["subset"] == {"limit": 4, "seed": 3, "method": "speaker-stratified"}
+    assert record["protocol"]["subset"] == {"limit": 4, "seed": 5, "method": "speaker-stratified"}
+    assert record["seeds"] == {"generation": 3, "subset": 5}
     assert record["adapter"]["name"] == "still" and len(record["adapter"]["fingerprint"]) == 64
     assert {m["variant"] for m in record["metrics"]} == {"psnr", "ssim"}
+    assert {m["aggregation"] for m in record["metrics"]} == {"mean over clips"}
+    assert record["settings"]["threads"] >= 1 and record["execution"]["executor"] == "local"
     assert all(m["resolution"] == [256, 256] and m["backend"] == "torch" and m["params"] for m in record["metrics"])
     assert record["seed"] == 3 and record["device"]["requested"] == "cpu"
     assert "commit" in record["code"] and record["packages"]["torch"]
     assert record["wall_time_s"] > 0
     for result in record["results"].values():
-        assert result["n"] == 4 and result["n_failed"] == 0
+        assert result["n"] == 4 and result["n_failed"] == 0 and result["coverage"] == "4/4"
         lo, hi = result["ci95"]
         assert lo <= result["value"] <= hi
 
 
 def _rows_by_clip(run_dir: Path) -> dict:
     rows = RowLog(run_dir / "clips.jsonl").latest_by_key().values()
-    return {r["clip_id"]: (r["key"], r["status"], r["metrics"]) for r in rows}
+    return {r["clip_id"]: (r["key"], r["status"], {c: s["value"] for c, s in r["scores"].items()}) for r in rows}
 
 
 def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):

@@ -26,7 +26,7 @@ def two_runs(mini_data_root, tmp_path_factory):
 
 def test_records_and_rows_match_the_schema(two_runs):
     for run_dir in two_runs.values():
-        assert load_record(run_dir)["schema_version"] == 1
+        assert load_record(run_dir)["schema_version"] == 2
         assert len(load_rows(run_dir)) == 4
 
 
@@ -38,11 +38,11 @@ def test_a_record_violating_the_schema_is_named(two_runs, tmp_path):
     record = json.loads((broken / "record.json").read_text())
     record["results"]["psnr"]["value"] = "23 dB"
     (broken / "record.json").write_text(json.dumps(record))
-    with pytest.raises(BenchError, match=r"record.json: does not match the record schema v1 at results/psnr/value"):
+    with pytest.raises(BenchError, match=r"record.json: does not match the record schema v2 at results/psnr/value"):
         load_record(broken)
     record["schema_version"] = 0
     (broken / "record.json").write_text(json.dumps(record))
-    with pytest.raises(BenchError, match="schema version 0, this harness reads 1"):
+    with pytest.raises(BenchError, match="schema version 0, this harness reads 2"):
         load_record(broken)
 
 
@@ -68,5 +68,6 @@ def test_frame_pooled_results_without_a_clip_count_are_valid(two_runs):
     from benchmark.records import validate
 
     record = load_record(two_runs["still"])
-    record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0}
+    record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0, "n_na": 0,
+                                "n_clips": 4, "n_scored": 4, "coverage": "4/4", "failures": []}
     validate(record, "record", two_runs["still"] / "record.json")

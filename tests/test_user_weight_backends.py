@@ -44,21 +44,19 @@ def test_facenet_and_arcface_have_the_official_keys():
     assert a["features.running_var"] == (512,)
 
 
-def test_missing_user_weights_name_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
+def test_missing_user_weights_name_the_file(tmp_path):
     for make, name in ((FanLandmarks, "fan/2DFAN4-11f355bf06.pth.tar"), (FacenetEmbedder, "facenet/20180402-114759-vggface2.pt"),
                        (ArcfaceEmbedder, "arcface/backbone.pth")):
         with pytest.raises(BenchError, match="nothing is downloaded") as err:
-            make()
+            make(tmp_path)
         assert str(tmp_path / name) in str(err.value)
 
 
-def test_fan_file_must_match_the_published_hash(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
+def test_fan_file_must_match_the_published_hash(tmp_path):
     (tmp_path / "fan").mkdir()
     torch.save({"x": torch.zeros(1)}, tmp_path / "fan" / "2DFAN4-11f355bf06.pth.tar")
     with pytest.raises(BenchError, match="is not the published 2DFAN4"):
-        FanLandmarks()
+        FanLandmarks(tmp_path)
 
 
 def test_heatmap_peaks_refine_towards_the_larger_neighbour():
@@ -76,25 +74,27 @@ def frames(mini):
 
 
 def test_fan_runs_on_real_frames_with_official_format_weights(frames, tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
     monkeypatch.setattr(fan_module, "FAN_2D", dataclasses.replace(user_weights.FAN_2D, sha256_prefix=None))
     (tmp_path / "fan").mkdir()
     torch.manual_seed(0)
     torch.save({f"module.{k}": v for k, v in FAN(4).state_dict().items()}, tmp_path / "fan" / "2DFAN4-11f355bf06.pth.tar")
-    track = FanLandmarks().detect(frames)
+    fan = FanLandmarks(tmp_path)
+    track = fan.detect(frames)
     boxes = get_landmark_backend("mediapipe").detect(frames)
     assert track.points.shape == (4, 68, 2) and np.array_equal(track.found, boxes.found) and track.found.all()
     assert track.backend.startswith("fan-2DFAN4-") and "mediapipe" in track.backend
     # random weights put the points anywhere, but always inside the face crop around the mesh's box
     assert np.all(np.abs(track.points - boxes.points.mean(1, keepdims=True)) < 256)
+    # batched on the device: the same points as one frame at a time
+    one_by_one = np.concatenate([fan.detect(frames[t:t + 1]).points for t in range(len(frames))])
+    np.testing.assert_allclose(track.points, one_by_one, atol=1.0)
 
 
 @pytest.mark.parametrize("cls,net,folder,file", [
     (FacenetEmbedder, InceptionResnetV1, "facenet", "20180402-114759-vggface2.pt"),
     (ArcfaceEmbedder, IResNet, "arcface", "backbone.pth"),
 ])
-def test_embedders_give_unit_vectors_on_real_frames(cls, net, folder, file, frames, tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path))
+def test_embedders_give_unit_vectors_on_real_frames(cls, net, folder, file, frames, tmp_path):
     (tmp_path / folder).mkdir()
     torch.manual_seed(0)
     state = net().state_dict()
@@ -102,13 +102,16 @@ def test_embedders_give_unit_vectors_on_real_frames(cls, net, folder, file, fram
     track = get_landmark_backend("mediapipe").detect(frames)
     found = track.found.copy()
     found[1] = False
-    emb = cls().embed(frames, track.points, found)
+    embedder = cls(tmp_path)
+    emb = embedder.embed(frames, track.points, found)
     assert emb.shape == (4, 512) and np.isnan(emb[1]).all()
     np.testing.assert_allclose(np.linalg.norm(emb[[0, 2, 3]], axis=1), 1.0, rtol=1e-5)
+    embedder.batch = 2  # several batches, one copy back: the same rows
+    np.testing.assert_allclose(embedder.embed(frames, track.points, found), emb, atol=1e-5)
     del state[next(iter(state))]
     torch.save(state, tmp_path / folder / file)
     with pytest.raises(BenchError, match="missing key"):
-        cls()
+        cls(tmp_path)
 
 
 def test_arcface_chip_puts_the_eyes_on_the_template(frames):

@@ -6,10 +6,13 @@
 - arcface: insightface arcface_torch iresnet100 (`backbone.pth`). Chip: the 5-point similarity
   transform of the eye centres, nose tip and mouth corners onto the standard 112² ArcFace
   template, (x / 255 − 0.5) / 0.5, RGB; output the 512-d `features`, L2-normalised.
-Both run on the landmarks the scoring context already has (no second detector), like dlib-resnet.
+Both run on the landmarks the scoring context already has (no second detector), like dlib-resnet,
+on the settings' device (`get_embedder(name, device, weights_dir)`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -183,20 +186,24 @@ def square_chip(frame: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
 
 
 class TorchEmbedder:
-    """Embeds the frames where a face was found, in batches; NaN rows elsewhere."""
+    """Embeds the frames where a face was found, in batches on `device`; NaN rows elsewhere."""
 
     name: str
     dims = 512
+    batch = 64
 
-    def __init__(self, weights, net: nn.Module, what: str, device: str = "cpu"):
-        path, self.sha256 = weights.resolve()
+    def __init__(self, weights, net: nn.Module, what: str, weights_dir: Path, device: str = "cpu"):
+        path, self.weights_sha256 = weights.resolve(weights_dir)
         state = load_torch_file(path, what)
         state = strip_module_prefix(state.get("state_dict", state) if isinstance(state, dict) else state)
-        self.net = load_strict(net, state, path, what).to(device)
-        self.device = device
+        self.net = load_strict(net, state, path, what).to(device).eval()
+        self.device = str(device)
 
     def version(self) -> str:
-        return f"{self.name}-{self.sha256[:12]}"
+        return f"{self.name}-{self.weights_sha256[:12]}"
+
+    def cache_key(self) -> dict[str, str | None]:
+        return {"backend": self.version(), "weights": self.weights_sha256, "device": self.device}
 
     def chip(self, frame, points) -> torch.Tensor:
         raise NotImplementedError
@@ -205,18 +212,22 @@ class TorchEmbedder:
     def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
         out = np.full((len(frames), self.dims), np.nan)
         idx = np.nonzero(found)[0]
-        for start in range(0, len(idx), 64):
-            batch = idx[start:start + 64]
-            chips = torch.stack([self.chip(frames[t], points[t]) for t in batch]).to(self.device)
-            out[batch] = F.normalize(self.net(chips).float(), dim=1).cpu().numpy()
+        if not len(idx):
+            return out
+        embeddings = []
+        for start in range(0, len(idx), self.batch):
+            chips = torch.stack([self.chip(frames[t], points[t]) for t in idx[start:start + self.batch]])
+            embeddings.append(F.normalize(self.net(chips.to(self.device)).float(), dim=1))
+        out[idx] = torch.cat(embeddings).cpu().numpy()  # one device-to-host copy per video
         return out
 
 
 class FacenetEmbedder(TorchEmbedder):
     name = "facenet-vggface2"
 
-    def __init__(self, device: str = "cpu"):
-        super().__init__(FACENET_VGGFACE2, InceptionResnetV1(), "facenet-pytorch InceptionResnetV1 (vggface2)", device)
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        super().__init__(FACENET_VGGFACE2, InceptionResnetV1(), "facenet-pytorch InceptionResnetV1 (vggface2)",
+                         weights_dir, device)
 
     def chip(self, frame, points):
         x = square_chip(frame, points, 160).astype(np.float32)
@@ -226,8 +237,8 @@ class FacenetEmbedder(TorchEmbedder):
 class ArcfaceEmbedder(TorchEmbedder):
     name = "arcface"
 
-    def __init__(self, device: str = "cpu"):
-        super().__init__(ARCFACE_R100, IResNet(), "insightface arcface_torch iresnet100", device)
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        super().__init__(ARCFACE_R100, IResNet(), "insightface arcface_torch iresnet100", weights_dir, device)
 
     def chip(self, frame, points):
         x = arcface_chip(frame, points).astype(np.float32)

@@ -14,6 +14,8 @@ backend id. Points are shifted by −1 to this harness's convention (pixel centr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
@@ -140,32 +142,46 @@ def heatmap_peaks(hm: np.ndarray) -> np.ndarray:
 
 
 class FanLandmarks(LandmarkBackend):
-    name = "fan"
+    """2DFAN4 on `device`: crops are made on the CPU, the network runs in batches, heatmaps come back once."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    name = "fan"
+    batch = 32
+
+    def __init__(self, weights_dir: Path, device: str = "cpu") -> None:
         from metrics.backends.landmarks import get_landmark_backend
 
-        path, self.sha256 = FAN_2D.resolve()
+        path, self.weights_sha256 = FAN_2D.resolve(weights_dir)
         state = strip_module_prefix(load_torch_file(path, "face-alignment 2DFAN4 weights"))
-        self.net = load_strict(FAN(4), state, path, "face-alignment 2DFAN4").to(device)
-        self.device = device
+        self.net = load_strict(FAN(4), state, path, "face-alignment 2DFAN4").to(device).eval()
+        self.device = str(device)
         self.boxes = get_landmark_backend("mediapipe")
 
     def version(self) -> str:
-        return f"fan-2DFAN4-{self.sha256[:12]} (boxes: {self.boxes.version()})"
+        return f"fan-2DFAN4-{self.weights_sha256[:12]} (boxes: {self.boxes.version()})"
 
     @torch.no_grad()
+    def heatmaps(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 256, 256, 3) uint8 crops -> (N, 68, 64, 64) float32 heatmaps, one device-to-host copy."""
+        out = []
+        for start in range(0, len(crops), self.batch):
+            x = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch])).to(self.device)
+            out.append(self.net(x.permute(0, 3, 1, 2).float() / 255.0).float())
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, 68, 64, 64), np.float32)
+
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
         boxes = self.boxes.detect(frames)
         points = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
-        for t in np.nonzero(boxes.found)[0]:
+        found = np.nonzero(boxes.found)[0]
+        crops, frames_of = [], []
+        for t in found:
             x1, y1, x2, y2 = face_box_from_landmarks(boxes.points[t])
             center = np.array([x2 - (x2 - x1) / 2.0, y2 - (y2 - y1) / 2.0])
             center[1] -= (y2 - y1) * CENTER_Y_OFFSET
             scale = (x2 - x1 + y2 - y1) / REFERENCE_SCALE
-            crop = crop_face(frames[t], center, scale)
-            x = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32) / 255.0)[None].to(self.device)
-            hm = self.net(x)[0].float().cpu().numpy()
+            crops.append(crop_face(frames[t], center, scale))
+            frames_of.append((center, scale))
+        heatmaps = self.heatmaps(np.stack(crops)) if crops else []
+        for t, hm, (center, scale) in zip(found, heatmaps, frames_of):
             peaks = heatmap_peaks(hm)
             points[t] = np.stack([to_crop_pixel(p, center, scale, hm.shape[-1], True) for p in peaks]) - 1.0
         return LandmarkTrack(points, boxes.found.copy(), self.version())

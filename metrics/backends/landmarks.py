@@ -4,7 +4,11 @@
 iBUG points by a correspondence fitted on the mini protocol's planted landmarks
 (`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py).
 `dlib68`: dlib's 68-point shape predictor from face_recognition_models (offline).
+`fan` (metrics/backends/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
 A frame with no face gives NaN points and found=False; it never raises.
+
+Instances come from `get_landmark_backend(name, device, weights_dir)`, cached per everything the
+backend depends on, so two settings never share a detector loaded for the other.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class LandmarkTrack:
 
 class LandmarkBackend(ABC):
     name: str
+    device: str = "cpu"  # where it computes; mediapipe and dlib run on the CPU whatever the settings say
+    weights_sha256: str | None = None  # of the user weight file, for backends that read one
 
     @abstractmethod
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
@@ -47,6 +53,10 @@ class LandmarkBackend(ABC):
 
     def version(self) -> str:
         return self.name
+
+    def cache_key(self) -> dict[str, str | None]:
+        """What cached features computed by this backend depend on (names the on-disk cache folder)."""
+        return {"backend": self.version(), "weights": self.weights_sha256, "device": str(self.device)}
 
 
 def _package_version(name: str) -> str:
@@ -82,7 +92,8 @@ class MediapipeLandmarks(LandmarkBackend):
     name = "mediapipe"
 
     def __init__(self) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logs info/warnings to stderr
+        # mediapipe 0.10.21 logs through absl (GLOG_minloglevel has no effect): its start-up chatter is
+        # silenced below by redirecting file descriptor 2, never by changing the environment
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError as exc:
@@ -170,14 +181,30 @@ class Dlib68Landmarks(LandmarkBackend):
 
 
 LANDMARK_BACKENDS = {"mediapipe": MediapipeLandmarks, "dlib68": Dlib68Landmarks}
+WEIGHTED_BACKENDS = ("fan",)  # read a user weight file and run on a torch device
+
+
+def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> LandmarkBackend:
+    """The shared backend for (name, device, weights folder).
+
+    mediapipe and dlib68 depend on neither, so they are shared across settings; fan is one
+    instance per device and weights folder (which it must be given: nothing reads the environment).
+    """
+    if name in WEIGHTED_BACKENDS:
+        if weights_dir is None:
+            raise BenchError(f"the {name} landmark backend needs the weights folder it reads from",
+                             hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
+        return _landmark_backend(name, str(device), Path(weights_dir).expanduser().resolve())
+    if name not in LANDMARK_BACKENDS:
+        raise BenchError(f"unknown landmark backend {name!r}",
+                         hint=f"choose one of {sorted([*LANDMARK_BACKENDS, *WEIGHTED_BACKENDS])}")
+    return _landmark_backend(name, "cpu", None)
 
 
 @lru_cache(maxsize=None)
-def get_landmark_backend(name: str) -> LandmarkBackend:
+def _landmark_backend(name: str, device: str, weights_dir: Path | None) -> LandmarkBackend:
     if name == "fan":
         from metrics.backends.fan import FanLandmarks
 
-        return FanLandmarks()
-    if name not in LANDMARK_BACKENDS:
-        raise BenchError(f"unknown landmark backend {name!r}", hint=f"choose one of {sorted(LANDMARK_BACKENDS)}")
+        return FanLandmarks(weights_dir, device)
     return LANDMARK_BACKENDS[name]()

@@ -2,7 +2,7 @@
 
 The layers carry the official names (netcnnaud, netfcaud, netcnnlip, netfclip; 102 tensors),
 so the user's plain state_dict loads strictly with weights_only=True. The weights are not
-obtainable offline: the user puts the file in the weights folder.
+obtainable offline: the user puts the file in the weights folder (Settings.weights_dir, passed in).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import torch.nn as nn
 from benchmark.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
-from benchmark.paths import weights_root
 
 WEIGHTS_FILE = "syncnet_v2.model"
 
@@ -59,8 +58,8 @@ class SyncNet(nn.Module):
         return self.netfclip(self.netcnnlip(clips).flatten(1))
 
 
-def weights_path() -> Path:
-    return weights_root() / WEIGHTS_FILE
+def weights_path(weights_dir: str | Path) -> Path:
+    return Path(weights_dir) / WEIGHTS_FILE
 
 
 def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
@@ -73,9 +72,14 @@ def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-@lru_cache(maxsize=2)
-def load_syncnet(device: str = "cpu") -> tuple[SyncNet, str]:
-    path = weights_path()
+def load_syncnet(device: str, weights_dir: str | Path) -> tuple[SyncNet, str]:
+    """(network on `device`, weights provenance), shared per device and weights folder."""
+    return _load_syncnet(str(device), Path(weights_dir).expanduser().resolve())
+
+
+@lru_cache(maxsize=4)
+def _load_syncnet(device: str, weights_dir: Path) -> tuple[SyncNet, str]:
+    path = weights_path(weights_dir)
     if not path.is_file():
         raise BenchError(
             f"LSE-C/LSE-D need SyncNet weights: put {WEIGHTS_FILE} (joonson/syncnet_python, MIT) at {path}",

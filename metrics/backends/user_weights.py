@@ -1,7 +1,8 @@
 """Finding the user-supplied weight files of the optional metric backends (fan, facenet, arcface).
 
-They live under the weights root (--weights / $BENCH_WEIGHTS / <data dir>/weights) in a folder per
-backend. Nothing is downloaded; a missing file is one message saying what goes where.
+They live under the weights folder (Settings.weights_dir: --weights / $BENCH_WEIGHTS / <data dir>/weights)
+in a folder per backend; the caller passes that folder, nothing here reads the environment. Nothing is
+downloaded; a missing file is one message saying what goes where.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
-from benchmark.paths import weights_root
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,12 @@ class BackendWeights:
     licence: str
     sha256_prefix: str | None = None  # torch-hub style: the first hex digits of the sha256 are in the file name
 
-    @property
-    def path(self) -> Path:
-        return weights_root() / self.folder / self.filename
+    def path(self, weights_dir: Path) -> Path:
+        return Path(weights_dir) / self.folder / self.filename
 
-    def resolve(self) -> tuple[Path, str]:
-        """(path, sha256) of the file, checked against the published hash prefix when there is one."""
-        path = self.path
+    def resolve(self, weights_dir: Path) -> tuple[Path, str]:
+        """(path, sha256) of the file in `weights_dir`, checked against the published hash prefix when there is one."""
+        path = self.path(weights_dir)
         if not path.is_file():
             sha = f" (sha256 starts {self.sha256_prefix})" if self.sha256_prefix else ""
             raise BenchError(f"{self.what} needs {self.filename}{sha} at {path}; nothing is downloaded here",

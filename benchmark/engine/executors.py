@@ -1,0 +1,178 @@
+"""Executors turn clip tasks into clip results; the driver writes what they yield.
+
+`LocalExecutor` runs one worker in this process. `RayExecutor` runs N actors (each builds the
+adapter and metrics once from the plan and streams clips); only task descriptions (clip ids,
+file paths) go through the object store, results come back as rows and arrays. A worker that
+dies mid-clip: the clip is retried on a fresh actor, up to `max_attempts`, then recorded as
+failed. Results are yielded in completion order: the reduce step does not depend on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Iterable, Iterator
+
+from benchmark.engine.plan import RunPlan
+from benchmark.engine.worker import ClipResult, ClipTask, ClipWorker
+from benchmark.errors import BenchError
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, worker: ClipWorker | None = None):
+        self._worker = worker
+
+    def describe(self) -> dict:
+        return {"executor": "local", "workers": 1}
+
+    def run(self, plan: RunPlan, tasks: Iterable[ClipTask]) -> Iterator[ClipResult]:
+        tasks = list(tasks)
+        if not tasks:
+            return
+        worker = self._worker or ClipWorker(plan)
+        for task in tasks:
+            yield worker.process(task)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise BenchError("--executor ray needs Ray, which is not installed",
+                         hint="pip install 'talking-head-bench[distributed]' (or pip install ray)") from None
+    return ray
+
+
+class RayExecutor:
+    """Clips over Ray actors; starts a local Ray when no address is given (and stops it after)."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 2, gpus_per_worker: float = 0.0, address: str | None = None,
+                 max_attempts: int = 3, in_flight_per_worker: int = 2, log=print):
+        if workers < 1:
+            raise BenchError(f"--workers {workers}: need at least one worker")
+        self.workers, self.gpus, self.address = workers, gpus_per_worker, address
+        self.max_attempts, self.in_flight = max_attempts, in_flight_per_worker
+        self.log = log
+        self.actors: list = []  # exposed so tests can kill one
+        self.startup_s: float | None = None  # cluster + workers ready, measured by the last run
+
+    def describe(self) -> dict:
+        return {"executor": "ray", "workers": self.workers, "gpus_per_worker": self.gpus,
+                "address": self.address or "local", "startup_s": self.startup_s}
+
+    def run(self, plan: RunPlan, tasks: Iterable[ClipTask]) -> Iterator[ClipResult]:
+        tasks = deque(tasks)
+        if not tasks:
+            return
+        self._t0 = time.perf_counter()
+        ray = _import_ray()
+        started_here = not ray.is_initialized()
+        if started_here:
+            threads = plan.settings.get("threads", 1)
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     logging_level="ERROR", configure_logging=True,
+                     **({} if self.address else {"num_cpus": self.workers * threads}))
+        try:
+            yield from self._drive(ray, plan, tasks)
+        finally:
+            for actor in self.actors:
+                try:
+                    ray.kill(actor)
+                except Exception:
+                    pass
+            self.actors = []
+            if started_here:
+                ray.shutdown()
+
+    def _new_actor(self, ray, plan_dict: dict):
+        device = "cuda" if self.gpus > 0 else plan_dict["settings"]["device"]
+        threads = plan_dict["settings"].get("threads", 1)
+        actor_cls = ray.remote(num_cpus=threads, num_gpus=self.gpus, max_restarts=0)(_RayClipWorker)
+        return actor_cls.remote(plan_dict, device)
+
+    def _drive(self, ray, plan: RunPlan, tasks: deque) -> Iterator[ClipResult]:
+        from ray.exceptions import RayActorError, WorkerCrashedError
+
+        plan_dict = plan.to_dict()
+        self.actors = [self._new_actor(ray, plan_dict) for _ in range(min(self.workers, len(tasks)))]
+        self._check_started(ray)
+        self.startup_s = round(time.perf_counter() - self._t0, 2)
+        pending: dict = {}  # object ref -> (actor index, actor, task)
+        load = [0] * len(self.actors)
+
+        def submit(i: int) -> None:
+            while tasks and load[i] < self.in_flight:
+                task = tasks.popleft()
+                pending[self.actors[i].process.remote(task)] = (i, self.actors[i], task)
+                load[i] += 1
+
+        for i in range(len(self.actors)):
+            submit(i)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            i, actor, task = pending.pop(ref)
+            if actor is self.actors[i]:
+                load[i] -= 1
+            try:
+                result = ray.get(ref)
+            except (RayActorError, WorkerCrashedError) as exc:
+                result = self._after_crash(ray, plan_dict, i, actor, task, exc, load, tasks)
+            except Exception as exc:  # the worker could not even build (e.g. weights missing on that machine)
+                raise BenchError(f"a Ray worker failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+            if result is not None:
+                yield result
+            for j in range(len(self.actors)):
+                submit(j)
+
+    def _check_started(self, ray) -> None:
+        """Fail fast, with the worker's own message, when a worker cannot build its adapter or metrics."""
+        try:
+            ray.get([a.getpid.remote() for a in self.actors])
+        except Exception as exc:
+            cause = getattr(exc, "cause", None) or exc
+            text = str(cause).strip().splitlines()
+            raise BenchError(f"a Ray worker could not start: {text[-1] if text else type(cause).__name__}",
+                             hint="every worker must see the same data dir, weights and packages as the driver") from None
+
+    def _after_crash(self, ray, plan_dict, i, actor, task, exc, load, tasks) -> ClipResult | None:
+        """Replace the dead actor (once); requeue its clips (bounded); a clip past its attempts is a failed row."""
+        if actor is self.actors[i]:  # the dead actor's other in-flight clips come back here too
+            self.log(f"a Ray worker died ({type(exc).__name__}); starting a new one")
+            self.actors[i] = self._new_actor(ray, plan_dict)
+            load[i] = 0
+        if task.attempt < self.max_attempts:
+            task.attempt += 1
+            tasks.appendleft(task)
+            return None
+        return _worker_died_result(plan_dict, task, self.max_attempts)
+
+
+def _worker_died_result(plan_dict: dict, task: ClipTask, attempts: int) -> ClipResult:
+    clip = next(c for c in plan_dict["clips"] if c["id"] == task.clip_id)
+    row = {"key": clip["key"], "clip_id": clip["id"], "speaker": clip["speaker"], "clip_fingerprint": clip["fingerprint"],
+           "adapter_fingerprint": plan_dict["adapter"]["fingerprint"], "seed": clip["seed"], "status": "failed",
+           "scores": {}, "timing": {},
+           "error": {"stage": "worker", "type": "WorkerDied",
+                     "message": f"the worker process died on this clip {attempts} times (out of memory or a crash in native code?)"}}
+    return ClipResult(row, list(task.columns))
+
+
+class _RayClipWorker:
+    """The Ray actor: one ClipWorker per process, built once."""
+
+    def __init__(self, plan_dict: dict, device: str):
+        import os
+
+        self.pid = os.getpid()
+        self.worker = ClipWorker(plan_dict, device=device)
+
+    def getpid(self) -> int:
+        return self.pid
+
+    def process(self, task: ClipTask) -> ClipResult:
+        return self.worker.process(task)

@@ -1,0 +1,82 @@
+"""Rows -> results: a pure function of the per-clip rows taken in protocol order.
+
+Whatever executor, worker count, shard split or completion order produced the rows, folding
+them in the plan's clip order gives the same bytes: float sums are added in one fixed order.
+Each metric reports its own coverage: `n` clips with a value, and the clips where it failed or
+did not apply, with reasons; a clip whose generation failed counts against every metric.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from benchmark.engine.plan import PlannedClip
+
+MAX_LISTED_FAILURES = 50
+
+
+def new_state(spec: dict):
+    """The metric's aggregate state, built from its recorded variant and parameters."""
+    from metrics import METRICS, VARIANT_FAMILIES
+
+    family = VARIANT_FAMILIES.get(spec["variant"], spec["variant"])
+    cls = METRICS.get(spec.get("name") or family)
+    metric = cls(variant=spec["variant"] if spec["variant"] != cls.name else None, **spec.get("params", {}))
+    return metric.new_state()
+
+
+def aggregation_of(spec: dict) -> str:
+    return getattr(new_state(spec), "aggregation", "mean over clips")
+
+
+def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
+                  load_artifacts: Callable[[str], dict]) -> dict:
+    """One metric's result over the plan's clips (rows by key; a clip with no row is 'missing')."""
+    column = spec["column"]
+    state = new_state(spec)
+    consumes = getattr(state, "consumes_artifacts", False)
+    failures, n_failed, n_na, n_ok = [], 0, 0, 0
+    for clip in clips:
+        row = rows.get(clip.key)
+        if row is None:
+            status, reason = "failed", "not scored (the run was interrupted; re-run to finish it)"
+        elif row["status"] != "ok":
+            status, reason = "failed", f"clip failed at {row['error']['stage']}: {row['error']['message']}"
+        else:
+            score = row["scores"].get(column)
+            if score is None:
+                status, reason = "failed", "not scored"
+            else:
+                status, reason = score["status"], score.get("reason", "")
+        if status == "ok":
+            n_ok += 1
+            artifacts = load_artifacts(score["artifact"]) if consumes and score.get("artifact") else None
+            state.add(score.get("value"), score.get("pooled"), artifacts)
+            continue
+        if status == "n/a":
+            n_na += 1
+        else:
+            n_failed += 1
+        if len(failures) < MAX_LISTED_FAILURES:
+            failures.append({"clip_id": clip.id, "status": status, "reason": reason})
+    summary = state.compute()
+    summary.update(n_failed=n_failed, n_na=n_na, n_clips=len(clips), n_scored=n_ok,
+                   coverage=f"{n_ok}/{len(clips)}", failures=failures)
+    return summary
+
+
+def reduce_results(specs: list[dict], clips: list[PlannedClip], rows: dict[str, dict],
+                   load_artifacts: Callable[[str], dict]) -> dict[str, dict]:
+    return {spec["variant"]: reduce_column(spec, clips, rows, load_artifacts) for spec in specs}
+
+
+def clip_summary(clips: list[PlannedClip], rows: dict[str, dict]) -> tuple[dict, list[dict]]:
+    """Clip-level counts and the clips that failed before any metric (load, generate, validate)."""
+    failures = []
+    for clip in clips:
+        row = rows.get(clip.key)
+        if row is None:
+            failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing", "message": "no row"})
+        elif row["status"] != "ok":
+            failures.append({"clip_id": clip.id, **row["error"]})
+    return {"total": len(clips), "scored": len(clips) - len(failures), "failed": len(failures)}, failures

@@ -1,0 +1,236 @@
+"""One clip, start to finish: generate (or reuse kept frames), validate, score each asked column.
+
+A `ClipWorker` builds the adapter, metrics and protocol once from a plan; every executor (in
+process, Ray actor) calls `process(task)` and gets back a plain result that the driver writes.
+Only load / generate / validate failures fail a clip. A metric that cannot score a clip records
+its own status ("failed", or "n/a" when the clip lacks what the metric needs) and every other
+metric keeps its value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.engine.plan import RunPlan
+from benchmark.errors import BenchError, ClipError, MetricNotApplicable
+from benchmark.settings import Settings
+from benchmark.types import Clip, GenerationRequest, Video
+
+
+@dataclass
+class ClipTask:
+    """What to do for one clip: which metric columns to score, and where earlier frames are."""
+
+    clip_id: str
+    columns: list[str]
+    kept_video: str | None = None  # path of frames kept by an earlier pass (--keep-videos)
+    expected_video_sha256: str | None = None  # frames scored before: regenerated ones must match
+    keep_video: bool = False
+    attempt: int = 1
+
+
+@dataclass
+class ClipResult:
+    row: dict
+    columns: list[str] = field(default_factory=list)  # the metric columns this task asked for
+    artifacts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # column -> arrays
+    video_bytes: bytes | None = None  # lossless FFV1 (.mkv) of the generated frames, when kept
+    traceback: str | None = None  # of an unexpected failure, for errors.log
+
+
+def video_sha256(frames: np.ndarray) -> str:
+    h = hashlib.sha256(str(frames.shape).encode())
+    h.update(np.ascontiguousarray(frames).tobytes())
+    return h.hexdigest()
+
+
+def open_protocol(dataset: str, settings: Settings, log=None):
+    from protocols import DATASETS
+
+    protocol = DATASETS.get(dataset)(settings.data_dir)
+    if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
+        if log:
+            log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
+        protocol.prepare()
+    return protocol
+
+
+def build_adapter(model: str, model_args: dict, settings: Settings):
+    from adapters import ADAPTERS
+
+    adapter = ADAPTERS.get(model)(**model_args)
+    adapter.bind_weights(settings.weights_dir)
+    return adapter
+
+
+def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
+    """column -> Metric, checking each rebuilt metric has exactly the planned parameters and backend."""
+    from benchmark.engine.plan import column_id
+    from metrics import create_metric
+
+    out = {}
+    for spec in specs:
+        metric = create_metric(spec["variant"], settings)
+        column = column_id(metric.spec.to_dict())
+        if column != spec["column"]:
+            raise BenchError(f"metric {spec['variant']} here is {metric.spec.to_dict()}, the plan has {spec}",
+                             hint="run every worker with the same harness, packages and weights")
+        out[column] = metric
+    return out
+
+
+class ClipWorker:
+    def __init__(self, plan: RunPlan | dict, device: str | None = None):
+        self.plan = plan if isinstance(plan, RunPlan) else RunPlan.from_dict(plan)
+        settings = Settings.from_dict(self.plan.settings)
+        self.settings = settings.with_device(device) if device else settings
+        self.settings.apply_threads()
+        self.adapter = build_adapter(self.plan.model, self.plan.model_args, self.settings)
+        if self.adapter.fingerprint() != self.plan.adapter["fingerprint"]:
+            raise BenchError(f"the {self.plan.model} adapter here has fingerprint {self.adapter.fingerprint()[:12]}, "
+                             f"the plan {self.plan.adapter['fingerprint'][:12]}",
+                             hint="every worker needs the same harness code, model args and weights")
+        self.metrics = build_metrics(self.plan.metrics, self.settings)
+        protocol = open_protocol(self.plan.dataset, self.settings)
+        self.clips: dict[str, Clip] = {c.id: c for c in protocol.clips()}
+        self.seeds = {c.id: c.seed for c in self.plan.clips}
+        self.keys = {c.id: c.key for c in self.plan.clips}
+        self.cache_dir = protocol.prepared_dir / "features" if hasattr(protocol, "prepared_dir") else None
+        self._ready = False
+
+    def process(self, task: ClipTask) -> ClipResult:
+        clip = self.clips[task.clip_id]
+        row: dict[str, Any] = {
+            "key": self.keys[clip.id], "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
+            "adapter_fingerprint": self.plan.adapter["fingerprint"], "seed": self.seeds[clip.id], "fps": clip.fps,
+            "status": "ok", "scores": {}, "timing": {},
+        }
+        result = ClipResult(row, list(task.columns))
+        stage = "load"
+        try:
+            video = None
+            if task.kept_video:
+                stage = "load"
+                video = self._load_kept(task.kept_video)
+                row["video"] = {"source": "kept"}
+            if video is None:
+                stage = "generate"
+                video = self._generate(clip, row)
+                row["video"] = {"source": "generated"}
+            stage = "validate"
+            if row["video"]["source"] == "generated":  # kept frames were stored after fitting
+                video = _fit_to_reference(video, clip, self.adapter, row)
+            _validate(video, clip)
+            row["n_frames"] = video.n_frames
+            row["video"]["sha256"] = video_sha256(video.frames)
+            if task.expected_video_sha256 and row["video"]["sha256"] != task.expected_video_sha256:
+                raise ClipError("validate", "the regenerated frames differ from the frames scored before "
+                                            f"({row['video']['sha256'][:12]} vs {task.expected_video_sha256[:12]}): the "
+                                            "adapter is not deterministic here; re-run with --keep-videos in a new --out")
+            if task.keep_video:
+                result.video_bytes = _encode_lossless(video)
+            stage = "reference"
+            t0 = time.perf_counter()
+            reference = clip.load_frames()
+            if reference.shape[0] != clip.n_frames:
+                raise ClipError("reference", f"{clip.video_path}: has {reference.shape[0]} frames, manifest says {clip.n_frames}")
+            row["timing"]["reference_s"] = round(time.perf_counter() - t0, 4)
+            stage = "score"
+            self._score(clip, video, reference, task.columns, result)
+        except ClipError as exc:
+            row.update(status="failed", error={"stage": exc.stage, "type": "ClipError", "message": exc.message})
+        except BenchError as exc:
+            row.update(status="failed", error={"stage": stage, "type": "BenchError", "message": str(exc)})
+        except Exception as exc:  # one broken clip must not end the run
+            row.update(status="failed", error={"stage": stage, "type": type(exc).__name__, "message": str(exc)})
+            result.traceback = f"--- {clip.id} [{stage}]\n{traceback.format_exc()}\n"
+        return result
+
+    # ---- pieces ---------------------------------------------------------------------------
+
+    def _generate(self, clip: Clip, row: dict) -> Video:
+        request = GenerationRequest.for_clip(clip)
+        if not self._ready:
+            self.adapter.setup(self.settings.device)
+            self._ready = True
+        t0 = time.perf_counter()
+        video = self.adapter.generate(request, seed=row["seed"])
+        row["timing"]["generate_s"] = round(time.perf_counter() - t0, 4)
+        return video
+
+    @staticmethod
+    def _load_kept(path: str) -> Video | None:
+        from benchmark.media import read_video
+
+        return read_video(path) if Path(path).is_file() else None
+
+    def _score(self, clip: Clip, video: Video, reference: np.ndarray, columns: list[str], result: ClipResult) -> None:
+        from metrics.context import ClipContext
+
+        ctx = ClipContext(clip, video, reference, cache_dir=self.cache_dir, settings=self.settings)
+        for column in columns:
+            metric = self.metrics[column]
+            t0 = time.perf_counter()
+            score: dict[str, Any] = {"status": "ok"}
+            try:
+                value = metric.score_clip(ctx)
+                score["value"] = value.value
+                if value.pooled:
+                    score["pooled"] = value.pooled
+                if value.extras:
+                    score["extras"] = value.extras
+                if value.artifacts:
+                    result.artifacts[column] = value.artifacts
+            except MetricNotApplicable as exc:
+                score = {"status": "n/a", "value": None, "reason": exc.message}
+            except ClipError as exc:
+                score = {"status": "failed", "value": None, "reason": exc.message}
+            except BenchError as exc:
+                score = {"status": "failed", "value": None, "reason": str(exc)}
+            except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
+                score = {"status": "failed", "value": None, "reason": f"{type(exc).__name__}: {exc}"}
+                result.traceback = (result.traceback or "") + \
+                    f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
+            score["seconds"] = round(time.perf_counter() - t0, 4)
+            result.row["scores"][column] = score
+
+
+def _encode_lossless(video: Video) -> bytes:
+    from benchmark.media import write_video
+
+    with tempfile.TemporaryDirectory(prefix="bench-keep-") as tmp:
+        path = Path(tmp) / "clip.mkv"
+        write_video(path, video.frames, video.fps, codec="ffv1")
+        return path.read_bytes()
+
+
+def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
+    """Frames of a model with its own resolution (e.g. 1024²) resized to the reference size, recorded in the row."""
+    native = adapter.native_size()
+    if native is not None and video.size != tuple(native):
+        raise ClipError("validate", f"{adapter.name} declares {native[0]}x{native[1]} frames but generated "
+                                    f"{video.size[0]}x{video.size[1]}")
+    if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
+        return video
+    from PIL import Image
+
+    h, w = clip.size
+    resized = [np.asarray(Image.fromarray(f).resize((w, h), Image.LANCZOS)) for f in video.frames]
+    row["resized"] = {"from": list(video.size), "to": [h, w], "filter": "PIL Lanczos"}
+    return Video(np.stack(resized), video.fps)
+
+
+def _validate(video: Video, clip: Clip) -> None:
+    if video.n_frames != clip.n_frames:
+        raise ClipError("validate", f"length mismatch: generated {video.n_frames} frames, the reference has {clip.n_frames}")
+    if video.size != tuple(clip.size):
+        raise ClipError("validate", f"size mismatch: generated {video.size[0]}x{video.size[1]}, "
+                                    f"the reference is {clip.size[0]}x{clip.size[1]} (HxW)")

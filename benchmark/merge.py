@@ -1,0 +1,129 @@
+"""`bench merge`: fuse shard runs (Slurm arrays, several machines) into one run.
+
+Shards are fused only when they are parts of one plan made by one harness: same protocol and
+clip selection, adapter fingerprint, seeds, metric columns, code version, packages and device.
+The merged rows are reduced exactly as one process would reduce them, so the record is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmark.engine.plan import RunPlan
+from benchmark.engine.store import RunLock, RunStore
+from benchmark.errors import BenchError
+from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record
+
+# what every shard must agree on, as (label, getter over (plan dict, record))
+_MUST_AGREE = [
+    ("protocol", lambda p, r: p["protocol"]),
+    ("dataset", lambda p, r: p["dataset"]),
+    ("adapter.fingerprint", lambda p, r: p["adapter"]["fingerprint"]),
+    ("seeds", lambda p, r: p["seeds"]),
+    ("limit", lambda p, r: p["limit"]),
+    ("settings.device", lambda p, r: p["settings"]["device"]),
+    ("metrics", lambda p, r: [{k: m[k] for k in ("variant", "column", "params", "backend")} for m in r["metrics"]]),
+    ("code.commit", lambda p, r: r["code"].get("commit")),
+    ("code.dirty", lambda p, r: r["code"].get("dirty")),
+    ("packages", lambda p, r: r["packages"]),
+    ("device.torch", lambda p, r: r["device"].get("torch")),
+    ("shard count", lambda p, r: (p.get("shard") or [None, None])[1]),
+]
+
+
+def _load_shard(run_dir: Path) -> tuple[dict, dict]:
+    record = load_record(run_dir)
+    plan = json.loads((run_dir / RUN_FILE).read_text()).get("plan")
+    if not plan:
+        raise BenchError(f"{run_dir}: no plan in {RUN_FILE}", hint="merge runs made by `bench run --shard K/N`")
+    return plan, record
+
+
+def check_compatible(shards: list[tuple[Path, dict, dict]]) -> None:
+    """Refuse, naming the first field that differs, to merge shards of different plans or harnesses."""
+    first_dir, first_plan, first_record = shards[0]
+    for label, get in _MUST_AGREE:
+        want = get(first_plan, first_record)
+        for run_dir, plan, record in shards[1:]:
+            got = get(plan, record)
+            if got != want:
+                raise BenchError(f"cannot merge: {label} differs between {first_dir} ({_short(want)}) and {run_dir} ({_short(got)})",
+                                 hint="merge only shards of one `bench run` command made with the same code and packages")
+    seen: dict[int, Path] = {}
+    for run_dir, plan, _ in shards:
+        if not plan.get("shard"):
+            raise BenchError(f"cannot merge: {run_dir} is not a shard run", hint="make shards with `bench run --shard K/N`")
+        k = plan["shard"][0]
+        if k in seen:
+            raise BenchError(f"cannot merge: shard {k} given twice ({seen[k]} and {run_dir})")
+        seen[k] = run_dir
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def merge_runs(run_dirs: list[Path], out: Path, log=print):
+    from benchmark.runner import RunOutcome, build_record
+
+    shards = [(Path(d), *_load_shard(Path(d))) for d in run_dirs]
+    check_compatible(shards)
+    n_shards = shards[0][1]["shard"][1]
+    present = sorted(plan["shard"][0] for _, plan, _ in shards)
+    if present != list(range(n_shards)):
+        missing = sorted(set(range(n_shards)) - set(present))
+        log(f"warning: shards {missing} of {n_shards} are missing; their clips are reported as not scored")
+    started = min(datetime.fromisoformat(r["started_at"]) for _, _, r in shards)
+
+    plan_dict = dict(shards[0][1])
+    clips = sorted((c for _, plan, _ in shards for c in plan["clips"]), key=lambda c: c["index"])
+    plan_dict.update(clips=clips, shard=None)
+    plan = RunPlan.from_dict(plan_dict)
+    specs = shards[0][2]["metrics"]
+
+    store = RunStore(Path(out))
+    store.create()
+    with RunLock(store.dir) as lock:
+        lock.acquire(log=log)
+        store.clear_record()
+        rows: dict[str, dict] = {}
+        for run_dir, shard_plan, _ in shards:
+            source = RunStore(run_dir).rows.latest_by_key()
+            for c in shard_plan["clips"]:
+                row = source.get(c["key"])
+                if row is None:
+                    continue
+                _copy_files(run_dir, store.dir, row)
+                rows[row["key"]] = row
+        (store.dir / "clips.jsonl").unlink(missing_ok=True)
+        for c in plan.clips:  # rows in protocol order
+            if c.key in rows:
+                store.rows.append(rows[c.key])
+        command = "bench merge " + " ".join(str(d) for d in run_dirs) + f" -o {out}"
+        store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": command, "reported_metrics": specs,
+                                          "merged_from": [str(d) for d, _, _ in shards]})
+        execution = {"executor": "merge", "shards": [{"run": str(d), "shard": p["shard"], **r.get("execution", {})}
+                                                     for d, p, r in shards]}
+        record = build_record(plan, specs, rows, store, started, command, execution)
+        first = shards[0][2]
+        record.update(code=first["code"], packages=first["packages"], device=first["device"])
+        store.write_record(record)
+    log(f"merged {len(shards)} shard(s) of {n_shards}: {len(rows)} of {len(plan.clips)} clips")
+    return RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)
+
+
+def _copy_files(src: Path, dst: Path, row: dict) -> None:
+    """Per-clip arrays and kept videos travel with their rows (same relative paths)."""
+    relatives = [s["artifact"] for s in row.get("scores", {}).values() if s.get("artifact")]
+    if row.get("video", {}).get("path"):
+        relatives.append(row["video"]["path"])
+    for relative in relatives:
+        target = dst / relative
+        if target.resolve() == (src / relative).resolve():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / relative, target)

@@ -1,0 +1,301 @@
+"""Engine v2: the record is a pure function of the rows, whatever executed them.
+
+Local executor vs Ray actors, one process vs three shards merged (in any order), a Ray worker
+killed mid-run, per-metric outcomes that do not depend on the metric set, and incremental
+scoring that neither regenerates nor re-scores what a run already has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.engine.executors import RayExecutor
+from benchmark.errors import BenchError
+from benchmark.merge import merge_runs
+from benchmark.records import load_record, load_rows
+from benchmark.runner import RunConfig, Runner
+
+ENGINE_METRICS = ("psnr", "blink", "fid", "kid")  # a mean, a pooled ratio, a Frechet and a kernel aggregate
+LIMIT = 6
+
+ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install ray` (scripts/setup.sh installs it)")
+
+
+def _config(mini_data_root, out, **kw) -> RunConfig:
+    kw.setdefault("metrics", ENGINE_METRICS)
+    kw.setdefault("limit", LIMIT)
+    kw.setdefault("threads", 1)
+    return RunConfig(model=kw.pop("model", "still"), dataset="mini", data_dir=mini_data_root, runs_dir=out, **kw)
+
+
+def _run(mini_data_root, out, executor=None, **kw):
+    """`executor`: a name for RunConfig ("local", "ray") or an executor object handed to the Runner."""
+    if isinstance(executor, str):
+        kw["executor"], executor = executor, None
+    return Runner(_config(mini_data_root, out, **kw), progress=False, log=lambda s: None, executor=executor).run()
+
+
+def _values(run_dir: Path) -> dict:
+    """Every per-clip value and outcome, by clip id."""
+    return {r["clip_id"]: (r["status"], r["metrics"], r["outcomes"], r["pooled"]) for r in load_rows(run_dir)}
+
+
+def _numbers(record: dict) -> dict:
+    """What must be identical between executions: everything but timings, commands and the executor."""
+    skip = {"started_at", "finished_at", "wall_time_s", "command", "execution", "code"}
+    return {k: v for k, v in record.items() if k not in skip}
+
+
+@pytest.fixture(scope="module")
+def local_run(mini_data_root, tmp_path_factory):
+    outcome = _run(mini_data_root, tmp_path_factory.mktemp("local"))
+    assert outcome.exit_code == 0
+    return outcome
+
+
+def test_ray_with_two_workers_gives_the_local_record(mini_data_root, tmp_path, local_run):
+    outcome = _run(mini_data_root, tmp_path, executor="ray", workers=2)
+    assert outcome.exit_code == 0 and outcome.record["execution"]["executor"] == "ray"
+    assert _values(outcome.run_dir) == _values(local_run.run_dir)
+    assert _numbers(outcome.record) == _numbers(local_run.record)
+    for name in ENGINE_METRICS:  # FID, KID and the bootstrap intervals included
+        assert outcome.record["results"][name] == local_run.record["results"][name]
+    assert outcome.record["results"]["fid"]["value"] > 0 and outcome.record["results"]["psnr"]["ci95"]
+    assert not ray.is_initialized()  # the local cluster it started is shut down
+
+
+class _KillingRayExecutor(RayExecutor):
+    """Kills worker 0's process (SIGKILL) as soon as the first clip comes back."""
+
+    killed: list[int] = []
+
+    def _drive(self, ray_module, plan, tasks):
+        for i, result in enumerate(super()._drive(ray_module, plan, tasks)):
+            if i == 0:
+                pid = ray_module.get(self.actors[0].getpid.remote())
+                os.kill(pid, signal.SIGKILL)
+                self.killed.append(pid)
+            yield result
+
+
+def test_a_killed_ray_worker_is_replaced_and_the_record_is_unchanged(mini_data_root, tmp_path, local_run):
+    executor = _KillingRayExecutor(workers=2, log=lambda s: None)
+    outcome = _run(mini_data_root, tmp_path, executor=executor)
+    assert executor.killed, "no worker was killed"
+    assert outcome.exit_code == 0 and outcome.n_scored == LIMIT
+    assert _values(outcome.run_dir) == _values(local_run.run_dir)
+    assert outcome.record["results"] == local_run.record["results"]
+
+
+@pytest.fixture(scope="module")
+def shard_runs(mini_data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    runs = [_run(mini_data_root, out, shard=(k, 3)) for k in range(3)]
+    assert sum(len(load_rows(r.run_dir)) for r in runs) == LIMIT
+    return [r.run_dir for r in runs]
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_three_shards_merged_in_any_order_give_the_unsharded_record(shard_runs, tmp_path, local_run, order):
+    merged = merge_runs([shard_runs[i] for i in order], tmp_path / "merged", log=lambda s: None)
+    assert merged.exit_code == 0
+    assert _values(merged.run_dir) == _values(local_run.run_dir)
+    assert _numbers(load_record(merged.run_dir)) == _numbers(local_run.record)
+    assert [r["clip_id"] for r in load_rows(merged.run_dir)] == [r["clip_id"] for r in load_rows(local_run.run_dir)]
+
+
+def _tampered_copy(run_dir: Path, tmp_path: Path, edit) -> Path:
+    import shutil
+
+    copy = tmp_path / f"tampered-{run_dir.name}"
+    shutil.copytree(run_dir, copy)
+    record = json.loads((copy / "record.json").read_text())
+    edit(record)
+    (copy / "record.json").write_text(json.dumps(record))
+    return copy
+
+
+def test_merging_shards_of_different_code_or_backends_is_refused_naming_the_field(shard_runs, tmp_path):
+    def other_commit(record):
+        record["code"]["commit"] = "0" * 40
+
+    with pytest.raises(BenchError, match="code.commit differs"):
+        merge_runs([shard_runs[0], _tampered_copy(shard_runs[1], tmp_path, other_commit)], tmp_path / "m1")
+
+    def other_backend(record):
+        record["metrics"][0]["backend"] = "torch 9.9"
+
+    with pytest.raises(BenchError, match="metrics differs"):
+        merge_runs([shard_runs[0], _tampered_copy(shard_runs[2], tmp_path, other_backend)], tmp_path / "m2")
+
+    with pytest.raises(BenchError, match="shard 0 given twice"):
+        merge_runs([shard_runs[0], shard_runs[0]], tmp_path / "m3")
+
+
+# ---- per-metric outcomes and incremental scoring ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faceless_folder(mini, tmp_path_factory):
+    """Ground-truth copies where two clips lose the face on most frames (a grey screen)."""
+    from benchmark.media import write_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    clips = mini.clips()
+    faceless = {clips[1].id, clips[4].id}
+    for clip in clips:
+        frames = clip.load_frames().copy()
+        if clip.id in faceless:
+            frames[10:] = 128
+        write_video(folder / f"{clip.id}.mkv", frames, clip.fps, codec="ffv1")
+    return folder, faceless
+
+
+def test_a_metric_that_cannot_score_a_clip_does_not_remove_it_from_other_metrics(mini_data_root, tmp_path, faceless_folder):
+    folder, faceless = faceless_folder
+    args = {"model": "folder", "model_args": {"dir": str(folder)}, "limit": None}
+    alone = _run(mini_data_root, tmp_path / "a", metrics=("psnr",), **args)
+    both = _run(mini_data_root, tmp_path / "b", metrics=("psnr", "lmd"), **args)
+    assert alone.record["results"]["psnr"]["n"] == both.record["results"]["psnr"]["n"] == 12
+    assert alone.record["results"]["psnr"]["value"] == both.record["results"]["psnr"]["value"]
+    lmd = both.record["results"]["lmd"]
+    assert lmd["n"] == 10 and lmd["n_failed"] == 2 and lmd["coverage"] == "10/12"
+    assert {f["clip_id"] for f in lmd["failures"]} == faceless
+    assert all("coverage threshold" in f["reason"] for f in lmd["failures"])
+    assert both.exit_code == 0 and both.record["clips"] == {"total": 12, "scored": 12, "failed": 0}
+
+
+def test_adding_a_metric_scores_only_that_metric_and_never_regenerates(mini_data_root, tmp_path, faceless_folder):
+    folder, _ = faceless_folder
+    args = {"model": "folder", "model_args": {"dir": str(folder)}, "keep_videos": True}
+    first = _run(mini_data_root, tmp_path, metrics=("psnr",), **args)
+    assert first.n_generated == LIMIT and len(first.scored_columns) == 1
+    psnr_column = next(iter(first.scored_columns))
+    rows_before = {r["clip_id"]: r for r in load_rows(first.run_dir)}
+
+    second = _run(mini_data_root, tmp_path, metrics=("psnr", "lmd"), **args)
+    assert second.run_dir == first.run_dir  # the run is named by what generates the frames, not by its metrics
+    assert second.n_generated == 0  # frames came from the kept lossless videos
+    assert psnr_column not in second.scored_columns and sum(second.scored_columns.values()) == LIMIT
+    rows_after = {r["clip_id"]: r for r in load_rows(second.run_dir)}
+    for clip_id, row in rows_after.items():
+        assert row["metrics"]["psnr"] == rows_before[clip_id]["metrics"]["psnr"]
+        assert row["video"]["source"] == "kept"
+    assert set(second.record["results"]) == {"psnr", "lmd"}
+
+    third = _run(mini_data_root, tmp_path, metrics=("psnr", "lmd"), **args)
+    assert third.n_tasks == 0 and third.record["results"] == second.record["results"]
+
+
+def test_changing_a_metric_backend_is_a_new_column_not_an_overwrite(mini_data_root, tmp_path, faceless_folder):
+    folder, _ = faceless_folder
+    args = {"model": "folder", "model_args": {"dir": str(folder)}, "limit": 2, "metrics": ("lmd",)}
+    a = _run(mini_data_root, tmp_path, **args)
+    b = _run(mini_data_root, tmp_path, landmarks="dlib68", **args)
+    assert a.run_dir == b.run_dir
+    row = json.loads((b.run_dir / "clips.jsonl").read_text().splitlines()[-1])
+    assert len([c for c in row["scores"] if c.startswith("lmd@")]) == 2
+    assert b.record["metrics"][0]["params"]["landmarks"] == "dlib68"
+
+
+def test_generation_and_subset_seeds_are_separate(mini_data_root, tmp_path):
+    runner = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=0),
+                    progress=False, log=lambda s: None)
+    a, _ = runner.plan()
+    b, _ = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=2, subset_seed=0),
+                  progress=False, log=lambda s: None).plan()
+    c, _ = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=7),
+                  progress=False, log=lambda s: None).plan()
+    assert [x.id for x in a.clips] == [x.id for x in b.clips]  # same subset, other noise
+    assert [x.seed for x in a.clips] != [x.seed for x in b.clips]
+    assert [x.id for x in a.clips] != [x.id for x in c.clips]  # other subset
+    assert a.run_id != b.run_id and a.run_id != c.run_id
+
+
+def test_a_second_writer_of_the_same_run_is_told_who_holds_it(mini_data_root, tmp_path):
+    from benchmark.engine.store import RunLock
+
+    runner = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=1), progress=False, log=lambda s: None)
+    plan, _ = runner.plan()
+    run_dir = runner.run_dir(plan)
+    run_dir.mkdir(parents=True)
+    with RunLock(run_dir) as held:
+        held.acquire()
+        with pytest.raises(BenchError, match=f"pid {os.getpid()}"):
+            runner.run()
+    assert runner.run().exit_code == 0  # free again
+
+
+def test_unsafe_clip_ids_are_refused():
+    from benchmark.engine.plan import check_clip_id
+
+    for bad in ("../x", "a/b", "..", "", ".hidden", "a\\b", "x\n"):
+        with pytest.raises(BenchError):
+            check_clip_id(bad)
+    assert check_clip_id("s2_bbaf2n") == "s2_bbaf2n"
+
+
+# ---- aggregation states: order-independent merges ------------------------------------------------
+
+
+def _shuffled_merge(states):
+    order = list(range(len(states)))
+    random.Random(len(states)).shuffle(order)
+    merged = states[order[0]]
+    for i in order[1:]:
+        merged = merged.merge(states[i])
+    return merged.compute()
+
+
+def test_every_aggregation_is_independent_of_merge_order():
+    from benchmark.stats import MeanState, PooledState
+    from metrics.fid import FrechetState, KernelState
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(20, 5, 40) * rng.choice([1e-3, 1, 1e3], 40)
+    counts = [{"blinks": float(rng.integers(0, 4)), "seconds": float(rng.uniform(1, 5))} for _ in range(40)]
+    feats = [(rng.normal(size=(7, 16)), rng.normal(size=(7, 16))) for _ in range(12)]
+
+    def means(parts):
+        return [MeanState([v for v in values[p]]) for p in parts]
+
+    def pooled(parts):
+        return [PooledState({"rate": ("blinks", "seconds")}, "rate", [counts[i] for i in p]) for p in parts]
+
+    def kernels(parts):
+        out = []
+        for p in parts:
+            s = KernelState(subsets=5, subset_size=20, cap=1000)
+            for i in p:
+                s.add(None, None, {"generated": feats[i][0], "reference": feats[i][1]})
+            out.append(s)
+        return out
+
+    for make, n in ((means, 40), (pooled, 40), (kernels, 12)):
+        reference = make([list(range(n))])[0].compute()
+        for trial in range(4):
+            idx = np.random.default_rng(trial).permutation(n)
+            parts = np.array_split(idx, 2 + trial)
+            assert _shuffled_merge(make(parts)) == reference
+
+    def frechet(parts):
+        out = []
+        for p in parts:
+            s = FrechetState(min_frames=2)
+            s.generated.total, s.reference.total = np.zeros(16), np.zeros(16)
+            s.generated.outer, s.reference.outer = np.zeros((16, 16)), np.zeros((16, 16))
+            for i in p:
+                s.generated.add(feats[i][0])
+                s.reference.add(feats[i][1])
+            out.append(s)
+        return out
+
+    a, b = frechet([range(0, 5), range(5, 12)])
+    assert a.merge(b).compute() == b.merge(a).compute()  # float addition commutes exactly
