@@ -159,7 +159,7 @@ def list_(what: str) -> None:
 @click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit)")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--sizes", default="256", show_default=True, help="crop sizes to write, e.g. 256,1024")
-@click.option("--workers", default=None, type=int, help="parallel clips (default: CPU count)")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="parallel clips (default: CPU count)")
 @click.option("--force", is_flag=True, help="rebuild the mini protocol even if present")
 def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
     """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
@@ -180,9 +180,17 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
             path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
         click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
         return
-    size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
+    try:
+        size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise BenchError(f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024") from None
     with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
-        report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1))
+        def set_total(n: int) -> None:
+            bar.total = n
+            bar.refresh()
+
+        report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
+                                  on_total=set_total)
     for file, message in report["problems"]:
         click.echo(f"  problem: {file}: {message}", err=True)
     if not report["clips"]:

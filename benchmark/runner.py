@@ -107,7 +107,11 @@ class Runner:
         cfg = self.config
         if cfg.limit is not None and cfg.limit < 1:
             raise BenchError(f"--limit {cfg.limit}: must be a positive number of clips", hint="e.g. --limit 4")
-        check_device(cfg.device)
+        if cfg.executor == "ray" and cfg.device.startswith("cuda") and not cfg.gpus_per_worker:
+            raise BenchError("--device cuda with --executor ray needs GPUs for the workers",
+                             hint="add --gpus-per-worker 1 (or a fraction, e.g. 0.5, to share a GPU)")
+        if cfg.executor == "local" or not cfg.gpus_per_worker:
+            check_device(cfg.device)  # on a Ray cluster the GPUs are the workers', not this driver's
         settings = settings_for(cfg)
         names = expand_metric_names(tuple(cfg.metrics), settings, self.log)
         if not names:
@@ -175,11 +179,15 @@ class Runner:
         outcome = RunOutcome(store.dir, None, 0, 0, skipped, n_tasks=len(tasks))
         bar = _progress_bar(len(plan.clips), skipped, f"{plan.model} on {plan.protocol['id']}", self.progress)
         results = executor.run(plan, tasks)
+        caching = 0
         try:
             for i, result in enumerate(results):
                 if stop_after is not None and i >= stop_after:
                     raise KeyboardInterrupt
                 row = self._write_result(store, rows, result, outcome)
+                if result.cached_reference:
+                    caching += 1
+                    bar.set_postfix_str(f"caching ground-truth features: {caching} clips (once per protocol and backend)")
                 bar.update(1)
                 if row["status"] != "ok":
                     bar.write(f"  failed {row['clip_id']} [{row['error']['stage']}]: {row['error']['message']}")
@@ -266,17 +274,19 @@ class Runner:
 
     def _reported_specs(self, plan: RunPlan, store: RunStore) -> list[dict]:
         """This invocation's metrics, plus those an earlier complete record of this run reported."""
-        current = {m["variant"] for m in plan.metrics}
-        earlier = []
-        record_path = store.dir / RECORD_FILE
-        if record_path.is_file():
-            import json
+        import json
 
-            try:
-                earlier = [m for m in json.loads(record_path.read_text()).get("metrics", []) if m["variant"] not in current]
-            except (ValueError, KeyError):
-                earlier = []
-        return earlier + list(plan.metrics)
+        current = {m["variant"] for m in plan.metrics}
+        earlier: list[dict] = []
+        record_path, run_path = store.dir / RECORD_FILE, store.dir / "run.json"
+        try:
+            if record_path.is_file():
+                earlier = json.loads(record_path.read_text()).get("metrics", [])
+            elif run_path.is_file():  # an interrupted extension: what the run reported before it
+                earlier = json.loads(run_path.read_text()).get("reported_metrics", [])
+        except ValueError:
+            earlier = []
+        return [m for m in earlier if m.get("variant") not in current and "column" in m] + list(plan.metrics)
 
     def command_line(self) -> str:
         cfg = self.config
@@ -340,6 +350,7 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
 
 class _NoBar:
     def update(self, n): ...
+    def set_postfix_str(self, s): ...
     def write(self, s): print(s, file=sys.stderr)
     def close(self): ...
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from benchmark.errors import ClipError, MetricNotApplicable
+from benchmark.errors import MetricNotApplicable
 from benchmark.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext

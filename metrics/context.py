@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class ClipContext:
     cache_dir: Path | None = None  # where reference features persist between runs
     settings: Settings | None = None  # device and weights folder of the backends (None: Settings.create())
     _memo: dict = field(default_factory=dict, repr=False)
+    cache_misses: int = 0  # reference features computed (not found in the cache) for this clip
 
     def __post_init__(self) -> None:
         if self.settings is None:
@@ -88,10 +90,15 @@ class ClipContext:
             with np.load(path) as data:
                 return {k: data[k] for k in data.files}
         arrays = compute()
+        self.cache_misses += 1
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        # unique temporary name: another run (a shard, another model) may be caching the same clip
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
+        try:
+            np.savez(tmp, **arrays)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return arrays
 
     def annotations(self) -> dict[str, np.ndarray]:

@@ -51,8 +51,11 @@ class PreparedCorpusProtocol(ManifestProtocol):
     def discover(self, source: Path, speakers: list[str]) -> tuple[list[SourceClip], list[Problem]]:
         raise NotImplementedError
 
-    def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False) -> dict:
-        """Validate the source, prepare every test clip that can be, write the split manifest."""
+    def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False,
+                on_total=None) -> dict:
+        """Validate the source, prepare every test clip that can be, write the split manifest.
+
+        `on_total(n)` is told how many clips will be prepared as soon as the source is scanned (progress bars)."""
         if source is None:
             raise BenchError(f"preparing {self.name} needs your copy of {self.corpus}",
                              hint=f"bench prepare {self.name} --source /path/to/{self.corpus}")
@@ -64,6 +67,8 @@ class PreparedCorpusProtocol(ManifestProtocol):
         split = load_split(self.corpus, self.version)
         sources, problems = self.discover(source, split["test"])
         self.planned = len(sources)
+        if on_total:
+            on_total(len(sources))
         entries, failures = prepare_clips(sources, self.clips_root, sizes, workers=workers, progress=progress)
         problems += failures
         if not entries:

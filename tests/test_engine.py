@@ -23,7 +23,7 @@ from benchmark.records import load_record, load_rows
 from benchmark.runner import RunConfig, Runner
 
 ENGINE_METRICS = ("psnr", "blink", "fid", "kid")  # a mean, a pooled ratio, a Frechet and a kernel aggregate
-LIMIT = 6
+LIMIT = 5
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install ray` (scripts/setup.sh installs it)")
 
@@ -147,8 +147,10 @@ def faceless_folder(mini, tmp_path_factory):
     """Ground-truth copies where two clips lose the face on most frames (a grey screen)."""
     from benchmark.media import write_video
 
+    from benchmark.subset import stratified_subset
+
     folder = tmp_path_factory.mktemp("videos")
-    clips = mini.clips()
+    clips = stratified_subset(mini.clips(), LIMIT, 0)  # the clips a --limit run scores
     faceless = {clips[1].id, clips[4].id}
     for clip in clips:
         frames = clip.load_frames().copy()
@@ -160,16 +162,16 @@ def faceless_folder(mini, tmp_path_factory):
 
 def test_a_metric_that_cannot_score_a_clip_does_not_remove_it_from_other_metrics(mini_data_root, tmp_path, faceless_folder):
     folder, faceless = faceless_folder
-    args = {"model": "folder", "model_args": {"dir": str(folder)}, "limit": None}
+    args = {"model": "folder", "model_args": {"dir": str(folder)}}
     alone = _run(mini_data_root, tmp_path / "a", metrics=("psnr",), **args)
     both = _run(mini_data_root, tmp_path / "b", metrics=("psnr", "lmd"), **args)
-    assert alone.record["results"]["psnr"]["n"] == both.record["results"]["psnr"]["n"] == 12
+    assert alone.record["results"]["psnr"]["n"] == both.record["results"]["psnr"]["n"] == LIMIT
     assert alone.record["results"]["psnr"]["value"] == both.record["results"]["psnr"]["value"]
     lmd = both.record["results"]["lmd"]
-    assert lmd["n"] == 10 and lmd["n_failed"] == 2 and lmd["coverage"] == "10/12"
+    assert lmd["n"] == LIMIT - 2 and lmd["n_failed"] == 2 and lmd["coverage"] == f"{LIMIT - 2}/{LIMIT}"
     assert {f["clip_id"] for f in lmd["failures"]} == faceless
     assert all("coverage threshold" in f["reason"] for f in lmd["failures"])
-    assert both.exit_code == 0 and both.record["clips"] == {"total": 12, "scored": 12, "failed": 0}
+    assert both.exit_code == 0 and both.record["clips"] == {"total": LIMIT, "scored": LIMIT, "failed": 0}
 
 
 def test_adding_a_metric_scores_only_that_metric_and_never_regenerates(mini_data_root, tmp_path, faceless_folder):
@@ -299,3 +301,23 @@ def test_every_aggregation_is_independent_of_merge_order():
 
     a, b = frechet([range(0, 5), range(5, 12)])
     assert a.merge(b).compute() == b.merge(a).compute()  # float addition commutes exactly
+
+
+def test_ray_missing_or_misconfigured_is_one_clear_message(mini_data_root, tmp_path, monkeypatch):
+    import builtins
+
+    from benchmark.engine.executors import _import_ray
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(BenchError, match=r"talking-head-bench\[distributed\]"):
+        _import_ray()
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    with pytest.raises(BenchError, match="--gpus-per-worker"):
+        Runner(_config(mini_data_root, tmp_path, executor="ray", device="cuda"), progress=False, log=lambda s: None).plan()

@@ -44,6 +44,7 @@ class ClipResult:
     artifacts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # column -> arrays
     video_bytes: bytes | None = None  # lossless FFV1 (.mkv) of the generated frames, when kept
     traceback: str | None = None  # of an unexpected failure, for errors.log
+    cached_reference: int = 0  # ground-truth features computed and cached while scoring this clip
 
 
 def video_sha256(frames: np.ndarray) -> str:
@@ -201,6 +202,8 @@ class ClipWorker:
                     f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
             score["seconds"] = round(time.perf_counter() - t0, 4)
             result.row["scores"][column] = score
+        if ctx.cache_misses:  # the one-off ground-truth feature cache was filled for this clip
+            result.cached_reference = ctx.cache_misses
 
 
 def _encode_lossless(video: Video) -> bytes:
