@@ -18,14 +18,14 @@ import cv2
 import numpy as np
 import torch
 
-from adapters.audio_features import wav2lip_chunks, wav2lip_mel, to_16k
+from adapters.audio_features import to_16k, wav2lip_chunks, wav2lip_mel
 from adapters.base import Capabilities
 from adapters.nets.wav2lip import Wav2Lip
 from adapters.neural import NeuralAdapter
 from adapters.official_formats import load_wav2lip
 from benchmark.errors import ClipError
+from benchmark.perception.face_geometry import face_box_from_landmarks
 from benchmark.types import GenerationRequest, Video
-from metrics.face_geometry import face_box_from_landmarks
 
 FACE_SIZE = 96
 PADS = (0, 10, 0, 0)  # top, bottom, left, right (the official default)

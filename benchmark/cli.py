@@ -69,7 +69,6 @@ def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, r
     """
     from benchmark.engine.plan import parse_shard
     from benchmark.runner import RunConfig, Runner
-
     from metrics import DEFAULT_METRICS
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
@@ -286,7 +285,7 @@ def weights(weights_dir, data_dir) -> None:
             missing += 1
             click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
                        f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
-    from metrics.backends.user_weights import METRIC_WEIGHTS
+    from benchmark.perception.user_weights import METRIC_WEIGHTS
 
     click.echo("metric backends (optional; the defaults need no file):")
     for name, spec in METRIC_WEIGHTS.items():

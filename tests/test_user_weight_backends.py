@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from benchmark.errors import BenchError
-from metrics.backends import fan as fan_module, embedders, user_weights
-from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder, InceptionResnetV1, IResNet
-from metrics.backends.fan import FAN, FanLandmarks, heatmap_peaks
-from metrics.backends.landmarks import get_landmark_backend
+from benchmark.perception import embedders, user_weights
+from benchmark.perception import fan as fan_module
+from benchmark.perception.embedders import ArcfaceEmbedder, FacenetEmbedder, InceptionResnetV1, IResNet
+from benchmark.perception.fan import FAN, FanLandmarks, heatmap_peaks
+from benchmark.perception.landmarks import get_landmark_backend
 
 
 def shapes(module):

@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.checkpoints import load_strict, load_torch_file, strip_module_prefix
-from metrics.backends.user_weights import ARCFACE_R100, FACENET_VGGFACE2
-
+from benchmark.perception.user_weights import ARCFACE_R100, FACENET_VGGFACE2
 
 # ---- InceptionResnetV1 (facenet-pytorch layout) ---------------------------------------------
 

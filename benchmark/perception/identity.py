@@ -3,7 +3,7 @@
 `dlib-resnet` (offline default): dlib's 128-d face recognition ResNet
 (dlib_face_recognition_resnet_model_v1.dat from face_recognition_models), on face chips
 aligned from the iBUG-68 landmarks the scoring context already has (no second face detection).
-`facenet-vggface2` and `arcface` (metrics/backends/embedders.py) run on user-supplied weights.
+`facenet-vggface2` and `arcface` (benchmark/perception/embedders.py) run on user-supplied weights.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import BenchError
-from metrics.backends.landmarks import _package_version, dlib_model_path
+from benchmark.perception.landmarks import _package_version, dlib_model_path
 
 
 class DlibResnetEmbedder:
@@ -66,6 +66,6 @@ def get_embedder(name: str, device: str = "cpu", weights_dir: str | Path | None 
 def _embedder(name: str, device: str, weights_dir: Path | None):
     if name == "dlib-resnet":
         return DlibResnetEmbedder()
-    from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder
+    from benchmark.perception.embedders import ArcfaceEmbedder, FacenetEmbedder
 
     return {"facenet-vggface2": FacenetEmbedder, "arcface": ArcfaceEmbedder}[name](weights_dir, device)

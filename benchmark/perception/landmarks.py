@@ -4,7 +4,7 @@
 iBUG points by a correspondence fitted on the mini protocol's planted landmarks
 (`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py).
 `dlib68`: dlib's 68-point shape predictor from face_recognition_models (offline).
-`fan` (metrics/backends/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
+`fan` (benchmark/perception/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
 A frame with no face gives NaN points and found=False; it never raises.
 
 Instances come from `get_landmark_backend(name, device, weights_dir)`, cached per everything the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -204,7 +204,7 @@ def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path
 @lru_cache(maxsize=None)
 def _landmark_backend(name: str, device: str, weights_dir: Path | None) -> LandmarkBackend:
     if name == "fan":
-        from metrics.backends.fan import FanLandmarks
+        from benchmark.perception.fan import FanLandmarks
 
         return FanLandmarks(weights_dir, device)
     return LANDMARK_BACKENDS[name]()
