@@ -137,6 +137,10 @@ def list_(what: str) -> None:
     from protocols import DATASETS
 
     registry = {"models": ADAPTERS, "datasets": DATASETS, "metrics": METRICS}[what]
+    variants_of = {}
+    if what == "metrics":
+        for variant, family in registry.variants().items():
+            variants_of.setdefault(family, []).append(variant)
     for name in registry.names():
         try:
             obj = registry.get(name)
@@ -144,13 +148,15 @@ def list_(what: str) -> None:
             click.echo(f"{name:14s} (failed to load: {exc})")
             continue
         if what == "metrics":
-            variants = ", ".join([obj.name, *obj.variants])
+            variants = ", ".join([obj.name, *variants_of.get(name, [])])
             direction = {"higher": "higher is better", "lower": "lower is better"}.get(obj.direction, "compare to GT")
             click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
         elif what == "datasets":
             click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
         else:
             click.echo(f"{name:14s} {obj.description}")
+    for name, why in registry.refused():  # a plugin whose name was taken: shown, never silently dropped
+        click.echo(f"{name:14s} (failed: {why})")
 
 
 @cli.command()
@@ -406,3 +412,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m benchmark.cli
+    main()
