@@ -38,10 +38,12 @@ def _describe(obj: Any) -> str:
 
 class Registry(Generic[T]):
     def __init__(self, kind: str, group: str, builtins: dict[str, str], base: str | None = None,
-                 variants: str | None = None):
+                 variants: str | None = None, hint: str | None = None):
         """`base`: "module:Class" every entry must subclass (checked when a name is loaded);
-        `variants`: the attribute of a loaded entry that lists further names it answers to."""
+        `variants`: the attribute of a loaded entry that lists further names it answers to;
+        `hint`: how a user finds the known names (default: `bench list <kind>s`)."""
         self.kind = kind  # "model", "dataset", "metric": used in messages
+        self.hint = hint or f"`bench list {kind}s` lists them"
         self.group = f"{ENTRY_POINT_PREFIX}{group}"  # entry-point group third parties register under
         self.base = base
         self.variants_attribute = variants
@@ -85,7 +87,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> Any:
         self._scan_plugins()
         if name not in self._targets:
-            raise UnknownNameError(self._unknown_message(name), hint=f"`bench list {self.kind}s` lists them")
+            raise UnknownNameError(self._unknown_message(name), hint=self.hint)
         if name not in self._loaded:
             obj = self._objects[name] if name in self._objects else _import(self._targets[name])
             self._check_base(name, obj)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.perception.identity import get_embedder
+from benchmark.perception.registry import get_embedder
 from benchmark.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext

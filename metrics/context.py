@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.fingerprint import sha256_json
-from benchmark.perception.landmarks import LandmarkBackend, LandmarkTrack, get_landmark_backend
+from benchmark.perception.base import LandmarkBackend, LandmarkTrack
+from benchmark.perception.registry import get_landmark_backend
 from benchmark.settings import Settings
 from benchmark.types import Clip, Video
 

@@ -134,7 +134,7 @@ def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reas
 
 
 def test_dlib68_backend_finds_the_planted_landmarks(mini):
-    from benchmark.perception.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     clip = mini.clips()[0]
     frames, planted = clip.load_frames()[[0, 30]], clip.load_annotations()["landmarks"][[0, 30]]
@@ -146,7 +146,7 @@ def test_dlib68_backend_finds_the_planted_landmarks(mini):
 
 def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path):
     from benchmark.errors import BenchError
-    from benchmark.perception.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     with pytest.raises(BenchError, match="nothing is downloaded") as err:
         get_landmark_backend("fan", "cpu", tmp_path)

@@ -42,7 +42,7 @@ def test_the_cli_helpers_resolve_folders_as_settings_do(tmp_path, no_env):
 
 
 def test_user_weight_backends_look_in_the_settings_weights_folder(tmp_path, no_env, monkeypatch):
-    from benchmark.perception.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     decoy = tmp_path / "decoy"  # an environment pointing elsewhere is not read once settings exist
     monkeypatch.setenv("BENCH_WEIGHTS", str(decoy))
@@ -97,7 +97,7 @@ def _fan_weights(folder: Path, seed: int) -> Path:
 def test_backends_are_cached_per_weights_folder_and_device(tmp_path, monkeypatch):
     from benchmark.perception import fan as fan_module
     from benchmark.perception import user_weights
-    from benchmark.perception.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     monkeypatch.setattr(fan_module, "FAN_2D", dataclasses.replace(user_weights.FAN_2D, sha256_prefix=None))
     a, b = _fan_weights(tmp_path / "a", 0), _fan_weights(tmp_path / "b", 1)
@@ -111,7 +111,7 @@ def test_backends_are_cached_per_weights_folder_and_device(tmp_path, monkeypatch
 
 def test_embedders_are_cached_per_weights_folder(tmp_path):
     from benchmark.perception.embedders import InceptionResnetV1
-    from benchmark.perception.identity import get_embedder
+    from benchmark.perception.registry import get_embedder
 
     for folder, seed in (("a", 0), ("b", 1)):
         (tmp_path / folder / "facenet").mkdir(parents=True)

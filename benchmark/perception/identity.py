@@ -4,20 +4,17 @@
 (dlib_face_recognition_resnet_model_v1.dat from face_recognition_models), on face chips
 aligned from the iBUG-68 landmarks the scoring context already has (no second face detection).
 `facenet-vggface2` and `arcface` (benchmark/perception/embedders.py) run on user-supplied weights.
+All three are built by name through benchmark.perception.registry.get_embedder.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
-from benchmark.errors import BenchError
-from benchmark.perception.landmarks import _package_version, dlib_model_path
+from benchmark.perception.base import Embedder, dlib_model_path, package_version
 
 
-class DlibResnetEmbedder:
+class DlibResnetEmbedder(Embedder):
     name = "dlib-resnet"
     device = "cpu"  # dlib's own CPU build, whatever the settings say
 
@@ -28,10 +25,7 @@ class DlibResnetEmbedder:
         self._net = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
 
     def version(self) -> str:
-        return f"dlib-{_package_version('dlib-bin')}-resnet128"
-
-    def cache_key(self) -> dict[str, str | None]:
-        return {"backend": self.version(), "weights": None, "device": self.device}
+        return f"dlib-{package_version('dlib-bin')}-resnet128"
 
     def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
         """(T, H, W, 3) frames + (T, 68, 2) landmarks -> (T, 128); NaN rows where no face was found."""
@@ -45,27 +39,3 @@ class DlibResnetEmbedder:
                                                [dlib.point(int(round(x)), int(round(y))) for x, y in pts])
             out[t] = np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(frames[t]), shape))
         return out
-
-
-WEIGHTED_EMBEDDERS = ("facenet-vggface2", "arcface")  # user weight files, torch on the settings' device
-
-
-def get_embedder(name: str, device: str = "cpu", weights_dir: str | Path | None = None):
-    """The shared embedder for (name, device, weights folder); dlib-resnet depends on neither."""
-    if name in WEIGHTED_EMBEDDERS:
-        if weights_dir is None:
-            raise BenchError(f"the {name} embedder needs the weights folder it reads from",
-                             hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
-        return _embedder(name, str(device), Path(weights_dir).expanduser().resolve())
-    if name != "dlib-resnet":
-        raise BenchError(f"unknown identity embedder {name!r}", hint="dlib-resnet, facenet-vggface2 or arcface")
-    return _embedder(name, "cpu", None)
-
-
-@lru_cache(maxsize=None)
-def _embedder(name: str, device: str, weights_dir: Path | None):
-    if name == "dlib-resnet":
-        return DlibResnetEmbedder()
-    from benchmark.perception.embedders import ArcfaceEmbedder, FacenetEmbedder
-
-    return {"facenet-vggface2": FacenetEmbedder, "arcface": ArcfaceEmbedder}[name](weights_dir, device)
