@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from adapters.audio_features import to_16k, wav2lip_chunks, wav2lip_mel
+from adapters.audio_features import wav2lip_chunks, wav2lip_mel, to_16k
 from adapters.base import Capabilities
 from adapters.nets.wav2lip import Wav2Lip
 from adapters.neural import NeuralAdapter

@@ -69,6 +69,7 @@ def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, r
     """
     from benchmark.engine.plan import parse_shard
     from benchmark.runner import RunConfig, Runner
+
     from metrics import DEFAULT_METRICS
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
