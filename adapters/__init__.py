@@ -3,17 +3,15 @@
 
 from benchmark.registry import Registry
 
-ADAPTERS: Registry = Registry(
-    "model",
-    "adapters",
-    {
-        "ground-truth": "adapters.ground_truth:GroundTruthAdapter",
-        "still": "adapters.still:StillAdapter",
-        "folder": "adapters.folder:FolderAdapter",
-        "ours": "adapters.ours:OursAdapter",
-        "wav2lip": "adapters.wav2lip:Wav2LipAdapter",
-        "mocogan-hd": "adapters.mocogan_hd:MocoganHdAdapter",
-        "man": "adapters.man:ManAdapter",
-        "man-keypoint": "adapters.man:ManKeypointAdapter",
-    },
-)
+BUILTIN_ADAPTERS: dict[str, str] = {
+    "ground-truth": "adapters.ground_truth:GroundTruthAdapter",
+    "still": "adapters.still:StillAdapter",
+    "folder": "adapters.folder:FolderAdapter",
+    "ours": "adapters.ours:OursAdapter",
+    "wav2lip": "adapters.wav2lip:Wav2LipAdapter",
+    "mocogan-hd": "adapters.mocogan_hd:MocoganHdAdapter",
+    "man": "adapters.man:ManAdapter",
+    "man-keypoint": "adapters.man:ManKeypointAdapter",
+}
+
+ADAPTERS: Registry = Registry("model", "adapters", BUILTIN_ADAPTERS, base="adapters.base:Adapter")

@@ -53,7 +53,7 @@ class Adapter(ABC):
 
     def landmark_backend(self, name: str):
         """A landmark backend from the shared keyed factory, on this adapter's device and weights folder."""
-        from metrics.backends.landmarks import get_landmark_backend
+        from benchmark.perception.registry import get_landmark_backend
 
         return get_landmark_backend(name, self.device, self.weights_dir)
 

@@ -24,8 +24,8 @@ from adapters.nets.wav2lip import Wav2Lip
 from adapters.neural import NeuralAdapter
 from adapters.official_formats import load_wav2lip
 from benchmark.errors import ClipError
+from benchmark.perception.face_geometry import face_box_from_landmarks
 from benchmark.types import GenerationRequest, Video
-from metrics.face_geometry import face_box_from_landmarks
 
 FACE_SIZE = 96
 PADS = (0, 10, 0, 0)  # top, bottom, left, right (the official default)

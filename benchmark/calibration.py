@@ -50,8 +50,8 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
     import torch
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    from benchmark.perception.face_geometry import eye_aspect_ratio, mouth_aperture
     from metrics.cpbd import cpbd_frames
-    from metrics.face_geometry import eye_aspect_ratio, mouth_aperture
     from metrics.lmd import landmark_distance
     from metrics.psnr import psnr_per_frame
     from metrics.ssim import ssim_per_frame
@@ -103,9 +103,8 @@ def _inception_rows(frames, settings: Settings) -> list[CalibrationRow]:
 
     import torch
 
-    from metrics.backends import inception as I
-
     from benchmark.fingerprint import sha256_file
+    from benchmark.perception import inception as I
 
     source = I._fid_helper_file()
     if source is None or sha256_file(source) != I.FID_HELPER_SHA256:

@@ -138,6 +138,10 @@ def list_(what: str) -> None:
     from protocols import DATASETS
 
     registry = {"models": ADAPTERS, "datasets": DATASETS, "metrics": METRICS}[what]
+    variants_of = {}
+    if what == "metrics":
+        for variant, family in registry.variants().items():
+            variants_of.setdefault(family, []).append(variant)
     for name in registry.names():
         try:
             obj = registry.get(name)
@@ -145,13 +149,15 @@ def list_(what: str) -> None:
             click.echo(f"{name:14s} (failed to load: {exc})")
             continue
         if what == "metrics":
-            variants = ", ".join([obj.name, *obj.variants])
+            variants = ", ".join([obj.name, *variants_of.get(name, [])])
             direction = {"higher": "higher is better", "lower": "lower is better"}.get(obj.direction, "compare to GT")
             click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
         elif what == "datasets":
             click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
         else:
             click.echo(f"{name:14s} {obj.description}")
+    for name, why in registry.refused():  # a plugin whose name was taken: shown, never silently dropped
+        click.echo(f"{name:14s} (failed: {why})")
 
 
 @cli.command()
@@ -294,7 +300,7 @@ def weights(weights_dir, data_dir) -> None:
             missing += 1
             click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
                        f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
-    from metrics.backends.user_weights import METRIC_WEIGHTS
+    from benchmark.perception.user_weights import METRIC_WEIGHTS
 
     click.echo("metric backends (optional; the defaults need no file):")
     for name, spec in METRIC_WEIGHTS.items():
@@ -415,3 +421,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m benchmark.cli
+    main()

@@ -20,10 +20,10 @@ from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_i
 
 def _state_kind(variant: str):
     """The metric's aggregate: None for a mean over clips, else (numerator, denominator) keys of its ratio."""
-    from metrics import METRICS, VARIANT_FAMILIES
+    from metrics import METRICS, family_of
 
-    family = VARIANT_FAMILIES.get(variant, variant)
     try:
+        family = family_of(variant)
         state = METRICS.get(family)(variant=variant if variant != family else None).new_state()
     except Exception:
         return None

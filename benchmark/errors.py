@@ -21,6 +21,10 @@ class UnknownNameError(BenchError):
     """A model, dataset or metric name that is not registered."""
 
 
+class RegistryError(BenchError):
+    """Two targets claim one registered name, or a name loads something that is not of its registry's kind."""
+
+
 class DatasetNotPreparedError(BenchError):
     """The protocol's prepared data is not on disk."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.types import Video
+from benchmark.video import Video
 
 
 class MediaError(ValueError):

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from benchmark.media import read_image, read_video, read_wav
+from benchmark.video import Video  # noqa: F401  (re-exported: `from benchmark.types import Video` keeps working)
+
 Direction = Literal["higher", "lower", "none"]  # "none": no better direction (e.g. blink rate)
 
 
@@ -38,21 +41,15 @@ class Clip:
     annotations_path: Path | None = None
 
     def load_frames(self) -> np.ndarray:
-        from benchmark.media import read_video
-
         return read_video(self.video_path).frames
 
     def load_audio(self) -> np.ndarray:
-        from benchmark.media import read_wav
-
         audio, rate = read_wav(self.audio_path)
         if rate != self.sample_rate:
             raise ValueError(f"{self.audio_path}: expected {self.sample_rate} Hz audio, found {rate} Hz")
         return audio
 
     def load_identity(self) -> np.ndarray:
-        from benchmark.media import read_image
-
         return read_image(self.identity_path)
 
     def load_annotations(self) -> dict[str, np.ndarray]:
@@ -83,27 +80,6 @@ class GenerationRequest:
         """The request for `clip` (its audio and identity loaded), optionally cut to the first `n_frames`."""
         return cls(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
                    n_frames=min(n_frames or clip.n_frames, clip.n_frames), fps=clip.fps, size=clip.size)
-
-
-@dataclass
-class Video:
-    """Generated or reference frames: (T, H, W, 3) uint8 RGB at `fps`."""
-
-    frames: np.ndarray
-    fps: float
-
-    def __post_init__(self) -> None:
-        f = self.frames
-        if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8:
-            raise ValueError(f"frames must be (T, H, W, 3) uint8, got {f.shape} {f.dtype}")
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.frames.shape[1]), int(self.frames.shape[2])
 
 
 @dataclass(frozen=True)

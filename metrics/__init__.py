@@ -1,4 +1,8 @@
-"""Metrics by name. A variant name (e.g. `lmd-centered`) selects its family with that convention."""
+"""Metrics by name. A variant name (e.g. `lmd-centered`) selects its family with that convention.
+
+Variants are names in their own right: the registry learns them from each metric class's
+`variants`, so a third-party metric's variants work with `--metrics` as the built-ins' do.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +14,35 @@ from benchmark.settings import Settings
 if TYPE_CHECKING:
     from metrics.base import Metric
 
-METRICS: Registry = Registry(
-    "metric",
-    "metrics",
-    {
-        "psnr": "metrics.psnr:PSNR",
-        "ssim": "metrics.ssim:SSIM",
-        "lmd": "metrics.lmd:LMD",
-        "blink": "metrics.blink:BlinkRate",
-        "bilabial": "metrics.bilabial:BilabialClosure",
-        "cpbd": "metrics.cpbd:CPBD",
-        "fid": "metrics.fid:FID",
-        "kid": "metrics.fid:KID",
-        "acd": "metrics.acd:ACD",
-        "lse-c": "metrics.lse:LSEC",
-        "lse-d": "metrics.lse:LSED",
-    },
-)
-
-# variant name -> family, so `--metrics lmd-centered` works without importing every metric first
-VARIANT_FAMILIES = {
-    "lmd-centered": "lmd",
-    "lmd-sum": "lmd",
-    "lmd-l1": "lmd",
-    "blink-online": "blink",
-    "acd-e": "acd",
-    "acd-identity": "acd",
-    "acd-e-identity": "acd",
+BUILTIN_METRICS: dict[str, str] = {
+    "psnr": "metrics.psnr:PSNR",
+    "ssim": "metrics.ssim:SSIM",
+    "lmd": "metrics.lmd:LMD",
+    "blink": "metrics.blink:BlinkRate",
+    "bilabial": "metrics.bilabial:BilabialClosure",
+    "cpbd": "metrics.cpbd:CPBD",
+    "fid": "metrics.fid:FID",
+    "kid": "metrics.fid:KID",
+    "acd": "metrics.acd:ACD",
+    "lse-c": "metrics.lse:LSEC",
+    "lse-d": "metrics.lse:LSED",
 }
+
+METRICS: Registry = Registry("metric", "metrics", BUILTIN_METRICS, base="metrics.base:Metric", variants="variants")
+
+
+def family_of(name: str) -> str:
+    """The registered metric (family) of a metric or variant name: `lmd-centered` -> `lmd`, `psnr` -> `psnr`.
+
+    A family name answers at once; a variant name loads the metric classes to read their variants.
+    An unknown name comes back unchanged (METRICS.get then names it, with suggestions).
+    """
+    return METRICS.resolve(name)
 
 
 def create_metric(name: str, settings: Settings) -> Metric:
     """The metric (or variant) `name` on the settings' device, weights folder and backends, checked."""
-    family = VARIANT_FAMILIES.get(name, name)
+    family = family_of(name)
     metric = METRICS.get(family)(variant=name if name != family else None, settings=settings)
     metric.check()
     return metric

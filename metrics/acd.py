@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.perception.registry import get_embedder
 from benchmark.stats import PooledState
-from metrics.backends.identity import get_embedder
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
+from benchmark.perception.face_geometry import eye_aspect_ratio, fill_missing
 from benchmark.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
-from metrics.face_geometry import eye_aspect_ratio, fill_missing
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
 

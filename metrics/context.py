@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.fingerprint import sha256_json
+from benchmark.perception.base import LandmarkBackend, LandmarkTrack
+from benchmark.perception.registry import get_landmark_backend
 from benchmark.settings import Settings
 from benchmark.types import Clip, Video
-from metrics.backends.landmarks import LandmarkBackend, LandmarkTrack, get_landmark_backend
 
 
 def cache_tag(key: dict) -> str:
@@ -54,7 +55,7 @@ class ClipContext:
 
     def inception_features(self, which: str) -> np.ndarray:
         """(T, 2048) pool3 features; the reference's are cached on disk per weights and device."""
-        from metrics.backends.inception import inception_features, load_inception
+        from benchmark.perception.inception import inception_features, load_inception
 
         key = ("inception", which)
         if key not in self._memo:

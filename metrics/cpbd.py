@@ -27,14 +27,9 @@ from scipy import ndimage as ndi
 
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
+from metrics.cpbd_conventions import (BETA, BLOCK, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION, JNB_CONTRAST,
+                                     JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN, SHARP_BUCKETS)
 
-BLOCK = 64
-EDGE_BLOCK_FRACTION = 0.002
-BETA = 3.6
-MAX_MARGIN = 100  # the reference looks at most 101 pixels to each side
-SHARP_BUCKETS = 64  # histogram bins [0, 64) of round(100 * P_blur)
-CANNY_LOW = float(np.float32(0.1))  # skimage passes low_threshold through a C `float`
-CANNY_HIGH = 0.2
 
 
 def rgb_to_luma(frames: np.ndarray) -> np.ndarray:
@@ -203,7 +198,7 @@ def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray) -
     edge_block = blocks(canny).sum(axis=(2, 4)) > BLOCK * BLOCK * EDGE_BLOCK_FRACTION
     g = blocks(gray)
     contrast = (g.max(axis=(2, 4)) - g.min(axis=(2, 4))).astype(np.int64)
-    jnb = np.where(contrast <= 50, 5.0, 3.0)
+    jnb = np.where(contrast <= JNB_CONTRAST, JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH)
     wb = blocks(widths)
     f, bi, _, bj, _ = np.nonzero((wb != 0) & edge_block[:, :, None, :, None])
     width = wb[(wb != 0) & edge_block[:, :, None, :, None]]

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from metrics.cpbd import BETA, BLOCK, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION, MAX_MARGIN, SHARP_BUCKETS
+from metrics.cpbd_conventions import (BETA, BLOCK, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION, JNB_CONTRAST,
+                                     JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN, SHARP_BUCKETS)
 
 
 def _gaussian_weights(sigma: float = 1.0, truncate: float = 4.0) -> np.ndarray:
@@ -150,7 +151,7 @@ def cpbd_frames_torch(gray: torch.Tensor) -> torch.Tensor:
     edge_block = blocks(canny).sum(dim=(2, 4)) > BLOCK * BLOCK * EDGE_BLOCK_FRACTION
     g = blocks(gray)
     contrast = (g.amax(dim=(2, 4)) - g.amin(dim=(2, 4))).long()
-    jnb = torch.where(contrast <= 50, 5.0, 3.0).to(gray.dtype)
+    jnb = torch.where(contrast <= JNB_CONTRAST, JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH).to(gray.dtype)
     wb = blocks(widths)
     measured = (wb != 0) & edge_block[:, :, None, :, None]
     p_blur = 1 - torch.exp(-torch.abs(wb / jnb[:, :, None, :, None]) ** BETA)

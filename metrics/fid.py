@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metrics.backends.inception import FEATURE_DIM
+from benchmark.perception.inception import FEATURE_DIM
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 
@@ -150,7 +150,7 @@ class _InceptionMetric(Metric):
 
     def inception(self):
         """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
-        from metrics.backends.inception import load_inception
+        from benchmark.perception.inception import load_inception
 
         return load_inception(self.settings.device, self.settings.weights_dir)
 

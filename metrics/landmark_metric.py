@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from metrics.backends.landmarks import LandmarkBackend, get_landmark_backend
+from benchmark.perception.base import LandmarkBackend
+from benchmark.perception.registry import get_landmark_backend
 from metrics.base import Metric
 
 LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverage": 0.9}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.perception.face_geometry import MOUTH
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
-from metrics.face_geometry import MOUTH
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
 

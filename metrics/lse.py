@@ -74,7 +74,7 @@ class _LSE(Metric):
         return self.syncnet()[1]
 
     def syncnet(self):
-        from metrics.backends.syncnet import load_syncnet
+        from benchmark.perception.syncnet import load_syncnet
 
         return load_syncnet(self.settings.device, self.settings.weights_dir)
 

@@ -53,7 +53,7 @@ def resample_indices(n_frames: int, fps: float, target: float = FPS) -> np.ndarr
 
 def landmark_backend(landmarks: str, weights_dir: Path | None = None):
     """The detector that aligns the crops, from the shared keyed factory; preparation runs on the CPU."""
-    from metrics.backends.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     return get_landmark_backend(landmarks, "cpu", weights_dir)
 

@@ -1,4 +1,4 @@
-"""Fit the mediapipe-mesh -> iBUG-68 correspondence (metrics/backends/assets/mediapipe_ibug68.json).
+"""Fit the mediapipe-mesh -> iBUG-68 correspondence (benchmark/perception/assets/mediapipe_ibug68.json).
 
 For each iBUG point, pick the mesh vertex, or the mean of two vertices, from the same
 anatomical contour (mediapipe's own FACEMESH_* region sets: eyelids for eye points, the inner
@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from benchmark.paths import data_root
-from metrics.backends.landmarks import ASSETS, MediapipeLandmarks
+from benchmark.perception.landmarks import ASSETS, MediapipeLandmarks
 from protocols.mini import MiniProtocol
 
 

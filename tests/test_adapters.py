@@ -198,6 +198,20 @@ def test_audio_drives_the_audio_models(request_for):
         assert not np.array_equal(adapter.generate(req, 0).frames, adapter.generate(silent, 0).frames), model
 
 
+def test_the_fingerprint_follows_the_perception_backends_an_adapter_runs(monkeypatch):
+    """wav2lip's face boxes come from the mediapipe backend (benchmark.perception): a new detector version
+    is a new fingerprint, so scores made with the old boxes are never reused."""
+    from benchmark.perception.landmarks import MediapipeLandmarks
+    from benchmark.perception.registry import get_landmark_backend
+
+    adapter = ADAPTERS.get("wav2lip")(tiny="1")
+    assert adapter.perception() == {"face_box": get_landmark_backend("mediapipe").version()}
+    before = adapter.fingerprint()
+    monkeypatch.setattr(MediapipeLandmarks, "version", lambda self: "mediapipe-next")
+    assert adapter.perception() == {"face_box": "mediapipe-next"} and adapter.fingerprint() != before
+    assert ADAPTERS.get("still")().perception() == {}  # runs no detector: its fingerprint has no perception part
+
+
 def test_unknown_model_option_is_refused():
     with pytest.raises(BenchError, match=r"unknown option 'projct_steps'"):
         ADAPTERS.get("mocogan-hd")(tiny="1", projct_steps="3")

@@ -7,7 +7,7 @@ import scipy.linalg
 import torch
 
 from benchmark.errors import BenchError
-from metrics.backends import inception as I
+from benchmark.perception import inception as I
 from metrics.fid import FrechetState, GaussianSums, frechet_distance, polynomial_mmd
 
 

@@ -4,11 +4,11 @@ planted mini ground truth as the oracle end to end."""
 import numpy as np
 import pytest
 
+from benchmark.perception.face_geometry import eye_aspect_ratio, fill_missing, mouth_aperture
+from benchmark.runner import RunConfig, Runner
 from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
-from metrics.face_geometry import eye_aspect_ratio, fill_missing, mouth_aperture
 from metrics.lmd import landmark_distance
-from benchmark.runner import RunConfig, Runner
 
 LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-online", "bilabial")
 
@@ -134,7 +134,7 @@ def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reas
 
 
 def test_dlib68_backend_finds_the_planted_landmarks(mini):
-    from metrics.backends.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     clip = mini.clips()[0]
     frames, planted = clip.load_frames()[[0, 30]], clip.load_annotations()["landmarks"][[0, 30]]
@@ -146,7 +146,7 @@ def test_dlib68_backend_finds_the_planted_landmarks(mini):
 
 def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path):
     from benchmark.errors import BenchError
-    from metrics.backends.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     with pytest.raises(BenchError, match="nothing is downloaded") as err:
         get_landmark_backend("fan", "cpu", tmp_path)

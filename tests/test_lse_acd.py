@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from benchmark.errors import BenchError
+from benchmark.perception.syncnet import SyncNet, load_syncnet_state
 from metrics.acd import content_distances, embedding_distance
-from metrics.backends.syncnet import SyncNet, load_syncnet_state
 from metrics.lse import offset_distances, sync_scores
 
 

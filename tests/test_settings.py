@@ -42,7 +42,7 @@ def test_the_cli_helpers_resolve_folders_as_settings_do(tmp_path, no_env):
 
 
 def test_user_weight_backends_look_in_the_settings_weights_folder(tmp_path, no_env, monkeypatch):
-    from metrics.backends.landmarks import get_landmark_backend
+    from benchmark.perception.registry import get_landmark_backend
 
     decoy = tmp_path / "decoy"  # an environment pointing elsewhere is not read once settings exist
     monkeypatch.setenv("BENCH_WEIGHTS", str(decoy))
@@ -66,8 +66,8 @@ def test_user_weight_backends_look_in_the_settings_weights_folder(tmp_path, no_e
 
 
 def test_the_inception_resolver_looks_in_the_settings_weights_folder(tmp_path, no_env):
+    from benchmark.perception.inception import OFFICIAL_FILE
     from metrics import create_metric
-    from metrics.backends.inception import OFFICIAL_FILE
 
     settings = Settings.create(data_dir=tmp_path, environ={})
     (tmp_path / "weights").mkdir()
@@ -86,7 +86,7 @@ def test_lse_reads_syncnet_from_the_settings_weights_folder(tmp_path, no_env):
 
 
 def _fan_weights(folder: Path, seed: int) -> Path:
-    from metrics.backends.fan import FAN
+    from benchmark.perception.fan import FAN
 
     (folder / "fan").mkdir(parents=True)
     torch.manual_seed(seed)
@@ -95,8 +95,9 @@ def _fan_weights(folder: Path, seed: int) -> Path:
 
 
 def test_backends_are_cached_per_weights_folder_and_device(tmp_path, monkeypatch):
-    from metrics.backends import fan as fan_module, user_weights
-    from metrics.backends.landmarks import get_landmark_backend
+    from benchmark.perception import fan as fan_module
+    from benchmark.perception import user_weights
+    from benchmark.perception.registry import get_landmark_backend
 
     monkeypatch.setattr(fan_module, "FAN_2D", dataclasses.replace(user_weights.FAN_2D, sha256_prefix=None))
     a, b = _fan_weights(tmp_path / "a", 0), _fan_weights(tmp_path / "b", 1)
@@ -109,8 +110,8 @@ def test_backends_are_cached_per_weights_folder_and_device(tmp_path, monkeypatch
 
 
 def test_embedders_are_cached_per_weights_folder(tmp_path):
-    from metrics.backends.embedders import InceptionResnetV1
-    from metrics.backends.identity import get_embedder
+    from benchmark.perception.embedders import InceptionResnetV1
+    from benchmark.perception.registry import get_embedder
 
     for folder, seed in (("a", 0), ("b", 1)):
         (tmp_path / folder / "facenet").mkdir(parents=True)

@@ -10,14 +10,27 @@ import pytest
 import torch
 
 from benchmark.errors import BenchError
-from metrics.backends import fan as fan_module, embedders, user_weights
-from metrics.backends.embedders import ArcfaceEmbedder, FacenetEmbedder, InceptionResnetV1, IResNet
-from metrics.backends.fan import FAN, FanLandmarks, heatmap_peaks
-from metrics.backends.landmarks import get_landmark_backend
+from benchmark.perception import embedders, user_weights
+from benchmark.perception import fan as fan_module
+from benchmark.perception.embedders import ArcfaceEmbedder, FacenetEmbedder, InceptionResnetV1, IResNet
+from benchmark.perception.fan import FAN, FanLandmarks, heatmap_peaks
+from benchmark.perception.registry import get_landmark_backend
 
 
 def shapes(module):
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def test_backends_are_registered_by_name_in_one_place():
+    from benchmark.errors import UnknownNameError
+    from benchmark.perception.registry import EMBEDDERS, LANDMARK_BACKENDS
+
+    assert LANDMARK_BACKENDS.names() == ["dlib68", "fan", "mediapipe"]
+    assert EMBEDDERS.names() == ["arcface", "dlib-resnet", "facenet-vggface2"]
+    assert LANDMARK_BACKENDS.get("fan") is FanLandmarks and FanLandmarks.reads_weights
+    assert EMBEDDERS.get("arcface") is ArcfaceEmbedder and not EMBEDDERS.get("dlib-resnet").reads_weights
+    with pytest.raises(UnknownNameError, match="Did you mean 'mediapipe'"):
+        get_landmark_backend("mediapip")
 
 
 def test_fan_has_face_alignments_2dfan4_keys():

@@ -17,10 +17,9 @@ MAX_LISTED_FAILURES = 50
 
 def new_state(spec: dict):
     """The metric's aggregate state, built from its recorded variant and parameters."""
-    from metrics import METRICS, VARIANT_FAMILIES
+    from metrics import METRICS, family_of
 
-    family = VARIANT_FAMILIES.get(spec["variant"], spec["variant"])
-    cls = METRICS.get(spec.get("name") or family)
+    cls = METRICS.get(spec.get("name") or family_of(spec["variant"]))
     metric = cls(variant=spec["variant"] if spec["variant"] != cls.name else None, **spec.get("params", {}))
     return metric.new_state()
 

@@ -4,11 +4,11 @@
 iBUG points by a correspondence fitted on the mini protocol's planted landmarks
 (`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py).
 `dlib68`: dlib's 68-point shape predictor from face_recognition_models (offline).
-`fan` (metrics/backends/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
+`fan` (benchmark/perception/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
 A frame with no face gives NaN points and found=False; it never raises.
 
-Instances come from `get_landmark_backend(name, device, weights_dir)`, cached per everything the
-backend depends on, so two settings never share a detector loaded for the other.
+Instances come from `benchmark.perception.registry.get_landmark_backend(name, device, weights_dir)`,
+cached per everything the backend depends on, so two settings never share a detector loaded for the other.
 """
 
 from __future__ import annotations
@@ -16,54 +16,15 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.perception.base import LandmarkBackend, LandmarkTrack, dlib_model_path, package_version
 
 ASSETS = Path(__file__).parent / "assets"
-
-
-@dataclass
-class LandmarkTrack:
-    """Per-frame iBUG-68 points in pixels (x, y; pixel centres at integers); NaN where no face."""
-
-    points: np.ndarray  # (T, 68, 2) float32
-    found: np.ndarray  # (T,) bool
-    backend: str
-
-    @property
-    def coverage(self) -> float:
-        return float(self.found.mean()) if self.found.size else 0.0
-
-
-class LandmarkBackend(ABC):
-    name: str
-    device: str = "cpu"  # where it computes; mediapipe and dlib run on the CPU whatever the settings say
-    weights_sha256: str | None = None  # of the user weight file, for backends that read one
-
-    @abstractmethod
-    def detect(self, frames: np.ndarray) -> LandmarkTrack:
-        """(T, H, W, 3) uint8 RGB -> LandmarkTrack."""
-
-    def version(self) -> str:
-        return self.name
-
-    def cache_key(self) -> dict[str, str | None]:
-        """What cached features computed by this backend depend on (names the on-disk cache folder)."""
-        return {"backend": self.version(), "weights": self.weights_sha256, "device": str(self.device)}
-
-
-def _package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "missing"
 
 
 @contextmanager
@@ -111,7 +72,7 @@ class MediapipeLandmarks(LandmarkBackend):
         self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
 
     def version(self) -> str:
-        return f"mediapipe-{_package_version('mediapipe')}-facemesh478-ibug68map-v1"
+        return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1"
 
     def mesh(self, frame: np.ndarray) -> np.ndarray | None:
         """478 mesh points in pixels, or None."""
@@ -134,20 +95,6 @@ class MediapipeLandmarks(LandmarkBackend):
         return LandmarkTrack(points, found, self.name)
 
 
-def dlib_model_path(filename: str) -> Path:
-    """Locate a model file of face_recognition_models without importing it (its import needs pkg_resources)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise BenchError(f"dlib backends need {filename} from face_recognition_models",
-                         hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
-    if not path.is_file():
-        raise BenchError(f"{path} is missing", hint="reinstall face_recognition_models==0.3.0")
-    return path
-
-
 class Dlib68Landmarks(LandmarkBackend):
     """dlib HOG face detector (largest face; it can give false positives) + 68-point shape predictor."""
 
@@ -162,7 +109,7 @@ class Dlib68Landmarks(LandmarkBackend):
         self._predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_68_face_landmarks.dat")))
 
     def version(self) -> str:
-        return f"dlib-{_package_version('dlib-bin')}-hog-sp68"
+        return f"dlib-{package_version('dlib-bin')}-hog-sp68"
 
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
         points = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
@@ -178,33 +125,3 @@ class Dlib68Landmarks(LandmarkBackend):
             points[t] = [[p.x, p.y] for p in shape.parts()]
             found[t] = True
         return LandmarkTrack(points, found, self.name)
-
-
-LANDMARK_BACKENDS = {"mediapipe": MediapipeLandmarks, "dlib68": Dlib68Landmarks}
-WEIGHTED_BACKENDS = ("fan",)  # read a user weight file and run on a torch device
-
-
-def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> LandmarkBackend:
-    """The shared backend for (name, device, weights folder).
-
-    mediapipe and dlib68 depend on neither, so they are shared across settings; fan is one
-    instance per device and weights folder (which it must be given: nothing reads the environment).
-    """
-    if name in WEIGHTED_BACKENDS:
-        if weights_dir is None:
-            raise BenchError(f"the {name} landmark backend needs the weights folder it reads from",
-                             hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
-        return _landmark_backend(name, str(device), Path(weights_dir).expanduser().resolve())
-    if name not in LANDMARK_BACKENDS:
-        raise BenchError(f"unknown landmark backend {name!r}",
-                         hint=f"choose one of {sorted([*LANDMARK_BACKENDS, *WEIGHTED_BACKENDS])}")
-    return _landmark_backend(name, "cpu", None)
-
-
-@lru_cache(maxsize=None)
-def _landmark_backend(name: str, device: str, weights_dir: Path | None) -> LandmarkBackend:
-    if name == "fan":
-        from metrics.backends.fan import FanLandmarks
-
-        return FanLandmarks(weights_dir, device)
-    return LANDMARK_BACKENDS[name]()

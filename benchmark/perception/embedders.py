@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.checkpoints import load_strict, load_torch_file, strip_module_prefix
-from metrics.backends.user_weights import ARCFACE_R100, FACENET_VGGFACE2
-
+from benchmark.perception.base import Embedder
+from benchmark.perception.user_weights import ARCFACE_R100, FACENET_VGGFACE2
 
 # ---- InceptionResnetV1 (facenet-pytorch layout) ---------------------------------------------
 
@@ -185,10 +185,10 @@ def square_chip(frame: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
     return cv2.warpAffine(frame, cv2.getAffineTransform(box, target), (size, size), flags=cv2.INTER_LINEAR)
 
 
-class TorchEmbedder:
+class TorchEmbedder(Embedder):
     """Embeds the frames where a face was found, in batches on `device`; NaN rows elsewhere."""
 
-    name: str
+    reads_weights = True
     dims = 512
     batch = 64
 
@@ -201,9 +201,6 @@ class TorchEmbedder:
 
     def version(self) -> str:
         return f"{self.name}-{self.weights_sha256[:12]}"
-
-    def cache_key(self) -> dict[str, str | None]:
-        return {"backend": self.version(), "weights": self.weights_sha256, "device": self.device}
 
     def chip(self, frame, points) -> torch.Tensor:
         raise NotImplementedError

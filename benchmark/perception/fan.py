@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.checkpoints import load_strict, load_torch_file, strip_module_prefix
-from metrics.backends.landmarks import LandmarkBackend, LandmarkTrack
-from metrics.backends.user_weights import FAN_2D
-from metrics.face_geometry import face_box_from_landmarks
+from benchmark.perception.base import LandmarkBackend, LandmarkTrack
+from benchmark.perception.face_geometry import face_box_from_landmarks
+from benchmark.perception.registry import get_landmark_backend
+from benchmark.perception.user_weights import FAN_2D
 
 REFERENCE_SCALE, CENTER_Y_OFFSET, CROP = 195.0, 0.12, 256
 
@@ -145,11 +146,10 @@ class FanLandmarks(LandmarkBackend):
     """2DFAN4 on `device`: crops are made on the CPU, the network runs in batches, heatmaps come back once."""
 
     name = "fan"
+    reads_weights = True
     batch = 32
 
     def __init__(self, weights_dir: Path, device: str = "cpu") -> None:
-        from metrics.backends.landmarks import get_landmark_backend
-
         path, self.weights_sha256 = FAN_2D.resolve(weights_dir)
         state = strip_module_prefix(load_torch_file(path, "face-alignment 2DFAN4 weights"))
         self.net = load_strict(FAN(4), state, path, "face-alignment 2DFAN4").to(device).eval()

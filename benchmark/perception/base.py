@@ -1,0 +1,85 @@
+"""What every perception backend is, and what the backends share.
+
+A backend says what it is (`version`), where it computes (`device`) and what its outputs depend
+on (`cache_key`, which names on-disk feature caches). Landmark backends return iBUG-68 tracks;
+identity embedders turn landmark-aligned face chips into vectors. Backends are built by name
+through benchmark.perception.registry, never by importing each other.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from benchmark.errors import BenchError
+
+
+@dataclass
+class LandmarkTrack:
+    """Per-frame iBUG-68 points in pixels (x, y; pixel centres at integers); NaN where no face."""
+
+    points: np.ndarray  # (T, 68, 2) float32
+    found: np.ndarray  # (T,) bool
+    backend: str
+
+    @property
+    def coverage(self) -> float:
+        return float(self.found.mean()) if self.found.size else 0.0
+
+
+class PerceptionBackend(ABC):
+    name: ClassVar[str]
+    # True: reads a user weight file from the weights folder and runs on the settings' torch device;
+    # built as cls(weights_dir, device). False: depends on neither, built as cls() and shared.
+    reads_weights: ClassVar[bool] = False
+    device: str = "cpu"  # where it computes; mediapipe and dlib run on the CPU whatever the settings say
+    weights_sha256: str | None = None  # of the user weight file, for backends that read one
+
+    @classmethod
+    def build(cls, device: str, weights_dir: Path | None) -> "PerceptionBackend":
+        return cls(weights_dir, device) if cls.reads_weights else cls()
+
+    def version(self) -> str:
+        return self.name
+
+    def cache_key(self) -> dict[str, str | None]:
+        """What cached features computed by this backend depend on (names the on-disk cache folder)."""
+        return {"backend": self.version(), "weights": self.weights_sha256, "device": str(self.device)}
+
+
+class LandmarkBackend(PerceptionBackend):
+    @abstractmethod
+    def detect(self, frames: np.ndarray) -> LandmarkTrack:
+        """(T, H, W, 3) uint8 RGB -> LandmarkTrack."""
+
+
+class Embedder(PerceptionBackend):
+    @abstractmethod
+    def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """(T, H, W, 3) frames + (T, 68, 2) landmarks -> (T, D); NaN rows where no face was found."""
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "missing"
+
+
+def dlib_model_path(filename: str) -> Path:
+    """Locate a model file of face_recognition_models without importing it (its import needs pkg_resources)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise BenchError(f"dlib backends need {filename} from face_recognition_models",
+                         hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    if not path.is_file():
+        raise BenchError(f"{path} is missing", hint="reinstall face_recognition_models==0.3.0")
+    return path

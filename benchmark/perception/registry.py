@@ -1,0 +1,57 @@
+"""Perception backends by name: one registry of landmark backends, one of identity embedders.
+
+Names point at classes lazily ("module:Class"), so asking for mediapipe imports neither torch nor
+dlib, and this module imports none of the backends: fan, which takes its face boxes from the
+mediapipe backend, asks `get_landmark_backend` for it without an import circle. Third-party
+packages add backends through the entry-point groups talking_head_bench.landmarks and
+talking_head_bench.embedders (subclasses of base.LandmarkBackend / base.Embedder).
+
+`get_landmark_backend(name, device, weights_dir)` and `get_embedder(...)` return one shared
+instance per everything the backend depends on, so two settings never share a model loaded for
+the other, and a backend that reads no weights is shared whatever the settings.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from benchmark.errors import BenchError
+from benchmark.perception.base import Embedder, LandmarkBackend, PerceptionBackend
+from benchmark.registry import Registry
+
+LANDMARK_BACKENDS: Registry = Registry("landmark backend", "landmarks", {
+    "mediapipe": "benchmark.perception.landmarks:MediapipeLandmarks",
+    "dlib68": "benchmark.perception.landmarks:Dlib68Landmarks",
+    "fan": "benchmark.perception.fan:FanLandmarks",
+}, base="benchmark.perception.base:LandmarkBackend", hint="choose one with --landmarks")
+
+EMBEDDERS: Registry = Registry("identity embedder", "embedders", {
+    "dlib-resnet": "benchmark.perception.identity:DlibResnetEmbedder",
+    "facenet-vggface2": "benchmark.perception.embedders:FacenetEmbedder",
+    "arcface": "benchmark.perception.embedders:ArcfaceEmbedder",
+}, base="benchmark.perception.base:Embedder", hint="choose one with --embedder")
+
+
+def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> LandmarkBackend:
+    """The shared landmark backend for (name, device, weights folder); fan must be given its weights folder."""
+    return _shared(LANDMARK_BACKENDS, name, device, weights_dir)
+
+
+def get_embedder(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> Embedder:
+    """The shared identity embedder for (name, device, weights folder); dlib-resnet depends on neither."""
+    return _shared(EMBEDDERS, name, device, weights_dir)
+
+
+def _shared(registry: Registry, name: str, device: str, weights_dir: str | Path | None) -> PerceptionBackend:
+    if not registry.get(name).reads_weights:
+        return _instance(registry, name, "cpu", None)
+    if weights_dir is None:  # nothing reads the environment: the caller passes the settings' folder
+        raise BenchError(f"the {name} {registry.kind} needs the weights folder it reads from",
+                         hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
+    return _instance(registry, name, str(device), Path(weights_dir).expanduser().resolve())
+
+
+@lru_cache(maxsize=None)
+def _instance(registry: Registry, name: str, device: str, weights_dir: Path | None) -> PerceptionBackend:
+    return registry.get(name).build(device, weights_dir)

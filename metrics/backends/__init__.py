@@ -1,1 +1,0 @@
-"""Feature extractors shared by metrics: face landmarks, identity embeddings, Inception features."""
