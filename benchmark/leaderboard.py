@@ -1,4 +1,9 @@
-"""The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/site.py)."""
+"""The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/site.py).
+
+Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
+and a value that did not use every clip of the run (coverage "3/4") is shown with its coverage
+but not ranked either: a model must not win on its easy clips.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ def _format(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     return f"{value:.2f}" if unit == "dB" or abs(value) >= 10 else f"{value:.4f}"
+
+
+REFERENCE_ADAPTERS = ("ground-truth", "still")
 
 
 def empty_status(result: dict | None) -> str:
@@ -57,17 +65,24 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
                                       "ci": f"95% CI {_format(ci[0], spec.get('unit', ''))}–{_format(ci[1], spec.get('unit', ''))}" if ci else "",
                                       "n": result.get("n"), "best": False, "coverage": coverage}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
-            rows.append({"model": record["adapter"]["name"] + tiny, "adapter_fp": record["adapter"]["fingerprint"][:10],
+            for variant, cell in cells.items():
+                reference = (record["results"].get(variant) or {}).get("reference_value")
+                if cell["value"] is not None and reference is not None:  # e.g. blink rate: no better direction
+                    cell["ci"] = (f"ground truth {_format(reference, columns[variant].get('unit', ''))}"
+                                  + (f" · {cell['ci']}" if cell["ci"] else ""))
+            rows.append({"model": record["adapter"]["name"] + tiny,
+                         "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
                          "finished": record.get("finished_at", "")})
         for variant, spec in columns.items():
             if spec["direction"] not in ("higher", "lower"):
                 continue  # e.g. blink rate: neither more nor fewer is better
-            values = [r["cells"][variant]["value"] for r in rows if r["cells"][variant]["value"] is not None]
+            ranked = [r for r in rows if not r["reference"] and not r["cells"][variant]["coverage"]]
+            values = [r["cells"][variant]["value"] for r in ranked if r["cells"][variant]["value"] is not None]
             if values:
                 best = max(values) if spec["direction"] == "higher" else min(values)
-                for r in rows:
+                for r in ranked:
                     r["cells"][variant]["best"] = r["cells"][variant]["value"] == best
         tables.append({"protocol": protocol_id, "columns": list(columns.values()), "rows": rows,
                        "fingerprints": sorted({r["protocol"]["clip_list_fingerprint"][:12] for _, r in runs})})

@@ -21,6 +21,7 @@ from benchmark import plots
 from benchmark.errors import BenchError
 from benchmark.leaderboard import _format, leaderboard_tables
 from benchmark.records import load_records, load_rows
+from benchmark.stats import BOOTSTRAP_RESAMPLES
 
 MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
 
@@ -122,7 +123,8 @@ def build_site(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path,
     for table in tables:
         for row in table["rows"]:
             row["page"] = f"runs/{slugs[row['path']]}.html"
-    (out_dir / "index.html").write_text(env.get_template("leaderboard.html.j2").render(tables=tables, generated=generated),
+    (out_dir / "index.html").write_text(env.get_template("leaderboard.html.j2").render(tables=tables, generated=generated,
+                                                                                  resamples=BOOTSTRAP_RESAMPLES),
                                         encoding="utf-8")
     page = env.get_template("run.html.j2")
     by_protocol = defaultdict(list)

@@ -16,11 +16,10 @@ from html import escape
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.leaderboard import empty_status
+from benchmark.leaderboard import REFERENCE_ADAPTERS, empty_status
 from benchmark.records import load_records
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
-REFERENCE_ADAPTERS = ("ground-truth", "still")
 
 # our metric variant for each column name used in the published tables; None: not measurable here
 METRIC_FOR_COLUMN = {"psnr": "psnr", "ssim": "ssim", "fid": "fid", "lmd": "lmd", "cpbd": "cpbd", "acd_c": "acd",

@@ -2,6 +2,7 @@
 
 import html
 import json
+from pathlib import Path
 import re
 
 import pytest
@@ -60,7 +61,9 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_pat
     assert skipped == []
     assert "<script>alert(1)</script>" not in page and html.escape("<script>alert(1)</script>") in page
     assert "not run" in page  # the still run has no SSIM
-    assert re.search(r'<td class="best"[^>]*>100\.00', page)  # ground truth's PSNR is the best
+    # ground truth is a reference: shown, never ranked (it would "win" every column); the renamed run is ranked
+    assert page.count("(reference, not ranked)") == 1
+    assert not re.search(r'<td class="best"[^>]*>100\.00', page) and re.search(r'<td class="best"[^>]*>23\.', page)
     assert "mini/v1" in page and "http://" not in page and "https://" not in page
 
 
@@ -92,3 +95,33 @@ def test_default_metrics_and_all(mini_data_root, tmp_path):
     assert {"fid", "kid", "acd", "cpbd", "bilabial"} <= set(expanded)
     if "lse-c" not in expanded:  # no SyncNet weights on this machine: named, not silently dropped
         assert any("lse-c" in line and "syncnet_v2.model" in line for line in skipped)
+
+
+def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | None = None) -> dict:
+    n, total = coverage
+    results = {"psnr": {"value": psnr, "n": n, "ci95": None, "n_failed": total - n, "n_na": 0, "n_clips": total,
+                        "n_scored": n, "coverage": f"{n}/{total}", "failures": []}}
+    metrics = [{"variant": "psnr", "direction": "higher", "unit": "dB"}]
+    if blink is not None:
+        results["blink"] = {"value": blink, "n": total, "ci95": None, "reference_value": 0.333, "n_failed": 0, "n_na": 0,
+                            "n_clips": total, "n_scored": total, "coverage": f"{total}/{total}", "failures": []}
+        metrics.append({"variant": "blink", "direction": "none", "unit": "1/s"})
+    return {"protocol": {"id": "mini/v1", "clip_list_fingerprint": "0" * 64}, "metrics": metrics, "results": results,
+            "adapter": {"name": name, "fingerprint": "f" * 64, "config": {}}, "seed": 0,
+            "clips": {"total": total, "scored": total, "failed": 0}, "code": {"commit": "c" * 40}}
+
+
+def test_leaderboard_ranks_only_full_coverage_models_never_references():
+    from benchmark.leaderboard import leaderboard_tables
+
+    records = [(Path("gt"), _record("ground-truth", 100.0, (4, 4))),
+               (Path("easy"), _record("weak-model", 40.0, (3, 4))),  # scored only its easy clips
+               (Path("full"), _record("good-model", 30.0, (4, 4), blink=0.25)),
+               (Path("other"), _record("other-model", 20.0, (4, 4)))]
+    table = leaderboard_tables(records)[0]
+    cells = {r["model"]: r["cells"]["psnr"] for r in table["rows"]}
+    assert cells["good-model"]["best"] and not cells["weak-model"]["best"] and not cells["ground-truth"]["best"]
+    assert cells["weak-model"]["coverage"] == "3/4" and cells["good-model"]["coverage"] == ""
+    blink = {r["model"]: r["cells"]["blink"] for r in table["rows"]}
+    assert "ground truth 0.3330" in blink["good-model"]["ci"] and not blink["good-model"]["best"]
+    assert blink["other-model"]["text"] == "not run"
