@@ -13,8 +13,8 @@ import time
 from collections import deque
 from typing import Iterable, Iterator
 
-from benchmark.engine.plan import RunPlan
-from benchmark.engine.worker import ClipResult, ClipTask, ClipWorker
+from benchmark.engine.plan import PlannedClip, RunPlan
+from benchmark.engine.worker import ClipResult, ClipTask, ClipWorker, new_row
 from benchmark.errors import BenchError
 
 
@@ -153,12 +153,10 @@ class RayExecutor:
 
 
 def _worker_died_result(plan_dict: dict, task: ClipTask, attempts: int) -> ClipResult:
-    clip = next(c for c in plan_dict["clips"] if c["id"] == task.clip_id)
-    row = {"key": clip["key"], "clip_id": clip["id"], "speaker": clip["speaker"], "clip_fingerprint": clip["fingerprint"],
-           "adapter_fingerprint": plan_dict["adapter"]["fingerprint"], "seed": clip["seed"], "status": "failed",
-           "scores": {}, "timing": {},
-           "error": {"stage": "worker", "type": "WorkerDied",
-                     "message": f"the worker process died on this clip {attempts} times (out of memory or a crash in native code?)"}}
+    clip = next(PlannedClip.from_dict(c) for c in plan_dict["clips"] if c["id"] == task.clip_id)
+    row = new_row(clip, plan_dict["adapter"]["fingerprint"])
+    row.update(status="failed", error={"stage": "worker", "type": "WorkerDied", "message": f"the worker process died on "
+                                       f"this clip {attempts} times (out of memory or a crash in native code?)"})
     return ClipResult(row, list(task.columns))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.engine.plan import RunPlan
+from benchmark.engine.plan import PlannedClip, RunPlan
 from benchmark.errors import BenchError, ClipError, MetricNotApplicable
 from benchmark.settings import Settings
 from benchmark.types import Clip, GenerationRequest, Video
@@ -45,6 +45,12 @@ class ClipResult:
     video_bytes: bytes | None = None  # lossless FFV1 (.mkv) of the generated frames, when kept
     traceback: str | None = None  # of an unexpected failure, for errors.log
     cached_reference: int = 0  # ground-truth features computed and cached while scoring this clip
+
+
+def new_row(clip: PlannedClip, adapter_fingerprint: str) -> dict[str, Any]:
+    """The row of one clip before any work: who it is, which frames it stands for, nothing scored yet."""
+    return {"key": clip.key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
+            "adapter_fingerprint": adapter_fingerprint, "seed": clip.seed, "status": "ok", "scores": {}, "timing": {}}
 
 
 def video_sha256(frames: np.ndarray) -> str:
@@ -102,18 +108,14 @@ class ClipWorker:
         self.metrics = build_metrics(self.plan.metrics, self.settings)
         protocol = open_protocol(self.plan.dataset, self.settings)
         self.clips: dict[str, Clip] = {c.id: c for c in protocol.clips()}
-        self.seeds = {c.id: c.seed for c in self.plan.clips}
-        self.keys = {c.id: c.key for c in self.plan.clips}
+        self.planned = {c.id: c for c in self.plan.clips}
         self.cache_dir = protocol.prepared_dir / "features" if hasattr(protocol, "prepared_dir") else None
         self._ready = False
 
     def process(self, task: ClipTask) -> ClipResult:
         clip = self.clips[task.clip_id]
-        row: dict[str, Any] = {
-            "key": self.keys[clip.id], "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
-            "adapter_fingerprint": self.plan.adapter["fingerprint"], "seed": self.seeds[clip.id], "fps": clip.fps,
-            "status": "ok", "scores": {}, "timing": {},
-        }
+        row = new_row(self.planned[clip.id], self.plan.adapter["fingerprint"])
+        row["fps"] = clip.fps
         result = ClipResult(row, list(task.columns))
         stage = "load"
         try:
