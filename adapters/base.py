@@ -29,6 +29,7 @@ class Adapter(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities]
+    external: ClassVar[bool] = False  # frames made elsewhere (folder, command): the adapter name says nothing about the model
 
     def __init__(self, **config: Any):
         self.config = config
@@ -84,6 +85,10 @@ class Adapter(ABC):
         if perception:  # only adapters that run a detector: the others keep the fingerprints of their past runs
             parts["perception"] = perception
         return sha256_json(parts)
+
+    def default_label(self) -> str:
+        """The run label when `bench run` gets no --name: the adapter's name, which names a model here."""
+        return self.name
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ class FolderAdapter(Adapter):
     name = "folder"
     description = "Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm)"
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
+    external = True
 
     def __init__(self, dir: str | None = None, **config):
         if not dir:
@@ -35,6 +36,9 @@ class FolderAdapter(Adapter):
     def fingerprint(self) -> str:
         # the videos are the "weights": replacing one must not reuse old scores
         return sha256_json({"adapter": super().fingerprint(), "videos": self._content})
+
+    def default_label(self) -> str:
+        return self.root.name  # the videos' folder says more about the model than "folder" does
 
     def video_path(self, clip_id: str) -> Path:
         found = [self.root / f"{clip_id}{ext}" for ext in VIDEO_EXTENSIONS if (self.root / f"{clip_id}{ext}").is_file()]

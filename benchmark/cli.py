@@ -57,9 +57,11 @@ def cli() -> None:
 @click.option("--wait", is_flag=True, help="if another process is writing this run, wait for it instead of exiting")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads per worker (default: this "
               "machine's cores); CPU results round differently with another count, so it is recorded")
+@click.option("--name", default=None, help="the run's label in tables, pages and `bench compare` (default: the model "
+              "name; for folder runs, the videos' folder name)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
-        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, no_progress) -> None:
+        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     A run is identified by what generates the frames (protocol and clips, adapter fingerprint,
@@ -78,7 +80,7 @@ def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, r
                        runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir,
                        subset_seed=subset_seed, shard=parse_shard(shard), executor=executor, workers=workers,
                        gpus_per_worker=gpus_per_worker, ray_address=ray_address, keep_videos=keep_videos, wait=wait,
-                       threads=threads)
+                       threads=threads, name=name)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)

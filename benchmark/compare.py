@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import BenchError
-from benchmark.records import load_record, load_rows
+from benchmark.records import load_record, load_rows, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
 
@@ -88,12 +88,17 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             better = "A" if (diff > 0) == (spec["direction"] == "higher") else "B"
         entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better)
         out.append(entry)
-    return {"run_a": str(run_a), "run_b": str(run_b), "model_a": a["record"]["adapter"]["name"],
-            "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+    return {"run_a": str(run_a), "run_b": str(run_b), "label_a": run_label(a["record"]), "label_b": run_label(b["record"]),
+            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+
+
+def _who(result: dict, side: str) -> str:
+    label, model = result[f"label_{side}"], result[f"model_{side}"]
+    return f"{label}{'' if label == model else f' ({model})'}, {result[f'run_{side}']}"
 
 
 def render_comparison(result: dict) -> str:
-    lines = [f"A = {result['model_a']} ({result['run_a']})", f"B = {result['model_b']} ({result['run_b']})",
+    lines = [f"A = {_who(result, 'a')}", f"B = {_who(result, 'b')}",
              f"{result['n_clips']} paired clips, {result['resamples']} paired bootstrap resamples",
              f"{'metric':14s} {'A':>10s} {'B':>10s} {'A-B':>10s}  {'95% CI of A-B':24s} verdict"]
     for m in result["metrics"]:

@@ -1,15 +1,18 @@
 """The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/site.py).
 
 Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
-and a value that did not use every clip of the run (coverage "3/4") is shown with its coverage
-but not ranked either: a model must not win on its easy clips.
+and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row) nor
+a value that did not use every clip of the run (coverage "3/4"): a model must not win on its easy
+clips. Rows are labelled by the run's --name; two runs sharing a label show their run ids.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+
+from benchmark.records import run_completeness, run_label
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -65,20 +68,26 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
                                       "ci": f"95% CI {_format(ci[0], spec.get('unit', ''))}–{_format(ci[1], spec.get('unit', ''))}" if ci else "",
                                       "n": result.get("n"), "best": False, "coverage": coverage}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
+            completeness = run_completeness(record)
             for variant, cell in cells.items():
                 reference = (record["results"].get(variant) or {}).get("reference_value")
                 if cell["value"] is not None and reference is not None:  # e.g. blink rate: no better direction
                     cell["ci"] = (f"ground truth {_format(reference, columns[variant].get('unit', ''))}"
                                   + (f" · {cell['ci']}" if cell["ci"] else ""))
-            rows.append({"model": record["adapter"]["name"] + tiny,
+            rows.append({"model": run_label(record) + tiny, "adapter": record["adapter"]["name"], "run_id": record["run_id"],
+                         "incomplete": "; ".join(completeness["reasons"]),
                          "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
                          "finished": record.get("finished_at", "")})
+        shared = Counter(r["model"] for r in rows)
+        for r in rows:
+            if shared[r["model"]] > 1:  # the same label on two runs: tell them apart
+                r["model"] += f" [run {r['run_id'][:8]}]"
         for variant, spec in columns.items():
             if spec["direction"] not in ("higher", "lower"):
                 continue  # e.g. blink rate: neither more nor fewer is better
-            ranked = [r for r in rows if not r["reference"] and not r["cells"][variant]["coverage"]]
+            ranked = [r for r in rows if not r["reference"] and not r["incomplete"] and not r["cells"][variant]["coverage"]]
             values = [r["cells"][variant]["value"] for r in ranked if r["cells"][variant]["value"] is not None]
             if values:
                 best = max(values) if spec["direction"] == "higher" else min(values)

@@ -21,6 +21,7 @@ from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record
 _MUST_AGREE = [
     ("protocol", lambda p, r: p["protocol"]),
     ("dataset", lambda p, r: p["dataset"]),
+    ("label (--name)", lambda p, r: p.get("label")),
     ("adapter.fingerprint", lambda p, r: p["adapter"]["fingerprint"]),
     ("seeds", lambda p, r: p["seeds"]),
     ("limit", lambda p, r: p["limit"]),

@@ -2,7 +2,8 @@
 
 A run directory holds `run.json` (what was asked, written first), `clips.jsonl` (appended and
 fsynced clip by clip, so a crash loses at most the clip in flight) and `record.json` (written
-last, atomically). A run is complete only when all three exist.
+last, atomically). A run is finished when all three exist; it is complete (`run_completeness`)
+when, besides, every clip of the whole protocol was attempted.
 """
 
 from __future__ import annotations
@@ -70,16 +71,37 @@ class RowLog:
         return latest
 
 
-def is_complete(run_dir: Path) -> bool:
+def run_label(record: dict) -> str:
+    """What tables and pages call the run: its --name, or (older records) the adapter's name."""
+    return record.get("label") or record["adapter"]["name"]
+
+
+def run_completeness(record: dict) -> dict:
+    """{"complete": bool, "reasons": [...]}: complete = every clip of the whole protocol was attempted.
+
+    Records written before completeness was recorded are judged from their subset and shard.
+    """
+    if "completeness" in record:
+        return record["completeness"]
+    protocol = record["protocol"]
+    reasons = []
+    if (protocol.get("subset") or {}).get("limit") is not None:
+        reasons.append(f"subset of {protocol['n_clips']} clips (--limit {protocol['subset']['limit']})")
+    if protocol.get("shard"):
+        reasons.append(f"shard {protocol['shard'][0]}/{protocol['shard'][1]}")
+    return {"complete": not reasons, "reasons": reasons}
+
+
+def is_finished(run_dir: Path) -> bool:
     return all((run_dir / name).is_file() for name in RUN_FILES)
 
 
 def load_record(run_dir: Path) -> dict:
     """Read a finished run's record; refuse incomplete runs and unknown schema versions clearly."""
     run_dir = Path(run_dir)
-    if not is_complete(run_dir):
+    if not is_finished(run_dir):
         missing = [n for n in RUN_FILES if not (run_dir / n).is_file()]
-        raise BenchError(f"{run_dir} is not a complete run (missing {', '.join(missing)})",
+        raise BenchError(f"{run_dir} is not a finished run (missing {', '.join(missing)})",
                          hint="re-run its `bench run` command to finish it")
     record = json.loads((run_dir / RECORD_FILE).read_text())
     version = record.get("schema_version")

@@ -55,6 +55,7 @@ class RunConfig:
     keep_videos: bool = False  # store generated frames (lossless FFV1) so adding a metric never regenerates
     wait: bool = False  # queue behind another process writing the same run instead of exiting
     threads: int | None = None  # torch threads per worker (None: this machine's cores); recorded
+    name: str | None = None  # the run's label in tables and pages (None: the adapter's default label)
 
 
 @dataclass
@@ -85,6 +86,18 @@ def check_device(device: str) -> None:
         raise BenchError(f"--device {device} was asked for, but torch sees no CUDA device", hint="use --device cpu")
     if device != "cpu" and not device.startswith("cuda"):
         raise BenchError(f"unknown device {device!r}", hint="use --device cpu or --device cuda")
+
+
+MAX_LABEL = 64
+
+
+def check_label(name: str) -> str:
+    """A label shows in tables, pages and LaTeX: one short printable line."""
+    label = name.strip()
+    if not label or len(label) > MAX_LABEL or not label.isprintable():
+        raise BenchError(f"--name {name!r}: a run label must be 1 to {MAX_LABEL} printable characters on one line",
+                         hint="e.g. --name sadtalker-256")
+    return label
 
 
 def settings_for(cfg: RunConfig) -> Settings:
@@ -121,8 +134,10 @@ class Runner:
         for name, metric in zip(names, build_metrics_from_names(names, settings)):
             spec = metric.spec.to_dict()
             specs.append({**spec, "column": column_id(spec)})
+        label = self._label(adapter)
         protocol = open_protocol(cfg.dataset, settings, self.log)
-        clips = stratified_subset(protocol.clips(), cfg.limit, cfg.subset_seed)
+        every_clip = protocol.clips()
+        clips = stratified_subset(every_clip, cfg.limit, cfg.subset_seed)
         adapter_fp = adapter.fingerprint()
         planned = []
         for i, c in enumerate(clips):
@@ -137,13 +152,24 @@ class Runner:
         plan = RunPlan(
             dataset=cfg.dataset,
             protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
-                      "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips)},
+                      "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips),
+                      "n_protocol_clips": len(every_clip)},
             model=cfg.model, model_args=dict(cfg.model_args), adapter=adapter.describe(),
             seeds={"generation": cfg.seed, "subset": cfg.subset_seed}, limit=cfg.limit,
-            settings=settings.to_dict(), metrics=specs, clips=planned, keep_videos=cfg.keep_videos,
+            settings=settings.to_dict(), metrics=specs, clips=planned, keep_videos=cfg.keep_videos, label=label,
         ).shard_plan(cfg.shard)
         return plan, adapter
 
+    def _label(self, adapter) -> str:
+        """--name, checked; without one, the adapter's default (warned for external models)."""
+        name = self.config.name
+        if name is None:
+            label = adapter.default_label()
+            if adapter.external:
+                self.log(f"warning: no --name for this {adapter.name} run; it is labelled {label!r} (its folder). "
+                         f"Name runs of external models, e.g. --name my-model-v2, so tables tell them apart.")
+            return label
+        return check_label(name)
     def run_dir(self, plan: RunPlan) -> Path:
         cfg = self.config
         shard = f"-shard{plan.shard[0]}of{plan.shard[1]}" if plan.shard else ""
@@ -301,6 +327,8 @@ class Runner:
             parts += ["--shard", f"{cfg.shard[0]}/{cfg.shard[1]}"]
         if cfg.keep_videos:
             parts.append("--keep-videos")
+        if cfg.name is not None:
+            parts += ["--name", repr(cfg.name) if " " in cfg.name else cfg.name]
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)
@@ -322,12 +350,14 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
     results = reduce_results(specs, plan.clips, rows, store.load_artifacts)
     clips, failures = clip_summary(plan.clips, rows)
     settings = {k: v for k, v in plan.settings.items() if k in ("device", "landmarks", "embedder", "threads")}
+    protocol = {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"], "method": "speaker-stratified"},
+                "shard": plan.shard}
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": plan.run_id,
-        "protocol": {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"],
-                                                 "method": "speaker-stratified"},
-                     "shard": plan.shard},
+        "label": plan.label or plan.adapter["name"],
+        "completeness": completeness(protocol, clips, failures),
+        "protocol": protocol,
         "adapter": plan.adapter,
         "metrics": specs,
         "seed": plan.seeds["generation"],
@@ -346,6 +376,23 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
         "results": results,
         "files": {"clips": "clips.jsonl", "plan": "run.json"},
     }
+
+
+def completeness(protocol: dict, clips: dict, failures: list[dict]) -> dict:
+    """Complete = every clip of the whole protocol attempted: not a --limit subset, a shard or a partial corpus."""
+    reasons = []
+    whole = protocol.get("n_protocol_clips", protocol["n_clips"])
+    if protocol["n_clips"] < whole:
+        reasons.append(f"subset: {protocol['n_clips']} of {whole} clips (--limit {protocol['subset']['limit']})")
+    if protocol.get("shard"):
+        reasons.append(f"shard {protocol['shard'][0]} of {protocol['shard'][1]} (fuse the shards with `bench merge`)")
+    partial = protocol.get("partial")
+    if partial:
+        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared")
+    unattempted = sum(1 for f in failures if f["stage"] == "missing")  # no row: e.g. a missing shard
+    if unattempted:
+        reasons.append(f"{unattempted} of {clips['total']} clips never attempted")
+    return {"complete": not reasons, "reasons": reasons}
 
 
 class _NoBar:

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from benchmark import plots
 from benchmark.errors import BenchError
 from benchmark.leaderboard import _format, leaderboard_tables
-from benchmark.records import load_records, load_rows
+from benchmark.records import load_records, load_rows, run_completeness, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES
 
 MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
@@ -75,10 +75,10 @@ def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) ->
         if other_dir == run_dir or other["protocol"]["id"] != record["protocol"]["id"]:
             continue
         try:
-            result = compare_runs(run_dir, other_dir, resamples=1000)
+            result = compare_runs(run_dir, other_dir, resamples=BOOTSTRAP_RESAMPLES)
         except BenchError:
             continue
-        out.append({"other": other["adapter"]["name"], "other_seed": other["seed"], "n": result["n_clips"], "metrics": result["metrics"]})
+        out.append({"other": run_label(other), "other_run": other["run_id"][:8], "other_seed": other["seed"], "n": result["n_clips"], "metrics": result["metrics"]})
     return out
 
 
@@ -103,7 +103,8 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
                   "cell_values": [r["metrics"].get(v) for v in variants], "texts": [_format(r["metrics"].get(v), "") for v in variants],
                   "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}
                  for r in sorted(rows, key=lambda r: r["clip_id"])]
-    return {"record": record, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
+    return {"record": record, "label": run_label(record), "incomplete": "; ".join(run_completeness(record)["reasons"]),
+            "resamples": BOOTSTRAP_RESAMPLES, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
             "clips": clip_rows, "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"), "strip_dir": slug,
             "comparisons": comparisons(run_dir, record, records)}
 

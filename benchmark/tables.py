@@ -1,11 +1,13 @@
 """Paper tables regenerated beside the published numbers: thesis Tables 5.1 / 5.2, MAN Table 1.
 
-Rows keep the paper's layout. A row whose method has an adapter shows the measured value next to
-the published one with the difference; reference adapters (ground truth, still) and any other
-measured model get rows of their own. Best and second best per column are marked as the papers
-mark them (reference rows are not ranked: ground truth is the ceiling). "not run" = no run found,
-"n/a" = the harness cannot measure it (e.g. WER needs LipNet) or the paper did not report it.
-Every measured cell has a footnote: protocol, metric variant, backend, clips, run.
+Rows keep the paper's layout. A row whose method has an adapter shows the measured value of the
+run labelled with that adapter's name next to the published one with the difference; reference
+adapters (ground truth, still) and every other run label get rows of their own. Which run fills a
+row is decided by `benchmark.selection` (complete runs only unless pinned with --runs; never
+silently one of two). Best and second best per column are marked as the papers mark them
+(reference rows and incomplete runs are not ranked). A published number with nothing measured
+beside it says "published; not run here". Every measured cell has a footnote: protocol, metric
+variant, backend, clips, run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from benchmark.errors import BenchError
 from benchmark.leaderboard import REFERENCE_ADAPTERS, empty_status
-from benchmark.records import load_records
+from benchmark.selection import Selection, SelectedRun, select_runs
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
 
@@ -51,6 +53,7 @@ class Cell:
     note: int | None = None       # footnote number
     mark: str = ""               # "best" | "second"
     status: str = ""             # "" | "not run" | "failed" (ran, nothing scored) | "n/a"
+    incomplete: bool = False     # measured on a pinned incomplete run: shown loudly, never ranked
 
 
 @dataclass
@@ -79,15 +82,6 @@ def load_published() -> dict:
     return yaml.safe_load(PUBLISHED.read_text())
 
 
-def latest_runs(paths: list[Path]) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
-    """(adapter, protocol name) -> its complete runs, newest first; tiny random configurations are left out."""
-    found: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
-    for run_dir, record in load_records(paths)[0] if paths else []:
-        if not record["adapter"].get("config", {}).get("tiny"):
-            found.setdefault((record["adapter"]["name"], record["protocol"]["name"]), []).append((run_dir, record))
-    return {key: sorted(runs, key=lambda r: r[1]["finished_at"], reverse=True) for key, runs in found.items()}
-
-
 class Footnotes:
     """One footnote per (model, dataset column): where its numbers were measured and with what."""
 
@@ -104,25 +98,28 @@ class Footnotes:
                 for (adapter, dataset, where), note in sorted(self.notes.items(), key=lambda kv: kv[1]["n"])]
 
 
-def _measured(runs, adapter, dataset, column, substitutes, notes: Footnotes) -> tuple[float | None, int | None, str]:
+def _measure(cell: Cell, selection: Selection, label: str, dataset: str, column: str, substitutes: dict,
+             notes: Footnotes) -> None:
+    """Fill `cell` from the run selected for (label, protocol): its value and footnote, or why there is none."""
     variant = METRIC_FOR_COLUMN.get(column)
     if variant is None:
-        return None, None, "n/a"
+        cell.status = "n/a"
+        return
     protocol = substitutes.get(dataset, dataset)
-    # the newest run of this model on this protocol that measured the metric
-    candidates = runs.get((adapter, protocol), [])
-    hit = next(((d, r) for d, r in candidates if (r["results"].get(variant) or {}).get("value") is not None), None)
-    if hit is None:
-        ran = next((r["results"][variant] for _, r in candidates if variant in r["results"]), None)
-        return None, None, empty_status(ran)
-    run_dir, record = hit
-    result = record["results"][variant]
+    run: SelectedRun | None = selection.runs.get((label, protocol))
+    result = run.record["results"].get(variant) if run else None
+    if result is None or result.get("value") is None:
+        cell.status = empty_status(result)
+        return
+    record = run.record
     spec = next(s for s in record["metrics"] if s["variant"] == variant)
     clips = result.get("coverage") or f"{record['clips']['scored']}"
+    incomplete = f" — INCOMPLETE RUN ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
     where = (f"measured on {record['protocol']['id']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
-             f", {clips} clips at {spec.get('resolution')}, seed {record['seed']}, run {run_dir}")
-    number = notes.cite(adapter, dataset, where, column, f"{variant} ({spec['backend']})")
-    return result["value"], number, ""
+             f", {clips} clips at {spec.get('resolution')}, seed {record['seed']}, run {record['run_id'][:8]} in {run.run_dir}"
+             + incomplete)
+    cell.measured, cell.incomplete = result["value"], bool(run.reasons)
+    cell.note = notes.cite(label, dataset, where, column, f"{variant} ({spec['backend']})")
 
 
 def _mark_best(table: Table, use_measured: bool = True) -> None:
@@ -139,7 +136,8 @@ def _mark_best(table: Table, use_measured: bool = True) -> None:
             cell = row.cells.get(f"{group}/{column}")
             if row.reference or cell is None:
                 continue
-            value = cell.measured if use_measured and isinstance(cell.measured, (int, float)) else cell.published
+            measured = use_measured and isinstance(cell.measured, (int, float)) and not cell.incomplete
+            value = cell.measured if measured else cell.published
             if isinstance(value, (int, float)):
                 scored.append((value, cell))
         ranked = sorted({v for v, _ in scored}, reverse=direction == "higher")
@@ -156,52 +154,46 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     footnotes = Footnotes()
     if spec.kind == "profile":
         return _profile_table(spec, published, profile_paths or [])
-    runs = latest_runs(run_paths)
+    selection = select_runs(run_paths)
+    adapter_of = {label: run.record["adapter"]["name"] for (label, _), run in selection.runs.items()}
     metrics = list(published["metrics"])
     directions = dict(published["metrics"])
     rows: list[Row] = []
+
+    def measured_row(method: str, label: str | None, columns, group: str = "", entry: dict | None = None) -> Row:
+        row = Row(method, label, group=group, reference=entry is None and adapter_of.get(label) in REFERENCE_ADAPTERS)
+        for dataset, column in columns:
+            published_value = None if entry is None else (entry.get(dataset) or {}).get(column) if dataset else entry.get(column)
+            cell = Cell(published=published_value)
+            if label:
+                _measure(cell, selection, label, dataset or group, column, substitutes, footnotes)
+            row.cells[f"{dataset}/{column}"] = cell
+        return row
+
+    def extra_rows(datasets, published_labels, columns, group: str = "") -> list[Row]:
+        """A row per other label measured on these datasets' protocols: reference adapters first."""
+        protocols = {substitutes.get(d, d) for d in datasets}
+        labels = {label for label, protocol in selection.runs if protocol in protocols} - set(published_labels)
+        out = []
+        for label in sorted(labels, key=lambda lab: (adapter_of[lab] not in REFERENCE_ADAPTERS, lab)):
+            method = f"{label} (measured here)" if adapter_of[label] == label else f"{label} ({adapter_of[label]}, measured here)"
+            out.append(measured_row(method, label, columns, group=group))
+        return out
+
     if spec.kind == "quality":
         columns = [(d, m) for d in spec.datasets for m in metrics]
-        adapters_seen = set()
         for entry in published["rows"]:
-            row = Row(entry["method"], entry.get("adapter"))
-            adapters_seen.add(entry.get("adapter"))
-            for dataset, column in columns:
-                cell = Cell(published=(entry.get(dataset) or {}).get(column))
-                if row.adapter:
-                    cell.measured, cell.note, cell.status = _measured(runs, row.adapter, dataset, column, substitutes, footnotes)
-                row.cells[f"{dataset}/{column}"] = cell
-            rows.append(row)
-        extra = sorted({a for a, _ in runs} - adapters_seen)
-        for adapter in sorted(extra, key=lambda a: (a not in REFERENCE_ADAPTERS, a)):
-            row = Row(f"{adapter} (measured here)", adapter, reference=adapter in REFERENCE_ADAPTERS)
-            for dataset, column in columns:
-                cell = Cell(status="")
-                cell.measured, cell.note, cell.status = _measured(runs, adapter, dataset, column, substitutes, footnotes)
-                row.cells[f"{dataset}/{column}"] = cell
-            rows.append(row)
+            rows.append(measured_row(entry["method"], entry.get("adapter"), columns, entry=entry))
+        rows += extra_rows(spec.datasets, [e.get("adapter") for e in published["rows"]], columns)
     else:  # rows carry their dataset; columns are the metrics
         columns = [("", m) for m in metrics]
         for dataset in spec.datasets:
             entries = [e for e in published["rows"] if e.get("dataset") == dataset]
             for entry in entries:
-                row = Row(entry["method"], entry.get("adapter"), group=dataset)
-                for _, column in columns:
-                    cell = Cell(published=entry.get(column))
-                    if row.adapter:
-                        cell.measured, cell.note, cell.status = _measured(runs, row.adapter, dataset, column, substitutes, footnotes)
-                    row.cells[f"/{column}"] = cell
-                rows.append(row)
-            for adapter in sorted({a for a, _ in runs} - {e.get("adapter") for e in entries}, key=lambda a: (a not in REFERENCE_ADAPTERS, a)):
-                if (adapter, substitutes.get(dataset, dataset)) not in runs:
-                    continue
-                row = Row(f"{adapter} (measured here)", adapter, group=dataset, reference=adapter in REFERENCE_ADAPTERS)
-                for _, column in columns:
-                    cell = Cell()
-                    cell.measured, cell.note, cell.status = _measured(runs, adapter, dataset, column, substitutes, footnotes)
-                    row.cells[f"/{column}"] = cell
-                rows.append(row)
-    table = Table(name, published.get("caption", ""), published["source"], columns, directions, rows, footnotes.lines())
+                rows.append(measured_row(entry["method"], entry.get("adapter"), columns, group=dataset, entry=entry))
+            rows += extra_rows([dataset], [e.get("adapter") for e in entries], columns, group=dataset)
+    notes = footnotes.lines() + selection.notes()
+    table = Table(name, published.get("caption", ""), published["source"], columns, directions, rows, notes)
     _mark_best(table)
     return table
 
@@ -285,6 +277,9 @@ def _labels(t: Table, esc) -> list[str]:
             for g, c in t.columns]
 
 
+UNMEASURED = {"not run": "not run here", "failed": "every clip failed here", "n/a": "not measurable here"}
+
+
 def _format_cell(cell: Cell, row: Row, style: Style) -> str:
     main, pub, diff = _cell_text(cell)
     esc = style.esc
@@ -292,10 +287,14 @@ def _format_cell(cell: Cell, row: Row, style: Style) -> str:
         text = esc(main) + style.note.format(n=cell.note)
         if cell.published is not None:
             text += " " + style.muted.format(t=f"({esc(pub)}, {esc(diff)})")
+        if cell.incomplete:
+            text += " " + esc("⚠ INCOMPLETE RUN")
     elif cell.published is None:
         text = esc(diff or "n/a")
+    elif row.adapter and diff:  # a published number with nothing measured beside it: never read as measured
+        text = esc(pub) + " " + style.muted.format(t=esc(f"(published; {UNMEASURED.get(diff, diff)})"))
     else:
-        text = esc(pub) + (" " + style.muted.format(t=f"({esc(diff)})") if row.adapter and diff else "")
+        text = esc(pub)
     return style.best.format(t=text) if cell.mark == "best" else style.second.format(t=text) if cell.mark == "second" else text
 
 
@@ -339,7 +338,7 @@ def render_html(t: Table) -> str:
 
 
 TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-       "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "—": "--", "Δ": r"$\Delta$"}
+       "~": r"\textasciitilde{}", "⚠": "(!)", "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "—": "--", "Δ": r"$\Delta$"}
 
 
 def _tex(s: str) -> str:

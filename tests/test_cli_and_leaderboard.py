@@ -54,16 +54,17 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_pat
     gt, still = _runs(mini_data_root, tmp_path / "runs")
     # a user-supplied string (a third-party adapter's name) must come out escaped
     record = json.loads((still.run_dir / "record.json").read_text())
-    record["adapter"]["name"] = "<script>alert(1)</script>"
+    record["label"] = "<script>alert(1)</script>"
     (still.run_dir / "record.json").write_text(json.dumps(record))
     index, skipped = build_site([tmp_path / "runs"], tmp_path / "site")
     page = index.read_text()
     assert skipped == []
     assert "<script>alert(1)</script>" not in page and html.escape("<script>alert(1)</script>") in page
     assert "not run" in page  # the still run has no SSIM
-    # ground truth is a reference: shown, never ranked (it would "win" every column); the renamed run is ranked
-    assert page.count("(reference, not ranked)") == 1
-    assert not re.search(r'<td class="best"[^>]*>100\.00', page) and re.search(r'<td class="best"[^>]*>23\.', page)
+    # ground truth and still are references whatever their label: shown, never ranked; --limit runs are not ranked
+    assert page.count("(reference, not ranked)") == 2
+    assert page.count("incomplete, not ranked: subset: 4 of 12 clips (--limit 4)") == 2
+    assert not re.search(r'<td class="best"', page)
     assert "mini/v1" in page and "http://" not in page and "https://" not in page
 
 
@@ -97,7 +98,7 @@ def test_default_metrics_and_all(mini_data_root, tmp_path):
         assert any("lse-c" in line and "syncnet_v2.model" in line for line in skipped)
 
 
-def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | None = None) -> dict:
+def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | None = None, complete: bool = True) -> dict:
     n, total = coverage
     results = {"psnr": {"value": psnr, "n": n, "ci95": None, "n_failed": total - n, "n_na": 0, "n_clips": total,
                         "n_scored": n, "coverage": f"{n}/{total}", "failures": []}}
@@ -108,7 +109,8 @@ def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | No
         metrics.append({"variant": "blink", "direction": "none", "unit": "1/s"})
     return {"protocol": {"id": "mini/v1", "clip_list_fingerprint": "0" * 64}, "metrics": metrics, "results": results,
             "adapter": {"name": name, "fingerprint": "f" * 64, "config": {}}, "seed": 0,
-            "clips": {"total": total, "scored": total, "failed": 0}, "code": {"commit": "c" * 40}}
+            "clips": {"total": total, "scored": total, "failed": 0}, "code": {"commit": "c" * 40}, "run_id": name[:12],
+            "completeness": {"complete": complete, "reasons": [] if complete else ["subset: 4 of 12 clips (--limit 4)"]}}
 
 
 def test_leaderboard_ranks_only_full_coverage_models_never_references():
@@ -117,10 +119,12 @@ def test_leaderboard_ranks_only_full_coverage_models_never_references():
     records = [(Path("gt"), _record("ground-truth", 100.0, (4, 4))),
                (Path("easy"), _record("weak-model", 40.0, (3, 4))),  # scored only its easy clips
                (Path("full"), _record("good-model", 30.0, (4, 4), blink=0.25)),
-               (Path("other"), _record("other-model", 20.0, (4, 4)))]
+               (Path("other"), _record("other-model", 20.0, (4, 4))),
+               (Path("smoke"), _record("smoke-model", 50.0, (4, 4), complete=False))]  # a --limit run of easy clips
     table = leaderboard_tables(records)[0]
     cells = {r["model"]: r["cells"]["psnr"] for r in table["rows"]}
     assert cells["good-model"]["best"] and not cells["weak-model"]["best"] and not cells["ground-truth"]["best"]
+    assert not cells["smoke-model"]["best"]
     assert cells["weak-model"]["coverage"] == "3/4" and cells["good-model"]["coverage"] == ""
     blink = {r["model"]: r["cells"]["blink"] for r in table["rows"]}
     assert "ground truth 0.3330" in blink["good-model"]["ci"] and not blink["good-model"]["best"]

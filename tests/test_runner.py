@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.records import RowLog, is_complete, load_record
+from benchmark.records import RowLog, is_finished, load_record
 from benchmark.runner import RunConfig, Runner
 from tests.conftest import run_bench
 
@@ -79,14 +79,14 @@ def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
     assert proc.returncode == 130, err
     assert "Re-run the same command to resume" in err
     run_dir = log.parent
-    assert not is_complete(run_dir)
+    assert not is_finished(run_dir)
     done_before = len(_rows_by_clip(run_dir))
     assert 3 <= done_before < 8
 
     resumed = run_bench(*args, "--out", str(interrupted_out), data_root=env_root, cwd=tmp_path)
     assert f"{done_before} of 8 clips already scored" in resumed.stderr
     clean = run_bench(*args, "--out", str(clean_out), data_root=env_root, cwd=tmp_path)
-    assert is_complete(run_dir)
+    assert is_finished(run_dir)
     clean_dir = next(clean_out.rglob("record.json")).parent
     assert _rows_by_clip(run_dir) == _rows_by_clip(clean_dir)
     a, b = load_record(run_dir), load_record(clean_dir)

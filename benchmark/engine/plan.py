@@ -88,6 +88,7 @@ class RunPlan:
     clips: list[PlannedClip]  # this run's clips in protocol order (a shard's share when sharded)
     shard: list[int] | None = None  # [K, N]
     keep_videos: bool = False
+    label: str = ""  # what tables and pages call the run (--name); not part of its identity
     version: int = PLAN_VERSION
     run_id: str = field(default="")
 
