@@ -399,6 +399,36 @@ def speed_engine(model, dataset, metrics, limit, max_workers, data_dir) -> None:
     engine.run(model, dataset, names, limit, max_workers, data_dir, echo=click.echo)
 
 
+@cli.group()
+def validate() -> None:
+    """Validate a metric's detector on synthesised inputs with known answers."""
+
+
+@validate.command("blink")
+@click.option("--variants", default="blink,blink-vougioukas,blink-online", show_default=True,
+              help="blink variants to score on the same traces")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of the synthesised traces")
+@click.option("--clips-per-cell", default=12, show_default=True, type=click.IntRange(min=1))
+@click.option("--tolerance", default=2, show_default=True, type=click.IntRange(min=0),
+              help="frames a detection may lie outside a true blink and still count")
+def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
+    """Blink detectors on synthesised EAR traces: recall and false blinks per minute per depth, duration and noise.
+
+    Exit status 1 if the default `blink` is scored and misses recall >= 0.9 with <= 1 false blink per minute.
+    """
+    from benchmark.settings import Settings
+    from metrics import create_metric
+    from metrics.blink_synthetic import meets_target, render_validation, validate_detectors
+
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    settings = Settings.create()
+    params = {name: create_metric(name, settings).params for name in names}
+    result = validate_detectors(params, seed, clips_per_cell, tolerance)
+    click.echo(render_validation(result, seed, clips_per_cell, tolerance), nl=False)
+    if "blink" in result.cells and not meets_target(result.overall("blink")):
+        sys.exit(1)
+
+
 def _terminate_as_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 

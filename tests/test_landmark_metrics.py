@@ -10,7 +10,7 @@ from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
 from metrics.lmd import landmark_distance
 
-LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-online", "bilabial")
+LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-vougioukas", "blink-online", "bilabial")
 
 
 def test_lmd_conventions_by_hand():
@@ -88,8 +88,9 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
     r = landmark_runs["ground-truth"]["results"]
     for variant in ("lmd", "lmd-centered", "lmd-sum", "lmd-l1"):
         assert r[variant]["value"] == 0.0
-    assert r["blink"]["planted_precision"] >= 0.9 and r["blink"]["planted_recall"] >= 0.9
-    assert r["blink"]["value"] == r["blink"]["reference_value"] > 0
+    for variant in ("blink", "blink-vougioukas"):  # the planted blinks close fully: both detectors see them
+        assert r[variant]["planted_precision"] >= 0.9 and r[variant]["planted_recall"] >= 0.9
+        assert r[variant]["value"] == r[variant]["reference_value"] > 0
     assert r["bilabial"]["value"] == pytest.approx(1.0)
     assert r["bilabial"]["reference_closure_rate"] >= 0.95
     assert r["bilabial"]["totals"]["events"] >= 10
@@ -97,7 +98,8 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
 
 def test_still_never_blinks_or_closes(landmark_runs):
     r = landmark_runs["still"]["results"]
-    assert r["blink"]["value"] == 0.0 and r["blink"]["reference_value"] > 0.2
+    for variant in ("blink", "blink-vougioukas", "blink-online"):
+        assert r[variant]["value"] == 0.0 and r[variant]["reference_value"] > 0.2
     assert r["bilabial"]["value"] <= 0.1
     assert r["bilabial"]["mean_aperture_at_events"] > 3 * r["bilabial"]["reference_mean_aperture_at_events"]
     assert r["lmd"]["value"] > 1.0
@@ -109,7 +111,9 @@ def test_landmark_backend_is_recorded(landmark_runs):
     assert specs["lmd"]["backend"].startswith("mediapipe-0.10.21")
     assert specs["bilabial"]["params"]["closure_threshold"] == 0.05
     assert specs["bilabial"]["params"]["tolerance_frames"] == 1
-    assert specs["blink"]["params"]["peak_height"] == 0.072
+    assert specs["blink"]["params"]["detector"] == "baseline-relative-hysteresis"
+    assert specs["blink"]["params"]["onset_drop"] == 0.12 and specs["blink"]["params"]["noise_k"] == 2.5
+    assert specs["blink-vougioukas"]["params"]["peak_height"] == 0.072
 
 
 def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reason(mini):
