@@ -40,8 +40,8 @@ def cli() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
-@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68, "
-              "or fan (your 2DFAN4 weights)")
+@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
+              "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), or fan (your 2DFAN4 weights)")
 @click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
               "(your weights)")
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
