@@ -131,10 +131,15 @@ def octave_sobel_edges(gray: np.ndarray) -> np.ndarray:
     kernel = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4.0
     kernel /= np.abs(kernel).sum()
     # separable form of convolve(image, kernel.T): on integer grey levels every partial sum is a
-    # multiple of 1/8, so the result is bit-identical to the 2-D convolution, and faster
+    # multiple of 1/8, so the result is bit-identical to the 2-D convolution, and faster. Non-integer
+    # grey (e.g. cpbd-bt709's) rounds differently in that order, flipping ties in the thinning: there
+    # the reference's own 2-D convolution is used
     assert np.array_equal(np.outer([1, 2, 1], [1, 0, -1]) / 8, kernel.T)
-    gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
-                               [0.125, 0.25, 0.125], axis=1, mode="reflect")
+    if np.array_equal(gray, np.round(gray)):
+        gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
+                                   [0.125, 0.25, 0.125], axis=1, mode="reflect")
+    else:
+        gradient = ndi.convolve(gray, kernel.T[None], mode="reflect")
     strength = np.square(gradient)
     threshold = np.array([2 * np.sqrt(np.mean(s)) for s in strength])  # per frame, the reference's order
     strength[strength <= threshold[:, None, None]] = 0

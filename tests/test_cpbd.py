@@ -119,3 +119,19 @@ def test_cpbd_bt709_variant_matches_the_package_on_bt709_grey_and_differs_from_t
         assert abs(ours - cpbd.compute(rgb2gray(rgb) * 255)) <= 1e-6, name
         gaps.append(abs(ours - cpbd_video(rgb[None], workers=1)[0]))
     assert max(gaps) > 0.01  # the grey convention alone moves CPBD: why it is a named variant
+
+
+def test_edge_maps_match_the_reference_on_non_integer_grey():
+    """BT.709 grey is not integer: the Sobel step then follows the reference's 2-D convolution, so ties thin alike."""
+    import torch
+
+    from metrics.cpbd_torch import cpbd_frames_torch, octave_sobel_edges_torch
+
+    rng = np.random.default_rng(4)
+    for sigma in (0.8, 1.5, 3.0):
+        image = gaussian_filter(rng.uniform(0, 255, (96, 128)), sigma)
+        assert np.array_equal(octave_sobel_edges(image[None])[0], reference_sobel(image)), sigma
+        assert abs(cpbd_frames(image)[0] - cpbd.compute(image)) <= 1e-12, sigma
+        tensor = torch.from_numpy(image)[None]  # the CUDA path's code, run on the CPU
+        assert np.array_equal(octave_sobel_edges_torch(tensor)[0].numpy(), reference_sobel(image)), sigma
+        assert abs(float(cpbd_frames_torch(tensor)[0]) - cpbd.compute(image)) <= 1e-12, sigma
