@@ -118,3 +118,12 @@ def test_validate_command_prints_cells_and_verdicts():
     assert any(line.strip().startswith("overall") for line in lines)
     for variant in ("blink", "blink-vougioukas", "blink-online"):
         assert any(line.startswith(f"{variant}: recall ") for line in lines)
+
+
+def test_validate_command_refuses_a_metric_that_is_not_a_blink_variant(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "validate", "blink", "--variants", "blink,lmd"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and "lmd is not a blink variant" in proc.stderr and "Traceback" not in proc.stderr
