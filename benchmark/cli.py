@@ -40,8 +40,8 @@ def cli() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
-@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68, "
-              "or fan (your 2DFAN4 weights)")
+@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
+              "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), or fan (your 2DFAN4 weights)")
 @click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
               "(your weights)")
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
@@ -399,6 +399,40 @@ def speed_engine(model, dataset, metrics, limit, max_workers, data_dir) -> None:
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip())
     engine.run(model, dataset, names, limit, max_workers, data_dir, echo=click.echo)
+
+
+@cli.group()
+def validate() -> None:
+    """Validate a metric's detector on synthesised inputs with known answers."""
+
+
+@validate.command("blink")
+@click.option("--variants", default="blink,blink-vougioukas,blink-online", show_default=True,
+              help="blink variants to score on the same traces")
+@click.option("--seed", default=0, show_default=True, type=int, help="seed of the synthesised traces")
+@click.option("--clips-per-cell", default=12, show_default=True, type=click.IntRange(min=1))
+@click.option("--tolerance", default=2, show_default=True, type=click.IntRange(min=0),
+              help="frames a detection may lie outside a true blink and still count")
+def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
+    """Blink detectors on synthesised EAR traces: recall and false blinks per minute per depth, duration and noise.
+
+    Exit status 1 if the default `blink` is scored and misses recall >= 0.9 with <= 1 false blink per minute.
+    """
+    from benchmark.settings import Settings
+    from metrics import create_metric, family_of
+    from metrics.blink_synthetic import meets_target, render_validation, validate_detectors
+
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    others = [n for n in names if family_of(n) != "blink"]
+    if others or not names:
+        raise BenchError(f"--variants {variants!r}: {', '.join(others) or 'nothing'} is not a blink variant",
+                         hint="e.g. --variants blink,blink-vougioukas,blink-online (`bench list metrics`)")
+    settings = Settings.create()
+    params = {name: create_metric(name, settings).params for name in names}
+    result = validate_detectors(params, seed, clips_per_cell, tolerance)
+    click.echo(render_validation(result, seed, clips_per_cell, tolerance), nl=False)
+    if "blink" in result.cells and not meets_target(result.overall("blink")):
+        sys.exit(1)
 
 
 def _terminate_as_interrupt(signum, frame) -> None:

@@ -14,7 +14,10 @@ frames at once, reproducing its every convention so the numbers agree to float p
 4. Per edge block: JNB width 5 if contrast (int(max - min)) <= 50 else 3;
    P_blur = 1 - exp(-|w / w_JNB|^3.6); CPBD = fraction of edges with round(100 P_blur) <= 63.
 
-Input: grayscale on a 0-255 scale; RGB frames are converted as PIL's "L" mode does.
+Input: grayscale on a 0-255 scale. RGB frames are converted as PIL's "L" mode does (BT.601 integer
+luma), as the `cpbd` package's command line reads images; the agreement to ~1e-6 holds for that same
+grey input. Converted with skimage's rgb2gray (BT.709) instead, CPBD moves by up to ~0.04 on the same
+frame: that convention is the named variant `cpbd-bt709`.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from scipy import ndimage as ndi
 
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
-from metrics.cpbd_conventions import (BETA, BLOCK, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION, JNB_CONTRAST,
-                                     JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN, SHARP_BUCKETS)
+from metrics.cpbd_conventions import (BETA, BLOCK, BT709_WEIGHTS, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION,
+                                     JNB_CONTRAST, JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN,
+                                     SHARP_BUCKETS)
 
 
 
@@ -36,6 +40,16 @@ def rgb_to_luma(frames: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 RGB -> float64 grey levels exactly as PIL's convert("L") (ITU-R 601-2)."""
     rgb = frames.astype(np.uint32)
     return ((rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16).astype(np.float64)
+
+
+def rgb_to_bt709(frames: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB -> float64 grey levels bit-identical to 255 * skimage.color.rgb2gray (ITU-R 709
+    weights, unrounded). Bit-identical matters: a 1e-13 difference can flip an edge decision (~1e-4 in CPBD)."""
+    return ((frames.astype(np.float64) * (1 / 255)) @ np.array(BT709_WEIGHTS)) * 255
+
+
+# the `color` parameter of a CPBD variant -> its RGB-to-grey conversion
+GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709": rgb_to_bt709}
 
 
 # ---- step 1: Canny, batched over axis 0 --------------------------------------------------------
@@ -117,10 +131,15 @@ def octave_sobel_edges(gray: np.ndarray) -> np.ndarray:
     kernel = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4.0
     kernel /= np.abs(kernel).sum()
     # separable form of convolve(image, kernel.T): on integer grey levels every partial sum is a
-    # multiple of 1/8, so the result is bit-identical to the 2-D convolution, and faster
+    # multiple of 1/8, so the result is bit-identical to the 2-D convolution, and faster. Non-integer
+    # grey (e.g. cpbd-bt709's) rounds differently in that order, flipping ties in the thinning: there
+    # the reference's own 2-D convolution is used
     assert np.array_equal(np.outer([1, 2, 1], [1, 0, -1]) / 8, kernel.T)
-    gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
-                               [0.125, 0.25, 0.125], axis=1, mode="reflect")
+    if np.array_equal(gray, np.round(gray)):
+        gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
+                                   [0.125, 0.25, 0.125], axis=1, mode="reflect")
+    else:
+        gradient = ndi.convolve(gray, kernel.T[None], mode="reflect")
     strength = np.square(gradient)
     threshold = np.array([2 * np.sqrt(np.mean(s)) for s in strength])  # per frame, the reference's order
     strength[strength <= threshold[:, None, None]] = 0
@@ -227,28 +246,30 @@ class CPBD(Metric):
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}
+    variants = {"cpbd-bt709": {"color": "skimage-rgb2gray-bt709"}}
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
+        to_grey = GREY_CONVERSIONS[self.params["color"]]
         if self.device.type == "cuda":
             import torch
 
             from metrics.cpbd_torch import cpbd_frames_torch
 
-            gray = torch.from_numpy(rgb_to_luma(ctx.generated.frames)).to(self.device)
+            gray = torch.from_numpy(to_grey(ctx.generated.frames)).to(self.device)
             return ClipValue(float(cpbd_frames_torch(gray).mean()))
-        return ClipValue(float(cpbd_video(ctx.generated.frames).mean()))
+        return ClipValue(float(cpbd_video(ctx.generated.frames, to_grey=to_grey).mean()))
 
 
 CHUNK_FRAMES = 4  # small chunks stay in cache: faster than big batches on CPU
 
 
-def cpbd_video(frames: np.ndarray, workers: int | None = None) -> np.ndarray:
+def cpbd_video(frames: np.ndarray, workers: int | None = None, to_grey=rgb_to_luma) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB -> (T,) CPBD, chunks spread over threads (numpy/scipy release the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
     workers = workers or min(len(chunks), os.cpu_count() or 1)
     if workers <= 1:
-        return np.concatenate([cpbd_frames(rgb_to_luma(c)) for c in chunks])
+        return np.concatenate([cpbd_frames(to_grey(c)) for c in chunks])
     with ThreadPoolExecutor(workers) as pool:
-        return np.concatenate(list(pool.map(lambda c: cpbd_frames(rgb_to_luma(c)), chunks)))
+        return np.concatenate(list(pool.map(lambda c: cpbd_frames(to_grey(c)), chunks)))

@@ -17,3 +17,6 @@ CANNY_LOW = float(np.float32(0.1))  # skimage passes low_threshold through a C `
 CANNY_HIGH = 0.2
 # just-noticeable blur width of an edge block: 5 px up to this contrast (int(max - min)), else 3 px
 JNB_CONTRAST, JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH = 50, 5.0, 3.0
+# grey conversion: PIL "L" (ITU-R 601-2 in 16-bit fixed point, rounded; what the package's command line
+# reads) is the default; skimage.color.rgb2gray's ITU-R 709 weights (unrounded) make the variant cpbd-bt709
+BT709_WEIGHTS = (0.2125, 0.7154, 0.0721)

@@ -94,8 +94,25 @@ def canny_edges_torch(gray: torch.Tensor) -> torch.Tensor:
         edges = grown
 
 
+# scipy.ndimage.convolve(image, sobel.T) as scipy sums it: the nonzero taps of the flipped kernel in C order
+_SOBEL_TAPS = ((-1, -1, -0.125), (-1, 1, 0.125), (0, -1, -0.25), (0, 1, 0.25), (1, -1, -0.125), (1, 1, 0.125))
+
+
+def _sobel_2d(gray: torch.Tensor) -> torch.Tensor:
+    """The reference's 2-D vertical-gradient convolution, same order: exact on non-integer grey (cpbd-bt709)."""
+    p = _pad(_pad(gray, 1, 1, "reflect"), 2, 1, "reflect")
+    out = torch.zeros_like(gray)
+    for dy, dx, weight in _SOBEL_TAPS:
+        out = out + _shifted(_shifted(p, 1, dy, 1), 2, dx, 1) * weight
+    return out
+
+
 def octave_sobel_edges_torch(gray: torch.Tensor) -> torch.Tensor:
-    gradient = correlate1d(correlate1d(gray, [-1.0, 0.0, 1.0], 2, "reflect"), [0.125, 0.25, 0.125], 1, "reflect")
+    # separable on integer grey (every partial sum a multiple of 1/8: exact), else the 2-D order
+    if bool(torch.equal(gray, torch.round(gray))):
+        gradient = correlate1d(correlate1d(gray, [-1.0, 0.0, 1.0], 2, "reflect"), [0.125, 0.25, 0.125], 1, "reflect")
+    else:
+        gradient = _sobel_2d(gray)
     strength = gradient * gradient
     threshold = 2 * torch.sqrt(strength.mean(dim=(1, 2)))
     strength = torch.where(strength <= threshold[:, None, None], torch.zeros_like(strength), strength)

@@ -10,9 +10,13 @@ TABLE = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
 
 def test_every_calibration_row_is_within_tolerance(mini):
     rows = calibration_rows(mini)
-    assert {r.metric for r in rows} >= {"ssim", "psnr", "cpbd", "fid features", "lmd", "ear", "mouth aperture"}
+    assert {r.metric for r in rows} >= {"ssim", "psnr", "cpbd", "cpbd-bt709", "cpbd grey conventions", "fid features", "lmd", "ear",
+                                        "mouth aperture"}
     bad = [(r.metric, r.input, r.ours, r.reference, r.tolerance) for r in rows if not r.ok]
     assert not bad, bad
+    assert all(r.covers for r in rows)  # every tolerance says which input and conversion it holds for
+    # the grey convention alone moves CPBD by hundredths on some frame: beyond the 1e-6 of the same-input rows
+    assert max(r.difference for r in rows if r.metric == "cpbd grey conventions") > 0.01
 
 
 def test_committed_table_lists_the_same_rows_all_within_tolerance(mini):

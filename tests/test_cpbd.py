@@ -82,3 +82,56 @@ def test_torch_path_gives_the_same_edge_maps_and_values(mini):
     assert torch.equal(T.octave_sobel_edges_torch(g), torch.from_numpy(sobel))
     assert torch.equal(T.marziliano_widths_torch(g, torch.from_numpy(sobel)), torch.from_numpy(marziliano_widths(gray, sobel)))
     assert np.abs(T.cpbd_frames_torch(g).numpy() - cpbd_frames(gray)).max() <= 1e-12
+
+
+def _colour_crops():
+    """Colourful RGB inputs where BT.601 and BT.709 grey differ: astronaut crops of several sizes, one blurred."""
+    photo = data.astronaut()
+    crops = {f"crop{s}": photo[40 : 40 + s, 100 : 100 + s] for s in (128, 192, 256)}
+    crops["blurred"] = np.stack([gaussian_filter(crops["crop256"][..., c].astype(float), 1.5) for c in range(3)], -1).round().astype(np.uint8)
+    return crops
+
+
+def test_bt709_grey_is_bit_identical_to_skimage_rgb2gray():
+    from skimage.color import rgb2gray
+
+    from metrics.cpbd import rgb_to_bt709
+
+    rng = np.random.default_rng(7)
+    for image in [*_colour_crops().values(), rng.integers(0, 256, (3, 64, 80, 3), dtype=np.uint8)]:
+        assert np.array_equal(rgb_to_bt709(image), rgb2gray(image) * 255)
+
+
+def test_cpbd_bt709_variant_matches_the_package_on_bt709_grey_and_differs_from_the_default():
+    from skimage.color import rgb2gray
+
+    from benchmark.settings import Settings
+    from metrics import create_metric
+    from metrics.cpbd import GREY_CONVERSIONS
+
+    settings = Settings.create(environ={})
+    default, bt709 = create_metric("cpbd", settings), create_metric("cpbd-bt709", settings)
+    assert default.params["color"] == "pil-L-luma" and bt709.params["color"] == "skimage-rgb2gray-bt709"
+    assert {k: v for k, v in default.params.items() if k != "color"} == {k: v for k, v in bt709.params.items() if k != "color"}
+    gaps = []
+    for name, rgb in _colour_crops().items():
+        ours = cpbd_video(rgb[None], workers=1, to_grey=GREY_CONVERSIONS[bt709.params["color"]])[0]
+        assert abs(ours - cpbd.compute(rgb2gray(rgb) * 255)) <= 1e-6, name
+        gaps.append(abs(ours - cpbd_video(rgb[None], workers=1)[0]))
+    assert max(gaps) > 0.01  # the grey convention alone moves CPBD: why it is a named variant
+
+
+def test_edge_maps_match_the_reference_on_non_integer_grey():
+    """BT.709 grey is not integer: the Sobel step then follows the reference's 2-D convolution, so ties thin alike."""
+    import torch
+
+    from metrics.cpbd_torch import cpbd_frames_torch, octave_sobel_edges_torch
+
+    rng = np.random.default_rng(4)
+    for sigma in (0.8, 1.5, 3.0):
+        image = gaussian_filter(rng.uniform(0, 255, (96, 128)), sigma)
+        assert np.array_equal(octave_sobel_edges(image[None])[0], reference_sobel(image)), sigma
+        assert abs(cpbd_frames(image)[0] - cpbd.compute(image)) <= 1e-12, sigma
+        tensor = torch.from_numpy(image)[None]  # the CUDA path's code, run on the CPU
+        assert np.array_equal(octave_sobel_edges_torch(tensor)[0].numpy(), reference_sobel(image)), sigma
+        assert abs(float(cpbd_frames_torch(tensor)[0]) - cpbd.compute(image)) <= 1e-12, sigma

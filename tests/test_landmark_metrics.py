@@ -10,7 +10,7 @@ from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
 from metrics.lmd import landmark_distance
 
-LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-online", "bilabial")
+LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-vougioukas", "blink-online", "bilabial")
 
 
 def test_lmd_conventions_by_hand():
@@ -88,8 +88,9 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
     r = landmark_runs["ground-truth"]["results"]
     for variant in ("lmd", "lmd-centered", "lmd-sum", "lmd-l1"):
         assert r[variant]["value"] == 0.0
-    assert r["blink"]["planted_precision"] >= 0.9 and r["blink"]["planted_recall"] >= 0.9
-    assert r["blink"]["value"] == r["blink"]["reference_value"] > 0
+    for variant in ("blink", "blink-vougioukas"):  # the planted blinks close fully: both detectors see them
+        assert r[variant]["planted_precision"] >= 0.9 and r[variant]["planted_recall"] >= 0.9
+        assert r[variant]["value"] == r[variant]["reference_value"] > 0
     assert r["bilabial"]["value"] == pytest.approx(1.0)
     assert r["bilabial"]["reference_closure_rate"] >= 0.95
     assert r["bilabial"]["totals"]["events"] >= 10
@@ -97,7 +98,8 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
 
 def test_still_never_blinks_or_closes(landmark_runs):
     r = landmark_runs["still"]["results"]
-    assert r["blink"]["value"] == 0.0 and r["blink"]["reference_value"] > 0.2
+    for variant in ("blink", "blink-vougioukas", "blink-online"):
+        assert r[variant]["value"] == 0.0 and r[variant]["reference_value"] > 0.2
     assert r["bilabial"]["value"] <= 0.1
     assert r["bilabial"]["mean_aperture_at_events"] > 3 * r["bilabial"]["reference_mean_aperture_at_events"]
     assert r["lmd"]["value"] > 1.0
@@ -109,7 +111,9 @@ def test_landmark_backend_is_recorded(landmark_runs):
     assert specs["lmd"]["backend"].startswith("mediapipe-0.10.21")
     assert specs["bilabial"]["params"]["closure_threshold"] == 0.05
     assert specs["bilabial"]["params"]["tolerance_frames"] == 1
-    assert specs["blink"]["params"]["peak_height"] == 0.072
+    assert specs["blink"]["params"]["detector"] == "baseline-relative-hysteresis"
+    assert specs["blink"]["params"]["onset_drop"] == 0.12 and specs["blink"]["params"]["noise_k"] == 2.5
+    assert specs["blink-vougioukas"]["params"]["peak_height"] == 0.072
 
 
 def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reason(mini):
@@ -142,6 +146,56 @@ def test_dlib68_backend_finds_the_planted_landmarks(mini):
     assert track.found.all()
     error = np.linalg.norm(track.points - planted, axis=2).mean()
     assert error < 3.0, error  # pixels at 256x256: dlib measured the planted points in the first place
+
+
+def test_dlib68_upsamples_once_as_the_common_convention_and_records_its_policy(mini):
+    """dlib68 = upsample 1 (as scripts/annotate_astronaut.py); dlib68-up0 = the earlier 0-then-1 policy, by name."""
+    pytest.importorskip("dlib")
+    import dlib
+
+    from benchmark.perception.base import dlib_model_path
+    from benchmark.perception.registry import get_landmark_backend
+
+    default, earlier = get_landmark_backend("dlib68"), get_landmark_backend("dlib68-up0")
+    assert default.version().endswith("-hog-up1-sp68") and earlier.version().endswith("-hog-up0-else-up1-sp68")
+    assert default.cache_key() != earlier.cache_key()
+    frame = mini.clips()[1].load_frames()[12]
+    # oracle: dlib called directly the way the astronaut annotation script calls it
+    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+    face = max(dlib.get_frontal_face_detector()(frame, 1), key=lambda r: r.area())
+    expected = np.array([[p.x, p.y] for p in predictor(frame, face).parts()], dtype=np.float64)
+    track = default.detect(frame[None])
+    assert track.points.dtype == np.float64 and np.array_equal(track.points[0], expected)
+
+    class Spy:  # which upsampling levels each policy asks for, with and without a face at level 0
+        def __init__(self, finds_at_zero):
+            self.calls, self.finds_at_zero = [], finds_at_zero
+
+        def __call__(self, image, level):
+            self.calls.append(level)
+            return [face] if level == 1 or self.finds_at_zero else []
+
+    for backend, finds_at_zero, calls in ((default, True, [1]), (default, False, [1]), (earlier, True, [0]),
+                                          (earlier, False, [0, 1])):
+        spy = Spy(finds_at_zero)
+        real, backend._detector = backend._detector, spy
+        try:
+            assert backend.faces(frame) == [face] and spy.calls == calls, (backend.name, finds_at_zero)
+        finally:
+            backend._detector = real
+
+
+def test_geometry_is_float64_whatever_the_points_dtype():
+    rng = np.random.default_rng(3)
+    points = rng.uniform(40, 200, size=(6, 68, 2))
+    as32 = points.astype(np.float32)
+    for fn in (eye_aspect_ratio, mouth_aperture):
+        assert fn(as32).dtype == np.float64
+        # float32 points go through float64 arithmetic: equal to the float64 computation on the same (rounded) values
+        assert np.array_equal(fn(as32), fn(as32.astype(np.float64)))
+    by_hand = np.array([_ear_by_hand(f) for f in points])
+    assert np.abs(eye_aspect_ratio(points) - by_hand).max() < 1e-12
+    assert np.abs(eye_aspect_ratio(as32) - by_hand).max() > 1e-9  # why the tracks themselves are float64 now
 
 
 def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path):

@@ -78,3 +78,19 @@ def test_table_5_2_from_bench_profile(mini_data_root, tmp_path):
 def test_list_names_every_table(mini_data_root, tmp_path):
     out = run_bench("table", "--list", data_root=mini_data_root, cwd=tmp_path).stdout
     assert all(name in out for name in TABLES)
+
+
+def test_published_blink_rates_are_compared_with_the_papers_detector():
+    """MAN's blinks/s (and RSDGAN's beside it) use Vougioukas' detector: the column reads blink-vougioukas, not blink."""
+    from benchmark.tables import Footnotes, _measured
+
+    record = {"protocol": {"id": "mini/v1"}, "seed": 0, "clips": {"scored": 3},
+              "results": {"blink": {"value": 0.61}, "blink-vougioukas": {"value": 0.27}},
+              "metrics": [{"variant": "blink", "backend": "mediapipe", "resolution": [256, 256]},
+                          {"variant": "blink-vougioukas", "backend": "mediapipe", "resolution": [256, 256]}]}
+    notes = Footnotes()
+    value, note, status = _measured({("man", "mini"): [("run", record)]}, "man", "grid", "blinks_per_s", {"grid": "mini"}, notes)
+    assert (value, note, status) == (0.27, 1, "")
+    assert "blink-vougioukas" in notes.lines()[0]
+    without = dict(record, results={"blink": {"value": 0.61}})
+    assert _measured({("man", "mini"): [("run", without)]}, "man", "grid", "blinks_per_s", {"grid": "mini"}, Footnotes())[0] is None

@@ -25,7 +25,7 @@ def test_backends_are_registered_by_name_in_one_place():
     from benchmark.errors import UnknownNameError
     from benchmark.perception.registry import EMBEDDERS, LANDMARK_BACKENDS
 
-    assert LANDMARK_BACKENDS.names() == ["dlib68", "fan", "mediapipe"]
+    assert LANDMARK_BACKENDS.names() == ["dlib68", "dlib68-up0", "fan", "mediapipe"]
     assert EMBEDDERS.names() == ["arcface", "dlib-resnet", "facenet-vggface2"]
     assert LANDMARK_BACKENDS.get("fan") is FanLandmarks and FanLandmarks.reads_weights
     assert EMBEDDERS.get("arcface") is ArcfaceEmbedder and not EMBEDDERS.get("dlib-resnet").reads_weights

@@ -170,7 +170,7 @@ class FanLandmarks(LandmarkBackend):
 
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
         boxes = self.boxes.detect(frames)
-        points = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
+        points = np.full((len(frames), 68, 2), np.nan, dtype=np.float64)
         found = np.nonzero(boxes.found)[0]
         crops, frames_of = [], []
         for t in found:

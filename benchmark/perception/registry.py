@@ -23,6 +23,7 @@ from benchmark.registry import Registry
 LANDMARK_BACKENDS: Registry = Registry("landmark backend", "landmarks", {
     "mediapipe": "benchmark.perception.landmarks:MediapipeLandmarks",
     "dlib68": "benchmark.perception.landmarks:Dlib68Landmarks",
+    "dlib68-up0": "benchmark.perception.landmarks:Dlib68Up0Landmarks",
     "fan": "benchmark.perception.fan:FanLandmarks",
 }, base="benchmark.perception.base:LandmarkBackend", hint="choose one with --landmarks")
 
