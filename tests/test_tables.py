@@ -82,15 +82,22 @@ def test_list_names_every_table(mini_data_root, tmp_path):
 
 def test_published_blink_rates_are_compared_with_the_papers_detector():
     """MAN's blinks/s (and RSDGAN's beside it) use Vougioukas' detector: the column reads blink-vougioukas, not blink."""
-    from benchmark.tables import Footnotes, _measured
+    from pathlib import Path
 
-    record = {"protocol": {"id": "mini/v1"}, "seed": 0, "clips": {"scored": 3},
+    from benchmark.selection import Selection, SelectedRun
+    from benchmark.tables import Cell, Footnotes, _measure
+
+    record = {"protocol": {"id": "mini/v1"}, "seed": 0, "clips": {"scored": 3}, "run_id": "0123456789ab",
+              "completeness": {"complete": True, "reasons": []},
               "results": {"blink": {"value": 0.61}, "blink-vougioukas": {"value": 0.27}},
               "metrics": [{"variant": "blink", "backend": "mediapipe", "resolution": [256, 256]},
                           {"variant": "blink-vougioukas", "backend": "mediapipe", "resolution": [256, 256]}]}
-    notes = Footnotes()
-    value, note, status = _measured({("man", "mini"): [("run", record)]}, "man", "grid", "blinks_per_s", {"grid": "mini"}, notes)
-    assert (value, note, status) == (0.27, 1, "")
+    notes, cell = Footnotes(), Cell()
+    _measure(cell, Selection({("man", "mini"): SelectedRun(Path("run"), record, False)}), "man", "grid", "blinks_per_s",
+             {"grid": "mini"}, notes)
+    assert (cell.measured, cell.note, cell.status) == (0.27, 1, "")
     assert "blink-vougioukas" in notes.lines()[0]
-    without = dict(record, results={"blink": {"value": 0.61}})
-    assert _measured({("man", "mini"): [("run", without)]}, "man", "grid", "blinks_per_s", {"grid": "mini"}, Footnotes())[0] is None
+    without, cell = dict(record, results={"blink": {"value": 0.61}}), Cell()
+    _measure(cell, Selection({("man", "mini"): SelectedRun(Path("run"), without, False)}), "man", "grid", "blinks_per_s",
+             {"grid": "mini"}, Footnotes())
+    assert cell.measured is None and cell.status == "not run"
