@@ -229,7 +229,8 @@ class BilabialClosure(LandmarkMetric):
                               "reference_min_aperture": round(event["reference_min_aperture"], 4)})
             strips.append(mouth_strip(ctx.generated.frames[frame], ctx.reference[frame], reference_points[frame]))
         vowels = [{"frame": e["frame"], "generated_held_aperture": round(e["generated_held_aperture"], 4),
-                   "reference_held_aperture": round(e["reference_held_aperture"], 4)} for e in openings]
+                   "reference_held_aperture": round(e["reference_held_aperture"], 4),
+                   "reference_open": bool(e["reference_open"]), "generated_open": bool(e["generated_open"])} for e in openings]
         if p["headline"] == "closure_recall":
             value = _ratio(counts["both_closed"], counts["reference_closed"])
         else:
