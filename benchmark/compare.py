@@ -57,7 +57,8 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
         entry = {"metric": variant, "direction": spec["direction"], "unit": spec.get("unit", ""),
                  "same_spec": spec["params"] == specs_b[variant]["params"] and spec["backend"] == specs_b[variant]["backend"]}
         pooled = _pooled_state(spec)
-        if pooled is not None and all(variant in r["pooled"] for r in a["rows"] + b["rows"]):
+        # rows written by an older version of the metric may lack some counts: then no pooled pairing
+        if pooled is not None and all(set(pooled.primary_keys()) <= set(r["pooled"].get(variant, {})) for r in a["rows"] + b["rows"]):
             # the run's own formula (a ratio, or a mean of ratios) on the summed and the resampled counts
             ca, cb = ({k: np.array([r["pooled"][variant].get(k, 0.0) for r in side["rows"]]) for k in pooled.primary_keys()}
                       for side in (a, b))
