@@ -2,9 +2,10 @@
 
 Pairing matters: clips differ far more from each other than two models differ on one clip, so
 resampling the *same* clips for both runs gives much tighter, honest intervals than comparing two
-independent confidence intervals. Metrics pooled over the protocol (blink rate, bilabial recall)
-are compared as ratios of sums on each resample; metrics with no per-clip value (FID, KID) get the
-difference of the run values without an interval.
+independent confidence intervals. Metrics pooled over the protocol (blink rate, the bilabial
+score) are recomputed from the resampled sums of their counts with the run's own formula (a
+ratio, or a mean of ratios); metrics with no per-clip value (FID, KID) get the difference of the
+run values without an interval.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from benchmark.records import load_record, load_rows, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
 
-def _state_kind(variant: str):
-    """The metric's aggregate: None for a mean over clips, else (numerator, denominator) keys of its ratio."""
-    from metrics import METRICS, family_of
+def _pooled_state(spec: dict):
+    """The metric's pooled aggregate (ratios of sums) as the run recorded it, or None for a mean over clips."""
+    from benchmark.engine.reduce import new_state
 
     try:
-        family = family_of(variant)
-        state = METRICS.get(family)(variant=variant if variant != family else None).new_state()
+        state = new_state(spec)
     except Exception:
         return None
-    return state.ratios[state.primary] if hasattr(state, "ratios") else None
+    return state if hasattr(state, "ratios") else None
 
 
 def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
@@ -56,18 +56,19 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
         spec = specs_a[variant]
         entry = {"metric": variant, "direction": spec["direction"], "unit": spec.get("unit", ""),
                  "same_spec": spec["params"] == specs_b[variant]["params"] and spec["backend"] == specs_b[variant]["backend"]}
-        ratio = _state_kind(variant)
-        if ratio is not None and all(variant in r["pooled"] for r in a["rows"] + b["rows"]):
-            num, den = ratio
-            na, da = (np.array([r["pooled"][variant].get(k, 0.0) for r in a["rows"]]) for k in (num, den))
-            nb, db = (np.array([r["pooled"][variant].get(k, 0.0) for r in b["rows"]]) for k in (num, den))
-            if da.sum() == 0 or db.sum() == 0:
+        pooled = _pooled_state(spec)
+        # rows written by an older version of the metric may lack some counts: then no pooled pairing
+        if pooled is not None and all(set(pooled.primary_keys()) <= set(r["pooled"].get(variant, {})) for r in a["rows"] + b["rows"]):
+            # the run's own formula (a ratio, or a mean of ratios) on the summed and the resampled counts
+            ca, cb = ({k: np.array([r["pooled"][variant].get(k, 0.0) for r in side["rows"]]) for k in pooled.primary_keys()}
+                      for side in (a, b))
+            va, vb = (float(pooled.evaluate({k: v.sum() for k, v in c.items()})) for c in (ca, cb))
+            if not (np.isfinite(va) and np.isfinite(vb)):
                 continue
-            va, vb = na.sum() / da.sum(), nb.sum() / db.sum()
-            dens_a, dens_b = da[idx].sum(1), db[idx].sum(1)
-            keep = (dens_a > 0) & (dens_b > 0)
-            boots = na[idx].sum(1)[keep] / dens_a[keep] - nb[idx].sum(1)[keep] / dens_b[keep]
-            entry.update(kind="pooled ratio")
+            ba, bb = (pooled.evaluate({k: v[idx].sum(1) for k, v in c.items()}) for c in (ca, cb))
+            keep = np.isfinite(ba) & np.isfinite(bb)
+            boots = ba[keep] - bb[keep]
+            entry.update(kind="pooled ratio" if pooled.primary in pooled.ratios else "pooled mean of ratios")
         elif any(_both(ra, rb, variant) for ra, rb in zip(a["rows"], b["rows"])):
             # paired on the clips this metric scored in both runs (per-metric coverage)
             pairs = [(ra["metrics"][variant], rb["metrics"][variant]) for ra, rb in zip(a["rows"], b["rows"]) if _both(ra, rb, variant)]

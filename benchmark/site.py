@@ -47,10 +47,13 @@ def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, st
             arrays = _load_npz(run_dir, relative)
             if "aperture" in arrays:
                 events = row["extras"].get(variant, {}).get("events", [])
+                # ticks: vowel nuclei the ground truth opens on, in the generated colour where it opened too
+                nuclei = [(v["frame"], plots.GENERATED if v.get("generated_open") else plots.REFERENCE)
+                          for v in row["extras"].get(variant, {}).get("vowel_nuclei", []) if v.get("reference_open")]
                 panel["plots"].append(Markup(plots.time_series(
                     [("generated", arrays["aperture"], plots.GENERATED), ("ground truth", arrays["reference_aperture"], plots.REFERENCE)],
-                    fps, spans=[(e["start"], e["end"]) for e in events],
-                    title=f"mouth aperture — {variant} events shaded")))
+                    fps, spans=[(e["start"], e["end"]) for e in events], marks=nuclei,
+                    title=f"mouth aperture — {variant} /p b m/ shaded, vowels ticked")))
                 for k, (event, strip) in enumerate(zip(events, arrays["strips"])):
                     name = f"{strip_prefix}-{len(panels)}-{k}.png"
                     Image.fromarray(np.concatenate([strip[0], strip[1]], axis=1)).save(strip_dir / name)

@@ -71,46 +71,60 @@ class PooledState:
     """Counts summed over clips; results are ratios of sums, i.e. pooled over the protocol.
 
     Needed where per-clip averaging is wrong: blinks per second over 3-second GRID clips, or
-    closure rates over clips with different numbers of events. The interval resamples clips.
+    closure rates over clips with different numbers of events. `means` names results that are
+    the plain mean of some of those pooled ratios (a balanced score: each ratio weighs the same
+    whatever its number of events). The interval resamples clips and recomputes the primary
+    result from the resampled sums, so it means the same thing as the value.
     """
 
-    aggregation = "ratio of sums over clips (pooled)"
     ratios: dict[str, tuple[str, str]]  # result name -> (numerator key, denominator key)
-    primary: str  # the ratio reported as "value"
+    primary: str  # the result reported as "value": a name in `ratios` or in `means`
     counts: list[dict[str, float]] = field(default_factory=list)
+    means: dict[str, tuple[str, ...]] = field(default_factory=dict)  # result name -> ratio names averaged
+
+    @property
+    def aggregation(self) -> str:
+        if self.primary in self.means:
+            return f"mean of ratios of sums over clips (pooled): {', '.join(self.means[self.primary])}"
+        return "ratio of sums over clips (pooled)"
 
     def add(self, value: float | None, pooled: dict | None = None, artifacts=None) -> None:
         if pooled:
             self.counts.append({k: float(v) for k, v in pooled.items()})
 
     def merge(self, other: "PooledState") -> "PooledState":
-        return PooledState(self.ratios, self.primary, self.counts + other.counts)
+        return PooledState(self.ratios, self.primary, self.counts + other.counts, self.means)
 
-    def _ratios(self, counts: list[dict[str, float]]) -> dict[str, float | None]:
-        keys = {k for c in counts for k in c}
-        sums = {k: sum(c.get(k, 0.0) for c in counts) for k in keys}
-        out = {}
-        for name, (num, den) in self.ratios.items():
-            out[name] = sums.get(num, 0.0) / sums[den] if sums.get(den) else None
-        return out
+    def primary_keys(self) -> list[str]:
+        """The count keys the primary result is computed from."""
+        names = self.means.get(self.primary, (self.primary,))
+        return sorted({k for name in names for k in self.ratios[name]})
+
+    def evaluate(self, sums: dict, name: str | None = None):
+        """Result `name` (default: the primary) from summed counts; scalars or arrays of resampled
+        sums alike. NaN where a denominator is zero (a mean is NaN if any of its ratios is)."""
+        name = name or self.primary
+        if name in self.means:
+            return sum(self.evaluate(sums, r) for r in self.means[name]) / len(self.means[name])
+        num, den = (np.asarray(sums.get(k, 0.0), dtype=np.float64) for k in self.ratios[name])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
     def compute(self) -> dict:
         if not self.counts:
             return {"value": None, "n": 0, "ci95": None}
         # canonical order (sorted clip contributions): independent of arrival and merge order
         counts = sorted(self.counts, key=lambda c: sorted(c.items()))
-        ratios = self._ratios(counts)
         keys = sorted({k for c in counts for k in c})
         totals = {k: sum(c.get(k, 0.0) for c in counts) for k in keys}
+        results = {name: finite_or_none(float(self.evaluate(totals, name))) for name in [*self.ratios, *self.means]}
         ci = None
-        if len(counts) > 1 and ratios[self.primary] is not None:
-            num_key, den_key = self.ratios[self.primary]
-            num = np.array([c.get(num_key, 0.0) for c in counts])
-            den = np.array([c.get(den_key, 0.0) for c in counts])
+        if len(counts) > 1 and results[self.primary] is not None:
             idx = bootstrap_indices(len(counts))
-            dens = den[idx].sum(1)
-            boots = num[idx].sum(1)[dens > 0] / dens[dens > 0]
+            resampled = {k: np.array([c.get(k, 0.0) for c in counts])[idx].sum(1) for k in self.primary_keys()}
+            boots = self.evaluate(resampled)
+            boots = boots[np.isfinite(boots)]
             if boots.size:
                 ci = percentile_interval(boots)
-        return {"value": ratios[self.primary], "n": len(counts), "ci95": ci,
-                **{k: v for k, v in ratios.items() if k != self.primary}, "totals": totals}
+        return {"value": results[self.primary], "n": len(counts), "ci95": ci,
+                **{k: v for k, v in results.items() if k != self.primary}, "totals": totals}

@@ -271,6 +271,10 @@ def test_every_aggregation_is_independent_of_merge_order():
     def pooled(parts):
         return [PooledState({"rate": ("blinks", "seconds")}, "rate", [counts[i] for i in p]) for p in parts]
 
+    def balanced(parts):  # a mean of two pooled ratios, as the bilabial headline
+        ratios = {"rate": ("blinks", "seconds"), "length": ("seconds", "blinks")}
+        return [PooledState(ratios, "value", [counts[i] for i in p], means={"value": ("rate", "length")}) for p in parts]
+
     def kernels(parts):
         out = []
         for p in parts:
@@ -280,7 +284,7 @@ def test_every_aggregation_is_independent_of_merge_order():
             out.append(s)
         return out
 
-    for make, n in ((means, 40), (pooled, 40), (kernels, 12)):
+    for make, n in ((means, 40), (pooled, 40), (balanced, 40), (kernels, 12)):
         reference = make([list(range(n))])[0].compute()
         for trial in range(4):
             idx = np.random.default_rng(trial).permutation(n)

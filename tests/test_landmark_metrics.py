@@ -10,7 +10,8 @@ from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
 from metrics.lmd import landmark_distance
 
-LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-vougioukas", "blink-online", "bilabial")
+LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-vougioukas", "blink-online", "bilabial",
+                    "bilabial-recall")
 
 
 def test_lmd_conventions_by_hand():
@@ -91,16 +92,17 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
     for variant in ("blink", "blink-vougioukas"):  # the planted blinks close fully: both detectors see them
         assert r[variant]["planted_precision"] >= 0.9 and r[variant]["planted_recall"] >= 0.9
         assert r[variant]["value"] == r[variant]["reference_value"] > 0
-    assert r["bilabial"]["value"] == pytest.approx(1.0)
+    assert r["bilabial"]["value"] == pytest.approx(1.0) and r["bilabial-recall"]["value"] == pytest.approx(1.0)
     assert r["bilabial"]["reference_closure_rate"] >= 0.95
-    assert r["bilabial"]["totals"]["events"] >= 10
+    assert r["bilabial"]["totals"]["events"] >= 10 and r["bilabial"]["totals"]["reference_open"] >= 10
 
 
 def test_still_never_blinks_or_closes(landmark_runs):
     r = landmark_runs["still"]["results"]
     for variant in ("blink", "blink-vougioukas", "blink-online"):
         assert r[variant]["value"] == 0.0 and r[variant]["reference_value"] > 0.2
-    assert r["bilabial"]["value"] <= 0.1
+    assert r["bilabial"]["closure_recall"] <= 0.1 and r["bilabial-recall"]["value"] == r["bilabial"]["closure_recall"]
+    assert r["bilabial"]["value"] <= 0.5  # the smiling still holds its mouth open: it can earn the vowels at best
     assert r["bilabial"]["mean_aperture_at_events"] > 3 * r["bilabial"]["reference_mean_aperture_at_events"]
     assert r["lmd"]["value"] > 1.0
     assert r["lmd-sum"]["value"] == pytest.approx(20 * r["lmd"]["value"], rel=1e-9)
@@ -111,6 +113,8 @@ def test_landmark_backend_is_recorded(landmark_runs):
     assert specs["lmd"]["backend"].startswith("mediapipe-0.10.21")
     assert specs["bilabial"]["params"]["closure_threshold"] == 0.05
     assert specs["bilabial"]["params"]["tolerance_frames"] == 1
+    assert specs["bilabial"]["params"]["open_threshold"] == 0.15 and specs["bilabial"]["params"]["nucleus_halfwidth_frames"] == 1
+    assert specs["bilabial-recall"]["params"]["headline"] == "closure_recall"
     assert specs["blink"]["params"]["detector"] == "baseline-relative-hysteresis"
     assert specs["blink"]["params"]["onset_drop"] == 0.12 and specs["blink"]["params"]["noise_k"] == 2.5
     assert specs["blink-vougioukas"]["params"]["peak_height"] == 0.072
