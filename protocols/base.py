@@ -66,7 +66,8 @@ class ManifestProtocol(Protocol):
     def partial(self) -> dict | None:
         manifest = self.manifest()
         if "partial" not in manifest and manifest.get("problems"):
-            raise BenchError(f"{self.prepared_dir / 'manifest.json'} was prepared with {len(manifest['problems'])} problems "
+            n = len(manifest["problems"])
+            raise BenchError(f"{self.prepared_dir / 'manifest.json'} was prepared with {n} problem{'s' * (n != 1)} "
                              "by an older harness that did not record what is missing",
                              hint=f"run `bench prepare {self.name} --source ...` again (prepared clips are reused)")
         return manifest.get("partial")

@@ -9,7 +9,7 @@ from benchmark.errors import BenchError
 from benchmark.records import load_record
 from benchmark.types import PhoneEvent
 from protocols.base import describe_partial
-from protocols.corpora import GridS29Protocol, TcdTimitProtocol, partial_summary
+from protocols.corpora import GridProtocol, GridS29Protocol, TcdTimitProtocol, partial_summary
 from protocols.phones import read_grid_align, read_htk_mlf
 from protocols.prepare import Problem, resample_indices
 from protocols.splits import load_split
@@ -201,3 +201,17 @@ def test_partial_summary_counts_missing_clips_and_speakers(n_bad, absent):
     # a speaker whose every clip failed is missing too, listed by its clips
     only = partial_summary([Problem("/src/a.wav", "x", "clipped-audio", "s2", "s2_a")], [present[0]], ["s1", "s2"])
     assert only["missing_speakers"] == ["s2"] and len(only["missing"]) == 1
+
+
+@pytest.mark.parametrize("problems, partial", [([], None), ([{"file": "/src/s11", "problem": "missing speaker s11"}], "error")])
+def test_a_manifest_from_before_partial_tracking_is_whole_only_without_problems(tmp_path, problems, partial):
+    folder = tmp_path / "grid" / "unseen10-v1"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"clips": [], "problems": problems}))
+    protocol = GridProtocol(tmp_path)
+    if partial is None:
+        assert protocol.partial is None
+    else:
+        with pytest.raises(BenchError, match="prepared with 1 problem by an older harness") as err:
+            protocol.partial
+        assert str(folder / "manifest.json") in str(err.value) and "bench prepare grid --source" in str(err.value)
