@@ -59,15 +59,18 @@ def cli() -> None:
               "machine's cores); CPU results round differently with another count, so it is recorded")
 @click.option("--name", default=None, help="the run's label in tables, pages and `bench compare` (default: the model "
               "name; for folder runs, the videos' folder name)")
+@click.option("--allow-partial", is_flag=True, help="accept a protocol prepared with clips or speakers missing (exit 0, "
+              "not 3); the record says what is missing either way")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
-        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, no_progress) -> None:
+        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, allow_partial,
+        no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     A run is identified by what generates the frames (protocol and clips, adapter fingerprint,
     generation seed, device), not by its metrics: asking for one more metric later scores only
-    that metric. Exit status: 0 all clips scored, 3 completed with failed clips, 130 interrupted,
-    1 error (or every clip failed).
+    that metric. Exit status: 0 all clips scored, 3 completed with failed clips (or on a partial
+    protocol without --allow-partial), 130 interrupted, 1 error (or every clip failed).
     """
     from benchmark.engine.plan import parse_shard
     from benchmark.runner import RunConfig, Runner
@@ -80,10 +83,12 @@ def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, r
                        runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir,
                        subset_seed=subset_seed, shard=parse_shard(shard), executor=executor, workers=workers,
                        gpus_per_worker=gpus_per_worker, ray_address=ray_address, keep_videos=keep_videos, wait=wait,
-                       threads=threads, name=name)
+                       threads=threads, name=name, allow_partial=allow_partial)
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)
+    if outcome.partial_note and not outcome.interrupted:
+        click.echo(outcome.partial_note, err=True)
     sys.exit(outcome.exit_code)
 
 
@@ -199,14 +204,19 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
 
         report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
                                   on_total=set_total)
-    for file, message in report["problems"]:
-        click.echo(f"  problem: {file}: {message}", err=True)
+    for problem in report["problems"]:
+        click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
     if not report["clips"]:
         raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({len(report['problems'])} problems above)")
     click.echo(f"prepared {protocol.id}: {report['clips']} clips ({report['reused']} already done) in "
                f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
     if report["problems"]:
+        from protocols.base import describe_partial
+
         click.echo(f"completed with {len(report['problems'])} problems (listed above; everything else was prepared)", err=True)
+        if report["partial"]:
+            click.echo(f"{describe_partial(protocol.id, report['partial'])}. The manifest records it as partial: "
+                       f"`bench run` on it exits 3 unless --allow-partial", err=True)
         sys.exit(3)
 
 

@@ -25,6 +25,7 @@ from benchmark.records import RECORD_FILE, SCHEMA_VERSION
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
 from metrics import DEFAULT_METRICS
+from protocols.base import describe_partial
 
 __all__ = ["RunConfig", "Runner", "RunOutcome", "check_device", "clip_seed"]
 
@@ -56,6 +57,7 @@ class RunConfig:
     wait: bool = False  # queue behind another process writing the same run instead of exiting
     threads: int | None = None  # torch threads per worker (None: this machine's cores); recorded
     name: str | None = None  # the run's label in tables and pages (None: the adapter's default label)
+    allow_partial: bool = False  # a protocol prepared with clips or speakers missing exits 0, not 3
 
 
 @dataclass
@@ -69,6 +71,7 @@ class RunOutcome:
     n_tasks: int = 0  # clips that needed work in this invocation
     n_generated: int = 0  # of those, clips whose frames were generated (not kept, not skipped)
     scored_columns: dict[str, int] = field(default_factory=dict)  # column -> clips scored in this invocation
+    partial_note: str | None = None  # set when the protocol is partial and --allow-partial was not given
 
     @property
     def exit_code(self) -> int:
@@ -76,7 +79,7 @@ class RunOutcome:
             return EXIT_INTERRUPTED
         if self.record is not None and self.n_scored == 0 and self.n_failed:
             return EXIT_ERROR  # every clip failed: nothing to report
-        return EXIT_COMPLETED_WITH_FAILURES if self.n_failed else EXIT_OK
+        return EXIT_COMPLETED_WITH_FAILURES if self.n_failed or self.partial_note else EXIT_OK
 
 
 def check_device(device: str) -> None:
@@ -153,7 +156,7 @@ class Runner:
             dataset=cfg.dataset,
             protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
                       "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips),
-                      "n_protocol_clips": len(every_clip)},
+                      "n_protocol_clips": len(every_clip), "partial": protocol.partial},
             model=cfg.model, model_args=dict(cfg.model_args), adapter=adapter.describe(),
             seeds={"generation": cfg.seed, "subset": cfg.subset_seed}, limit=cfg.limit,
             settings=settings.to_dict(), metrics=specs, clips=planned, keep_videos=cfg.keep_videos, label=label,
@@ -180,14 +183,24 @@ class Runner:
     def run(self, stop_after: int | None = None) -> RunOutcome:
         """Generate and score what is missing; `stop_after` simulates an interruption (tests)."""
         plan, adapter = self.plan()
+        partial = plan.protocol.get("partial")
+        if partial:
+            self.log(f"warning: {describe_partial(plan.protocol['id'], partial)}")
         store = RunStore(self.run_dir(plan))
         store.create()
         lock = RunLock(store.dir)
         lock.acquire(wait=self.config.wait, log=self.log)
         try:
-            return self._run_locked(plan, store, stop_after)
+            outcome = self._run_locked(plan, store, stop_after)
         finally:
             lock.release()
+        if partial and not self.config.allow_partial:
+            outcome.partial_note = (f"{plan.protocol['id']} is partial ({partial['n_present']} of the {partial['n_expected']} "
+                                    f"clips found in the source prepared, {len(partial.get('missing_speakers', []))} of "
+                                    f"{partial.get('n_speakers_expected', '?')} speakers missing; "
+                                    f"record.json protocol.partial lists them): exit status 3. Fix what `bench prepare` "
+                                    f"listed and prepare again, or pass --allow-partial to accept a partial protocol")
+        return outcome
 
     def _run_locked(self, plan: RunPlan, store: RunStore, stop_after: int | None) -> RunOutcome:
         started = datetime.now(timezone.utc)
@@ -329,6 +342,8 @@ class Runner:
             parts.append("--keep-videos")
         if cfg.name is not None:
             parts += ["--name", repr(cfg.name) if " " in cfg.name else cfg.name]
+        if cfg.allow_partial:
+            parts.append("--allow-partial")
         if cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return " ".join(parts)
@@ -388,7 +403,9 @@ def completeness(protocol: dict, clips: dict, failures: list[dict]) -> dict:
         reasons.append(f"shard {protocol['shard'][0]} of {protocol['shard'][1]} (fuse the shards with `bench merge`)")
     partial = protocol.get("partial")
     if partial:
-        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared")
+        speakers = len(partial.get("missing_speakers") or [])
+        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared"
+                       + (f", {speakers} speaker(s) missing" if speakers else ""))
     unattempted = sum(1 for f in failures if f["stage"] == "missing")  # no row: e.g. a missing shard
     if unattempted:
         reasons.append(f"{unattempted} of {clips['total']} clips never attempted")

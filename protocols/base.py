@@ -9,7 +9,7 @@ import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from benchmark.errors import DatasetNotPreparedError
+from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
 from benchmark.types import Clip
 
@@ -26,6 +26,12 @@ class Protocol(ABC):
     @property
     def id(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def partial(self) -> dict | None:
+        """None when the prepared data holds the whole split; otherwise what is missing and why:
+        {"missing": [{"clip" or "speaker", "kind", "reason"}], "n_expected", "n_present", ...}."""
+        return None
 
     @abstractmethod
     def clips(self) -> list[Clip]:
@@ -56,6 +62,16 @@ class ManifestProtocol(Protocol):
             raise self.not_prepared_error()
         return json.loads(path.read_text())
 
+    @property
+    def partial(self) -> dict | None:
+        manifest = self.manifest()
+        if "partial" not in manifest and manifest.get("problems"):
+            n = len(manifest["problems"])
+            raise BenchError(f"{self.prepared_dir / 'manifest.json'} was prepared with {n} problem{'s' * (n != 1)} "
+                             "by an older harness that did not record what is missing",
+                             hint=f"run `bench prepare {self.name} --source ...` again (prepared clips are reused)")
+        return manifest.get("partial")
+
     def clips(self) -> list[Clip]:
         manifest = self.manifest()
         root = self.prepared_dir
@@ -77,3 +93,18 @@ class ManifestProtocol(Protocol):
             )
             for c in manifest["clips"]
         ]
+
+
+def describe_partial(protocol_id: str, partial: dict) -> str:
+    """One line: how much of the split is missing and why, by kind (e.g. "2 silent-audio")."""
+    kinds: dict[str, int] = {}
+    for entry in partial["missing"]:
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
+    why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    speakers = ""
+    if partial.get("missing_speakers"):
+        speakers = (f"{len(partial['missing_speakers'])} of {partial['n_speakers_expected']} speakers missing "
+                    f"({' '.join(partial['missing_speakers'])}); ")
+    n_clips = partial["n_expected"] - partial["n_present"]
+    return (f"{protocol_id} is partial: {speakers}{n_clips} of {partial['n_expected']} clips found in the source "
+            f"not prepared; why: {why}")

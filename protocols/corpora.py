@@ -14,10 +14,27 @@ from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
 from protocols.base import ManifestProtocol
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
-from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, SourceClip, prepare_clips
+from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips
+from protocols import source_checks
+from protocols.source_checks import SourceProblem, check_timings
 from protocols.splits import load_split
 
-Problem = tuple[str, str]  # (file or folder, what is wrong)
+
+def partial_summary(problems: list[Problem], present: list[dict], speakers: list[str]) -> dict | None:
+    """None when every speaker of the split and every clip found for it was prepared; otherwise what
+    is missing and why. A missing speaker's clips cannot be counted (the split names speakers, not
+    clips), so `n_expected` counts the clips found for the split's speakers and the missing
+    speakers are listed and counted apart."""
+    have = {c["speaker"] for c in present}
+    if not problems and have >= set(speakers):
+        return None
+    missing = [p.missing() for p in problems]
+    missing += [{"speaker": s, "kind": "missing-speaker", "reason": f"no clip of {s} was found"}
+                for s in speakers if s not in have and not any(m.get("speaker") == s for m in missing)]
+    n_missing_clips = sum(1 for m in missing if "clip" in m)
+    return {"missing": missing, "n_expected": len(present) + n_missing_clips, "n_present": len(present),
+            "n_speakers_expected": len(speakers), "n_speakers_present": len(have & set(speakers)),
+            "missing_speakers": [s for s in speakers if s not in have]}
 
 
 class PreparedCorpusProtocol(ManifestProtocol):
@@ -72,7 +89,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
         entries, failures = prepare_clips(sources, self.clips_root, sizes, workers=workers, progress=progress)
         problems += failures
         if not entries:
-            return {"clips": 0, "reused": 0, "problems": problems}
+            return {"clips": 0, "reused": 0, "problems": problems, "partial": None}
         clips = []
         for e in entries:
             rel = Path("..") / "clips" / e["speaker"] / e["id"]
@@ -85,15 +102,18 @@ class PreparedCorpusProtocol(ManifestProtocol):
         manifest = {"protocol": self.name, "corpus": self.corpus, "version": self.version, "split": split,
                     "preprocessing": {"version": PREP_VERSION, "fps": FPS, "alignment": "FFHQ quad, smoothed over time",
                                       "landmarks": entries[0].get("landmarks", "mediapipe"), "sizes": list(sizes),
-                                      "audio": f"{SAMPLE_RATE} Hz mono"},
+                                      "audio": f"{SAMPLE_RATE} Hz mono", "source_checks": source_checks.thresholds()},
                     "fps": FPS, "size": [self.size, self.size], "sample_rate": SAMPLE_RATE, "clips": clips,
                     "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
-                    "problems": [{"file": f, "problem": m} for f, m in problems]}
+                    "problems": [{"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
+                                 for p in problems],
+                    "partial": partial_summary(problems, clips, split["test"])}
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.prepared_dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")
         tmp.replace(self.prepared_dir / "manifest.json")
-        return {"clips": len(clips), "reused": sum(e.get("reused", False) for e in entries), "problems": problems}
+        return {"clips": len(clips), "reused": sum(e.get("reused", False) for e in entries), "problems": problems,
+                "partial": manifest["partial"]}
 
 
 def _speaker_of(path: Path, pattern: re.Pattern) -> str | None:
@@ -123,23 +143,31 @@ class GridProtocol(PreparedCorpusProtocol):
         for speaker in speakers:
             videos = sorted(k for k in found["mpg"] if k[0] == speaker)
             if not videos:
-                problems.append((str(source / speaker), f"missing speaker {speaker}: no {speaker}/*.mpg under {source}"))
+                problems.append(Problem(str(source / speaker), f"missing speaker {speaker}: no {speaker}/*.mpg under {source}",
+                                        "missing-speaker", speaker))
                 continue
             for key in videos:
-                video = found["mpg"][key]
+                video, clip_id = found["mpg"][key], f"{speaker}_{key[1]}"
                 wav, align = found["wav"].get(key), found["align"].get(key)
                 if wav is None:
-                    problems.append((str(video.with_suffix(".wav")), f"missing audio {key[1]}.wav for {video}"))
+                    problems.append(Problem(str(video.with_suffix(".wav")), f"missing audio {key[1]}.wav for {video}",
+                                            "missing-audio", speaker, clip_id))
                     continue
                 if align is None:
-                    problems.append((f"{speaker}/align/{key[1]}.align", f"missing word alignment for {video}"))
+                    problems.append(Problem(f"{speaker}/align/{key[1]}.align", f"missing word alignment for {video}",
+                                            "missing-alignment", speaker, clip_id))
                     continue
                 try:
-                    phones = tuple(expand_words(read_grid_align(align)))
-                except (ValueError, KeyError) as exc:
-                    problems.append((str(align), f"unreadable alignment: {exc}"))
+                    words = read_grid_align(align)
+                    check_timings(words)
+                    phones = tuple(expand_words(words))
+                except SourceProblem as exc:
+                    problems.append(Problem(str(align), str(exc), exc.kind, speaker, clip_id))
                     continue
-                sources.append(SourceClip(f"{speaker}_{key[1]}", speaker, video, wav, phones))
+                except (ValueError, KeyError) as exc:
+                    problems.append(Problem(str(align), f"malformed alignment: {exc}", "malformed-alignment", speaker, clip_id))
+                    continue
+                sources.append(SourceClip(clip_id, speaker, video, wav, phones, align))
         return sources, problems
 
 
@@ -160,26 +188,41 @@ class TcdTimitProtocol(PreparedCorpusProtocol):
         volunteer = re.compile(r"^\d\d[MF]$")
         mlfs = sorted(source.rglob("volunteer_labelfiles.mlf"))
         if not mlfs:
-            return [], [(str(source / "volunteer_labelfiles.mlf"), "missing the phone label file volunteer_labelfiles.mlf")]
-        labels = {}
-        for key, phones in read_htk_mlf(mlfs[0]).items():
+            return [], [Problem(str(source / "volunteer_labelfiles.mlf"),
+                                "missing the phone label file volunteer_labelfiles.mlf", "missing-alignment")]
+        labels, bad_blocks = {}, {}
+        try:
+            parsed = read_htk_mlf(mlfs[0], errors=bad_blocks)
+        except ValueError as exc:
+            return [], [Problem(str(mlfs[0]), f"malformed label file: {exc}", "malformed-alignment")]
+        for key, phones in [*parsed.items(), *bad_blocks.items()]:
             path = Path(key.replace("\\", "/"))
             who = _speaker_of(path, volunteer)
             if who:
-                labels[(who, path.stem.lower())] = tuple(phones)
+                labels[(who, path.stem.lower())] = phones  # a list of phones, or the block's parse error
         sources, problems = [], []
         for speaker in speakers:
             folder = source / "volunteers" / speaker
             videos = sorted(p for p in folder.rglob("*.mp4") if "straightcam" in p.parts) if folder.is_dir() else []
             if not videos:
-                problems.append((str(folder), f"missing volunteer {speaker}: no {folder}/Clips/straightcam/*.mp4"))
+                problems.append(Problem(str(folder), f"missing volunteer {speaker}: no {folder}/Clips/straightcam/*.mp4",
+                                        "missing-speaker", speaker))
                 continue
             for video in videos:
+                clip_id = f"{speaker}_{video.stem}"
                 phones = labels.get((speaker, video.stem.lower()))
                 if phones is None:
-                    problems.append((str(video), f"no phone labels for {speaker}/{video.stem} in {mlfs[0]}"))
+                    problems.append(Problem(str(video), f"no phone labels for {speaker}/{video.stem} in {mlfs[0]}",
+                                            "missing-alignment", speaker, clip_id))
                     continue
-                sources.append(SourceClip(f"{speaker}_{video.stem}", speaker, video, None, phones))
+                try:
+                    if isinstance(phones, str):
+                        raise SourceProblem("malformed-alignment", f"malformed alignment: {phones}")
+                    check_timings([(p.start, p.end, p.phone) for p in phones])
+                except SourceProblem as exc:
+                    problems.append(Problem(str(mlfs[0]), f"{speaker}/{video.stem}: {exc}", exc.kind, speaker, clip_id))
+                    continue
+                sources.append(SourceClip(clip_id, speaker, video, None, tuple(phones), mlfs[0]))
         return sources, problems
 
 

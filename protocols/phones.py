@@ -25,8 +25,8 @@ def read_grid_align(path: Path) -> list[tuple[float, float, str]]:
         parts = line.split()
         if not parts:
             continue
-        if len(parts) != 3:
-            raise ValueError(f"{path}:{line_no}: expected 'start end word', got {line!r}")
+        if len(parts) != 3 or not all(re.fullmatch(r"-?\d+", p) for p in parts[:2]):
+            raise ValueError(f"{path}:{line_no}: expected 'start end word' (integer times), got {line!r}")
         start, end, word = int(parts[0]), int(parts[1]), parts[2].lower()
         words.append((start / GRID_UNITS_PER_SECOND, end / GRID_UNITS_PER_SECOND, word))
     return words
@@ -66,24 +66,38 @@ def expand_words(words: list[tuple[float, float, str]]) -> list[PhoneEvent]:
     return phones
 
 
-def read_htk_mlf(path: Path) -> dict[str, list[PhoneEvent]]:
+def read_htk_mlf(path: Path, errors: dict[str, str] | None = None) -> dict[str, list[PhoneEvent]]:
     """HTK master label file -> {label-file path as written: phones}; back-to-back repeats of a
-    phone are merged into one interval (TCD-TIMIT's labels repeat some)."""
+    phone are merged into one interval (TCD-TIMIT's labels repeat some).
+
+    A malformed label line raises ValueError, or, when `errors` is given, drops its block and
+    records {block: reason} there, so one bad block costs one clip, not the corpus."""
     out: dict[str, list[PhoneEvent]] = {}
     current: list[PhoneEvent] | None = None
+    key = ""
     for line_no, line in enumerate(Path(path).read_text(errors="replace").splitlines(), 1):
         line = line.strip()
         if not line or line == "#!MLF!#":
             continue
         if line.startswith('"'):
-            current = out.setdefault(line.strip('"'), [])
+            key = line.strip('"')
+            current = out.setdefault(key, [])
             continue
         if line == ".":
-            current = None
+            current, key = None, ""
             continue
         if current is None:
+            if errors is not None and key in errors:
+                continue  # the rest of a block already dropped
             raise ValueError(f"{path}:{line_no}: label outside a file block: {line!r}")
         parts = line.split()
+        if len(parts) < 3 or not all(re.fullmatch(r"-?\d+", p) for p in parts[:2]):
+            message = f"{path}:{line_no}: expected 'start end phone' (integer times), got {line!r}"
+            if errors is None:
+                raise ValueError(message)
+            errors[key], current = message, None
+            out.pop(key, None)
+            continue
         start, end, phone = int(parts[0]) / HTK_UNITS_PER_SECOND, int(parts[1]) / HTK_UNITS_PER_SECOND, parts[2].lower()
         if current and current[-1].phone == phone and abs(current[-1].end - start) < 1e-9:
             current[-1] = PhoneEvent(phone, current[-1].start, end)

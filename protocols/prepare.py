@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.fingerprint import sha256_file, sha256_json
 from benchmark.types import PhoneEvent
+from protocols.source_checks import SourceProblem, check_audio, check_timings
 
 PREP_VERSION = "prep-v1"
 FPS = 25
@@ -30,6 +31,26 @@ QUAD_SMOOTHING_FRAMES = 2.0
 class PrepareProblem(Exception):
     """A source file that cannot be prepared; reported by name, the rest goes on."""
 
+    def __init__(self, message: str, kind: str = "unusable-source", file: Path | None = None):
+        super().__init__(f"{file}: {message}" if file else message)
+        self.message, self.kind, self.file = message, kind, file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a speaker or clip of the split is not in the prepared protocol (`clip` None: the whole speaker)."""
+
+    file: str  # the file or folder at fault
+    message: str
+    kind: str  # short category, e.g. "missing-speaker", "silent-audio"
+    speaker: str | None = None
+    clip: str | None = None
+
+    def missing(self) -> dict:
+        """The manifest's (and the run record's) entry for what is missing and why."""
+        where = {"clip": self.clip, "speaker": self.speaker} if self.clip else {"speaker": self.speaker}
+        return {**where, "kind": self.kind, "reason": f"{self.file}: {self.message}"}
+
 
 @dataclass(frozen=True)
 class SourceClip:
@@ -38,6 +59,7 @@ class SourceClip:
     video: Path
     audio: Path | None  # None: the video's own audio track
     phones: tuple[PhoneEvent, ...]
+    labels: Path | None = None  # the file the phone timings came from (named when they do not fit the audio)
 
     @property
     def inputs(self) -> list[Path]:
@@ -68,12 +90,12 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
         video = read_video(src.video)
         audio, rate = read_audio(src.audio or src.video)
     except MediaError as exc:
-        raise PrepareProblem(str(exc)) from exc
+        raise PrepareProblem(str(exc), "unreadable-media") from exc
     frames = video.frames[resample_indices(video.n_frames, video.fps)]
     video_seconds, audio_seconds = video.n_frames / video.fps, audio.size / rate
     if abs(video_seconds - audio_seconds) > MAX_AV_MISMATCH_S:
-        raise PrepareProblem(f"{src.audio or src.video}: audio/video length mismatch "
-                             f"({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)")
+        raise PrepareProblem(f"audio/video length mismatch ({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)",
+                             "av-mismatch", src.audio or src.video)
     audio16 = resample_audio(audio, rate, SAMPLE_RATE).astype(np.float32)
     n_samples = int(round(len(frames) / FPS * SAMPLE_RATE))
     audio16 = np.pad(audio16, (0, max(0, n_samples - audio16.size)))[:n_samples]
@@ -81,7 +103,7 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     detector = landmark_backend(landmarks, weights_dir)
     track = detector.detect(frames)
     if track.coverage < MIN_FACE_COVERAGE:
-        raise PrepareProblem(f"{src.video}: a face was found in only {track.found.sum()} of {len(frames)} frames")
+        raise PrepareProblem(f"a face was found in only {track.found.sum()} of {len(frames)} frames", "no-face", src.video)
     quads = np.zeros((len(frames), 4, 2))
     quads[track.found] = [ffhq_quad(p.astype(np.float64)) for p in track.points[track.found]]
     quads = smooth_quads(quads, track.found, QUAD_SMOOTHING_FRAMES)
@@ -110,7 +132,29 @@ def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
                         "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION})
 
 
+def check_source(src: SourceClip) -> None:
+    """The cheap checks on a clip's audio and labels, run before reuse too (a clip prepared by an
+    older harness is checked again): silent or clipped audio, labels that do not fit the audio."""
+    from benchmark.media import MediaError, read_audio
+
+    path = src.audio or src.video
+    try:
+        audio, rate = read_audio(path)
+    except MediaError as exc:
+        raise PrepareProblem(str(exc).removeprefix(f"{path}: "), "unreadable-media", path) from exc
+    try:
+        check_audio(audio)
+    except SourceProblem as exc:
+        raise PrepareProblem(str(exc), exc.kind, path) from exc
+    try:
+        check_timings([(p.start, p.end, p.phone) for p in src.phones], audio.size / rate)
+    except SourceProblem as exc:
+        shared = src.labels is not None and src.labels.stem != src.video.stem  # one label file for many clips
+        raise PrepareProblem(f"{src.clip_id}: {exc}" if shared else str(exc), exc.kind, src.labels or path) from exc
+
+
 def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks, weights_dir=None) -> dict:
+    check_source(src)
     marker = clip_dir / "done.json"
     key = _input_key(src, sizes, landmark_backend(landmarks, weights_dir).version())
     if marker.is_file():
@@ -126,8 +170,8 @@ def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks, weights_dir=
 
 def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), landmarks="mediapipe",
                   workers: int | None = None, progress=None,
-                  weights_dir: Path | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Prepare every source clip (in parallel); returns (entries, problems as (file or clip, message))."""
+                  weights_dir: Path | None = None) -> tuple[list[dict], list[Problem]]:
+    """Prepare every source clip (in parallel); returns (entries, a Problem for each clip left out)."""
     entries, problems = [], []
     workers = workers or min(len(sources), os.cpu_count() or 1) or 1
     context = multiprocessing.get_context("spawn")
@@ -139,11 +183,19 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
             try:
                 entries.append(future.result())
             except PrepareProblem as exc:
-                problems.append((str(src.video), str(exc)))
+                file = str(exc.file or src.video)
+                problems.append(Problem(file, exc.message if exc.file else _without_prefix(str(exc), file), exc.kind,
+                                        src.speaker, src.clip_id))
             except Exception as exc:  # one bad file must not stop the corpus
-                problems.append((str(src.video), f"{type(exc).__name__}: {exc}"))
+                problems.append(Problem(str(src.video), f"{type(exc).__name__}: {exc}", "error", src.speaker, src.clip_id))
             if progress:
                 progress(src.clip_id)
     order = {s.clip_id: i for i, s in enumerate(sources)}
     entries.sort(key=lambda e: order[e["id"]])
+    problems.sort(key=lambda p: order[p.clip])
     return entries, problems
+
+
+def _without_prefix(message: str, file: str) -> str:
+    """Messages name their file; the Problem names it once."""
+    return message[len(file) + 2:] if message.startswith(file + ": ") else message

@@ -56,9 +56,10 @@ def _grid_align(truth: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_fake_grid(mini, root: Path, speakers=("s2", "s4"), per_speaker: int = 2) -> dict:
+def make_fake_grid(mini, root: Path, speakers=("s2", "s4"), per_speaker: int = 2, broken: bool = True) -> dict:
     """GRID layout: s{N}/{stem}.mpg (360x288 MPEG-1), audio_25k/s{N}/{stem}.wav (25 kHz),
-    s{N}/align/{stem}.align. Adds one corrupt video and one video without its wav."""
+    s{N}/align/{stem}.align. `broken` adds one corrupt video, one video without its wav, and
+    (add_source_problems) clips whose audio or alignment is unfit."""
     clips = mini.clips()
     made = {"ok": [], "corrupt": None, "missing_wav": None}
     for k, speaker in enumerate(speakers):
@@ -70,16 +71,47 @@ def make_fake_grid(mini, root: Path, speakers=("s2", "s4"), per_speaker: int = 2
             (root / speaker / "align").mkdir(parents=True, exist_ok=True)
             (root / speaker / "align" / f"{stem}.align").write_text(_grid_align(clip.load_annotations()))
             made["ok"].append(f"{speaker}_{stem}")
+    if not broken:
+        return made
     speaker = speakers[0]
     corrupt = root / speaker / "bbaz9n.mpg"
     corrupt.write_bytes(b"\x00\x00\x01\xba" + b"not mpeg data " * 200)
-    write_wav(root / "audio_25k" / speaker / "bbaz9n.wav", np.zeros(75000), 25000)
-    (root / speaker / "align" / "bbaz9n.align").write_text("0 75000 sil\n")
+    write_wav(root / "audio_25k" / speaker / "bbaz9n.wav", resample_poly(clips[0].load_audio(), 25, 16), 25000)
+    (root / speaker / "align" / "bbaz9n.align").write_text(_grid_align(clips[0].load_annotations()))
     made["corrupt"] = corrupt
     extra = clips[-1]
     _encode(root / speaker / "lwaz1s.mpg", _canvas(extra.load_frames(), 288, 360), Fraction(25), "mpeg1video")
     (root / speaker / "align" / "lwaz1s.align").write_text(_grid_align(extra.load_annotations()))
     made["missing_wav"] = root / speaker / "lwaz1s.mpg"
+    made.update(add_source_problems(mini, root, speakers[-1]))
+    return made
+
+
+def add_source_problems(mini, root: Path, speaker: str) -> dict:
+    """Clips of `speaker` with a good video but a silent wav (-80 dBFS noise), a clipped wav, an
+    alignment with only silences, one whose times go back, and one ending 2 s after its audio."""
+    clip = mini.clips()[0]
+    speech = resample_poly(clip.load_audio(), 25, 16)
+    good_align = _grid_align(clip.load_annotations())
+    words = [line.split() for line in good_align.splitlines()]
+    words[3][0] = str(int(words[1][0]) - 100)  # the second word starts inside the first: times go back
+    quiet = np.random.default_rng(0).standard_normal(speech.size) * 1e-4
+    cases = {  # stem: (wav, alignment)
+        "silent": (quiet, good_align),
+        "clipped": (np.clip(speech * 4.0, -1.0, 1.0), good_align),
+        "emptyalign": (speech, "0 30000 sil\n30000 75000 sp\n"),
+        "backwards": (speech, "\n".join(" ".join(w) for w in words) + "\n"),
+        "toolong": (speech, good_align.rstrip("\n") + "\n75000 125000 sil\n"),
+    }
+    video = root / speaker / "silent.mpg"
+    _encode(video, _canvas(clip.load_frames(), 288, 360), Fraction(25), "mpeg1video")
+    made = {}
+    for stem, (audio, align) in cases.items():
+        if stem != "silent":
+            (root / speaker / f"{stem}.mpg").write_bytes(video.read_bytes())
+        write_wav(root / "audio_25k" / speaker / f"{stem}.wav", audio, 25000)
+        (root / speaker / "align" / f"{stem}.align").write_text(align)
+        made[stem] = f"{speaker}_{stem}"
     return made
 
 

@@ -36,6 +36,7 @@ def test_record_carries_full_provenance(mini_data_root, tmp_path):
     assert record["protocol"]["id"] == "mini/v1"
     assert len(record["protocol"]["clip_list_fingerprint"]) == 64
     assert record["protocol"]["subset"] == {"limit": 4, "seed": 5, "method": "speaker-stratified"}
+    assert record["protocol"]["partial"] is None  # mini is always whole
     assert record["seeds"] == {"generation": 3, "subset": 5}
     assert record["adapter"]["name"] == "still" and len(record["adapter"]["fingerprint"]) == 64
     assert {m["variant"] for m in record["metrics"]} == {"psnr", "ssim"}
@@ -123,6 +124,27 @@ def test_failing_clip_is_recorded_and_the_run_goes_on(mini_data_root, tmp_path, 
     assert "length mismatch" in failures[broken["short"]]["message"]
     assert outcome.record["results"]["psnr"]["n"] == 2 and outcome.record["results"]["psnr"]["n_failed"] == 2
     assert (outcome.run_dir / "errors.log").read_text().count("simulated model crash") >= 1
+
+
+@pytest.mark.parametrize("n_missing", [1, 3])
+def test_a_partial_protocol_is_recorded_and_exits_3_unless_allowed(mini_data_root, tmp_path, monkeypatch, n_missing):
+    from protocols.mini import MiniProtocol
+
+    partial = {"missing": [{"clip": f"spk9_x{k}", "speaker": "spk9", "kind": "silent-audio", "reason": f"x{k}.wav: silent"}
+                           for k in range(n_missing)], "n_expected": 12 + n_missing, "n_present": 12,
+               "n_speakers_expected": 5, "n_speakers_present": 4, "missing_speakers": ["spk9"]}
+    monkeypatch.setattr(MiniProtocol, "partial", property(lambda self: partial))
+    logged = []
+    config = RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=1, data_dir=mini_data_root, runs_dir=tmp_path)
+    refused = Runner(config, progress=False, log=logged.append).run()
+    assert refused.exit_code == 3 and refused.n_failed == 0 and "--allow-partial" in refused.partial_note
+    assert f"{n_missing} of {12 + n_missing} clips found in the source not prepared" in logged[0]
+    assert "1 of 5 speakers missing (spk9)" in logged[0] and f"{n_missing} silent-audio" in logged[0]
+    config.allow_partial = True
+    allowed = Runner(config, progress=False, log=lambda s: None).run()
+    assert allowed.exit_code == 0 and allowed.partial_note is None and allowed.run_dir == refused.run_dir
+    record = load_record(allowed.run_dir)  # the schema accepts the field
+    assert record["protocol"]["partial"] == partial and record["command"].endswith("--allow-partial")
 
 
 def test_torn_last_row_is_ignored_on_resume(mini_data_root, tmp_path):
