@@ -174,3 +174,23 @@ def test_bench_run_into_a_file_is_one_line(mini_data_root, tmp_path, monkeypatch
     assert err.startswith(f"error: cannot write the run folder {tmp_path / out}/mini/still-seed0-")
     assert err.rstrip().endswith("Not a directory\n  fix: choose a writable folder with --out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_foreign_lines_in_a_run_are_named_and_its_rows_still_resume_and_report(mini_data_root, tmp_path, monkeypatch, capsys):
+    from benchmark.records import load_rows
+
+    args = ["run", "--model", "still", "--dataset", "mini", "--metrics", "psnr", "--limit", "3", "--no-progress",
+            "--data-dir", str(mini_data_root), "--out", str(tmp_path / "runs")]
+    assert _bench(monkeypatch, capsys, *args)[0] == 0
+    run_dir = next((tmp_path / "runs").rglob("record.json")).parent
+    rows_file = run_dir / "clips.jsonl"
+    before = load_rows(run_dir)
+    lines = rows_file.read_text().splitlines()
+    rows_file.write_text("\n".join([lines[0], '{"note": "added by another tool"}', lines[1], "<<garbage>>", lines[2]]) + "\n")
+
+    code, err = _bench(monkeypatch, capsys, *args)
+    assert code == 0 and "Traceback" not in err
+    assert f"warning: {rows_file}:2: not a clip row (no valid 'key'); line skipped" in err
+    assert f"warning: {rows_file}:4: not JSON (" in err
+    assert load_rows(run_dir) == before  # nothing re-scored, nothing lost
+    assert len(rows_file.read_text().splitlines()) == 5
