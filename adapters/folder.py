@@ -46,8 +46,12 @@ class FolderAdapter(Adapter):
 
     def _listing(self) -> dict[str, list[str]]:
         if self._names is None:
+            try:
+                names = sorted(os.listdir(self.root))
+            except OSError as exc:
+                raise ClipError("generate", f"{self.root}: cannot be listed ({exc.strerror}); fix its permissions") from None
             self._names = {}
-            for name in sorted(os.listdir(self.root)):
+            for name in names:
                 stem, ext = os.path.splitext(name)
                 if ext.lower() in VIDEO_EXTENSIONS:
                     self._names.setdefault(stem, []).append(name)

@@ -179,3 +179,21 @@ def test_unknown_model_args_are_refused_with_the_accepted_ones(mini_data_root, t
                      "--out", str(tmp_path), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
     assert "folder: unknown option 'fps' in --model-args (it accepts dir)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_unlistable_folder_fails_each_clip_not_the_run(tmp_path, monkeypatch):
+    import errno
+    import os
+    from types import SimpleNamespace
+
+    from adapters.folder import FolderAdapter
+
+    adapter = FolderAdapter(dir=str(tmp_path))
+
+    def refuse(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(os, "listdir", refuse)
+    for clip_id in ("a", "b"):
+        clip = SimpleNamespace(id=clip_id, n_frames=5, size=(8, 8))
+        assert adapter.clip_input(clip) == {"problem": f"{tmp_path}: cannot be listed (Permission denied); fix its permissions"}
