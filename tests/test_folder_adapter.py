@@ -197,3 +197,24 @@ def test_an_unlistable_folder_fails_each_clip_not_the_run(tmp_path, monkeypatch)
     for clip_id in ("a", "b"):
         clip = SimpleNamespace(id=clip_id, n_frames=5, size=(8, 8))
         assert adapter.clip_input(clip) == {"problem": f"{tmp_path}: cannot be listed (Permission denied); fix its permissions"}
+
+
+def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_data_root, tmp_path):
+    from benchmark.engine.worker import ClipTask, ClipWorker
+    from benchmark.runner import RunConfig, Runner
+
+    clips = mini.clips()
+    videos = tmp_path / "videos"
+    _link_references(videos, clips)
+    config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
+                       limit=2, data_dir=mini_data_root, runs_dir=tmp_path / "runs")
+    plan, _ = Runner(config, progress=False, log=lambda s: None).plan()
+    swapped, kept = plan.clips
+    (videos / f"{swapped.id}.mp4").unlink()
+    (videos / f"{swapped.id}.mp4").symlink_to(next(c for c in clips if c.id != swapped.id).video_path)
+    worker = ClipWorker(plan)
+    failed = worker.process(ClipTask(swapped.id, [plan.metrics[0]["column"]])).row
+    assert failed["status"] == "failed" and failed["error"]["message"] == (
+        f"{swapped.id}.mp4 changed after this run was planned; re-run the same command to score the new file")
+    ok = worker.process(ClipTask(kept.id, [plan.metrics[0]["column"]])).row
+    assert ok["status"] == "ok" and ok["input"] == kept.input and ok["scores"][plan.metrics[0]["column"]]["value"] == 100.0
