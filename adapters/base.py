@@ -6,9 +6,10 @@ import inspect
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import benchmark
+from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_bytes, sha256_json
 from benchmark.types import GenerationRequest, Video
 
@@ -25,13 +26,27 @@ class Capabilities:
     resize_to_reference: bool = False
 
 
+def refuse_unknown_args(adapter: str, config: dict, accepted: Iterable[str]) -> None:
+    """A misspelt --model-args key must stop the run: ignored, it would only change the fingerprint."""
+    accepted = sorted(accepted)
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        listed = f"it accepts {', '.join(accepted)}" if accepted else "it accepts none"
+        raise BenchError(f"{adapter}: unknown option {unknown[0]!r} in --model-args ({listed})",
+                         hint="correct its spelling, or leave it out" if accepted else "drop --model-args")
+
+
 class Adapter(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities]
     external: ClassVar[bool] = False  # frames made elsewhere (folder, command): the adapter name says nothing about the model
+    # the --model-args keys the adapter takes; None: it checks its own (plugins written before this existed)
+    accepted_args: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **config: Any):
+        if self.accepted_args is not None:
+            refuse_unknown_args(self.name, config, self.accepted_args)
         self.config = config
         self.device = "cpu"
         self.weights_dir: Path | None = None  # Settings.weights_dir, from bind_weights
@@ -69,6 +84,14 @@ class Adapter(ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         """Frames for `request` at request.fps, request.n_frames long, of the declared size."""
+
+    def clip_input(self, clip) -> dict | None:
+        """Content of a per-clip file the adapter reads (the folder's video), or None when it reads none.
+
+        It goes into that clip's row key and row: replacing one file re-scores that clip only, and the
+        adapter's fingerprint never depends on reading every file up front.
+        """
+        return None
 
     def weights(self) -> dict[str, str]:
         """File name -> sha256 of every weight file the adapter loads (none for reference adapters)."""

@@ -1,19 +1,29 @@
 """`folder`: scores videos made elsewhere, one file per clip id (`<clip id>.<ext>`) in a directory.
 
-A missing or unreadable file fails that clip with its reason; the other clips are still scored.
+A missing, unreadable or unusable file fails that clip with its reason; the other clips are still
+scored. Nothing is read when the adapter is built: each clip's own file is found (the extension in
+any case, `X.MP4` too), checked to be a regular file (a FIFO, device or directory is never opened)
+no larger than the clip's uncompressed frames allow, and hashed when that clip is planned. The hash
+goes into that clip's row key, so replacing or adding one file re-scores that clip only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from pathlib import Path
 
 from adapters.base import Adapter, Capabilities
 from benchmark.errors import BenchError, ClipError
-from benchmark.fingerprint import sha256_file, sha256_json
-from benchmark.media import MediaError, read_video
-from benchmark.types import GenerationRequest, Video
+from benchmark.media import MediaError, VideoMismatch, read_video
+from benchmark.types import Clip, GenerationRequest, Video
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".webm")
+# a video file bigger than this many times the clip's uncompressed RGB frames (plus the slack) is not
+# that clip: it is refused before it is read (rgb24 or bgra raw video fits, so does lossless FFV1)
+MAX_FILE_FACTOR, MAX_FILE_SLACK = 2.0, 16 << 20
+_CHUNK = 1 << 20
 
 
 class FolderAdapter(Adapter):
@@ -21,6 +31,7 @@ class FolderAdapter(Adapter):
     description = "Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm)"
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
     external = True
+    accepted_args = ("dir",)
 
     def __init__(self, dir: str | None = None, **config):
         if not dir:
@@ -29,31 +40,108 @@ class FolderAdapter(Adapter):
         if not self.root.is_dir():
             raise BenchError(f"folder adapter: {self.root} is not a directory", hint="--model-args dir=/path/to/videos")
         super().__init__(dir=str(self.root), **config)
-        self._content = sha256_json(
-            {p.name: sha256_file(p) for p in sorted(self.root.iterdir()) if p.suffix.lower() in VIDEO_EXTENSIONS}
-        )
+        self._names: dict[str, list[str]] | None = None  # clip id -> file names, listed on first use
+        self._hashes: dict[tuple, dict] = {}  # (path, device, inode, size, mtime) -> its clip_input
 
-    def fingerprint(self) -> str:
-        # the videos are the "weights": replacing one must not reuse old scores
-        return sha256_json({"adapter": super().fingerprint(), "videos": self._content})
+    # ---- finding a clip's file ------------------------------------------------------------
+
+    def _listing(self) -> dict[str, list[str]]:
+        if self._names is None:
+            try:
+                names = sorted(os.listdir(self.root))
+            except OSError as exc:
+                raise ClipError("generate", f"{self.root}: cannot be listed ({exc.strerror}); fix its permissions") from None
+            self._names = {}
+            for name in names:
+                stem, ext = os.path.splitext(name)
+                if ext.lower() in VIDEO_EXTENSIONS:
+                    self._names.setdefault(stem, []).append(name)
+        return self._names
 
     def default_label(self) -> str:
         return self.root.name  # the videos' folder says more about the model than "folder" does
 
     def video_path(self, clip_id: str) -> Path:
-        found = [self.root / f"{clip_id}{ext}" for ext in VIDEO_EXTENSIONS if (self.root / f"{clip_id}{ext}").is_file()]
-        if not found:
-            raise ClipError("generate", f"missing video: no {clip_id}.mp4 (or {', '.join(VIDEO_EXTENSIONS[1:])}) in {self.root}")
-        if len(found) > 1:
-            raise ClipError("generate", f"ambiguous: several videos for {clip_id} in {self.root}: {[p.name for p in found]}")
-        return found[0]
+        """The clip's one video file, checked to be a regular file; a ClipError saying what to fix otherwise."""
+        listing = self._listing()
+        names = listing.get(clip_id, [])
+        if not names:
+            near = [n for stem, found in listing.items() if stem.lower() == clip_id.lower() for n in found]
+            hint = f"; found {near[0]}, named in another case: rename it to {clip_id}{os.path.splitext(near[0])[1]}" if near else ""
+            raise ClipError("generate", f"missing video: no {clip_id}.mp4 (or {', '.join(VIDEO_EXTENSIONS[1:])}) "
+                                        f"in {self.root}{hint}")
+        if len(names) > 1:
+            why = "differ only by case" if len({n.lower() for n in names}) == 1 else "are all videos of this clip"
+            raise ClipError("generate", f"ambiguous: {', '.join(names)} in {self.root} {why}; keep one")
+        path = self.root / names[0]
+        _check_regular_file(path)
+        return path
+
+    # ---- per-clip content ---------------------------------------------------------------------
+
+    def clip_input(self, clip: Clip) -> dict:
+        """{file, bytes, sha256} of the clip's video, or {problem} when it cannot be used (generate says why)."""
+        try:
+            path = self.video_path(clip.id)
+            info = os.stat(path)
+            limit = max_file_bytes(clip)
+            if info.st_size > limit:
+                raise ClipError("generate", f"{path}: {info.st_size / 1e6:.1f} MB, more than the {limit / 1e6:.1f} MB "
+                                            f"allowed for {clip.n_frames} frames of {clip.size[0]}x{clip.size[1]}; "
+                                            "is it this clip's video? Encode the clip's frames (e.g. H.264 or FFV1)")
+            cache = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            if cache not in self._hashes:
+                self._hashes[cache] = {"file": path.name, "bytes": info.st_size, "sha256": _sha256_regular(path, info.st_size)}
+            return self._hashes[cache]
+        except ClipError as exc:
+            return {"problem": exc.message}
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
+        problem = self.clip_input(request.clip).get("problem")
+        if problem:
+            raise ClipError("generate", problem)
         path = self.video_path(request.clip.id)
         try:
-            video = read_video(path)
+            return read_video(path, n_frames=request.n_frames, size=request.size, fps=request.fps)
+        except VideoMismatch as exc:
+            raise ClipError("generate", f"unusable video: {exc}") from exc
         except MediaError as exc:
             raise ClipError("generate", f"corrupt video: {exc}") from exc
-        if abs(video.fps - request.fps) > 1e-3:
-            raise ClipError("generate", f"{path}: {video.fps:g} fps but the protocol is {request.fps:g} fps; resample it to {request.fps:g} fps")
-        return video
+
+
+def max_file_bytes(clip: Clip) -> int:
+    return int(MAX_FILE_FACTOR * clip.n_frames * clip.size[0] * clip.size[1] * 3) + MAX_FILE_SLACK
+
+
+def _check_regular_file(path: Path) -> None:
+    """stat (never open) the entry: only a regular file, or a link to one, is a video to read."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        target = os.readlink(path) if os.path.islink(path) else "?"
+        raise ClipError("generate", f"{path}: a broken symlink (to {target}); point it at the video or replace it "
+                                    "with the file") from None
+    except OSError as exc:
+        raise ClipError("generate", f"{path}: cannot be read ({exc.strerror}); fix its permissions") from None
+    if stat.S_ISDIR(mode):
+        raise ClipError("generate", f"{path}: a directory, not a video file; put the clip's video there instead")
+    if not stat.S_ISREG(mode):
+        raise ClipError("generate", f"{path}: not a regular file (a FIFO, socket or device); copy the video "
+                                    "into the folder as a file")
+
+
+def _sha256_regular(path: Path, size: int) -> str:
+    """sha256 of at most `size` bytes; opened non-blocking and re-checked, so a swapped-in FIFO cannot hang it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ClipError("generate", f"{path}: cannot be read ({exc.strerror}); fix its permissions") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ClipError("generate", f"{path}: not a regular file (a FIFO, socket or device); copy the video "
+                                        "into the folder as a file")
+        h, left = hashlib.sha256(), size
+        while left > 0 and (block := f.read(min(_CHUNK, left))):
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()

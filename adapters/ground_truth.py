@@ -10,6 +10,7 @@ class GroundTruthAdapter(Adapter):
     name = "ground-truth"
     description = "The reference video itself (upper bound; checks the metrics, not a model)"
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=True)
+    accepted_args = ()
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         return Video(request.clip.load_frames(), request.clip.fps)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from adapters.base import Adapter
+from adapters.base import Adapter, refuse_unknown_args
 from adapters.weights import MANIFEST, resolve_weights
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
@@ -30,10 +30,7 @@ class NeuralAdapter(Adapter):
 
     def __init__(self, tiny: str | bool = False, **config: Any):
         known = {"tiny", *self.options, *(s.option for s in MANIFEST.get(self.name, ()) if s.option)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise BenchError(f"{self.name}: unknown option {unknown[0]!r} in --model-args",
-                             hint=f"options of {self.name}: {', '.join(sorted(known))}")
+        refuse_unknown_args(self.name, config, known)
         super().__init__(**({"tiny": "1"} if truthy(tiny) else {}), **config)
         self.tiny = truthy(tiny)
         self.paths: dict[str, Path] | None = None

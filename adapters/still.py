@@ -12,6 +12,7 @@ class StillAdapter(Adapter):
     name = "still"
     description = "The identity image held for the whole clip (lower bound: no motion at all)"
     capabilities = Capabilities(uses_audio=False, uses_identity=True, uses_reference_frames=False)
+    accepted_args = ()
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         image = request.identity

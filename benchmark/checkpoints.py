@@ -16,12 +16,38 @@ from benchmark.errors import BenchError
 
 
 def load_torch_file(path: Path, what: str, hint: str | None = None) -> Any:
-    """torch.load with weights_only=True on the CPU; a non-loadable file is a BenchError naming it."""
+    """torch.load with weights_only=True on the CPU; a non-loadable file is a BenchError naming it and why."""
+    import pickle
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # the file asks to run code (a pickled object, not tensors)
+        raise BenchError(f"{path}: refused to load {what} with torch.load(weights_only=True): it holds more than "
+                         f"tensors ({unpickling_reason(exc)})",
+                         hint=f"{hint or 'use the official file'}; never load an untrusted file with "
+                              "weights_only=False (re-save only its state_dict of tensors from a copy you trust)") from None
     except Exception as exc:
-        raise BenchError(f"{path}: cannot be read as {what} with torch.load(weights_only=True): "
-                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", hint=hint) from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise BenchError(f"{path}: cannot be read as {what} with torch.load(weights_only=True) "
+                         f"({type(exc).__name__}: {reason})", hint=hint or f"check that it is {what}") from None
+
+
+_BOILERPLATE = ("weights only load failed", "check the documentation", "re-running `torch.load`", "(1)", "(2)",
+                "please file an issue", "you can use the following", "in pytorch 2.6")
+
+
+def unpickling_reason(exc: Exception) -> str:
+    """What torch's weights_only refusal refused (its first sentence), without its advice to unpickle anyway."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # torch 2.4-2.6: the reason follows this marker, often on the advice's own line
+        lines = [text.split(marker, 1)[1].strip()]
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line and not line.lower().startswith(_BOILERPLATE):
+            return line.split(". ", 1)[0].rstrip(".")
+    return lines[0].rstrip(".") if lines else type(exc).__name__
 
 
 def sub_state_dict(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

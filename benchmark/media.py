@@ -15,28 +15,104 @@ class MediaError(ValueError):
     """A media file that cannot be read as what it claims to be."""
 
 
-def read_video(path: str | Path) -> Video:
-    """Decode every frame of `path` to RGB uint8."""
+# A file may hold a few frames more than its clip (validation then names the exact count); beyond
+# this margin it is refused from its metadata, or once decoding passes it, so memory stays one clip.
+FRAME_MARGIN_FRACTION, FRAME_MARGIN_MIN = 0.10, 5
+
+
+class VideoMismatch(MediaError):
+    """A readable video that cannot stand for its clip (length, size, rate, transparency)."""
+
+
+def frame_limit(n_frames: int) -> int:
+    """The most frames decoded for a clip of `n_frames`: the clip plus the margin."""
+    return n_frames + max(FRAME_MARGIN_MIN, int(np.ceil(FRAME_MARGIN_FRACTION * n_frames)))
+
+
+def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, int] | None = None,
+               fps: float | None = None) -> Video:
+    """Decode `path` to RGB uint8, checking what the caller expects before the pixels fill memory.
+
+    With `n_frames`, `size` (H, W) or `fps` given, the stream's metadata is checked first and a file
+    of another frame size or rate, or longer than `frame_limit(n_frames)`, is refused with a
+    VideoMismatch naming the file and the fix; decoding stops past that limit. Frames with an alpha
+    channel must be opaque: transparent pixels would be scored as if visible, so they are refused.
+    """
     import av
-    import av.codec.context
 
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such video file")
+    limit = frame_limit(n_frames) if n_frames is not None else None
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise MediaError(f"{path}: has no video stream")
             stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            _check_metadata(path, container, stream, rate, n_frames, limit, size, fps)
+            alpha = _has_alpha(stream.codec_context.pix_fmt)
+            frames = _decode(path, container.decode(stream), limit, n_frames, alpha)
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises many error types for damaged files
         raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
-    if not frames:
+    if not len(frames):
         raise MediaError(f"{path}: contains no decodable frames")
-    return Video(np.stack(frames), fps)
+    return Video(frames, rate)
+
+
+def _check_metadata(path: Path, container, stream, rate: float, n_frames, limit, size, fps) -> None:
+    height, width = stream.codec_context.height, stream.codec_context.width
+    if size is not None and (height, width) != tuple(size):
+        raise VideoMismatch(f"{path}: frames are {height}x{width} (HxW), the clip's are {size[0]}x{size[1]}; "
+                            f"resize the video to {size[1]}x{size[0]} (width x height)")
+    if fps is not None and abs(rate - fps) > 1e-3:
+        raise VideoMismatch(f"{path}: {rate:g} fps but the protocol is {fps:g} fps; resample it to {fps:g} fps")
+    declared = int(stream.frames or 0)  # Matroska has no count: estimate it from the duration
+    if not declared and stream.duration and stream.time_base:
+        declared = int(float(stream.duration * stream.time_base) * rate)
+    elif not declared and container.duration and len(container.streams) == 1:  # else audio may be longer
+        declared = int(container.duration / 1_000_000 * rate)  # AV_TIME_BASE units
+    if limit is not None and declared > limit:
+        raise VideoMismatch(f"{path}: {declared} frames, the clip has {n_frames}; cut it to the clip's {n_frames} frames")
+
+
+def _has_alpha(pix_fmt: str | None) -> bool:
+    import av
+
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except (TypeError, ValueError):
+        return False
+
+
+def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: bool) -> np.ndarray:
+    """Decoded frames, never more than `limit`, into one buffer (no second copy); opaque alpha dropped."""
+    out: list[np.ndarray] = []
+    buffer, count = None, 0
+    for i, frame in enumerate(frames):
+        if limit is not None and i >= limit:
+            raise VideoMismatch(f"{path}: more than {limit} frames, the clip has {n_frames}; "
+                                f"cut it to the clip's {n_frames} frames")
+        if alpha:
+            rgba = frame.to_ndarray(format="rgba")
+            if rgba[..., 3].min() < 255:
+                raise VideoMismatch(f"{path}: frame {i} has transparent pixels (alpha < 255), which scores would "
+                                    "ignore; flatten the video onto an opaque background and encode it without alpha")
+            image = rgba[..., :3]
+        else:
+            image = frame.to_ndarray(format="rgb24")
+        if limit is None:
+            out.append(np.ascontiguousarray(image))
+            continue
+        if buffer is None:  # untouched pages of the margin cost no memory
+            buffer = np.empty((limit, *image.shape), np.uint8)
+        buffer[i] = image
+        count = i + 1
+    if buffer is not None:
+        return buffer[:count]
+    return np.stack(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "ffv1") -> None:

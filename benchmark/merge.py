@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmark.engine.plan import RunPlan
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.errors import BenchError
-from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record
+from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record, write_error
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
 _MUST_AGREE = [
@@ -126,5 +126,8 @@ def _copy_files(src: Path, dst: Path, row: dict) -> None:
         target = dst / relative
         if target.resolve() == (src / relative).resolve():
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / relative, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / relative, target)
+        except OSError as exc:
+            raise write_error(target, exc) from None

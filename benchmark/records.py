@@ -8,8 +8,10 @@ when, besides, every clip of the whole protocol was attempted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sys
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -24,51 +26,103 @@ RUN_FILES = (RUN_FILE, ROWS_FILE, RECORD_FILE)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write under a unique temporary name, then rename: readers never see half a file, writers never collide."""
+    """Write under a unique temporary name, then rename: readers never see half a file, writers never collide.
+
+    A failed write (disk full, read-only) removes its temporary file and raises one BenchError.
+    """
+    text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_quietly(tmp)
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a temporary file if it is there; failing to (read-only) must not hide the first error."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 class RowLog:
-    """Append-only per-clip log that survives being killed mid-write."""
+    """Append-only per-clip log that survives being killed mid-write, and lines that are not rows."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, warn=None):
         self.path = path
+        self.warn = warn or (lambda text: print(text, file=sys.stderr))
+        self._warned: set[int] = set()  # line numbers already reported by this reader
 
     def append(self, row: dict) -> None:
         line = json.dumps(row, sort_keys=True, allow_nan=False) + "\n"
-        with open(self.path, "a+b") as f:
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a torn row from a killed run: end it so this one stays readable
-                    line = "\n" + line
-            f.write(line.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.path, "a+b") as f:
+                if f.tell() > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":  # a torn row from a killed run: end it so this one stays readable
+                        line = "\n" + line
+                f.write(line.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
 
     def rows(self) -> Iterator[dict]:
-        """Every complete row; a torn last line (killed mid-write) is skipped, not fatal."""
+        """Every clip row in file order; a torn, garbled or foreign line is skipped with a warning naming it."""
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                text = line.strip()
+                if not text:
                     continue
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
+                    row = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    torn = not line.endswith("\n")  # the last line of a run killed while writing it
+                    self._skip(number, "an incomplete row (the run stopped while writing it)" if torn
+                               else f"not JSON ({exc.msg})")
                     continue
+                problem = _not_a_row(row)
+                if problem:
+                    self._skip(number, problem)
+                    continue
+                yield row
+
+    def _skip(self, number: int, why: str) -> None:
+        if number not in self._warned:
+            self._warned.add(number)
+            self.warn(f"warning: {self.path}:{number}: {why}; line skipped, the other rows are used")
 
     def latest_by_key(self) -> dict[str, dict]:
         latest: dict[str, dict] = {}
         for row in self.rows():
             latest[row["key"]] = row
         return latest
+
+
+def _not_a_row(row: Any) -> str | None:
+    """Why a parsed line cannot be a clip row (what resume and the reduce rely on), or None."""
+    if not isinstance(row, dict):
+        return f"a JSON {type(row).__name__}, not a clip row"
+    for field, ok in (("key", lambda v: isinstance(v, str)), ("clip_id", lambda v: isinstance(v, str)),
+                      ("status", lambda v: v in ("ok", "failed")), ("scores", lambda v: isinstance(v, dict))):
+        if not ok(row.get(field)):
+            return f"not a clip row (no valid {field!r})"
+    return None
+
+
+def write_error(path: Path, exc: OSError) -> BenchError:
+    """One line for a file the run cannot write (disk full, read-only, permission denied), with the fix."""
+    reason = exc.strerror or str(exc)
+    hint = ("free some space, or choose another folder with --out; re-running the command resumes the run"
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+            "choose a writable folder with --out; re-running the command resumes the run")
+    return BenchError(f"cannot write {path}: {reason}", hint=hint)
 
 
 def run_label(record: dict) -> str:

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import provenance
-from benchmark.engine.plan import PlannedClip, RunPlan, check_clip_id, clip_seed, column_id
+from benchmark.engine.plan import PlannedClip, RunPlan, check_clip_id, clip_seed, column_id, row_key, shard_of
 from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_json
 from benchmark.records import RECORD_FILE, SCHEMA_VERSION
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
@@ -146,8 +145,11 @@ class Runner:
         for i, c in enumerate(clips):
             check_clip_id(c.id, where=protocol.id)
             seed = clip_seed(cfg.seed, c.id)
-            key = sha256_json([adapter_fp, c.fingerprint, seed])
-            planned.append(PlannedClip(c.id, c.speaker, c.fingerprint, seed, key, i))
+            # only this shard's clips: a folder's videos are read for the clips this process scores
+            ours = cfg.shard is None or shard_of(c.id, cfg.shard[1]) == cfg.shard[0]
+            clip_input = adapter.clip_input(c) if ours else None
+            key = row_key(adapter_fp, c.fingerprint, seed, clip_input)
+            planned.append(PlannedClip(c.id, c.speaker, c.fingerprint, seed, key, i, clip_input))
         sizes = {tuple(c.size) for c in clips}
         resolution = list(sizes.pop()) if len(sizes) == 1 else "mixed"
         for spec in specs:

@@ -41,7 +41,8 @@ class Clip:
     annotations_path: Path | None = None
 
     def load_frames(self) -> np.ndarray:
-        return read_video(self.video_path).frames
+        """The ground-truth frames; a file far longer than the manifest says is refused before it fills memory."""
+        return read_video(self.video_path, n_frames=self.n_frames, size=self.size).frames
 
     def load_audio(self) -> np.ndarray:
         audio, rate = read_wav(self.audio_path)

@@ -76,10 +76,13 @@ class ClipContext:
         if self.cache_dir is not None:
             described = self.cache_dir.joinpath(*folder) / "key.json"
             if not described.is_file():
-                described.parent.mkdir(parents=True, exist_ok=True)
                 tmp = described.with_name(f"key.{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
-                tmp.replace(described)
+                try:  # for humans only: a read-only or full data folder must not fail the metric
+                    described.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
+                    tmp.replace(described)
+                except OSError:
+                    _remove_quietly(tmp)
         return folder
 
     def cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
@@ -92,14 +95,16 @@ class ClipContext:
                 return {k: data[k] for k in data.files}
         arrays = compute()
         self.cache_misses += 1
-        path.parent.mkdir(parents=True, exist_ok=True)
         # unique temporary name: another run (a shard, another model) may be caching the same clip
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
-        try:
+        try:  # a cache: a read-only or full data folder costs speed, never the clip's score
+            path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(tmp, **arrays)
             tmp.replace(path)
+        except OSError:
+            pass
         finally:
-            tmp.unlink(missing_ok=True)
+            _remove_quietly(tmp)
         return arrays
 
     def annotations(self) -> dict[str, np.ndarray]:
@@ -116,3 +121,10 @@ class ClipContext:
 
         arrays = self.cached(self.feature_folder("landmarks", detector.cache_key()), detect)
         return LandmarkTrack(arrays["points"], arrays["found"], backend)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -162,6 +162,55 @@ def test_checkpoints_are_read_with_weights_only(tmp_path):
         load_wav2lip(tmp_path / "pickled.pth")
 
 
+class _TouchOnLoad:
+    """A checkpoint entry that would create a file if unpickling ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@pytest.mark.parametrize("payload,refused", [("namespace", "argparse"), ("touch", "getattr"), ("getcwd", "getcwd")])
+def test_a_malicious_checkpoint_is_refused_in_one_complete_line(tmp_path, payload, refused):
+    import argparse
+    import os
+
+    marker = tmp_path / "ran"
+    entry = {"namespace": argparse.Namespace(lr=1), "touch": _TouchOnLoad(marker),
+             "getcwd": type("Cwd", (), {"__reduce__": lambda self: (os.getcwd, ())})()}[payload]
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "x": entry}, path)
+    with pytest.raises(BenchError) as err:
+        load_wav2lip(path)
+    message, fix = str(err.value).split("\n")
+    assert message.startswith(f"{path}: refused to load a Wav2Lip checkpoint with torch.load(weights_only=True)")
+    assert refused in message and message.endswith(")") and "Weights only load failed" not in message
+    assert "wav2lip.pth" in fix and "never load an untrusted file with weights_only=False" in fix
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` will likely succeed. "
+     "Please file an issue with the following so that we can make `weights_only=True` compatible with your use case: "
+     "WeightsUnpickler error: Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default. "
+     "Please use `torch.serialization.add_safe_globals([Namespace])` to allowlist it.",
+     "Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default"),
+    ("Weights only load failed. In PyTorch 2.6, we changed the default.\n\n\nTrying to load unsupported GLOBAL "
+     "posix.system whose module posix is blocked.\n\nCheck the documentation of torch.load to learn more.",
+     "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"),
+])
+def test_the_refusal_reason_is_found_in_each_torch_wording(text, reason):
+    import pickle
+
+    from benchmark.checkpoints import unpickling_reason
+
+    assert unpickling_reason(pickle.UnpicklingError(text)) == reason
+
+
 # ---- behaviour of the tiny configurations ----------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -215,6 +264,19 @@ def test_the_fingerprint_follows_the_perception_backends_an_adapter_runs(monkeyp
 def test_unknown_model_option_is_refused():
     with pytest.raises(BenchError, match=r"unknown option 'projct_steps'"):
         ADAPTERS.get("mocogan-hd")(tiny="1", projct_steps="3")
+
+
+@pytest.mark.parametrize("model,args,accepted", [
+    ("still", {"size": "512"}, "it accepts none"),
+    ("ground-truth", {"tiny": "1"}, "it accepts none"),
+    ("folder", {"dir": "/", "fps": "25"}, "it accepts dir"),
+    ("wav2lip", {"tiny": "1", "checkpont": "x"}, "it accepts checkpoint, tiny"),
+])
+def test_every_builtin_adapter_refuses_an_option_it_does_not_take(model, args, accepted):
+    unknown = sorted(set(args) - {"dir", "tiny"} or args)[0]
+    with pytest.raises(BenchError) as err:
+        ADAPTERS.get(model)(**args)
+    assert err.value.message == f"{model}: unknown option {unknown!r} in --model-args ({accepted})"
 
 
 # ---- through the CLI ------------------------------------------------------------------------

@@ -51,6 +51,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(m[1]), int(m[2])
 
 
+def row_key(adapter_fingerprint: str, clip_fingerprint: str, seed: int, clip_input: dict | None = None) -> str:
+    """The key of a clip's row; an adapter without per-clip input keeps the keys it always had."""
+    parts = [adapter_fingerprint, clip_fingerprint, seed]
+    return sha256_json(parts if clip_input is None else [*parts, clip_input])
+
+
 def column_id(spec: dict) -> str:
     """A metric's column in the rows: its variant plus a hash of its parameters and backend.
 
@@ -66,12 +72,13 @@ class PlannedClip:
     speaker: str
     fingerprint: str
     seed: int  # generation seed of this clip
-    key: str  # the row key: adapter fingerprint + clip content + seed
+    key: str  # the row key: adapter fingerprint + clip content + seed (+ the adapter's per-clip input)
     index: int  # position in the whole selection: shards merge back into protocol order
+    input: dict | None = None  # the adapter's per-clip file content (folder: the video's sha256), in the key
 
     @classmethod
     def from_dict(cls, d: dict) -> "PlannedClip":
-        return cls(d["id"], d["speaker"], d["fingerprint"], int(d["seed"]), d["key"], int(d["index"]))
+        return cls(d["id"], d["speaker"], d["fingerprint"], int(d["seed"]), d["key"], int(d["index"]), d.get("input"))
 
 
 @dataclass

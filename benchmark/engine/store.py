@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmark.engine.plan import check_clip_id
 from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, write_json_atomic
+from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
 
 LOCK_FILE = ".lock"
 VIDEOS_DIR = "videos"
@@ -33,13 +33,16 @@ def unique_tmp(path: Path) -> Path:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Unique temporary name, then rename; a failed write (disk full) leaves no temporary file and raises one BenchError."""
     tmp = unique_tmp(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_quietly(tmp)
 
 
 class RunLock:
@@ -50,7 +53,10 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False, log=print) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -62,9 +68,12 @@ class RunLock:
                                  hint="wait for it to finish, or pass --wait to queue behind it") from None
             log(f"waiting for {self.path.parent} (held by {holder})")
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                       "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode())
+        try:  # who holds the lock, for the next process's message; the flock itself is what counts
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                           "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode())
+        except OSError:
+            pass
 
     def holder(self) -> str:
         try:
@@ -96,8 +105,10 @@ class RunStore:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             probe = unique_tmp(self.dir / "write-probe")
-            probe.write_bytes(b"")
-            probe.unlink()
+            try:
+                probe.write_bytes(b"")
+            finally:
+                remove_quietly(probe)
         except OSError as exc:
             raise BenchError(f"cannot write the run folder {self.dir}: {exc.strerror or exc}",
                              hint="choose a writable folder with --out") from None
@@ -116,7 +127,10 @@ class RunStore:
 
     def clear_record(self) -> None:
         """A run being extended is not complete until its new record is written."""
-        (self.dir / RECORD_FILE).unlink(missing_ok=True)
+        try:
+            (self.dir / RECORD_FILE).unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(self.dir / RECORD_FILE, exc) from None
 
     # ---- per-clip files ---------------------------------------------------------------------
 

@@ -49,8 +49,11 @@ class ClipResult:
 
 def new_row(clip: PlannedClip, adapter_fingerprint: str) -> dict[str, Any]:
     """The row of one clip before any work: who it is, which frames it stands for, nothing scored yet."""
-    return {"key": clip.key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
-            "adapter_fingerprint": adapter_fingerprint, "seed": clip.seed, "status": "ok", "scores": {}, "timing": {}}
+    row = {"key": clip.key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
+           "adapter_fingerprint": adapter_fingerprint, "seed": clip.seed, "status": "ok", "scores": {}, "timing": {}}
+    if clip.input is not None:
+        row["input"] = clip.input
+    return row
 
 
 def video_sha256(frames: np.ndarray) -> str:
@@ -122,7 +125,7 @@ class ClipWorker:
             video = None
             if task.kept_video:
                 stage = "load"
-                video = self._load_kept(task.kept_video)
+                video = self._load_kept(task.kept_video, clip)
                 row["video"] = {"source": "kept"}
             if video is None:
                 stage = "generate"
@@ -160,6 +163,10 @@ class ClipWorker:
     # ---- pieces ---------------------------------------------------------------------------
 
     def _generate(self, clip: Clip, row: dict) -> Video:
+        planned = self.planned[clip.id].input
+        if planned is not None and self.adapter.clip_input(clip) != planned:
+            raise ClipError("generate", f"{planned.get('file', 'its input file')} changed after this run was planned; "
+                                        "re-run the same command to score the new file")
         request = GenerationRequest.for_clip(clip)
         if not self._ready:
             self.adapter.setup(self.settings.device)
@@ -170,10 +177,10 @@ class ClipWorker:
         return video
 
     @staticmethod
-    def _load_kept(path: str) -> Video | None:
+    def _load_kept(path: str, clip: Clip) -> Video | None:
         from benchmark.media import read_video
 
-        return read_video(path) if Path(path).is_file() else None
+        return read_video(path, n_frames=clip.n_frames, size=clip.size) if Path(path).is_file() else None
 
     def _score(self, clip: Clip, video: Video, reference: np.ndarray, columns: list[str], result: ClipResult) -> None:
         from metrics.context import ClipContext
