@@ -21,9 +21,13 @@ def load_torch_file(path: Path, what: str, hint: str | None = None) -> Any:
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:  # the file asks to run code (a pickled object, not tensors)
+    except pickle.UnpicklingError as exc:  # the file asks to run code (a pickled object, not tensors) or is no pickle
+        reason = unpickling_reason(exc)
+        if reason.lower().startswith(_NOT_A_PICKLE):
+            raise BenchError(f"{path}: cannot be read as {what} with torch.load(weights_only=True): not a torch file "
+                             f"({reason})", hint=hint or f"check that it is {what}") from None
         raise BenchError(f"{path}: refused to load {what} with torch.load(weights_only=True): it holds more than "
-                         f"tensors ({unpickling_reason(exc)})",
+                         f"tensors ({reason})",
                          hint=f"{hint or 'use the official file'}; never load an untrusted file with "
                               "weights_only=False (re-save only its state_dict of tensors from a copy you trust)") from None
     except Exception as exc:
@@ -32,6 +36,7 @@ def load_torch_file(path: Path, what: str, hint: str | None = None) -> Any:
                          f"({type(exc).__name__}: {reason})", hint=hint or f"check that it is {what}") from None
 
 
+_NOT_A_PICKLE = ("unsupported operand", "invalid load key", "could not find mark", "unpickling stack underflow")
 _BOILERPLATE = ("weights only load failed", "check the documentation", "re-running `torch.load`", "(1)", "(2)",
                 "please file an issue", "you can use the following", "in pytorch 2.6")
 
@@ -41,9 +46,8 @@ def unpickling_reason(exc: Exception) -> str:
     text = str(exc)
     marker = "WeightsUnpickler error:"
     if marker in text:  # torch 2.4-2.6: the reason follows this marker, often on the advice's own line
-        lines = [text.split(marker, 1)[1].strip()]
-    else:
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if line and not line.lower().startswith(_BOILERPLATE):
             return line.split(". ", 1)[0].rstrip(".")
