@@ -221,6 +221,24 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
 
 
 @cli.command()
+@click.argument("dataset")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="folder for the pack")
+@click.option("--limit", default=None, type=int, help="the same seeded, speaker-stratified subset `bench run --limit N` scores")
+@click.option("--subset-seed", default=0, show_default=True, type=int)
+@click.option("--audio-rate", default=None, type=int, help="resample the speech to this rate (Hz); default: as prepared")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def export(dataset, out, limit, subset_seed, audio_rate, data_dir) -> None:
+    """A protocol's inputs (identity image, speech, expected frames/fps/size, output name) for a model run elsewhere."""
+    from benchmark.export import export_pack
+    from benchmark.settings import Settings
+
+    manifest = export_pack(dataset, out, Settings.create(data_dir), limit, subset_seed, audio_rate,
+                           log=lambda s: click.echo(s, err=True))
+    click.echo(f"exported {manifest['protocol']['n_clips']} clips of {manifest['protocol']['id']} to {out} "
+               f"(manifest.csv, manifest.json, README.md)")
+
+
+@cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")
 def leaderboard(run_dirs, out) -> None:

@@ -19,6 +19,7 @@ class Protocol(ABC):
     version: str
     description: str = ""
     builds_itself: bool = False  # True: `bench run` may prepare it on first use (needs no source data)
+    identity_rule: str = "the protocol's identity image for the clip"  # how the identity image is chosen (bench export)
 
     def __init__(self, data_root: Path):
         self.data_root = Path(data_root)

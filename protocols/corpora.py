@@ -41,6 +41,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
     corpus: str = ""
     corpus_layout: str = ""
     size = 256
+    identity_rule = "the clip's own first frame after face alignment (as the thesis does): same speaker, same session"
 
     def not_prepared_error(self) -> DatasetNotPreparedError:
         return DatasetNotPreparedError(
