@@ -7,6 +7,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "ground-truth": "adapters.ground_truth:GroundTruthAdapter",
     "still": "adapters.still:StillAdapter",
     "folder": "adapters.folder:FolderAdapter",
+    "command": "adapters.command:CommandAdapter",
     "ours": "adapters.ours:OursAdapter",
     "wav2lip": "adapters.wav2lip:Wav2LipAdapter",
     "mocogan-hd": "adapters.mocogan_hd:MocoganHdAdapter",

@@ -109,6 +109,10 @@ class Adapter(ABC):
             parts["perception"] = perception
         return sha256_json(parts)
 
+    def warnings(self) -> list[str]:
+        """Things the user should know before the run starts (e.g. an unversioned external model)."""
+        return []
+
     def default_label(self) -> str:
         """The run label when `bench run` gets no --name: the adapter's name, which names a model here."""
         return self.name

@@ -11,6 +11,26 @@ from benchmark.errors import BenchError
 from benchmark.paths import DEFAULT_RUNS_DIR
 
 
+def read_model_args_file(path: Path | None) -> dict:
+    """One key=value per line, the value verbatim (commas, quotes, spaces); blank lines and # comments skipped."""
+    out: dict[str, str] = {}
+    if path is None:
+        return out
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"--model-args-file {path}: cannot be read ({exc})", hint="a text file, one key=value per line") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"--model-args-file {path}:{number}: {line.strip()!r} is not key=value",
+                             hint="one key=value per line, e.g. run=python inference.py --out {output}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def parse_model_args(text: str | None) -> dict:
     """`key=value,key2=value2` (lm-evaluation-harness style) -> dict of strings."""
     out: dict[str, str] = {}
@@ -34,6 +54,9 @@ def cli() -> None:
 @click.option("--metrics", default=None, help="comma-separated metric names or variants, or `all` "
               "(default: psnr,ssim,lmd,cpbd,blink,bilabial)")
 @click.option("--model-args", default="", help="adapter options as key=value,key=value")
+@click.option("--model-args-file", default=None, type=click.Path(path_type=Path),
+              help="adapter options, one key=value per line, values verbatim (commas and quotes allowed); "
+              "--model-args keys override it")
 @click.option("--seed", default=0, show_default=True, type=int, help="generation seed (the model's noise)")
 @click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
 @click.option("--subset-seed", default=0, show_default=True, type=int, help="seed of the --limit subset")
@@ -62,7 +85,7 @@ def cli() -> None:
 @click.option("--allow-partial", is_flag=True, help="accept a protocol prepared with clips or speakers missing (exit 0, "
               "not 3); the record says what is missing either way")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
+def run(model, dataset, metrics, model_args, model_args_file, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
         weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, allow_partial,
         no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
@@ -79,7 +102,8 @@ def run(model, dataset, metrics, model_args, seed, limit, subset_seed, device, r
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
     config = RunConfig(model=model, dataset=dataset, metrics=names,
-                       model_args=parse_model_args(model_args), seed=seed, limit=limit, device=device,
+                       model_args={**read_model_args_file(model_args_file), **parse_model_args(model_args)},
+                       seed=seed, limit=limit, device=device,
                        runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir,
                        subset_seed=subset_seed, shard=parse_shard(shard), executor=executor, workers=workers,
                        gpus_per_worker=gpus_per_worker, ray_address=ray_address, keep_videos=keep_videos, wait=wait,

@@ -137,6 +137,8 @@ class Runner:
             spec = metric.spec.to_dict()
             specs.append({**spec, "column": column_id(spec)})
         label = self._label(adapter)
+        for warning in adapter.warnings():
+            self.log(f"warning: {warning}")
         protocol = open_protocol(cfg.dataset, settings, self.log)
         every_clip = protocol.clips()
         clips = stratified_subset(every_clip, cfg.limit, cfg.subset_seed)

@@ -1,0 +1,112 @@
+"""`command`: a model in its own environment, run once per clip through a command template."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from adapters.command import CommandAdapter
+from benchmark.errors import BenchError
+from benchmark.records import load_record
+from tests.conftest import run_bench
+
+# a stand-in "model repository": holds the identity image for the clip's length, like `still`;
+# fails on request, sleeps on request, and logs the arguments it got
+MODEL = """
+import argparse, sys, time
+import numpy as np
+from benchmark.media import read_image, write_video
+p = argparse.ArgumentParser()
+p.add_argument("--face"); p.add_argument("--audio"); p.add_argument("--out"); p.add_argument("--frames", type=int)
+p.add_argument("--fps", type=float); p.add_argument("--clip"); p.add_argument("--tag", default="")
+a = p.parse_args()
+open("argv.log", "a").write(repr(sys.argv[1:]) + "\\n")
+if a.clip == FAIL:
+    sys.stderr.write("Traceback (most recent call last): ...\\nRuntimeError: CUDA out of memory (simulated)\\n"); sys.exit(2)
+if FAIL == "sleep":
+    time.sleep(60)
+image = read_image(a.face)
+write_video(a.out, np.repeat(image[None], a.frames, axis=0), a.fps, codec="libx264rgb")
+"""
+
+
+def _repo(tmp_path, fail: str = "") -> tuple:
+    repo = tmp_path / "their-model"
+    repo.mkdir()
+    (repo / "inference.py").write_text(f"FAIL = {fail!r}\n" + MODEL)
+    args = tmp_path / "args.txt"
+    args.write_text(f"# the model's own interpreter\npython={sys.executable}\ncwd={repo}\nversion=v1\n"
+                    "run={python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} "
+                    "--fps {fps} --clip {clip_id} --tag 'a,b \"c\"'\n")
+    return repo, args
+
+
+def test_command_model_is_scored_like_the_same_model_in_process(mini, mini_data_root, tmp_path):
+    repo, args = _repo(tmp_path)
+    common = ("--dataset", "mini", "--limit", "2", "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress")
+    run_bench("run", "--model", "command", "--model-args-file", str(args), "--name", "held-still", *common,
+              data_root=mini_data_root, cwd=tmp_path)
+    run_bench("run", "--model", "still", *common, data_root=mini_data_root, cwd=tmp_path)
+    records = {r["label"]: r for r in (load_record(p.parent) for p in (tmp_path / "runs").rglob("record.json"))}
+    command, still = records["held-still"], records["still"]
+    assert command["clips"] == {"total": 2, "scored": 2, "failed": 0}
+    # the same frames through an RGB H.264 round trip: the same score to a fraction of a dB
+    assert abs(command["results"]["psnr"]["value"] - still["results"]["psnr"]["value"]) < 0.5
+    assert command["adapter"]["config"]["version"] == "v1" and command["adapter"]["model_version"] == "v1"
+    logged = (repo / "argv.log").read_text().splitlines()
+    assert len(logged) == 2 and all("'a,b \"c\"'" in line for line in logged)  # commas and quotes arrive verbatim
+
+
+def test_a_failing_clip_keeps_its_stderr_and_the_others_score(mini, mini_data_root, tmp_path):
+    clips = sorted(c.id for c in mini.clips())
+    _, args = _repo(tmp_path, fail=clips[0])
+    proc = run_bench("run", "--model", "command", "--model-args-file", str(args), "--name", "m", "--dataset", "mini",
+                     "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress",
+                     data_root=mini_data_root, cwd=tmp_path, check_codes=(3,))
+    assert "completed with failures: 1 of 12 clips failed" in proc.stderr  # the harness itself did not crash
+    record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
+    (failure,) = record["failures"]
+    assert failure["clip_id"] == clips[0] and "exited with status 2" in failure["message"]
+    assert "CUDA out of memory (simulated)" in failure["message"]
+    assert record["clips"]["scored"] == 11
+
+
+def test_a_hanging_model_is_stopped_at_its_timeout(mini_data_root, tmp_path):
+    _, args = _repo(tmp_path, fail="sleep")
+    run_bench("run", "--model", "command", "--model-args-file", str(args), "--model-args", "timeout=2",
+                     "--name", "m", "--dataset", "mini", "--limit", "1", "--metrics", "psnr", "--out", str(tmp_path / "runs"),
+                     "--no-progress", data_root=mini_data_root, cwd=tmp_path, check_codes=(1,), timeout=60)
+    record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
+    assert "ran past timeout=2 s and was stopped" in record["failures"][0]["message"]
+    assert record["clips"] == {"total": 1, "scored": 0, "failed": 1}
+
+
+@pytest.mark.parametrize("run, message", [
+    ("python x.py --out {outptu}", "unknown placeholder"),
+    ("python x.py --face {identity}", "never mentions {output}"),
+    ("python 'x.py --out {output}", "cannot be split like a shell line"),
+])
+def test_bad_templates_are_one_clear_line(run, message, tmp_path):
+    with pytest.raises(BenchError, match="command adapter") as err:
+        CommandAdapter(run=run, cwd=str(tmp_path), version="1")
+    assert message in err.value.message
+
+
+def test_fingerprint_follows_version_or_git_commit(tmp_path):
+    run = "python x.py --out {output}"
+    assert CommandAdapter(run=run, version="1").fingerprint() != CommandAdapter(run=run, version="2").fingerprint()
+    unversioned = CommandAdapter(run=run, cwd=str(tmp_path))
+    assert unversioned.warnings() and "version=" in unversioned.warnings()[0]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "x.py").write_text("print(1)\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "x.py"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "model"], cwd=tmp_path, check=True)
+    clean = CommandAdapter(run=run, cwd=str(tmp_path))
+    assert clean.version.startswith("git:") and not clean.warnings()
+    (tmp_path / "x.py").write_text("print(2)\n")  # an uncommitted edit of the model changes the fingerprint
+    edited = CommandAdapter(run=run, cwd=str(tmp_path))
+    assert "+dirty:" in edited.version and edited.fingerprint() != clean.fingerprint()
+    assert clean.default_label() == tmp_path.name
