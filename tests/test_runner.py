@@ -65,7 +65,9 @@ def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
     bench = Path(sys.executable).with_name("bench")
     proc = subprocess.Popen([str(bench), *args, "--out", str(interrupted_out)], cwd=tmp_path,
                             env={**__import__("os").environ, "BENCH_DATA": str(env_root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT and children inherit it: restore Ctrl-C
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = None
     deadline = time.time() + 300
     while time.time() < deadline:
