@@ -130,20 +130,35 @@ def run_label(record: dict) -> str:
     return record.get("label") or record["adapter"]["name"]
 
 
-def run_completeness(record: dict) -> dict:
-    """{"complete": bool, "reasons": [...]}: complete = every clip of the whole protocol was attempted.
+def completeness(protocol: dict, clips: dict, failures: list[dict]) -> dict:
+    """Complete = every clip of the whole protocol attempted: not a --limit subset, a shard or a partial corpus."""
+    reasons = []
+    whole = protocol.get("n_protocol_clips", protocol["n_clips"])
+    if protocol["n_clips"] < whole:
+        reasons.append(f"subset: {protocol['n_clips']} of {whole} clips (--limit {protocol['subset']['limit']})")
+    if protocol.get("shard"):
+        reasons.append(f"shard {protocol['shard'][0]} of {protocol['shard'][1]} (fuse the shards with `bench merge`)")
+    partial = protocol.get("partial")
+    if partial:
+        speakers = len(partial.get("missing_speakers") or [])
+        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared"
+                       + (f", {speakers} speaker(s) missing" if speakers else ""))
+    unattempted = sum(1 for f in failures if f["stage"] == "missing")  # no row: e.g. a missing shard
+    if unattempted:
+        reasons.append(f"{unattempted} of {clips['total']} clips never attempted")
+    return {"complete": not reasons, "reasons": reasons}
 
-    Records written before completeness was recorded are judged from their subset and shard.
-    """
+
+def run_completeness(record: dict) -> dict:
+    """The record's `completeness`; for records written before it was recorded, derived the same way."""
     if "completeness" in record:
         return record["completeness"]
-    protocol = record["protocol"]
-    reasons = []
-    if (protocol.get("subset") or {}).get("limit") is not None:
-        reasons.append(f"subset of {protocol['n_clips']} clips (--limit {protocol['subset']['limit']})")
-    if protocol.get("shard"):
-        reasons.append(f"shard {protocol['shard'][0]}/{protocol['shard'][1]}")
-    return {"complete": not reasons, "reasons": reasons}
+    return completeness(record["protocol"], record["clips"], record["failures"])
+
+
+def is_run_dir(path: Path) -> bool:
+    """A run folder (named directly), as opposed to a folder of runs."""
+    return (path / RUN_FILE).is_file() or (path / RECORD_FILE).is_file()
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -240,7 +255,7 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         path = Path(path)
-        if (path / RUN_FILE).is_file() or (path / RECORD_FILE).is_file():
+        if is_run_dir(path):
             found.append(path)
         elif path.is_dir():
             found += sorted(p.parent for p in path.rglob(RUN_FILE))

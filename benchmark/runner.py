@@ -20,7 +20,7 @@ from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, SCHEMA_VERSION
+from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
 from metrics import DEFAULT_METRICS
@@ -395,25 +395,6 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
         "results": results,
         "files": {"clips": "clips.jsonl", "plan": "run.json"},
     }
-
-
-def completeness(protocol: dict, clips: dict, failures: list[dict]) -> dict:
-    """Complete = every clip of the whole protocol attempted: not a --limit subset, a shard or a partial corpus."""
-    reasons = []
-    whole = protocol.get("n_protocol_clips", protocol["n_clips"])
-    if protocol["n_clips"] < whole:
-        reasons.append(f"subset: {protocol['n_clips']} of {whole} clips (--limit {protocol['subset']['limit']})")
-    if protocol.get("shard"):
-        reasons.append(f"shard {protocol['shard'][0]} of {protocol['shard'][1]} (fuse the shards with `bench merge`)")
-    partial = protocol.get("partial")
-    if partial:
-        speakers = len(partial.get("missing_speakers") or [])
-        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared"
-                       + (f", {speakers} speaker(s) missing" if speakers else ""))
-    unattempted = sum(1 for f in failures if f["stage"] == "missing")  # no row: e.g. a missing shard
-    if unattempted:
-        reasons.append(f"{unattempted} of {clips['total']} clips never attempted")
-    return {"complete": not reasons, "reasons": reasons}
 
 
 class _NoBar:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, RUN_FILE, load_records, run_completeness, run_label
+from benchmark.records import is_run_dir, load_records, run_completeness, run_label
 
 MAX_LISTED = 4
 
@@ -50,13 +50,9 @@ class Selection:
         return out
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path / RUN_FILE).is_file() or (path / RECORD_FILE).is_file()
-
-
 def select_runs(paths: list[Path], include_tiny: bool = False) -> Selection:
     """Pick the run for each (label, protocol name) among the runs found under `paths`."""
-    pins = {Path(p).resolve() for p in paths if _is_run_dir(Path(p))}
+    pins = {Path(p).resolve() for p in paths if is_run_dir(Path(p))}
     groups: dict[tuple[str, str], dict[str, SelectedRun]] = {}
     for run_dir, record in load_records(list(paths))[0] if paths else []:
         if record["adapter"].get("config", {}).get("tiny") and not include_tiny:
