@@ -6,6 +6,7 @@
     python=/path/to/their/venv/bin/python           (optional: {python} in `run`)
     version=v1.2                                    (optional; else the git commit of cwd)
     timeout=600                                     (seconds per clip)
+    resize=lanczos  fps=nearest  max_length_diff=2  (conform the output to the clip: adapters/conform.py)
 
 The command is split like a shell would (shlex) but no shell runs it: write `sh -c '...'` to get
 one. Placeholders: {identity} (PNG), {audio} (16-bit WAV at {audio_rate} Hz), {output} (write
@@ -24,9 +25,10 @@ import tempfile
 from pathlib import Path
 
 from adapters.base import Adapter, Capabilities
+from adapters.conform import CONFORM_ARGS, ConformPolicy, read_conformed
 from benchmark.errors import BenchError, ClipError
 from benchmark.fingerprint import sha256_bytes, sha256_json
-from benchmark.media import MediaError, read_video, write_image, write_wav
+from benchmark.media import MediaError, write_image, write_wav
 from benchmark.types import GenerationRequest, Video
 
 PLACEHOLDERS = ("identity", "audio", "output", "n_frames", "fps", "height", "width", "clip_id", "python", "audio_rate")
@@ -37,10 +39,10 @@ DEFAULT_TIMEOUT_S = 900.0
 class CommandAdapter(Adapter):
     name = "command"
     description = ("A model in its own environment: --model-args-file with run=COMMAND ({identity} {audio} {output} …), "
-                   "cwd=, python=, version=, timeout=")
+                   "cwd=, python=, version=, timeout=; resize=, fps=, max_length_diff= conform its output")
     capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False)
     external = True
-    accepted_args = ("run", "cwd", "python", "version", "timeout")
+    accepted_args = ("run", "cwd", "python", "version", "timeout", *CONFORM_ARGS)
 
     def __init__(self, run: str | None = None, cwd: str | None = None, python: str | None = None,
                  version: str | None = None, timeout: str | float | None = None, **config):
@@ -55,6 +57,7 @@ class CommandAdapter(Adapter):
         self.python = python or "python"
         self.timeout = _positive_seconds(timeout)
         _check_template(run)
+        self.conform = ConformPolicy.from_args(self.name, **{k: config[k] for k in CONFORM_ARGS if k in config})
         super().__init__(run=run, cwd=str(self.cwd) if self.cwd else None, python=python, version=version,
                          timeout=self.timeout, **config)
         self.version = version or _git_commit(self.cwd)
@@ -73,7 +76,8 @@ class CommandAdapter(Adapter):
         return sha256_json({"adapter": super().fingerprint(), "model_version": self.version})
 
     def describe(self) -> dict:
-        return {**super().describe(), "model_version": self.version or "unversioned: pass version= or use a git checkout as cwd"}
+        return {**super().describe(), "conform": self.conform.describe(),
+                "model_version": self.version or "unversioned: pass version= or use a git checkout as cwd"}
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         with tempfile.TemporaryDirectory(prefix="bench-command-") as tmp:
@@ -100,7 +104,7 @@ class CommandAdapter(Adapter):
                 raise ClipError("generate", f"the command exited 0 but wrote no {values['output'].name} at {{output}}: "
                                             f"{_tail(proc.stderr) or 'no stderr'}")
             try:
-                return read_video(values["output"], n_frames=request.n_frames, size=request.size, fps=request.fps)
+                return read_conformed(values["output"], request.n_frames, request.size, request.fps, self.conform)
             except MediaError as exc:
                 raise ClipError("generate", f"unusable output video: {exc}") from exc
 

@@ -15,23 +15,26 @@ import stat
 from pathlib import Path
 
 from adapters.base import Adapter, Capabilities
+from adapters.conform import CONFORM_ARGS, ConformPolicy, read_conformed
 from benchmark.errors import BenchError, ClipError
-from benchmark.media import MediaError, VideoMismatch, read_video
+from benchmark.media import MediaError, VideoMismatch
 from benchmark.types import Clip, GenerationRequest, Video
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".webm")
 # a video file bigger than this many times the clip's uncompressed RGB frames (plus the slack) is not
 # that clip: it is refused before it is read (rgb24 or bgra raw video fits, so does lossless FFV1)
 MAX_FILE_FACTOR, MAX_FILE_SLACK = 2.0, 16 << 20
+MAX_RESIZE_AREA = 16  # with resize=, a file may hold frames up to 16x the clip's area (4x each side)
 _CHUNK = 1 << 20
 
 
 class FolderAdapter(Adapter):
     name = "folder"
-    description = "Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm)"
+    description = ("Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm); "
+                   "resize=lanczos, fps=nearest, max_length_diff=K (default 2) conform them, recorded per clip")
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
     external = True
-    accepted_args = ("dir",)
+    accepted_args = ("dir", *CONFORM_ARGS)
 
     def __init__(self, dir: str | None = None, **config):
         if not dir:
@@ -40,6 +43,7 @@ class FolderAdapter(Adapter):
         if not self.root.is_dir():
             raise BenchError(f"folder adapter: {self.root} is not a directory", hint="--model-args dir=/path/to/videos")
         super().__init__(dir=str(self.root), **config)
+        self.conform = ConformPolicy.from_args(self.name, **{k: config[k] for k in CONFORM_ARGS if k in config})
         self._names: dict[str, list[str]] | None = None  # clip id -> file names, listed on first use
         self._hashes: dict[tuple, dict] = {}  # (path, device, inode, size, mtime) -> its clip_input
 
@@ -60,6 +64,9 @@ class FolderAdapter(Adapter):
 
     def default_label(self) -> str:
         return self.root.name  # the videos' folder says more about the model than "folder" does
+
+    def describe(self) -> dict:
+        return {**super().describe(), "conform": self.conform.describe()}
 
     def video_path(self, clip_id: str) -> Path:
         """The clip's one video file, checked to be a regular file; a ClipError saying what to fix otherwise."""
@@ -84,7 +91,7 @@ class FolderAdapter(Adapter):
         try:
             path = self.video_path(clip.id)
             info = os.stat(path)
-            limit = max_file_bytes(clip)
+            limit = max_file_bytes(clip, MAX_RESIZE_AREA if self.conform.resize else 1)
             if info.st_size > limit:
                 raise ClipError("generate", f"{path}: {info.st_size / 1e6:.1f} MB, more than the {limit / 1e6:.1f} MB "
                                             f"allowed for {clip.n_frames} frames of {clip.size[0]}x{clip.size[1]}; "
@@ -96,21 +103,39 @@ class FolderAdapter(Adapter):
         except ClipError as exc:
             return {"problem": exc.message}
 
-    def generate(self, request: GenerationRequest, seed: int) -> Video:
-        problem = self.clip_input(request.clip).get("problem")
-        if problem:
-            raise ClipError("generate", problem)
-        path = self.video_path(request.clip.id)
+    def inspect_clip(self, clip: Clip) -> dict:
+        """Check the clip's file as scoring would read it (found, decodes, size, rate, length), scoring nothing.
+
+        {"clip_id", "file", "status": ok | conformed | failed, "conformed": what will be done, "problem"}.
+        """
+        out: dict = {"clip_id": clip.id, "file": None}
         try:
-            return read_video(path, n_frames=request.n_frames, size=request.size, fps=request.fps)
+            out["file"] = self.video_path(clip.id).name
+            problem = self.clip_input(clip).get("problem")
+            if problem:
+                raise ClipError("generate", problem)
+            video = self._read(self.video_path(clip.id), clip.n_frames, clip.size, clip.fps)
+        except ClipError as exc:
+            return {**out, "status": "failed", "problem": exc.message}
+        return {**out, "status": "conformed" if video.conformed else "ok", "conformed": video.conformed}
+
+    def _read(self, path: Path, n_frames: int, size: tuple[int, int], fps: float) -> Video:
+        try:
+            return read_conformed(path, n_frames, size, fps, self.conform)
         except VideoMismatch as exc:
             raise ClipError("generate", f"unusable video: {exc}") from exc
         except MediaError as exc:
             raise ClipError("generate", f"corrupt video: {exc}") from exc
 
+    def generate(self, request: GenerationRequest, seed: int) -> Video:
+        problem = self.clip_input(request.clip).get("problem")
+        if problem:
+            raise ClipError("generate", problem)
+        return self._read(self.video_path(request.clip.id), request.n_frames, request.size, request.fps)
 
-def max_file_bytes(clip: Clip) -> int:
-    return int(MAX_FILE_FACTOR * clip.n_frames * clip.size[0] * clip.size[1] * 3) + MAX_FILE_SLACK
+
+def max_file_bytes(clip: Clip, area_factor: float = 1) -> int:
+    return int(MAX_FILE_FACTOR * area_factor * clip.n_frames * clip.size[0] * clip.size[1] * 3) + MAX_FILE_SLACK
 
 
 def _check_regular_file(path: Path) -> None:

@@ -158,6 +158,10 @@ def _print_summary(outcome) -> None:
             click.echo(f"  {f['clip_id']} [{f['stage']}]: {f['message']}", err=True)
     else:
         click.echo(f"completed: {clips['scored']} of {clips['total']} clips scored")
+    if clips.get("conformed"):
+        from benchmark.site import conformed_summary
+
+        click.echo(f"conformed to the clips: {conformed_summary(record)}; each clip's row says how")
 
 
 @cli.command("list")
@@ -453,9 +457,71 @@ def speed_engine(model, dataset, metrics, limit, max_workers, data_dir) -> None:
     engine.run(model, dataset, names, limit, max_workers, data_dir, echo=click.echo)
 
 
-@cli.group()
-def validate() -> None:
-    """Validate a metric's detector on synthesised inputs with known answers."""
+@cli.group(invoke_without_command=True)
+@click.option("--model", default=None, help="folder: check its output files (`bench validate --model folder "
+              "--model-args dir=... --dataset mini`)")
+@click.option("--dataset", default=None, help="the protocol the files are for")
+@click.option("--model-args", default="", help="as for bench run, conform options included (resize=, fps=, max_length_diff=)")
+@click.option("--model-args-file", default=None, type=click.Path(path_type=Path))
+@click.option("--limit", default=None, type=int, help="the clips `bench run --limit N` would score")
+@click.option("--subset-seed", default=0, show_default=True, type=int)
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0), help="conformed files listed one by one")
+@click.pass_context
+def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_seed, data_dir, show) -> None:
+    """Check a model's output files before a run, or a metric's detector on synthesised inputs (`validate blink`).
+
+    With --model folder: every file is found, decoded and fitted to its clip under the same options
+    a run would get, and nothing is scored. Exit status 1 if any file would fail its clip.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not model or not dataset:
+        click.echo(ctx.get_help())
+        if model or dataset:
+            raise BenchError("bench validate needs both --model and --dataset", hint="e.g. bench validate --model folder "
+                             "--model-args dir=outputs --dataset mini")
+        return
+    from benchmark.settings import Settings
+    from benchmark.validate_outputs import summarize, validate_outputs
+
+    args = {**read_model_args_file(model_args_file), **parse_model_args(model_args)}
+    bar = _progress_bar_for("checking files")
+    results = validate_outputs(model, args, dataset, Settings.create(data_dir), limit, subset_seed, progress=bar.update,
+                               log=lambda s: click.echo(s, err=True))
+    bar.close()
+    summary = summarize(results)
+    for r in [r for r in results if r["status"] == "conformed"][:show]:
+        click.echo(f"  conform {r['file']}: {_conformed_text(r['conformed'])}")
+    if summary["conformed"] > show:
+        click.echo(f"  … and {summary['conformed'] - show} more conformed (--show N lists more)")
+    for r in results:
+        if r["status"] == "failed":
+            click.echo(f"  FAIL {r['clip_id']}: {r['problem']}")
+    kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary["kinds"].items())
+    click.echo(f"{summary['total']} clips: {summary['ok']} ready as they are, {summary['conformed']} to be conformed"
+               f"{f' ({kinds})' if kinds else ''}, {summary['failed']} would fail")
+    if summary["failed"]:
+        sys.exit(1)
+
+
+def _conformed_text(conformed: dict) -> str:
+    parts = []
+    if "resized" in conformed:
+        r = conformed["resized"]
+        parts.append(f"resize {r['from'][0]}x{r['from'][1]} -> {r['to'][0]}x{r['to'][1]} ({r['filter']})")
+    if "fps_resampled" in conformed:
+        r = conformed["fps_resampled"]
+        parts.append(f"resample {r['from']:g} -> {r['to']:g} fps ({r['frames'][0]} -> {r['frames'][1]} frames, nearest frame)")
+    if "length" in conformed:
+        parts.append(conformed["length"]["how"])
+    return "; ".join(parts)
+
+
+def _progress_bar_for(desc: str):
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit="clip", dynamic_ncols=True, disable=not sys.stderr.isatty())
 
 
 @validate.command("blink")

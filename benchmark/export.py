@@ -93,10 +93,15 @@ Identity image: {manifest['identity_rule']}.
 
 ## Scoring the outputs
 
-Put every output file in one folder (no subfolders), then:
+Put every output file in one folder (no subfolders), check them (seconds, nothing scored), then score:
 
+    bench validate --model folder --model-args dir=/path/to/outputs --dataset {dataset}{' ' + subset if subset else ''}
     bench run --model folder --model-args dir=/path/to/outputs --dataset {dataset} --name YOUR-MODEL{' ' + subset if subset else ''}
 
-A missing, unreadable or wrong-length file fails that clip with its reason; the others are
-scored. Give the run a `--name`: it is what the leaderboard and the tables call your model.
+A missing, unreadable or mismatched file fails that clip with its reason; the others are scored.
+Outputs of another size or rate are refused unless you ask for them to be conformed, and every
+conformed clip is recorded: add `resize=lanczos` (same aspect ratio only) and/or `fps=nearest`
+(nearest frame, as FFmpeg's fps filter) to `--model-args`. Up to `max_length_diff=2` frames too
+many are cut at the end, too few are padded with the last frame. Give the run a `--name`: it is
+what the leaderboard and the tables call your model.
 """

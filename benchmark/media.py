@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import wave
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,53 +30,105 @@ def frame_limit(n_frames: int) -> int:
     return n_frames + max(FRAME_MARGIN_MIN, int(np.ceil(FRAME_MARGIN_FRACTION * n_frames)))
 
 
+# name -> (PIL filter, the label recorded beside every resized clip)
+RESIZE_FILTERS = {"lanczos": ("LANCZOS", "PIL Lanczos"), "bicubic": ("BICUBIC", "PIL bicubic"),
+                  "bilinear": ("BILINEAR", "PIL bilinear"), "area": ("BOX", "PIL box (area)"),
+                  "nearest": ("NEAREST", "PIL nearest")}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's container says about its first video stream, read without decoding a frame."""
+
+    height: int
+    width: int
+    fps: float
+    declared_frames: int  # 0 when the container does not say (estimated from the duration where it can)
+
+
+def resize_frame(image: np.ndarray, size: tuple[int, int], filter: str = "lanczos") -> np.ndarray:
+    """(H, W, 3) uint8 -> `size` (H, W) with the named PIL filter (see RESIZE_FILTERS)."""
+    from PIL import Image
+
+    if tuple(image.shape[:2]) == tuple(size):
+        return image
+    pil_filter = getattr(Image.Resampling, RESIZE_FILTERS[filter][0])
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size[1], size[0]), pil_filter))
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Frame size, rate and declared length of `path`'s video stream; MediaError naming the file otherwise."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such video file")
+    try:
+        with av.open(str(path)) as container:
+            return _stream_info(path, container)
+    except MediaError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for damaged files
+        raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
+
+
 def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, int] | None = None,
-               fps: float | None = None) -> Video:
+               fps: float | None = None, resize_to: tuple[int, int] | None = None,
+               resize_filter: str = "lanczos", extra_frames: int = 0) -> Video:
     """Decode `path` to RGB uint8, checking what the caller expects before the pixels fill memory.
 
     With `n_frames`, `size` (H, W) or `fps` given, the stream's metadata is checked first and a file
     of another frame size or rate, or longer than `frame_limit(n_frames)`, is refused with a
     VideoMismatch naming the file and the fix; decoding stops past that limit. Frames with an alpha
     channel must be opaque: transparent pixels would be scored as if visible, so they are refused.
+    `resize_to` resizes each frame as it is decoded, so a 1080p file costs one clip at `resize_to`;
+    `extra_frames` widens the limit for a file that is conformed afterwards (another rate, a trim).
     """
     import av
 
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such video file")
-    limit = frame_limit(n_frames) if n_frames is not None else None
+    limit = frame_limit(n_frames) + max(0, extra_frames) if n_frames is not None else None
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: has no video stream")
+            info = _stream_info(path, container)
+            _check_metadata(path, info, n_frames, limit, size, fps)
             stream = container.streams.video[0]
-            rate = float(stream.average_rate or stream.guessed_rate or 0)
-            _check_metadata(path, container, stream, rate, n_frames, limit, size, fps)
             alpha = _has_alpha(stream.codec_context.pix_fmt)
-            frames = _decode(path, container.decode(stream), limit, n_frames, alpha)
+            fit = (lambda image: resize_frame(image, resize_to, resize_filter)) if resize_to else None
+            frames = _decode(path, container.decode(stream), limit, n_frames, alpha, fit)
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises many error types for damaged files
         raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
     if not len(frames):
         raise MediaError(f"{path}: contains no decodable frames")
-    return Video(frames, rate)
+    return Video(frames, info.fps)
 
 
-def _check_metadata(path: Path, container, stream, rate: float, n_frames, limit, size, fps) -> None:
-    height, width = stream.codec_context.height, stream.codec_context.width
-    if size is not None and (height, width) != tuple(size):
-        raise VideoMismatch(f"{path}: frames are {height}x{width} (HxW), the clip's are {size[0]}x{size[1]}; "
-                            f"resize the video to {size[1]}x{size[0]} (width x height)")
-    if fps is not None and abs(rate - fps) > 1e-3:
-        raise VideoMismatch(f"{path}: {rate:g} fps but the protocol is {fps:g} fps; resample it to {fps:g} fps")
+def _stream_info(path: Path, container) -> VideoInfo:
+    if not container.streams.video:
+        raise MediaError(f"{path}: has no video stream")
+    stream = container.streams.video[0]
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
     declared = int(stream.frames or 0)  # Matroska has no count: estimate it from the duration
     if not declared and stream.duration and stream.time_base:
         declared = int(float(stream.duration * stream.time_base) * rate)
     elif not declared and container.duration and len(container.streams) == 1:  # else audio may be longer
         declared = int(container.duration / 1_000_000 * rate)  # AV_TIME_BASE units
-    if limit is not None and declared > limit:
-        raise VideoMismatch(f"{path}: {declared} frames, the clip has {n_frames}; cut it to the clip's {n_frames} frames")
+    return VideoInfo(stream.codec_context.height, stream.codec_context.width, rate, declared)
+
+
+def _check_metadata(path: Path, info: VideoInfo, n_frames, limit, size, fps) -> None:
+    if size is not None and (info.height, info.width) != tuple(size):
+        raise VideoMismatch(f"{path}: frames are {info.height}x{info.width} (HxW), the clip's are {size[0]}x{size[1]}; "
+                            f"resize the video to {size[1]}x{size[0]} (width x height)")
+    if fps is not None and abs(info.fps - fps) > 1e-3:
+        raise VideoMismatch(f"{path}: {info.fps:g} fps but the protocol is {fps:g} fps; resample it to {fps:g} fps")
+    if limit is not None and info.declared_frames > limit:
+        raise VideoMismatch(f"{path}: {info.declared_frames} frames, the clip has {n_frames}; "
+                            f"cut it to the clip's {n_frames} frames")
 
 
 def _has_alpha(pix_fmt: str | None) -> bool:
@@ -87,7 +140,7 @@ def _has_alpha(pix_fmt: str | None) -> bool:
         return False
 
 
-def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: bool) -> np.ndarray:
+def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: bool, fit=None) -> np.ndarray:
     """Decoded frames, never more than `limit`, into one buffer (no second copy); opaque alpha dropped."""
     out: list[np.ndarray] = []
     buffer, count = None, 0
@@ -103,6 +156,8 @@ def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: 
             image = rgba[..., :3]
         else:
             image = frame.to_ndarray(format="rgb24")
+        if fit is not None:
+            image = fit(image)
         if limit is None:
             out.append(np.ascontiguousarray(image))
             continue

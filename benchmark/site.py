@@ -85,6 +85,16 @@ def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) ->
     return out
 
 
+def conformed_summary(record: dict) -> str:
+    """'resized 12, fps resampled 12 of 12 scored clips (resize: PIL Lanczos; …)', or '' when nothing was conformed."""
+    counts = record.get("clips", {}).get("conformed")
+    if not counts:
+        return ""
+    done = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in counts.items())
+    policy = "; ".join(f"{k}: {v}" for k, v in (record.get("adapter", {}).get("conform") or {}).items() if v is not None)
+    return f"{done} of {record['clips']['scored']} scored clips" + (f" ({policy})" if policy else "")
+
+
 def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, slug: str) -> dict:
     rows = load_rows(run_dir)
     fps = next((r["fps"] for r in rows if r.get("fps")), 25.0)  # every prepared protocol is 25 fps
@@ -107,6 +117,7 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
                   "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}
                  for r in sorted(rows, key=lambda r: r["clip_id"])]
     return {"record": record, "label": run_label(record), "incomplete": "; ".join(run_completeness(record)["reasons"]),
+            "conformed": conformed_summary(record),
             "resamples": BOOTSTRAP_RESAMPLES, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
             "clips": clip_rows, "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"), "strip_dir": slug,
             "comparisons": comparisons(run_dir, record, records)}

@@ -17,6 +17,9 @@ class Video:
 
     frames: np.ndarray
     fps: float
+    # what was done to fit an external model's file to its clip (resized, fps_resampled, length);
+    # None when nothing was: the worker copies it into the clip's row
+    conformed: dict | None = None
 
     def __post_init__(self) -> None:
         f = self.frames

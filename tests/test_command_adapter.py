@@ -110,3 +110,19 @@ def test_fingerprint_follows_version_or_git_commit(tmp_path):
     edited = CommandAdapter(run=run, cwd=str(tmp_path))
     assert "+dirty:" in edited.version and edited.fingerprint() != clean.fingerprint()
     assert clean.default_label() == tmp_path.name
+
+
+def test_a_command_writing_another_rate_is_resampled_when_asked_and_the_row_says_so(mini_data_root, tmp_path):
+    repo, args = _repo(tmp_path)
+    text = args.read_text().replace("--frames {n_frames} --fps {fps}", "--frames 91 --fps 30")
+    args.write_text(text)
+    common = ("--model", "command", "--model-args-file", str(args), "--dataset", "mini", "--limit", "1",
+              "--metrics", "psnr", "--no-progress")
+    refused = run_bench("run", *common, "--out", str(tmp_path / "a"), data_root=mini_data_root, cwd=tmp_path,
+                        check_codes=(1,))
+    assert "30 fps but the protocol is 25 fps: pass fps=nearest" in refused.stderr
+    run_bench("run", *common, "--model-args", "fps=nearest", "--out", str(tmp_path / "b"),
+              data_root=mini_data_root, cwd=tmp_path)
+    record = load_record(next((tmp_path / "b").rglob("record.json")).parent)
+    assert record["clips"]["conformed"] == {"fps_resampled": 1, "length": 1}
+    assert record["adapter"]["conform"]["fps"].startswith("nearest frame")

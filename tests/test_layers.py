@@ -23,7 +23,7 @@ LAYERS = {
     "benchmark.perception": 1,
     "metrics": 2, "adapters": 2, "protocols": 2,
     "benchmark.engine": 3, "benchmark.runner": 3, "benchmark.merge": 3, "benchmark.check": 3,
-    "benchmark.profile": 3, "benchmark.export": 3, "benchmark.calibration": 3, "benchmark.speed": 3,
+    "benchmark.profile": 3, "benchmark.export": 3, "benchmark.validate_outputs": 3, "benchmark.calibration": 3, "benchmark.speed": 3,
     "benchmark.site": 4, "benchmark.leaderboard": 4, "benchmark.tables": 4, "benchmark.compare": 4,
     "benchmark.plots": 4, "benchmark.cli": 4,
 }

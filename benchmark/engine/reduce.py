@@ -70,12 +70,22 @@ def reduce_results(specs: list[dict], clips: list[PlannedClip], rows: dict[str, 
 
 
 def clip_summary(clips: list[PlannedClip], rows: dict[str, dict]) -> tuple[dict, list[dict]]:
-    """Clip-level counts and the clips that failed before any metric (load, generate, validate)."""
-    failures = []
+    """Clip-level counts and the clips that failed before any metric (load, generate, validate).
+
+    `conformed` (only when some clip was) counts the scored clips whose frames were resized,
+    resampled or trimmed/padded to fit the clip, so a reader of the record sees it was done.
+    """
+    failures, conformed = [], {}
     for clip in clips:
         row = rows.get(clip.key)
         if row is None:
             failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing", "message": "no row"})
         elif row["status"] != "ok":
             failures.append({"clip_id": clip.id, **row["error"]})
-    return {"total": len(clips), "scored": len(clips) - len(failures), "failed": len(failures)}, failures
+        else:
+            for kind in row.get("conformed") or {}:
+                conformed[kind] = conformed.get(kind, 0) + 1
+    summary = {"total": len(clips), "scored": len(clips) - len(failures), "failed": len(failures)}
+    if conformed:
+        summary["conformed"] = dict(sorted(conformed.items()))
+    return summary, failures

@@ -174,6 +174,8 @@ class ClipWorker:
         t0 = time.perf_counter()
         video = self.adapter.generate(request, seed=row["seed"])
         row["timing"]["generate_s"] = round(time.perf_counter() - t0, 4)
+        if video.conformed:  # an external model's file fitted to the clip: the row says how
+            row["conformed"] = video.conformed
         return video
 
     @staticmethod
@@ -232,11 +234,10 @@ def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
                                     f"{video.size[0]}x{video.size[1]}")
     if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
         return video
-    from PIL import Image
+    from benchmark.media import RESIZE_FILTERS, resize_frame
 
-    h, w = clip.size
-    resized = [np.asarray(Image.fromarray(f).resize((w, h), Image.LANCZOS)) for f in video.frames]
-    row["resized"] = {"from": list(video.size), "to": [h, w], "filter": "PIL Lanczos"}
+    resized = [resize_frame(f, clip.size, "lanczos") for f in video.frames]
+    row["resized"] = {"from": list(video.size), "to": list(clip.size), "filter": RESIZE_FILTERS["lanczos"][1]}
     return Video(np.stack(resized), video.fps)
 
 

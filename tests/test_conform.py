@@ -1,0 +1,172 @@
+"""Conforming an external model's files to their clips: size, rate and length, each recorded."""
+
+from __future__ import annotations
+
+import csv
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.conform import ConformPolicy, nearest_frame_indices, read_conformed
+from benchmark.errors import BenchError
+from benchmark.media import VideoMismatch, resize_frame, write_video
+from benchmark.records import load_record
+from tests.conftest import run_bench
+
+
+def _ffmpeg_fps_filter(n_in: int, rate_in: float, rate_out: float) -> list[int]:
+    """The input frame FFmpeg's own fps filter (libavfilter, through PyAV) puts in each output slot."""
+    import av
+    from av.filter import Graph
+
+    time_base = 1 / Fraction(rate_in).limit_denominator(1001)
+    graph = Graph()
+    source = graph.add_buffer(width=16, height=16, format="gray16le", time_base=time_base)
+    fps = graph.add("fps", f"fps={Fraction(rate_out).limit_denominator(1001)}")
+    sink = graph.add("buffersink")
+    source.link_to(fps)
+    fps.link_to(sink)
+    graph.configure()
+    out: list[int] = []
+
+    def drain():
+        while True:
+            try:
+                out.append(int(graph.pull().to_ndarray()[0, 0]))
+            except (av.BlockingIOError, av.EOFError):
+                return
+
+    for i in range(n_in):
+        frame = av.VideoFrame.from_ndarray(np.full((16, 16), i, np.uint16), format="gray16le")
+        frame.pts, frame.duration, frame.time_base = i, 1, time_base
+        graph.push(frame)
+        drain()
+    graph.push(None)
+    drain()
+    return out
+
+
+@pytest.mark.parametrize("n_in,rate_in,rate_out", [
+    (91, 30, 25), (75, 25, 30), (20, 24, 25), (10, 50, 25), (7, 25, 60), (100, 30000 / 1001, 25), (75, 25, 24),
+    (1, 30, 25), (250, 25, 30000 / 1001), (33, 60, 25)])
+def test_nearest_frame_resampling_picks_what_ffmpegs_fps_filter_picks(n_in, rate_in, rate_out):
+    assert nearest_frame_indices(n_in, rate_in, rate_out).tolist() == _ffmpeg_fps_filter(n_in, rate_in, rate_out)
+
+
+def _indexed_video(path: Path, n: int, size: tuple[int, int], fps: float) -> np.ndarray:
+    """Frames whose pixels encode their index (lossless), with a gradient so resizing has something to do."""
+    rng = np.random.default_rng(n)
+    frames = rng.integers(0, 255, (n, *size, 3), dtype=np.uint8)
+    frames[:, :4, :4, 0] = np.arange(n, dtype=np.uint8)[:, None, None]
+    write_video(path, frames, fps, codec="ffv1")
+    return frames
+
+
+def test_size_rate_and_length_are_conformed_and_recorded(tmp_path):
+    source = _indexed_video(tmp_path / "a.mkv", 91, (64, 64), 30)
+    video = read_conformed(tmp_path / "a.mkv", 75, (32, 32), 25.0,
+                           ConformPolicy.from_args("folder", resize="bicubic", fps="nearest"))
+    indices = nearest_frame_indices(91, 30, 25)[:75]  # 76 after resampling, one cropped at the end
+    expected = np.stack([resize_frame(source[i], (32, 32), "bicubic") for i in indices])
+    assert video.frames.shape == (75, 32, 32, 3) and video.fps == 25.0
+    assert np.array_equal(video.frames, expected)
+    assert video.conformed == {
+        "resized": {"from": [64, 64], "to": [32, 32], "filter": "PIL bicubic"},
+        "fps_resampled": {"from": 30.0, "to": 25.0, "method": "nearest frame (FFmpeg fps filter, round=near)",
+                          "frames": [91, 76]},
+        "length": {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"}}
+
+
+def test_a_short_video_is_padded_with_its_last_frame_and_a_matching_one_is_untouched(tmp_path):
+    source = _indexed_video(tmp_path / "short.mkv", 73, (32, 32), 25)
+    video = read_conformed(tmp_path / "short.mkv", 75, (32, 32), 25.0, ConformPolicy())
+    assert np.array_equal(video.frames, np.concatenate([source, source[-1:], source[-1:]]))
+    assert video.conformed == {"length": {"from": 73, "to": 75, "how": "padded 2 frame(s): last frame repeated"}}
+    exact = _indexed_video(tmp_path / "exact.mkv", 75, (32, 32), 25)
+    video = read_conformed(tmp_path / "exact.mkv", 75, (32, 32), 25.0, ConformPolicy())
+    assert video.conformed is None and np.array_equal(video.frames, exact)
+
+
+def test_mismatches_beyond_the_options_fail_naming_the_option_that_would_accept_them(tmp_path):
+    _indexed_video(tmp_path / "big.mkv", 90, (64, 64), 30)
+    with pytest.raises(VideoMismatch) as refused:
+        read_conformed(tmp_path / "big.mkv", 75, (32, 32), 25.0, ConformPolicy())
+    assert "resize=lanczos" in str(refused.value) and "fps=nearest" in str(refused.value)
+    assert str(tmp_path / "big.mkv") in str(refused.value)
+    _indexed_video(tmp_path / "long.mkv", 79, (32, 32), 25)
+    with pytest.raises(VideoMismatch, match=r"79 frames, the clip has 75; .*pass max_length_diff=4"):
+        read_conformed(tmp_path / "long.mkv", 75, (32, 32), 25.0, ConformPolicy())
+    assert read_conformed(tmp_path / "long.mkv", 75, (32, 32), 25.0,
+                          ConformPolicy.from_args("folder", max_length_diff="4")).n_frames == 75
+    _indexed_video(tmp_path / "short.mkv", 73, (32, 32), 25)
+    with pytest.raises(VideoMismatch, match="max_length_diff=2 in --model-args to pad"):  # 0 allows none
+        read_conformed(tmp_path / "short.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", max_length_diff="0"))
+    _indexed_video(tmp_path / "wide.mkv", 75, (32, 64), 25)
+    with pytest.raises(VideoMismatch, match="stretch the face"):
+        read_conformed(tmp_path / "wide.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", resize="lanczos"))
+
+
+@pytest.mark.parametrize("args,message", [({"resize": "cubic"}, "resize='cubic'"), ({"fps": "blend"}, "fps='blend'"),
+                                          ({"max_length_diff": "-1"}, "max_length_diff='-1'"),
+                                          ({"max_length_diff": "two"}, "max_length_diff='two'")])
+def test_unknown_conform_options_are_refused_in_one_line(args, message):
+    with pytest.raises(BenchError, match=message):
+        ConformPolicy.from_args("folder", **args)
+
+
+# a model from another repository: reads the exported pack, writes 512x512 at 30 fps, one frame long
+PACK_MODEL = """
+import csv, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from benchmark.media import read_wav, write_video
+pack, out = Path(sys.argv[1]), Path(sys.argv[2])
+for row in csv.DictReader(open(pack / "manifest.csv")):
+    face = np.asarray(Image.open(pack / row["identity"]).convert("RGB").resize((512, 512), Image.BICUBIC))
+    audio, _ = read_wav(pack / row["audio"])
+    n = round(int(row["n_frames"]) / float(row["fps"]) * 30) + 1
+    frames = np.repeat(face[None], n, axis=0)
+    for t, chunk in enumerate(np.array_split(audio, n)):
+        frames[t, 330:330 + int(60 * min(8 * np.sqrt(np.mean(chunk ** 2)), 1)), 200:312] //= 3
+    write_video(out / row["output"], frames, 30, codec="libx264")
+"""
+
+
+def test_export_model_elsewhere_validate_and_run_with_conform_options(mini_data_root, tmp_path):
+    pack, outputs = tmp_path / "pack", tmp_path / "outputs"
+    run_bench("export", "mini", "-o", str(pack), data_root=mini_data_root, cwd=tmp_path)
+    (tmp_path / "model.py").write_text(PACK_MODEL)
+    outputs.mkdir()
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(tmp_path / "model.py"), str(pack), str(outputs)], check=True, cwd=tmp_path)
+    n_clips = len(list(csv.DictReader(open(pack / "manifest.csv"))))
+
+    refused = run_bench("validate", "--model", "folder", "--model-args", f"dir={outputs}", "--dataset", "mini",
+                        data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    assert f"{n_clips} would fail" in refused.stdout and "resize=lanczos" in refused.stdout and "fps=nearest" in refused.stdout
+    conform = f"dir={outputs},resize=lanczos,fps=nearest"
+    listed = run_bench("validate", "--model", "folder", "--model-args", conform, "--dataset", "mini",
+                       data_root=mini_data_root, cwd=tmp_path)
+    assert f"{n_clips} to be conformed (resized {n_clips}, fps resampled {n_clips}, length {n_clips}), 0 would fail" \
+        in listed.stdout
+    assert "resize 512x512 -> 256x256 (PIL Lanczos); resample 30 -> 25 fps" in listed.stdout
+
+    proc = run_bench("run", "--model", "folder", "--model-args", conform, "--dataset", "mini", "--name", "my-model",
+                     "--metrics", "psnr,ssim", "--out", str(tmp_path / "runs"), "--no-progress",
+                     data_root=mini_data_root, cwd=tmp_path)
+    assert "conformed to the clips: fps resampled" in proc.stdout
+    run_dir = next((tmp_path / "runs").rglob("record.json")).parent
+    record = load_record(run_dir)
+    assert record["label"] == "my-model" and record["clips"]["scored"] == n_clips
+    assert record["clips"]["conformed"] == {"fps_resampled": n_clips, "length": n_clips, "resized": n_clips}
+    assert record["adapter"]["conform"] == {"resize": "PIL Lanczos", "max_length_diff": 2,
+                                            "fps": "nearest frame (FFmpeg fps filter, round=near)"}
+    rows = [json.loads(line) for line in (run_dir / "clips.jsonl").read_text().splitlines()]
+    assert all(r["conformed"]["length"] == {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"} for r in rows)
+    assert 15 < record["results"]["psnr"]["value"] < 40  # the face, conformed onto the reference's grid
