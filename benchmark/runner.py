@@ -8,6 +8,7 @@ writes each result as it arrives, and finally reduces the rows, in protocol orde
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from typing import Any
 from benchmark import provenance
 from benchmark.engine.plan import PlannedClip, RunPlan, check_clip_id, clip_seed, column_id, row_key, shard_of
 from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
-from benchmark.engine.store import RunLock, RunStore
+from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.errors import BenchError
 from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness
@@ -91,6 +92,7 @@ def check_device(device: str) -> None:
 
 
 MAX_LABEL = 64
+MODEL_ARGS_FILE = "model-args.txt"  # in the run folder, when a model arg holds a comma
 
 
 def check_label(name: str) -> str:
@@ -211,6 +213,9 @@ class Runner:
         reported = self._reported_specs(plan, store)
         store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": self.command_line(),
                                           "reported_metrics": reported})
+        args_text = self.model_args_file_text()
+        if args_text is not None:
+            write_bytes_atomic(store.dir / MODEL_ARGS_FILE, args_text.encode())
         rows = store.rows.latest_by_key()
         tasks = self._tasks(plan, rows, store)
         skipped = len(plan.clips) - len(tasks)
@@ -345,12 +350,20 @@ class Runner:
         if cfg.keep_videos:
             parts.append("--keep-videos")
         if cfg.name is not None:
-            parts += ["--name", repr(cfg.name) if " " in cfg.name else cfg.name]
+            parts += ["--name", cfg.name]
         if cfg.allow_partial:
             parts.append("--allow-partial")
-        if cfg.model_args:
+        if cfg.model_args and any("," in str(v) or "\n" in str(v) for v in cfg.model_args.values()):
+            parts += ["--model-args-file", MODEL_ARGS_FILE]  # written beside the record: a comma would split the value
+        elif cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
-        return " ".join(parts)
+        return shlex.join(parts)
+
+    def model_args_file_text(self) -> str | None:
+        """The model args as a --model-args-file (one key=value per line), when the command line refers to one."""
+        if MODEL_ARGS_FILE not in self.command_line().split():
+            return None
+        return "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
 
 
 def build_metrics_from_names(names, settings: Settings) -> list:

@@ -57,6 +57,12 @@ def test_command_model_is_scored_like_the_same_model_in_process(mini, mini_data_
     assert command["adapter"]["config"]["version"] == "v1" and command["adapter"]["model_version"] == "v1"
     logged = (repo / "argv.log").read_text().splitlines()
     assert len(logged) == 2 and all("'a,b \"c\"'" in line for line in logged)  # commas and quotes arrive verbatim
+    # the recorded command can be re-run: values with commas go to a model-args file beside the record
+    from benchmark.cli import read_model_args_file
+
+    run_dir = next(p.parent for p in (tmp_path / "runs").rglob("record.json") if load_record(p.parent)["label"] == "held-still")
+    assert "--model-args-file model-args.txt" in command["command"]
+    assert read_model_args_file(run_dir / "model-args.txt") == read_model_args_file(args)
 
 
 def test_a_failing_clip_keeps_its_stderr_and_the_others_score(mini, mini_data_root, tmp_path):
