@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import BenchError
-from benchmark.media import RESIZE_FILTERS, VideoInfo, VideoMismatch, probe_video, read_video
+from benchmark.media import (
+    RESIZE_FILTERS,
+    VideoInfo,
+    VideoMismatch,
+    probe_video,
+    read_video,
+)
 from benchmark.video import Video
 
 CONFORM_ARGS = ("resize", "fps", "max_length_diff")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -145,7 +144,7 @@ def test_export_model_elsewhere_validate_and_run_with_conform_options(mini_data_
     import sys
 
     subprocess.run([sys.executable, str(tmp_path / "model.py"), str(pack), str(outputs)], check=True, cwd=tmp_path)
-    n_clips = len(list(csv.DictReader(open(pack / "manifest.csv"))))
+    n_clips = len((pack / "manifest.csv").read_text().splitlines()) - 1  # the header
 
     refused = run_bench("validate", "--model", "folder", "--model-args", f"dir={outputs}", "--dataset", "mini",
                         data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
