@@ -266,6 +266,26 @@ def export(dataset, out, limit, subset_seed, audio_rate, data_dir) -> None:
                f"(manifest.csv, manifest.json, README.md)")
 
 
+@cli.command("export-results")
+@click.argument("run_paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="the file to write")
+@click.option("--format", "fmt", default=None, type=click.Choice(["csv", "json", "parquet"]),
+              help="default: from the file's extension")
+@click.option("--complete-only", is_flag=True, help="only complete runs (what tables and the leaderboard rank)")
+def export_results_(run_paths, out, fmt, complete_only) -> None:
+    """Every run's metrics as one flat table (run x metric, with provenance): csv, json or parquet.
+
+    The same table as `from benchmark import load_runs; load_runs([...])` in Python.
+    """
+    from benchmark.dataframes import EXPORT_FORMATS, export_results
+
+    fmt = fmt or out.suffix.lstrip(".").lower()
+    if fmt not in EXPORT_FORMATS:
+        raise BenchError(f"{out}: cannot tell the format from its extension", hint="--format csv | json | parquet")
+    n = export_results(list(run_paths), out, fmt, complete_only)
+    click.echo(f"wrote {n} rows (run x metric) to {out}")
+
+
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")

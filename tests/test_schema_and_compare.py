@@ -71,3 +71,37 @@ def test_frame_pooled_results_without_a_clip_count_are_valid(two_runs):
     record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0, "n_na": 0,
                                 "n_clips": 4, "n_scored": 4, "coverage": "4/4", "failures": []}
     validate(record, "record", two_runs["still"] / "record.json")
+
+
+def test_results_as_dataframes_carry_the_records_numbers_and_provenance(two_runs, tmp_path):
+    import pandas as pd
+
+    from benchmark import load_clips, load_runs
+
+    runs = load_runs([two_runs["still"].parent])
+    assert set(runs["label"]) == {"still", "ground-truth"} and len(runs) == 2 * 3  # run x metric
+    for model, run_dir in two_runs.items():
+        record = load_record(run_dir)
+        mine = runs[runs["run_dir"] == str(run_dir)].set_index("variant")
+        for variant, result in record["results"].items():
+            assert mine.loc[variant, "value"] == result["value"]
+            assert mine.loc[variant, "coverage"] == result["coverage"]
+        assert (mine["adapter_fingerprint"] == record["adapter"]["fingerprint"]).all()
+        assert json.loads(mine.loc["psnr", "params"])["data_range"] == 255.0
+        assert not mine["complete"].any() and mine["incomplete_reasons"].str.contains("subset: 4 of 12").all()
+        clips = load_clips(run_dir)
+        rows = load_rows(run_dir)
+        assert list(clips["clip_id"]) == [r["clip_id"] for r in rows]
+        assert list(clips["ssim"]) == [r["metrics"]["ssim"] for r in rows]
+        assert clips["psnr"].mean() == pytest.approx(record["results"]["psnr"]["value"], rel=1e-12)  # mean over clips
+    assert load_runs([two_runs["still"].parent], complete_only=True).empty  # --limit runs are not complete
+
+    out = tmp_path / "runs.csv"
+    run_bench("export-results", str(two_runs["still"].parent), "-o", str(out), data_root=tmp_path, cwd=tmp_path)
+    back = pd.read_csv(out)
+    assert len(back) == len(runs) and set(back["variant"]) == {"psnr", "ssim", "bilabial"}
+    assert back.set_index(["run_id", "variant"])["value"].to_dict() == pytest.approx(
+        runs.set_index(["run_id", "variant"])["value"].to_dict())
+    proc = run_bench("export-results", str(two_runs["still"].parent), "-o", str(tmp_path / "runs.xlsx"),
+                     data_root=tmp_path, cwd=tmp_path, check_codes=(1,))
+    assert "cannot tell the format" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,137 @@
+"""Results as pandas DataFrames: your own plots and statistics without parsing JSON.
+
+    from benchmark import load_runs, load_clips
+    runs = load_runs(["results/runs"])          # one row per run x metric, with provenance columns
+    clips = load_clips(runs.run_dir.iloc[0])     # one row per clip of a run, one column per metric
+
+Every number keeps what it depends on beside it (variant, backend, parameters, protocol version,
+adapter fingerprint, weights, seeds, code commit, run folder), so a figure made from these frames
+can be traced back as a table made by `bench table` can.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmark.errors import BenchError
+from benchmark.records import load_record, load_records, load_rows, run_completeness, run_label
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RUN_COLUMNS = ("label", "model", "dataset", "protocol_version", "metric", "variant", "value", "ci95_low", "ci95_high",
+               "n", "coverage", "n_failed", "n_na", "direction", "unit", "backend", "params", "resolution",
+               "reference_value", "complete", "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit",
+               "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
+               "finished_at")
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise BenchError("pandas is not installed in this environment",
+                         hint="pip install 'pandas>=2.0' (it is a dependency of talking-head-bench)") from None
+    return pd
+
+
+def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
+    """One plain dict per metric of a record: the rows of `load_runs`."""
+    protocol, adapter = record["protocol"], record["adapter"]
+    completeness = run_completeness(record)
+    common = {
+        "label": run_label(record), "model": adapter["name"], "dataset": protocol["id"],
+        "protocol_version": protocol.get("version"), "complete": completeness["complete"],
+        "incomplete_reasons": "; ".join(completeness["reasons"]), "run_id": record["run_id"], "run_dir": str(run_dir),
+        "seed": record.get("seed"), "subset_limit": (protocol.get("subset") or {}).get("limit"),
+        "subset_seed": (protocol.get("subset") or {}).get("seed"), "shard": _shard_text(protocol.get("shard")),
+        "adapter_fingerprint": adapter.get("fingerprint"), "weights": json.dumps(adapter.get("weights") or {}, sort_keys=True),
+        "device": record.get("device", {}).get("requested"), "torch": record.get("device", {}).get("torch"),
+        "code_commit": record.get("code", {}).get("commit"), "code_dirty": record.get("code", {}).get("dirty"),
+        "finished_at": record.get("finished_at"),
+    }
+    rows = []
+    for spec in record["metrics"]:
+        result = record["results"].get(spec["variant"], {})
+        ci = result.get("ci95") or [None, None]
+        rows.append({**common, "metric": spec["name"], "variant": spec["variant"], "value": result.get("value"),
+                     "ci95_low": ci[0], "ci95_high": ci[1], "n": result.get("n"), "coverage": result.get("coverage"),
+                     "n_failed": result.get("n_failed"), "n_na": result.get("n_na"), "direction": spec.get("direction"),
+                     "unit": spec.get("unit", ""), "backend": spec.get("backend"),
+                     "params": json.dumps(spec.get("params") or {}, sort_keys=True),
+                     "resolution": "x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,
+                     "reference_value": result.get("reference_value")})
+    return rows
+
+
+def _shard_text(shard) -> str | None:
+    return f"{shard[0]}/{shard[1]}" if shard else None
+
+
+def load_runs(paths, complete_only: bool = False) -> pd.DataFrame:
+    """Every run found under `paths` (run folders or folders of them): one row per run x metric.
+
+    `params` and `weights` are JSON strings (sorted keys), so the frame stays flat and comparable.
+    Runs whose record cannot be read are skipped; `complete_only` keeps complete runs only (the
+    ones `bench table` and the leaderboard rank).
+    """
+    pd = _pandas()
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    records, _ = load_records(paths)
+    rows = [row for run_dir, record in records for row in run_metric_rows(run_dir, record)]
+    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    if complete_only:
+        frame = frame[frame["complete"]].reset_index(drop=True)
+    return frame
+
+
+def load_clips(run_dir) -> pd.DataFrame:
+    """One row per clip of a run (protocol order): id, speaker, status, error, timings, one column per metric variant.
+
+    A metric that failed or was not applicable on a clip is NaN there, with its status in
+    `<variant>:status` and reason in `<variant>:reason`.
+    """
+    pd = _pandas()
+    run_dir = Path(run_dir)
+    record = load_record(run_dir)
+    variants = [spec["variant"] for spec in record["metrics"]]
+    rows = []
+    for row in load_rows(run_dir, record):
+        out = {"clip_id": row["clip_id"], "speaker": row.get("speaker"), "status": row["status"],
+               "error": (row.get("error") or {}).get("message"), "n_frames": row.get("n_frames"),
+               "generate_s": (row.get("timing") or {}).get("generate_s"),
+               "conformed": ",".join(sorted(row.get("conformed") or {})) or None}
+        for variant in variants:
+            outcome = row["outcomes"].get(variant, {})
+            out[variant] = row["metrics"].get(variant)
+            out[f"{variant}:status"] = outcome.get("status")
+            out[f"{variant}:reason"] = outcome.get("reason")
+        rows.append(out)
+    frame = pd.DataFrame(rows)
+    frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir))
+    return frame
+
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def export_results(paths, out: Path, fmt: str, complete_only: bool = False) -> int:
+    """Write `load_runs(paths)` to `out` as csv, json (records) or parquet; the number of rows written."""
+    frame = load_runs(paths, complete_only)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(out, index=False)
+    elif fmt == "json":
+        frame.to_json(out, orient="records", indent=1)
+    elif fmt == "parquet":
+        try:
+            frame.to_parquet(out, index=False)
+        except ImportError:
+            raise BenchError("parquet needs pyarrow, which is not installed",
+                             hint="pip install pyarrow, or use --format csv / json") from None
+    else:
+        raise BenchError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}", hint="--format csv")
+    return len(frame)
