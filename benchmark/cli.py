@@ -130,6 +130,8 @@ def merge(run_dirs, out) -> None:
 
     outcome = merge_runs(list(run_dirs), out, log=lambda s: click.echo(s, err=True))
     _print_summary(outcome)
+    if outcome.partial_note:
+        click.echo(outcome.partial_note, err=True)
     sys.exit(outcome.exit_code)
 
 

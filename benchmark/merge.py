@@ -114,7 +114,14 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
         record.update(code=first["code"], packages=first["packages"], device=first["device"])
         store.write_record(record)
     log(f"merged {len(shards)} shard(s) of {n_shards}: {len(rows)} of {len(plan.clips)} clips")
-    return RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)
+    outcome = RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)
+    partial = plan.protocol.get("partial")
+    if partial and not all("--allow-partial" in r.get("command", "").split() for _, _, r in shards):
+        # as `bench run` on a partial protocol: exit 3 unless every shard accepted it
+        outcome.partial_note = (f"{plan.protocol['id']} is partial ({partial.get('n_present', '?')} of "
+                                f"{partial.get('n_expected', '?')} clips prepared; record.json protocol.partial lists "
+                                "them): exit status 3. Shards run with --allow-partial accept it")
+    return outcome
 
 
 def _copy_files(src: Path, dst: Path, row: dict) -> None:

@@ -167,3 +167,20 @@ def test_missing_cuda_is_a_clear_error(mini_data_root, tmp_path):
     proc = run_bench("run", "--model", "still", "--dataset", "mini", "--device", "cuda", "--out", str(tmp_path),
                      data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
     assert "torch sees no CUDA device" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_merging_shards_of_a_partial_protocol_exits_3_unless_the_shards_allowed_it(mini_data_root, tmp_path, monkeypatch):
+    from benchmark.merge import merge_runs
+    from protocols.mini import MiniProtocol
+
+    partial = {"missing": [{"clip": "spk9_x0", "speaker": "spk9", "kind": "silent-audio", "reason": "x0.wav: silent"}],
+               "n_expected": 13, "n_present": 12, "n_speakers_expected": 5, "n_speakers_present": 4,
+               "missing_speakers": ["spk9"]}
+    monkeypatch.setattr(MiniProtocol, "partial", property(lambda self: partial))
+    for allow in (False, True):
+        shards = [Runner(RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=2, data_dir=mini_data_root,
+                                   runs_dir=tmp_path / f"runs-{allow}", shard=(k, 2), allow_partial=allow),
+                         progress=False, log=lambda s: None).run().run_dir for k in range(2)]
+        merged = merge_runs(shards, tmp_path / f"merged-{allow}", log=lambda s: None)
+        assert merged.record["protocol"]["partial"] == partial
+        assert merged.exit_code == (0 if allow else 3), merged.partial_note
