@@ -58,7 +58,7 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
     from benchmark.perception.base import LandmarkTrack
     from benchmark.perception.face_geometry import eye_aspect_ratio, mouth_aperture
     from metrics.lmd import landmark_distance
-    from metrics.psnr import psnr_per_frame
+    from metrics.psnr import psnr_frames
     from metrics.ssim import ssim_per_frame
 
     photo, crop, noisy, blurred, frames, grey = _inputs(mini)
@@ -72,7 +72,7 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
                                     channel_axis=-1)
         rows.append(CalibrationRow("ssim", name, float(ssim_per_frame(t(a), t(b), 255.0)), float(ref), 1e-4,
                                    "skimage 0.26 structural_similarity (Gaussian, sigma 1.5)", same_rgb))
-        rows.append(CalibrationRow("psnr", name, float(psnr_per_frame(t(a), t(b), 255.0, 100.0)),
+        rows.append(CalibrationRow("psnr", name, float(psnr_frames(a, b)[0]),
                                    float(peak_signal_noise_ratio(a, b, data_range=255)), 1e-3, "skimage 0.26 peak_signal_noise_ratio",
                                    same_rgb))
     rows += _cpbd_rows(photo, noisy, blurred, frames, grey)

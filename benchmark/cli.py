@@ -464,6 +464,20 @@ def speed_cpbd(size, frames, reference_frames, device) -> None:
     cpbd.run(size=size, frames=frames, reference_frames=reference_frames, device=device, echo=click.echo)
 
 
+@speed.command("suite")
+@click.option("--dataset", default="mini", show_default=True)
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="clips (default: all of the protocol)")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the machine's cores)")
+@click.option("--metrics", default=None, help="comma-separated (default: psnr,ssim,lmd,cpbd,blink,bilabial,fid)")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def speed_suite(dataset, limit, threads, metrics, data_dir) -> None:
+    """Every default metric and FID, harness vs reference implementations, per frame pair, values compared."""
+    from benchmark.speed.suite import run as run_suite
+
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None
+    run_suite(dataset, limit, data_dir, threads, echo=click.echo, metrics=names)
+
+
 @speed.command("engine")
 @click.option("--model", default="still", show_default=True)
 @click.option("--dataset", default="mini", show_default=True)

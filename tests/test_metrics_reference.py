@@ -9,7 +9,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from benchmark.types import Video
 from metrics.context import ClipContext
-from metrics.psnr import PSNR, psnr_per_frame
+from metrics.psnr import PSNR, psnr_frames
 from metrics.ssim import SSIM, ssim_per_frame
 
 
@@ -46,7 +46,7 @@ def test_ssim_matches_skimage_gaussian_wang2004(mini):
 def test_psnr_matches_skimage(mini):
     for a, b in _pairs(mini):
         ref = peak_signal_noise_ratio(a, b, data_range=255)
-        ours = float(psnr_per_frame(_t(a), _t(b), 255.0, 100.0))
+        ours = float(psnr_frames(a, b)[0])
         assert abs(ours - ref) <= 1e-3, (ours, ref)
 
 
@@ -79,3 +79,16 @@ def test_metrics_declare_direction_variant_and_parameters():
     assert SSIM().spec.params["sigma"] == 1.5
     with pytest.raises(ValueError, match="no variant"):
         SSIM(variant="ssim-uniform7")
+
+
+@pytest.mark.parametrize("size,noise", [((17, 31), 1.0), ((64, 48), 20.0), ((256, 256), 60.0), ((8, 8), 0.0)])
+def test_psnr_exact_integer_path_equals_skimage_on_synthesised_frames(size, noise):
+    rng = np.random.default_rng(int(noise) + size[0])
+    a = rng.integers(0, 256, (5, *size, 3), dtype=np.uint8)
+    b = np.clip(a + rng.normal(0, noise, a.shape), 0, 255).astype(np.uint8)
+    ours = psnr_frames(a, b)
+    for t in range(5):
+        if np.array_equal(a[t], b[t]):
+            assert ours[t] == 100.0  # identical frames: the cap, never inf
+        else:
+            assert abs(ours[t] - peak_signal_noise_ratio(a[t], b[t], data_range=255)) <= 1e-10

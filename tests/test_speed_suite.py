@@ -1,0 +1,21 @@
+"""`bench speed suite` prints figures (never asserted on): here only that it runs and its values agree."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_speed_suite_compares_values_with_the_references(mini_data_root):
+    pytest.importorskip("cpbd")
+    from benchmark.speed.suite import run
+
+    printed: list[str] = []
+    result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append,
+                 metrics=("psnr", "ssim", "cpbd", "lmd"), sample_pairs=6)
+    lines = {line["metric"]: line for line in result["lines"]}
+    assert set(lines) == {"psnr", "ssim", "cpbd", "lmd"}
+    assert lines["lmd"]["reference"].startswith("dlib68") and lines["cpbd"]["reference_value"] > 0
+    assert abs(lines["psnr"]["harness_value"] - lines["psnr"]["reference_value"]) < 1e-9
+    assert abs(lines["ssim"]["harness_value"] - lines["ssim"]["reference_value"]) < 1e-4
+    assert all(line["harness_s_per_pair"] > 0 for line in lines.values())
+    assert printed[-1].startswith("suite (one shared context per clip)")
