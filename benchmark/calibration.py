@@ -70,7 +70,7 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
     for name, a, b in pairs:
         ref = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
                                     channel_axis=-1)
-        rows.append(CalibrationRow("ssim", name, float(ssim_per_frame(t(a), t(b), 255.0)), float(ref), 1e-4,
+        rows.append(CalibrationRow("ssim", name, float(ssim_per_frame(t(a).float(), t(b).float(), 255.0)), float(ref), 1e-4,
                                    "skimage 0.26 structural_similarity (Gaussian, sigma 1.5)", same_rgb))
         rows.append(CalibrationRow("psnr", name, float(psnr_frames(a, b)[0]),
                                    float(peak_signal_noise_ratio(a, b, data_range=255)), 1e-3, "skimage 0.26 peak_signal_noise_ratio",
