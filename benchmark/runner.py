@@ -114,6 +114,7 @@ class Runner:
         self.progress = progress
         self.log = log
         self._executor = executor
+        self._planned_adapter = None  # reused by the local executor: built once per run, not twice
 
     # ---- plan -----------------------------------------------------------------------------
 
@@ -188,7 +189,7 @@ class Runner:
 
     def run(self, stop_after: int | None = None) -> RunOutcome:
         """Generate and score what is missing; `stop_after` simulates an interruption (tests)."""
-        plan, adapter = self.plan()
+        plan, self._planned_adapter = self.plan()
         partial = plan.protocol.get("partial")
         if partial:
             self.log(f"warning: {describe_partial(plan.protocol['id'], partial)}")
@@ -263,7 +264,7 @@ class Runner:
 
         cfg = self.config
         if cfg.executor == "local":
-            return LocalExecutor()
+            return LocalExecutor(adapter=self._planned_adapter)
         if cfg.executor == "ray":
             return RayExecutor(workers=cfg.workers, gpus_per_worker=cfg.gpus_per_worker, address=cfg.ray_address,
                                log=self.log)

@@ -21,8 +21,9 @@ from benchmark.errors import BenchError
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, worker: ClipWorker | None = None):
+    def __init__(self, worker: ClipWorker | None = None, adapter=None):
         self._worker = worker
+        self._adapter = adapter  # the driver's, reused in this process
 
     def describe(self) -> dict:
         return {"executor": "local", "workers": 1}
@@ -31,7 +32,7 @@ class LocalExecutor:
         tasks = list(tasks)
         if not tasks:
             return
-        worker = self._worker or ClipWorker(plan)
+        worker = self._worker or ClipWorker(plan, adapter=self._adapter)
         for task in tasks:
             yield worker.process(task)
 

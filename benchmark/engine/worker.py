@@ -98,12 +98,14 @@ def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
 
 
 class ClipWorker:
-    def __init__(self, plan: RunPlan | dict, device: str | None = None):
+    def __init__(self, plan: RunPlan | dict, device: str | None = None, adapter=None):
+        """`adapter`: the one the driver planned with (same process), so per-clip state such as
+        the folder adapter's file hashes is not computed twice; built from the plan otherwise."""
         self.plan = plan if isinstance(plan, RunPlan) else RunPlan.from_dict(plan)
         settings = Settings.from_dict(self.plan.settings)
         self.settings = settings.with_device(device) if device else settings
         self.settings.apply_threads()
-        self.adapter = build_adapter(self.plan.model, self.plan.model_args, self.settings)
+        self.adapter = adapter or build_adapter(self.plan.model, self.plan.model_args, self.settings)
         if self.adapter.fingerprint() != self.plan.adapter["fingerprint"]:
             raise BenchError(f"the {self.plan.model} adapter here has fingerprint {self.adapter.fingerprint()[:12]}, "
                              f"the plan {self.plan.adapter['fingerprint'][:12]}",
