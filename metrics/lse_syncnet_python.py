@@ -73,13 +73,13 @@ def track_faces(boxes: np.ndarray, min_track: int = 100, num_failed_det: int = 2
         frames = np.array(members)
         span = f"frames {frames[0]}-{frames[-1]}"
         if len(members) <= min_track:
-            dropped.append(f"its face track ({span}) has {len(members)} detections, not more than min_track={min_track}")
+            dropped.append(f"its face track over {span} has {len(members)} detections, not more than min_track={min_track}")
             continue
         every = np.arange(frames[0], frames[-1] + 1)
         filled = np.stack([np.interp(every, frames, boxes[frames, j]) for j in range(4)], axis=1)
         side = max(np.mean(filled[:, 2] - filled[:, 0]), np.mean(filled[:, 3] - filled[:, 1]))
         if side <= min_face_size:
-            dropped.append(f"its face track ({span}) has a mean box side of {side:.0f} px, not above "
+            dropped.append(f"its face track over {span} has a mean box side of {side:.0f} px, not above "
                            f"min_face_size={min_face_size:g}")
             continue
         tracks.append(FaceTrack(every, filled))

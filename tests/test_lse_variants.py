@@ -68,7 +68,7 @@ def test_tracker_needs_more_than_min_track_detections_and_says_so():
     kept, dropped = sp.track_faces(_boxes(101))
     assert len(kept) == 1 and not dropped and kept[0].frames.tolist() == list(range(101))
     kept, dropped = sp.track_faces(_boxes(100))  # the pipeline keeps len(track) > min_track only
-    assert kept == [] and dropped == ["its face track (frames 0-99) has 100 detections, not more than min_track=100"]
+    assert kept == [] and dropped == ["its face track over frames 0-99 has 100 detections, not more than min_track=100"]
     boxes = _boxes(75)
     boxes[[3, 40]] = np.nan  # frames without a face are not detections
     assert "has 73 detections" in sp.track_faces(boxes)[1][0]
@@ -184,6 +184,10 @@ def test_window_count_is_the_pipeline_s():
     assert sp.n_windows(75, 75 * 640) == 70
     assert sp.n_windows(75, 75 * 640 - 1) == 69  # floor(samples / 640)
     assert sp.n_windows(75, 200 * 640) == 70
+    from python_speech_features import mfcc
+
+    steps = mfcc(np.ones(75 * 640), 16000).shape[0]  # 299: the default lse's min(frames, steps // 4) - 5 is 69
+    assert steps == 299 and min(75, steps // 4) - 5 == sp.n_windows(75, 75 * 640) - 1
 
 
 def _numpy_offset_distances(lip, audio, vshift=15):
