@@ -38,6 +38,7 @@ SYNCNET_FPS = 25
 # the public pipeline's conventions (joonson/syncnet_python run_pipeline.py + SyncNetInstance.py)
 SYNCNET_PYTHON: dict = {
     "pipeline": "syncnet_python",
+    "min_face_coverage": None,  # not applied: the tracker's own rules decide what is scored
     "face_box": "S3FD-like box from the landmark backend's iBUG-68 points (replaces S3FD, whose weights are not here)",
     "scene_detection": "none: a clip is one shot",
     "crop": "box centre and half-size median-filtered over 13 frames, crop_scale 0.4, pad 110, cv2 bilinear 224, BGR",
@@ -93,6 +94,11 @@ class _LSE(Metric):
     backend = "SyncNet syncnet_v2.model (user-supplied)"
 
     def backend_id(self) -> str:
+        if self.params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
+            from benchmark.perception.registry import get_landmark_backend
+
+            landmarks = get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
+            return f"{self.syncnet()[1]}; face boxes from {landmarks.version()}"
         return self.syncnet()[1]
 
     def syncnet(self):
@@ -138,7 +144,6 @@ class _LSE(Metric):
             audios.append(model.forward_audio(torch.stack(
                 [cc[None, :, i * MFCC_STEPS_PER_FRAME : i * MFCC_STEPS_PER_FRAME + 20] for i in idx])))
         return sync_scores(offset_distances(torch.cat(lips), torch.cat(audios)))
-
 
     @torch.no_grad()
     def _compute_syncnet_python(self, ctx: ClipContext) -> dict:

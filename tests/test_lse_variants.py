@@ -52,9 +52,12 @@ def test_variants_are_named_and_record_the_pipeline_parameters(weights):
         p = spec["params"]
         assert (p["pipeline"], p["min_track"], p["crop_scale"], p["smooth_kernel"], p["vshift_frames"], p["batch_size"]) == \
             ("syncnet_python", 100, 0.4, 13, 15, 20)
-        assert "replaces S3FD" in p["face_box"] and "16-bit" in p["mfcc"]
+        assert "replaces S3FD" in p["face_box"] and "16-bit" in p["mfcc"] and p["min_face_coverage"] is None
+        assert spec["backend"].startswith("syncnet_v2.model sha256") and "face boxes from mediapipe" in spec["backend"]
     # the default convention keeps its parameters (and so its column id and cached scores)
-    assert "pipeline" not in LSEC(settings=settings).params
+    default = LSEC(settings=settings)
+    assert "pipeline" not in default.params and default.backend_id().startswith("syncnet_v2.model sha256")
+    assert "face boxes" not in default.backend_id()
 
 
 # ---- tracker -----------------------------------------------------------------------------------
