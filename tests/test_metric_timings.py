@@ -17,7 +17,9 @@ def test_metric_seconds_by_hand():
                                     "lmd": {"clips": 1, "total_s": 2.0, "mean_s": 2.0}}
 
 
-def test_rows_carry_each_metric_s_seconds_and_the_record_ignores_them(mini_data_root, tmp_path):
+def test_rows_carry_each_metric_s_seconds_and_the_record_ignores_them(mini_data_root, tmp_path, capsys):
+    from benchmark.cli import _print_metric_seconds
+
     config = RunConfig(model="still", dataset="mini", metrics=("psnr", "ssim"), limit=2, data_dir=mini_data_root,
                        runs_dir=tmp_path, threads=1)
     first = Runner(config, progress=False, log=lambda s: None).run()
@@ -43,3 +45,7 @@ def test_rows_carry_each_metric_s_seconds_and_the_record_ignores_them(mini_data_
         {k: v for k, v in first.record.items() if k not in VOLATILE}
     assert metric_seconds(load_rows(again.run_dir))["psnr"]["total_s"] == pytest.approx(summary["psnr"]["total_s"] * 7 + 6, abs=1e-3)
     assert load_record(again.run_dir)["results"] == first.record["results"]
+    capsys.readouterr()
+    _print_metric_seconds(again.run_dir, again.record)  # the run summary's line
+    means = metric_seconds(load_rows(again.run_dir))
+    assert capsys.readouterr().out == f"  seconds per clip: psnr {means['psnr']['mean_s']:.3f}, ssim {means['ssim']['mean_s']:.3f}\n"
