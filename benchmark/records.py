@@ -207,7 +207,7 @@ def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
 def project_row(row: dict, columns: dict[str, str]) -> dict:
     """A stored row with its per-column scores laid out by variant name."""
     out = {k: v for k, v in row.items() if k != "scores"}
-    out.update(metrics={}, outcomes={}, pooled={}, extras={}, artifacts={})
+    out.update(metrics={}, outcomes={}, pooled={}, extras={}, artifacts={}, seconds={})
     for variant, column in columns.items():
         score = row.get("scores", {}).get(column)
         if score is None:
@@ -219,7 +219,25 @@ def project_row(row: dict, columns: dict[str, str]) -> dict:
                 out[field][variant] = score[field]
         if score.get("artifact"):
             out["artifacts"][variant] = score["artifact"]
+        if "seconds" in score:
+            out["seconds"][variant] = score["seconds"]
     return out
+
+
+def metric_seconds(rows: list[dict]) -> dict[str, dict]:
+    """Per metric (variant): clips timed, total and mean seconds per clip, from projected rows.
+
+    Timings describe the machine, not the frames: they live in the rows only and never enter the
+    record, which stays a pure function of the scores (identical across executors and shards). A
+    feature two metrics share (landmarks, lse-c and lse-d's one SyncNet pass) is charged to the
+    first metric of the run that asks for it.
+    """
+    totals: dict[str, list[float]] = {}
+    for row in rows:
+        for variant, seconds in row.get("seconds", {}).items():
+            totals.setdefault(variant, []).append(float(seconds))
+    return {v: {"clips": len(t), "total_s": round(sum(t), 4), "mean_s": round(sum(t) / len(t), 4)}
+            for v, t in totals.items()}
 
 
 @lru_cache(maxsize=None)

@@ -7,6 +7,13 @@ over offsets, LSE-C = median - minimum, AV offset = 15 - argmin. Unlike the publ
 whose face tracker drops tracks under 100 frames (every GRID clip), the clip's frames are
 scored directly: each frame is cropped around its landmark face box with the official crop
 geometry (box half-size bs, margin 0.4) and resized to 224x224 BGR.
+
+Variants `lse-c-syncnet-python` / `lse-d-syncnet-python` follow the public pipeline instead, so
+numbers can be matched with papers that ran it (metrics/lse_syncnet_python.py lists what is
+reproduced and what deviates): its tracker, smoothed crop, 16-bit-scale 16 kHz MFCC and windows.
+Where its tracker would drop the clip (a track of 100 frames or fewer, as every GRID clip), the
+clip fails with that reason instead of scoring nothing silently. Both refuse video that is not
+25 fps: SyncNet's 4 MFCC steps per frame assume it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import ClipError
+from benchmark.perception.face_geometry import face_box_from_landmarks
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS
@@ -25,6 +33,21 @@ WINDOW_FRAMES = 5
 MFCC_STEPS_PER_FRAME = 4  # 100 Hz MFCC, 25 fps video
 CROP_MARGIN = 0.4
 PAD_VALUE = 110
+SYNCNET_FPS = 25
+
+# the public pipeline's conventions (joonson/syncnet_python run_pipeline.py + SyncNetInstance.py)
+SYNCNET_PYTHON: dict = {
+    "pipeline": "syncnet_python",
+    "min_face_coverage": None,  # not applied: the tracker's own rules decide what is scored
+    "face_box": "S3FD-like box from the landmark backend's iBUG-68 points (replaces S3FD, whose weights are not here)",
+    "scene_detection": "none: a clip is one shot",
+    "crop": "box centre and half-size median-filtered over 13 frames, crop_scale 0.4, pad 110, cv2 bilinear 224, BGR",
+    "crop_scale": 0.4, "smooth_kernel": 13,
+    "mfcc": "python_speech_features defaults (13 coeffs, 100 Hz) on 16 kHz 16-bit-scale samples of the track's span",
+    "min_track": 100, "num_failed_det": 25, "track_iou": 0.5, "min_face_size": 100,
+    "batch_size": 20, "tracks": "mean over the kept face tracks",
+    "codec_round_trip": "none (the pipeline's XVID/JPEG re-encoding is not applied)",
+}
 
 
 def offset_distances(lip: torch.Tensor, audio: torch.Tensor, vshift: int = VSHIFT) -> torch.Tensor:
@@ -71,6 +94,11 @@ class _LSE(Metric):
     backend = "SyncNet syncnet_v2.model (user-supplied)"
 
     def backend_id(self) -> str:
+        if self.params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
+            from benchmark.perception.registry import get_landmark_backend
+
+            landmarks = get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
+            return f"{self.syncnet()[1]}; face boxes from {landmarks.version()}"
         return self.syncnet()[1]
 
     def syncnet(self):
@@ -85,12 +113,14 @@ class _LSE(Metric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         scores = self._scores(ctx)
-        return ClipValue(scores[self.score_key], extras={"av_offset": scores["av_offset"]})
+        return ClipValue(scores[self.score_key], extras={k: v for k, v in scores.items() if k not in ("lse_c", "lse_d")})
 
     def _scores(self, ctx: ClipContext) -> dict:
-        key = ("lse",)
+        require_25_fps(ctx, self.variant)
+        key = ("lse", tuple(sorted(self.params.items())))  # lse-c and lse-d of one convention share it
         if key not in ctx._memo:
-            ctx._memo[key] = self._compute(ctx)
+            pipeline = self.params.get("pipeline")
+            ctx._memo[key] = self._compute_syncnet_python(ctx) if pipeline == "syncnet_python" else self._compute(ctx)
         return ctx._memo[key]
 
     @torch.no_grad()
@@ -115,11 +145,47 @@ class _LSE(Metric):
                 [cc[None, :, i * MFCC_STEPS_PER_FRAME : i * MFCC_STEPS_PER_FRAME + 20] for i in idx])))
         return sync_scores(offset_distances(torch.cat(lips), torch.cat(audios)))
 
+    @torch.no_grad()
+    def _compute_syncnet_python(self, ctx: ClipContext) -> dict:
+        from metrics import lse_syncnet_python as sp
+
+        p = self.params
+        model, _ = self.syncnet()
+        track = ctx.landmarks("generated", p["landmarks"])
+        boxes = np.full((len(track.points), 4), np.nan)
+        for t in np.flatnonzero(track.found):
+            boxes[t] = face_box_from_landmarks(track.points[t])
+        tracks, dropped = sp.track_faces(boxes, p["min_track"], p["num_failed_det"], p["track_iou"], p["min_face_size"])
+        if not tracks:
+            why = "; ".join(dropped) or "no face was found in any frame"
+            raise ClipError("metric", f"{self.variant}: syncnet_python's face tracker keeps no track of this "
+                                      f"{len(boxes)}-frame clip ({why}), so the pipeline would score nothing; "
+                                      f"{self.name} scores short clips (pre-aligned crops, no min_track)")
+        samples = sp.int16_audio_16k(ctx.clip.load_audio(), ctx.clip.sample_rate)
+        per_track = []
+        for face in tracks:
+            crops = sp.crop_track(ctx.generated.frames, face, p["crop_scale"], p["smooth_kernel"])
+            lips, audio = sp.track_features(model, crops, sp.track_audio(samples, face), self.device, p["batch_size"])
+            scores = sync_scores(offset_distances(lips, audio, p["vshift_frames"]), p["vshift_frames"])
+            per_track.append({**scores, "frames": [int(face.frames[0]), int(face.frames[-1])], "windows": len(lips)})
+        return {"lse_c": float(np.mean([t["lse_c"] for t in per_track])),
+                "lse_d": float(np.mean([t["lse_d"] for t in per_track])),
+                "av_offset": per_track[0]["av_offset"], "tracks": per_track, "dropped_tracks": dropped}
+
+
+def require_25_fps(ctx: ClipContext, variant: str) -> None:
+    """SyncNet pairs 5 frames with 20 MFCC steps (0.2 s) only at 25 fps: other rates are refused, not mis-scored."""
+    for what, fps in (("generated video", ctx.generated.fps), ("clip", ctx.clip.fps)):
+        if abs(float(fps) - SYNCNET_FPS) > 1e-6:
+            raise ClipError("metric", f"{variant}: the {what} of {ctx.clip.id} is {float(fps):g} fps, SyncNet needs 25; "
+                                      "convert it first (ffmpeg -i in.mp4 -r 25 out.mp4) or use a 25 fps protocol")
+
 
 class LSEC(_LSE):
     name = "lse-c"
     direction = "higher"
     score_key = "lse_c"
+    variants = {"lse-c-syncnet-python": SYNCNET_PYTHON}
     description = "Lip-sync confidence (SyncNet): median minus minimum of per-offset distances"
 
 
@@ -127,4 +193,5 @@ class LSED(_LSE):
     name = "lse-d"
     direction = "lower"
     score_key = "lse_d"
+    variants = {"lse-d-syncnet-python": SYNCNET_PYTHON}
     description = "Lip-sync distance (SyncNet): minimum over offsets of the mean lip-audio feature distance"

@@ -4,7 +4,9 @@ A `ClipWorker` builds the adapter, metrics and protocol once from a plan; every 
 process, Ray actor) calls `process(task)` and gets back a plain result that the driver writes.
 Only load / generate / validate failures fail a clip. A metric that cannot score a clip records
 its own status ("failed", or "n/a" when the clip lacks what the metric needs) and every other
-metric keeps its value.
+metric keeps its value. Each column also records its wall `seconds` on the clip: a timing of the
+machine, kept in the row and out of the record (records.metric_seconds sums them); features that
+metrics share are charged to the first column that computes them.
 """
 
 from __future__ import annotations
