@@ -90,7 +90,8 @@ def syncnet_crops(frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> 
 
 class _LSE(Metric):
     default_params = {**LANDMARK_DEFAULTS, "vshift_frames": VSHIFT, "window_frames": WINDOW_FRAMES,
-                      "mfcc": "python_speech_features 13 coeffs 100 Hz", "crop": "landmark box, margin 0.4, 224 BGR"}
+                      "mfcc": "python_speech_features 13 coeffs 100 Hz on 16 kHz 16-bit-scale samples",
+                      "windows": "min(frames, samples // 640) - 5", "crop": "landmark box, margin 0.4, 224 BGR"}
     backend = "SyncNet syncnet_v2.model (user-supplied)"
 
     def backend_id(self) -> str:
@@ -125,14 +126,14 @@ class _LSE(Metric):
 
     @torch.no_grad()
     def _compute(self, ctx: ClipContext) -> dict:
-        from python_speech_features import mfcc
+        from metrics.lse_syncnet_python import int16_audio_16k, mfcc_16k, n_windows
 
         model, _ = self.syncnet()
         track = ctx.landmarks("generated", self.params["landmarks"])
         crops = syncnet_crops(ctx.generated.frames, track.points, track.found)
-        audio = ctx.clip.load_audio()
-        coefficients = mfcc(audio, ctx.clip.sample_rate).T  # (13, steps)
-        n = min(len(crops), coefficients.shape[1] // MFCC_STEPS_PER_FRAME) - WINDOW_FRAMES
+        samples = int16_audio_16k(ctx.clip.load_audio(), ctx.clip.sample_rate)  # what SyncNet was trained on
+        coefficients = mfcc_16k(samples)  # (13, steps)
+        n = n_windows(len(crops), len(samples))
         if n < 1:
             raise ClipError("metric", f"lse: clip too short ({len(crops)} frames) for 5-frame SyncNet windows")
         video = torch.from_numpy(crops).to(self.device).permute(3, 0, 1, 2).float()  # (3, T, 224, 224)

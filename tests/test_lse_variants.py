@@ -172,7 +172,7 @@ def test_mfcc_is_python_speech_features_on_16_bit_samples(tmp_path):
     oracle = mfcc(pcm, rate).T
     assert ours.shape == oracle.shape == (13, 99)
     np.testing.assert_allclose(ours, oracle, rtol=0, atol=1e-9)
-    # the float [-1, 1] convention (the default lse) moves only c0, by log(32768^2) = 20.79
+    # the float [-1, 1] convention (the default lse before it read 16-bit values) moves only c0, by log(32768^2)
     floated = mfcc(pcm / 32768.0, rate).T
     np.testing.assert_allclose(oracle[0] - floated[0], 2 * np.log(32768), atol=1e-6)
     np.testing.assert_allclose(oracle[1:], floated[1:], atol=1e-6)
@@ -189,8 +189,8 @@ def test_window_count_is_the_pipeline_s():
     assert sp.n_windows(75, 200 * 640) == 70
     from python_speech_features import mfcc
 
-    steps = mfcc(np.ones(75 * 640), 16000).shape[0]  # 299: the default lse's min(frames, steps // 4) - 5 is 69
-    assert steps == 299 and min(75, steps // 4) - 5 == sp.n_windows(75, 75 * 640) - 1
+    steps = mfcc(np.ones(75 * 640), 16000).shape[0]  # 299 steps: enough for the last window's 20
+    assert steps >= 4 * (sp.n_windows(75, 75 * 640) - 1) + 20
 
 
 def _numpy_offset_distances(lip, audio, vshift=15):
