@@ -141,7 +141,8 @@ def _print_summary(outcome) -> None:
     for name, r in record["results"].items():
         coverage = f"[{r['coverage']}]" if "coverage" in r else ""
         if r["value"] is None:
-            why = r.get("error") or (f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
+            why = r.get("error") or (f"n/a: {r['na_reason']}" if r.get("na_reason") else
+                                     f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
             click.echo(f"  {name:12s} —  {coverage} {why}")
         else:
             ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""

@@ -30,7 +30,7 @@ def empty_status(result: dict | None) -> str:
         return "not run"
     if result.get("n_failed") and not result.get("n_scored"):
         return "failed"
-    return "n/a"
+    return f"n/a: {result['na_reason'].split(':')[0]}" if result.get("na_reason") else "n/a"  # e.g. "n/a: no phone alignments"
 
 
 def partial_coverage(result: dict | None) -> str:

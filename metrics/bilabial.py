@@ -210,7 +210,8 @@ class BilabialClosure(LandmarkMetric):
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         notes = ctx.annotations()
         if "phones" not in notes:
-            raise MetricNotApplicable(f"{self.variant}: clip {ctx.clip.id} has no phone alignment to find /p b m/ events in")
+            raise MetricNotApplicable("no phone alignments: without phone timings there are no /p b m/ events or vowels "
+                                      "to check (prepare the protocol with its alignments)")
         p = self.params
         aperture = {}
         for which in ("generated", "reference"):

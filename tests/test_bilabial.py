@@ -260,3 +260,27 @@ def test_fake_grid_still_no_longer_scores_like_the_ground_truth(fake_grid_runs):
     assert specs["bilabial"]["aggregation"].startswith("mean of ratios of sums")
     assert specs["bilabial"]["params"]["open_threshold"] == 0.15 and specs["bilabial-recall"]["params"]["headline"] == "closure_recall"
     assert specs["bilabial"]["column"] != specs["bilabial-recall"]["column"]
+
+
+def test_without_phone_alignments_bilabial_is_na_and_the_run_says_why(mini_data_root, tmp_path, monkeypatch):
+    """A protocol with no phone timings (a folder of videos prepared without alignments): n/a, not 'no clip scored'."""
+    from click.testing import CliRunner
+
+    from benchmark.cli import cli
+    from benchmark.leaderboard import empty_status
+    from benchmark.records import load_record
+    from metrics.context import ClipContext
+
+    real = ClipContext.annotations
+    monkeypatch.setattr(ClipContext, "annotations",
+                        lambda self: {k: v for k, v in real(self).items() if not k.startswith("phone")})
+    monkeypatch.setenv("BENCH_DATA", str(mini_data_root))
+    result = CliRunner().invoke(cli, ["run", "--model", "still", "--dataset", "mini", "--limit", "2", "--metrics",
+                                      "psnr,bilabial", "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "bilabial     —  [0/2] n/a: no phone alignments" in result.output
+    record = load_record(next(tmp_path.rglob("record.json")).parent)
+    bilabial = record["results"]["bilabial"]
+    assert bilabial["value"] is None and bilabial["n_na"] == 2 and bilabial["na_reason"].startswith("no phone alignments")
+    assert empty_status(bilabial) == "n/a: no phone alignments"
+    assert "na_reason" not in record["results"]["psnr"]

@@ -35,6 +35,7 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
     state = new_state(spec)
     consumes = getattr(state, "consumes_artifacts", False)
     failures, n_failed, n_na, n_ok = [], 0, 0, 0
+    na_reasons = set()
     for clip in clips:
         row = rows.get(clip.key)
         if row is None:
@@ -54,6 +55,7 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
             continue
         if status == "n/a":
             n_na += 1
+            na_reasons.add(reason)
         else:
             n_failed += 1
         if len(failures) < MAX_LISTED_FAILURES:
@@ -61,6 +63,8 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
     summary = state.compute()
     summary.update(n_failed=n_failed, n_na=n_na, n_clips=len(clips), n_scored=n_ok,
                    coverage=f"{n_ok}/{len(clips)}", failures=failures)
+    if clips and n_na == len(clips) and len(na_reasons) == 1:  # the metric does not apply to this protocol
+        summary["na_reason"] = na_reasons.pop()
     return summary
 
 
