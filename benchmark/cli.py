@@ -210,6 +210,12 @@ def list_(what: str) -> None:
             click.echo(f"{name:14s} {obj.description}")
     for name, why in registry.refused():  # a plugin whose name was taken: shown, never silently dropped
         click.echo(f"{name:14s} (failed: {why})")
+    if what == "datasets":
+        from benchmark.paths import data_root
+        from protocols.user_videos import prepared_collections
+
+        for collection in prepared_collections(data_root(None)):
+            click.echo(f"{'videos:' + collection:14s} prepared here from your videos (bench run --dataset videos:{collection})")
 
 
 @cli.command()
@@ -219,9 +225,16 @@ def list_(what: str) -> None:
 @click.option("--sizes", default="256", show_default=True, help="crop sizes to write, e.g. 256,1024")
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="parallel clips (default: CPU count)")
 @click.option("--force", is_flag=True, help="rebuild the mini protocol even if present")
-def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
+@click.option("--name", default=None, help="videos: the name to run it under (--dataset videos:NAME)")
+@click.option("--split", "split_file", default=None, type=click.Path(path_type=Path),
+              help='videos: JSON {"test": [clip ids]} or CSV clip_id[,split] (default: every clip)')
+@click.option("--alignments", default=None, type=click.Path(path_type=Path),
+              help="videos: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)")
+def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, alignments) -> None:
     """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
 
+    `bench prepare videos --source DIR --name NAME [--split FILE] [--alignments DIR]` prepares any
+    folder of talking-head videos the way GRID is prepared, as the protocol `videos:NAME`.
     Exit status: 0 all prepared, 3 prepared with problems (listed by file), 1 error.
     """
     from tqdm import tqdm
@@ -229,7 +242,17 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
     from benchmark.paths import data_root
     from protocols import DATASETS
 
-    protocol = DATASETS.get(dataset)(data_root(data_dir))
+    extra = {}
+    if dataset == "videos":
+        from protocols.user_videos import VideosProtocol, check_name
+
+        protocol = VideosProtocol(data_root(data_dir), check_name(name))
+        extra = {"split": split_file, "alignments": alignments}
+    elif name or split_file or alignments:
+        raise BenchError(f"--name, --split and --alignments are for `bench prepare videos`, not {dataset}",
+                         hint=f"bench prepare {dataset} --source DIR")
+    else:
+        protocol = DATASETS.get(dataset)(data_root(data_dir))
     if dataset == "mini":
         if protocol.is_prepared() and not force:
             click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
@@ -248,7 +271,7 @@ def prepare(dataset, source, data_dir, sizes, workers, force) -> None:
             bar.refresh()
 
         report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
-                                  on_total=set_total)
+                                  on_total=set_total, **extra)
     for problem in report["problems"]:
         click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
     if not report["clips"]:

@@ -183,7 +183,7 @@ class Runner:
     def run_dir(self, plan: RunPlan) -> Path:
         cfg = self.config
         shard = f"-shard{plan.shard[0]}of{plan.shard[1]}" if plan.shard else ""
-        return Path(cfg.runs_dir) / cfg.dataset / f"{cfg.model}-seed{cfg.seed}-{plan.run_id}{shard}"
+        return Path(cfg.runs_dir) / cfg.dataset.replace(":", "-") / f"{cfg.model}-seed{cfg.seed}-{plan.run_id}{shard}"
 
     # ---- execute ----------------------------------------------------------------------------
 

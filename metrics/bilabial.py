@@ -209,7 +209,7 @@ class BilabialClosure(LandmarkMetric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         notes = ctx.annotations()
-        if "phones" not in notes:
+        if "phones" not in notes or not len(notes["phones"]):
             raise MetricNotApplicable("no phone alignments: without phone timings there are no /p b m/ events or vowels "
                                       "to check (prepare the protocol with its alignments)")
         p = self.params

@@ -8,6 +8,25 @@ BUILTIN_DATASETS: dict[str, str] = {
     "grid-s29": "protocols.corpora:GridS29Protocol",
     "tcd-timit": "protocols.corpora:TcdTimitProtocol",
     "tcd-timit-official17": "protocols.corpora:TcdTimitOfficial17Protocol",
+    "videos": "protocols.user_videos:VideosProtocol",  # `videos:NAME`, prepared from the user's folder
 }
 
 DATASETS: Registry = Registry("dataset", "protocols", BUILTIN_DATASETS, base="protocols.base:Protocol")
+
+
+def open_dataset(name: str, data_root):
+    """The protocol `name` over `data_root`: a registered name, or `videos:NAME` for a prepared folder of videos."""
+    from pathlib import Path
+
+    family, _, collection = name.partition(":")
+    if family == "videos":
+        from benchmark.errors import BenchError
+        from protocols.user_videos import VideosProtocol, prepared_collections
+
+        if not collection:
+            known = prepared_collections(Path(data_root))
+            raise BenchError("--dataset videos needs the name it was prepared under: videos:NAME",
+                             hint=f"prepared here: {', '.join('videos:' + k for k in known)}" if known else
+                             "bench prepare videos --source DIR --name NAME first")
+        return VideosProtocol(Path(data_root), collection)
+    return DATASETS.get(name)(data_root)

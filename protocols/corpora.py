@@ -69,6 +69,17 @@ class PreparedCorpusProtocol(ManifestProtocol):
     def discover(self, source: Path, speakers: list[str]) -> tuple[list[SourceClip], list[Problem]]:
         raise NotImplementedError
 
+    def load_split(self) -> dict:
+        """The split file shipped with the harness: {"test": [speakers], "source": ...}."""
+        return load_split(self.corpus, self.version)
+
+    def expected_speakers(self, split: dict, sources: list[SourceClip], problems: list[Problem]) -> list[str]:
+        """The speakers a whole protocol has (a missing one makes it partial)."""
+        return split["test"]
+
+    def manifest_extra(self) -> dict:
+        return {}
+
     def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False,
                 on_total=None) -> dict:
         """Validate the source, prepare every test clip that can be, write the split manifest.
@@ -82,7 +93,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
             raise BenchError(f"--source {source} is not a folder", hint=f"point it at your {self.corpus} copy ({self.corpus_layout})")
         if self.size not in sizes:
             sizes = (self.size, *sizes)
-        split = load_split(self.corpus, self.version)
+        split = self.load_split()
         sources, problems = self.discover(source, split["test"])
         self.planned = len(sources)
         if on_total:
@@ -108,7 +119,8 @@ class PreparedCorpusProtocol(ManifestProtocol):
                     "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
                     "problems": [{"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
                                  for p in problems],
-                    "partial": partial_summary(problems, clips, split["test"])}
+                    "partial": partial_summary(problems, clips, self.expected_speakers(split, sources, problems)),
+                    **self.manifest_extra()}
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.prepared_dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")

@@ -146,6 +146,8 @@ def check_source(src: SourceClip) -> None:
         check_audio(audio)
     except SourceProblem as exc:
         raise PrepareProblem(str(exc), exc.kind, path) from exc
+    if not src.phones and src.labels is None:
+        return  # no alignment given at all (a videos protocol without --alignments): nothing to check
     try:
         check_timings([(p.start, p.end, p.phone) for p in src.phones], audio.size / rate)
     except SourceProblem as exc:

@@ -65,9 +65,9 @@ def video_sha256(frames: np.ndarray) -> str:
 
 
 def open_protocol(dataset: str, settings: Settings, log=None):
-    from protocols import DATASETS
+    from protocols import open_dataset
 
-    protocol = DATASETS.get(dataset)(settings.data_dir)
+    protocol = open_dataset(dataset, settings.data_dir)
     if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
         if log:
             log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
