@@ -78,9 +78,11 @@ def _nonmaximum_suppression(isobel, jsobel, magnitude, low):
 
     abs_i, abs_j = np.abs(gi), np.abs(gj)
     same_sign = (gi <= 0) == (gj <= 0)
-    along_rows = np.where(same_sign, abs_i > abs_j, ~(abs_i < abs_j))  # interpolate between row neighbours
+    along_rows = np.where(same_sign, abs_i > abs_j, abs_i >= abs_j)  # interpolate between row neighbours
     with np.errstate(divide="ignore", invalid="ignore"):
-        weight = np.where(along_rows, abs_j / abs_i, abs_i / abs_j)
+        # skimage's abs_j / abs_i where along_rows (then abs_i >= abs_j), else abs_i / abs_j: both are the
+        # smaller over the larger, the same division bit for bit, done once
+        weight = np.minimum(abs_i, abs_j) / np.maximum(abs_i, abs_j)
     n11 = np.where(along_rows, np.where(same_sign, at(1, 0), at(-1, 0)), at(0, 1))
     n21 = np.where(along_rows, np.where(same_sign, at(-1, 0), at(1, 0)), at(0, -1))
     n12 = np.where(same_sign, at(1, 1), at(-1, 1))
