@@ -27,13 +27,11 @@ from benchmark.perception.face_geometry import face_box_from_landmarks
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS
+from metrics.lse_syncnet_python import FPS as SYNCNET_FPS
+from metrics.lse_syncnet_python import PAD_VALUE, WINDOW_FRAMES, int16_audio_16k, track_features
 
 VSHIFT = 15
-WINDOW_FRAMES = 5
-MFCC_STEPS_PER_FRAME = 4  # 100 Hz MFCC, 25 fps video
 CROP_MARGIN = 0.4
-PAD_VALUE = 110
-SYNCNET_FPS = 25
 
 # the public pipeline's conventions (joonson/syncnet_python run_pipeline.py + SyncNetInstance.py)
 SYNCNET_PYTHON: dict = {
@@ -126,25 +124,12 @@ class _LSE(Metric):
 
     @torch.no_grad()
     def _compute(self, ctx: ClipContext) -> dict:
-        from metrics.lse_syncnet_python import int16_audio_16k, mfcc_16k, n_windows
-
         model, _ = self.syncnet()
         track = ctx.landmarks("generated", self.params["landmarks"])
         crops = syncnet_crops(ctx.generated.frames, track.points, track.found)
         samples = int16_audio_16k(ctx.clip.load_audio(), ctx.clip.sample_rate)  # what SyncNet was trained on
-        coefficients = mfcc_16k(samples)  # (13, steps)
-        n = n_windows(len(crops), len(samples))
-        if n < 1:
-            raise ClipError("metric", f"lse: clip too short ({len(crops)} frames) for 5-frame SyncNet windows")
-        video = torch.from_numpy(crops).to(self.device).permute(3, 0, 1, 2).float()  # (3, T, 224, 224)
-        cc = torch.from_numpy(coefficients).to(self.device).float()
-        lips, audios = [], []
-        for start in range(0, n, 20):
-            idx = range(start, min(start + 20, n))
-            lips.append(model.forward_lips(torch.stack([video[:, i : i + WINDOW_FRAMES] for i in idx])))
-            audios.append(model.forward_audio(torch.stack(
-                [cc[None, :, i * MFCC_STEPS_PER_FRAME : i * MFCC_STEPS_PER_FRAME + 20] for i in idx])))
-        return sync_scores(offset_distances(torch.cat(lips), torch.cat(audios)))
+        lips, audio = track_features(model, crops, samples, self.device)  # the pipeline's windows, batches of 20
+        return sync_scores(offset_distances(lips, audio))
 
     @torch.no_grad()
     def _compute_syncnet_python(self, ctx: ClipContext) -> dict:

@@ -149,8 +149,8 @@ def track_features(model, crops: np.ndarray, samples: np.ndarray, device, batch_
     """(lip features, audio features), (n, 1024) each, for the track's n windows, in batches of `batch_size`."""
     n = n_windows(len(crops), len(samples))
     if n < 1:
-        raise ClipError("metric", f"syncnet_python: {len(crops)} frames and {len(samples) / AUDIO_RATE:.2f} s of "
-                                  "audio leave no 5-frame window")
+        raise ClipError("metric", f"lse: {len(crops)} frames and {len(samples) / AUDIO_RATE:.2f} s of "
+                                  "audio leave no 5-frame SyncNet window")
     video = torch.from_numpy(crops).to(device).permute(3, 0, 1, 2).float()  # (3, T, 224, 224) BGR 0-255
     cc = torch.from_numpy(mfcc_16k(samples)).to(device).float()
     lips, audios = [], []
