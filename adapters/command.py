@@ -57,7 +57,7 @@ class CommandAdapter(Adapter):
         self.python = python or "python"
         self.timeout = _positive_seconds(timeout)
         _check_template(run)
-        self.conform = ConformPolicy.from_args(self.name, **{k: config[k] for k in CONFORM_ARGS if k in config})
+        self.conform = ConformPolicy.from_config(self.name, config)
         super().__init__(run=run, cwd=str(self.cwd) if self.cwd else None, python=python, version=version,
                          timeout=self.timeout, **config)
         self.version = version or _git_commit(self.cwd)

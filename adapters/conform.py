@@ -55,6 +55,11 @@ class ConformPolicy:
                              hint="fps=nearest (each output frame is the nearest input frame, as FFmpeg's fps filter)")
         return cls(resize, fps, _frames_count(adapter, max_length_diff))
 
+    @classmethod
+    def from_config(cls, adapter: str, config: dict) -> ConformPolicy:
+        """The policy from an adapter's --model-args (the CONFORM_ARGS among them)."""
+        return cls.from_args(adapter, **{k: config[k] for k in CONFORM_ARGS if k in config})
+
     def describe(self) -> dict:
         return {"resize": RESIZE_FILTERS[self.resize][1] if self.resize else None,
                 "fps": FPS_METHODS[self.fps] if self.fps else None,

@@ -43,7 +43,7 @@ class FolderAdapter(Adapter):
         if not self.root.is_dir():
             raise BenchError(f"folder adapter: {self.root} is not a directory", hint="--model-args dir=/path/to/videos")
         super().__init__(dir=str(self.root), **config)
-        self.conform = ConformPolicy.from_args(self.name, **{k: config[k] for k in CONFORM_ARGS if k in config})
+        self.conform = ConformPolicy.from_config(self.name, config)
         self._names: dict[str, list[str]] | None = None  # clip id -> file names, listed on first use
         self._hashes: dict[tuple, dict] = {}  # (path, device, inode, size, mtime) -> its clip_input
 
@@ -108,13 +108,9 @@ class FolderAdapter(Adapter):
 
         {"clip_id", "file", "status": ok | conformed | failed, "conformed": what will be done, "problem"}.
         """
-        out: dict = {"clip_id": clip.id, "file": None}
+        out: dict = {"clip_id": clip.id, "file": self.clip_input(clip).get("file")}
         try:
-            out["file"] = self.video_path(clip.id).name
-            problem = self.clip_input(clip).get("problem")
-            if problem:
-                raise ClipError("generate", problem)
-            video = self._read(self.video_path(clip.id), clip.n_frames, clip.size, clip.fps)
+            video = self._checked_read(clip, clip.n_frames, clip.size, clip.fps)
         except ClipError as exc:
             return {**out, "status": "failed", "problem": exc.message}
         return {**out, "status": "conformed" if video.conformed else "ok", "conformed": video.conformed}
@@ -127,11 +123,15 @@ class FolderAdapter(Adapter):
         except MediaError as exc:
             raise ClipError("generate", f"corrupt video: {exc}") from exc
 
+    def _checked_read(self, clip: Clip, n_frames: int, size: tuple[int, int], fps: float) -> Video:
+        """The clip's file (found, checked and hashed by clip_input) read and conformed to the request."""
+        found = self.clip_input(clip)
+        if "problem" in found:
+            raise ClipError("generate", found["problem"])
+        return self._read(self.root / found["file"], n_frames, size, fps)
+
     def generate(self, request: GenerationRequest, seed: int) -> Video:
-        problem = self.clip_input(request.clip).get("problem")
-        if problem:
-            raise ClipError("generate", problem)
-        return self._read(self.video_path(request.clip.id), request.n_frames, request.size, request.fps)
+        return self._checked_read(request.clip, request.n_frames, request.size, request.fps)
 
 
 def max_file_bytes(clip: Clip, area_factor: float = 1) -> int:
