@@ -154,7 +154,7 @@ def _print_summary(outcome) -> None:
         for f in r.get("failures", [])[:3]:
             if not f["reason"].startswith("clip failed"):
                 click.echo(f"  {'':12s} {f['status']} on {f['clip_id']}: {f['reason']}")
-    _print_metric_seconds(outcome.run_dir, record)
+    _print_metric_seconds(outcome.metric_seconds)
     clips = record["clips"]
     if clips["failed"]:
         click.echo(f"completed with failures: {clips['failed']} of {clips['total']} clips failed", err=True)
@@ -168,14 +168,8 @@ def _print_summary(outcome) -> None:
         click.echo(f"conformed to the clips: {conformed_summary(record)}; each clip's row says how")
 
 
-def _print_metric_seconds(run_dir: Path, record: dict) -> None:
-    """One line of mean seconds per clip for each metric, from the rows (timings are not in the record)."""
-    from benchmark.records import load_rows, metric_seconds
-
-    try:
-        timings = metric_seconds(load_rows(run_dir, record))
-    except (BenchError, OSError, ValueError):
-        return  # a summary line must never turn a finished run into an error
+def _print_metric_seconds(timings: dict[str, dict]) -> None:
+    """One line of mean seconds per clip for each metric (timings are in the rows, not the record)."""
     if timings:
         parts = [f"{v} {t['mean_s']:.3f}" for v, t in timings.items()]
         click.echo(f"  seconds per clip: {', '.join(parts)}")

@@ -21,7 +21,7 @@ from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness
+from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness, metric_seconds, project_row
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
 from metrics import DEFAULT_METRICS
@@ -72,6 +72,7 @@ class RunOutcome:
     n_generated: int = 0  # of those, clips whose frames were generated (not kept, not skipped)
     scored_columns: dict[str, int] = field(default_factory=dict)  # column -> clips scored in this invocation
     partial_note: str | None = None  # set when the protocol is partial and --allow-partial was not given
+    metric_seconds: dict[str, dict] = field(default_factory=dict)  # variant -> {clips, total_s, mean_s}: not in the record
 
     @property
     def exit_code(self) -> int:
@@ -214,9 +215,9 @@ class Runner:
         reported = self._reported_specs(plan, store)
         store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": self.command_line(),
                                           "reported_metrics": reported})
-        args_text = self.model_args_file_text()
-        if args_text is not None:
-            write_bytes_atomic(store.dir / MODEL_ARGS_FILE, args_text.encode())
+        if self._model_args_need_file():  # the recorded command line names it
+            text = "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
+            write_bytes_atomic(store.dir / MODEL_ARGS_FILE, text.encode())
         rows = store.rows.latest_by_key()
         tasks = self._tasks(plan, rows, store)
         skipped = len(plan.clips) - len(tasks)
@@ -256,6 +257,8 @@ class Runner:
         record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe())
         store.write_record(record)
         outcome.record = record
+        columns = {m["variant"]: m["column"] for m in reported}
+        outcome.metric_seconds = metric_seconds([project_row(rows[c.key], columns) for c in plan.clips if c.key in rows])
         outcome.n_scored, outcome.n_failed = record["clips"]["scored"], record["clips"]["failed"]
         return outcome
 
@@ -354,17 +357,15 @@ class Runner:
             parts += ["--name", cfg.name]
         if cfg.allow_partial:
             parts.append("--allow-partial")
-        if cfg.model_args and any("," in str(v) or "\n" in str(v) for v in cfg.model_args.values()):
+        if self._model_args_need_file():
             parts += ["--model-args-file", MODEL_ARGS_FILE]  # written beside the record: a comma would split the value
         elif cfg.model_args:
             parts += ["--model-args", ",".join(f"{k}={v}" for k, v in cfg.model_args.items())]
         return shlex.join(parts)
 
-    def model_args_file_text(self) -> str | None:
-        """The model args as a --model-args-file (one key=value per line), when the command line refers to one."""
-        if MODEL_ARGS_FILE not in self.command_line().split():
-            return None
-        return "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
+    def _model_args_need_file(self) -> bool:
+        """A value with a comma or newline cannot be written back as --model-args key=value,key=value."""
+        return any("," in str(v) or "\n" in str(v) for v in self.config.model_args.values())
 
 
 def build_metrics_from_names(names, settings: Settings) -> list:

@@ -46,6 +46,7 @@ def test_rows_carry_each_metric_s_seconds_and_the_record_ignores_them(mini_data_
     assert metric_seconds(load_rows(again.run_dir))["psnr"]["total_s"] == pytest.approx(summary["psnr"]["total_s"] * 7 + 6, abs=1e-3)
     assert load_record(again.run_dir)["results"] == first.record["results"]
     capsys.readouterr()
-    _print_metric_seconds(again.run_dir, again.record)  # the run summary's line
+    _print_metric_seconds(again.metric_seconds)  # the run summary's line, from the rows the run holds
     means = metric_seconds(load_rows(again.run_dir))
+    assert again.metric_seconds == means
     assert capsys.readouterr().out == f"  seconds per clip: psnr {means['psnr']['mean_s']:.3f}, ssim {means['ssim']['mean_s']:.3f}\n"
