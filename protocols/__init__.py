@@ -21,12 +21,10 @@ def open_dataset(name: str, data_root):
     family, _, collection = name.partition(":")
     if family == "videos":
         from benchmark.errors import BenchError
-        from protocols.user_videos import VideosProtocol, prepared_collections
+        from protocols.user_videos import VideosProtocol, prepared_hint
 
         if not collection:
-            known = prepared_collections(Path(data_root))
             raise BenchError("--dataset videos needs the name it was prepared under: videos:NAME",
-                             hint=f"prepared here: {', '.join('videos:' + k for k in known)}" if known else
-                             "bench prepare videos --source DIR --name NAME first")
+                             hint=prepared_hint(Path(data_root)))
         return VideosProtocol(Path(data_root), collection)
     return DATASETS.get(name)(data_root)

@@ -39,6 +39,14 @@ def prepared_collections(data_root: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in (Path(data_root) / "videos").glob("*/v1/manifest.json"))
 
 
+def prepared_hint(data_root: Path) -> str:
+    """What to run instead: the videos protocols prepared here, or how to prepare one."""
+    known = prepared_collections(data_root)
+    if known:
+        return f"prepared here: {', '.join('videos:' + k for k in known)}"
+    return "bench prepare videos --source DIR --name NAME [--split FILE] [--alignments DIR]"
+
+
 def check_name(name: str | None) -> str:
     if not name or not NAME_PATTERN.match(name):
         raise BenchError(f"videos protocol name {name!r}: 1-64 letters, digits, . _ - (starting with a letter or digit)",
@@ -125,11 +133,6 @@ class VideosProtocol(PreparedCorpusProtocol):
     def __init__(self, data_root: Path, collection: str = ""):
         super().__init__(data_root)
         self.collection = check_name(collection) if collection else ""
-        if collection and not (self.data_root / "videos" / collection / self.version / "manifest.json").is_file():
-            known = prepared_collections(self.data_root)
-            self._hint = f" (prepared here: {', '.join('videos:' + k for k in known)})" if known else ""
-        else:
-            self._hint = ""
         self.corpus = f"videos/{self.collection}"
         self.split_file: Path | None = None
         self.alignments: Path | None = None
@@ -141,10 +144,8 @@ class VideosProtocol(PreparedCorpusProtocol):
     def not_prepared_error(self):
         from benchmark.errors import DatasetNotPreparedError
 
-        return DatasetNotPreparedError(f"videos:{self.collection} is not prepared: no {self.prepared_dir / 'manifest.json'}"
-                                       f"{self._hint}",
-                                       hint=f"bench prepare videos --source DIR --name {self.collection} "
-                                            "[--split FILE] [--alignments DIR]")
+        return DatasetNotPreparedError(f"videos:{self.collection} is not prepared: no {self.prepared_dir / 'manifest.json'}",
+                                       hint=prepared_hint(self.data_root))
 
     # ---- preparation hooks -------------------------------------------------------------------
 
