@@ -6,10 +6,13 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import pytest
+
 from benchmark.records import load_record
+
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
