@@ -214,7 +214,7 @@ def list_(what: str) -> None:
 
 @cli.command()
 @click.argument("dataset")
-@click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit)")
+@click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit, mead, hdtf)")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--sizes", default="256", show_default=True, help="crop sizes to write, e.g. 256,1024")
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="parallel clips (default: CPU count)")
@@ -223,7 +223,7 @@ def list_(what: str) -> None:
 @click.option("--split", "split_file", default=None, type=click.Path(path_type=Path),
               help='videos: JSON {"test": [clip ids]} or CSV clip_id[,split] (default: every clip)')
 @click.option("--alignments", default=None, type=click.Path(path_type=Path),
-              help="videos: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)")
+              help="videos, mead, hdtf: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)")
 def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, alignments) -> None:
     """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
 
@@ -235,18 +235,21 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
 
     from benchmark.paths import data_root
     from protocols import DATASETS
+    from protocols.user_videos import VideosProtocol, check_name
 
     extra = {}
     if dataset == "videos":
-        from protocols.user_videos import VideosProtocol, check_name
-
         protocol = VideosProtocol(data_root(data_dir), check_name(name))
         extra = {"split": split_file, "alignments": alignments}
-    elif name or split_file or alignments:
-        raise BenchError(f"--name, --split and --alignments are for `bench prepare videos`, not {dataset}",
-                         hint=f"bench prepare {dataset} --source DIR")
     else:
         protocol = DATASETS.get(dataset)(data_root(data_dir))
+        takes_alignments = isinstance(protocol, VideosProtocol)  # mead, hdtf: videos protocols with a shipped split
+        if name or split_file or (alignments and not takes_alignments):
+            given = "--name and --split" if takes_alignments else "--name, --split and --alignments"
+            raise BenchError(f"{given} are for `bench prepare videos`, not {dataset}",
+                             hint=f"bench prepare {dataset} --source DIR" + (" [--alignments DIR]" if takes_alignments else ""))
+        if takes_alignments:
+            extra = {"alignments": alignments}
     if dataset == "mini":
         if protocol.is_prepared() and not force:
             click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")

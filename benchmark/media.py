@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -74,7 +75,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, int] | None = None,
                fps: float | None = None, resize_to: tuple[int, int] | None = None,
-               resize_filter: str = "lanczos", extra_frames: int = 0) -> Video:
+               resize_filter: str = "lanczos", extra_frames: int = 0, max_seconds: float | None = None) -> Video:
     """Decode `path` to RGB uint8, checking what the caller expects before the pixels fill memory.
 
     With `n_frames`, `size` (H, W) or `fps` given, the stream's metadata is checked first and a file
@@ -83,6 +84,8 @@ def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, i
     channel must be opaque: transparent pixels would be scored as if visible, so they are refused.
     `resize_to` resizes each frame as it is decoded, so a 1080p file costs one clip at `resize_to`;
     `extra_frames` widens the limit for a file that is conformed afterwards (another rate, a trim).
+    `max_seconds` keeps only the frames that start before that time (a long source cut to its clip):
+    decoding stops there, so a ten-minute source costs only what is kept.
     """
     import av
 
@@ -97,7 +100,10 @@ def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, i
             stream = container.streams.video[0]
             alpha = _has_alpha(stream.codec_context.pix_fmt)
             fit = (lambda image: resize_frame(image, resize_to, resize_filter)) if resize_to else None
-            frames = _decode(path, container.decode(stream), limit, n_frames, alpha, fit)
+            decoded = container.decode(stream)
+            if max_seconds is not None:
+                decoded = itertools.islice(decoded, max(1, int(round(max_seconds * info.fps))))
+            frames = _decode(path, decoded, limit, n_frames, alpha, fit)
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises many error types for damaged files

@@ -8,6 +8,9 @@ BUILTIN_DATASETS: dict[str, str] = {
     "grid-s29": "protocols.corpora:GridS29Protocol",
     "tcd-timit": "protocols.corpora:TcdTimitProtocol",
     "tcd-timit-official17": "protocols.corpora:TcdTimitOfficial17Protocol",
+    "mead": "protocols.mead_hdtf:MeadProtocol",
+    "mead-m003": "protocols.mead_hdtf:MeadM003Protocol",
+    "hdtf": "protocols.mead_hdtf:HdtfProtocol",
     "videos": "protocols.user_videos:VideosProtocol",  # `videos:NAME`, prepared from the user's folder
 }
 

@@ -60,6 +60,7 @@ class SourceClip:
     audio: Path | None  # None: the video's own audio track
     phones: tuple[PhoneEvent, ...]
     labels: Path | None = None  # the file the phone timings came from (named when they do not fit the audio)
+    first_seconds: float | None = None  # only this much of the source is the clip (e.g. HDTF's first 15 s)
 
     @property
     def inputs(self) -> list[Path]:
@@ -87,10 +88,12 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
 
     try:
-        video = read_video(src.video)
+        video = read_video(src.video, max_seconds=src.first_seconds)
         audio, rate = read_audio(src.audio or src.video)
     except MediaError as exc:
         raise PrepareProblem(str(exc), "unreadable-media") from exc
+    if src.first_seconds is not None:
+        audio = audio[: int(round(src.first_seconds * rate))]
     frames = video.frames[resample_indices(video.n_frames, video.fps)]
     video_seconds, audio_seconds = video.n_frames / video.fps, audio.size / rate
     if abs(video_seconds - audio_seconds) > MAX_AV_MISMATCH_S:
@@ -116,12 +119,14 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
         write_image(out_dir / f"identity_{size}.png", aligned[0])
         files[f"video_{size}"], files[f"identity_{size}"] = f"video_{size}.mkv", f"identity_{size}.png"
     write_wav(out_dir / "audio.wav", audio16, SAMPLE_RATE)
-    np.savez(out_dir / "truth.npz", phones=np.asarray([p.phone for p in src.phones], dtype="<U8"),
-             phone_start=np.asarray([p.start for p in src.phones], dtype=np.float64),
-             phone_end=np.asarray([p.end for p in src.phones], dtype=np.float64),
+    phones = [p for p in src.phones if src.first_seconds is None or p.start < src.first_seconds]
+    np.savez(out_dir / "truth.npz", phones=np.asarray([p.phone for p in phones], dtype="<U8"),
+             phone_start=np.asarray([p.start for p in phones], dtype=np.float64),
+             phone_end=np.asarray([min(p.end, len(frames) / FPS) for p in phones], dtype=np.float64),
              source_landmarks=track.points, source_quads=quads.astype(np.float32))
     files["audio"], files["annotations"] = "audio.wav", "truth.npz"
     return {"id": src.clip_id, "speaker": src.speaker, "n_frames": len(frames), "source_fps": video.fps,
+            "first_seconds": src.first_seconds,
             "face_coverage": track.coverage, "files": files, "landmarks": detector.version(),
             "sha256": {k: sha256_file(out_dir / v) for k, v in files.items()}}
 
@@ -129,7 +134,8 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
 def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
     """`landmarks` is the detector's version: a new one moves the crops, so the clip is prepared again."""
     return sha256_json({"inputs": [sha256_file(p) for p in src.inputs], "phones": [[p.phone, p.start, p.end] for p in src.phones],
-                        "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION})
+                        "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION,
+                        **({"first_seconds": src.first_seconds} if src.first_seconds is not None else {})})
 
 
 def check_source(src: SourceClip) -> None:

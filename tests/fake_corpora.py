@@ -145,3 +145,58 @@ def make_fake_tcd_timit(mini, root: Path, volunteers=("08F", "18M"), per_volunte
             made.append(f"{volunteer}_{stem}")
     (root / "volunteer_labelfiles.mlf").write_text("\n".join(mlf) + "\n")
     return made
+
+
+def _encode_audio(path: Path, audio: np.ndarray, rate: int = 48000) -> None:
+    """An audio-only AAC file (MEAD ships its speech as .m4a beside the videos)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        sound = container.add_stream("aac", rate=rate)
+        sound.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*sound.encode(frame), *sound.encode()]:
+            container.mux(packet)
+
+
+def _at_30_fps(frames: np.ndarray) -> np.ndarray:
+    return frames[np.clip(np.round(np.arange(int(len(frames) * 1.2)) / 1.2).astype(int), 0, len(frames) - 1)]
+
+
+def make_fake_mead(mini, root: Path, speakers=("M003", "W009")) -> list[str]:
+    """MEAD layout: SPEAKER/video/front/EMOTION/level_N/NNN.mp4 (30 fps, no audio track) with the
+    speech apart in SPEAKER/audio/EMOTION/level_N/NNN.m4a; a side-camera file that must be ignored.
+    The second speaker's first take has its audio inside the mp4 and no .m4a (both are accepted)."""
+    clips, made = mini.clips(), []
+    takes = (("angry", "level_3", "001"), ("neutral", "level_1", "002"))
+    for k, speaker in enumerate(speakers):
+        for j, (emotion, level, stem) in enumerate(takes):
+            clip = clips[2 * k + j]
+            frames, audio = _canvas(_at_30_fps(clip.load_frames()), 320, 320), resample_poly(clip.load_audio(), 3, 1)
+            inside = k == 1 and j == 0
+            _encode(root / speaker / "video" / "front" / emotion / level / f"{stem}.mp4", frames, Fraction(30), "libx264",
+                    audio=audio if inside else None)
+            if not inside:
+                _encode_audio(root / speaker / "audio" / emotion / level / f"{stem}.m4a", audio)
+            made.append(f"{speaker}_{emotion}_{level}_{stem}")
+        side = root / speaker / "video" / "left_30" / "angry" / "level_3" / "001.mp4"
+        side.parent.mkdir(parents=True, exist_ok=True)
+        side.write_bytes(b"not a video; a side view must not be read")
+    return made
+
+
+def make_fake_hdtf(mini, root: Path, seconds: float = 17.0) -> dict[str, int]:
+    """HDTF clips as cut from its annotation times: WDA_/WRA_/RD_ NAME_NNN.mp4 at 30 fps with AAC audio.
+    The first is `seconds` long (the mini clip looped), longer than the protocol's 15 s; the other
+    is one mini clip. Returns clip id -> number of 25 fps frames the source holds."""
+    clips, made = mini.clips(), {}
+    for name, clip, repeats in (("WDA_JaneExample_000", clips[0], None), ("RD_Radio7_001", clips[1], 1)):
+        frames, audio = clip.load_frames(), clip.load_audio()
+        repeats = repeats or int(np.ceil(seconds * 25 / len(frames)))
+        frames, audio = np.concatenate([frames] * repeats), np.concatenate([audio] * repeats)
+        _encode(root / name[: name.index("_")] / f"{name}.mp4", _canvas(_at_30_fps(frames), 320, 320), Fraction(30),
+                "libx264", audio=resample_poly(audio, 3, 1), audio_rate=48000)
+        made[name] = len(frames)
+    return made
