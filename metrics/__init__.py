@@ -24,6 +24,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "fid": "metrics.fid:FID",
     "kid": "metrics.fid:KID",
     "acd": "metrics.acd:ACD",
+    "csim": "metrics.csim:CSIM",
     "lse-c": "metrics.lse:LSEC",
     "lse-d": "metrics.lse:LSED",
 }

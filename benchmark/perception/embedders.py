@@ -202,18 +202,35 @@ class TorchEmbedder(Embedder):
     def version(self) -> str:
         return f"{self.name}-{self.weights_sha256[:12]}"
 
+    input_size: int  # the square chip the network takes
+
     def chip(self, frame, points) -> torch.Tensor:
+        """The landmark-aligned face chip of one frame, normalised as the network was trained."""
+        raise NotImplementedError
+
+    def normalise(self, chip: np.ndarray) -> torch.Tensor:
+        """(S, S, 3) uint8 chip -> (3, S, S) float input."""
         raise NotImplementedError
 
     @torch.no_grad()
     def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
-        out = np.full((len(frames), self.dims), np.nan)
         idx = np.nonzero(found)[0]
+        return self._embed_rows(len(frames), idx, lambda t: self.chip(frames[t], points[t]))
+
+    @torch.no_grad()
+    def embed_whole(self, frames: np.ndarray) -> np.ndarray:
+        """No face alignment: each whole frame resized (cv2 bilinear) to the network's input (ViCo's CSIM)."""
+        size = (self.input_size, self.input_size)
+        return self._embed_rows(len(frames), np.arange(len(frames)),
+                                lambda t: self.normalise(cv2.resize(frames[t], size, interpolation=cv2.INTER_LINEAR)))
+
+    def _embed_rows(self, n: int, idx: np.ndarray, make_input) -> np.ndarray:
+        out = np.full((n, self.dims), np.nan)
         if not len(idx):
             return out
         embeddings = []
         for start in range(0, len(idx), self.batch):
-            chips = torch.stack([self.chip(frames[t], points[t]) for t in idx[start:start + self.batch]])
+            chips = torch.stack([make_input(t) for t in idx[start:start + self.batch]])
             embeddings.append(F.normalize(self.net(chips.to(self.device)).float(), dim=1))
         out[idx] = torch.cat(embeddings).cpu().numpy()  # one device-to-host copy per video
         return out
@@ -226,9 +243,13 @@ class FacenetEmbedder(TorchEmbedder):
         super().__init__(FACENET_VGGFACE2, InceptionResnetV1(), "facenet-pytorch InceptionResnetV1 (vggface2)",
                          weights_dir, device)
 
+    input_size = 160
+
     def chip(self, frame, points):
-        x = square_chip(frame, points, 160).astype(np.float32)
-        return torch.from_numpy((x - 127.5) / 128.0).permute(2, 0, 1)
+        return self.normalise(square_chip(frame, points, self.input_size))
+
+    def normalise(self, chip):
+        return torch.from_numpy((chip.astype(np.float32) - 127.5) / 128.0).permute(2, 0, 1)
 
 
 class ArcfaceEmbedder(TorchEmbedder):
@@ -237,6 +258,10 @@ class ArcfaceEmbedder(TorchEmbedder):
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         super().__init__(ARCFACE_R100, IResNet(), "insightface arcface_torch iresnet100", weights_dir, device)
 
+    input_size = 112
+
     def chip(self, frame, points):
-        x = arcface_chip(frame, points).astype(np.float32)
-        return torch.from_numpy((x / 255.0 - 0.5) / 0.5).permute(2, 0, 1)
+        return self.normalise(arcface_chip(frame, points))
+
+    def normalise(self, chip):
+        return torch.from_numpy((chip.astype(np.float32) / 255.0 - 0.5) / 0.5).permute(2, 0, 1)
