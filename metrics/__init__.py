@@ -25,6 +25,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "kid": "metrics.fid:KID",
     "acd": "metrics.acd:ACD",
     "csim": "metrics.csim:CSIM",
+    "lpips": "metrics.lpips_metric:LPIPS",
     "lse-c": "metrics.lse:LSEC",
     "lse-d": "metrics.lse:LSED",
 }

@@ -51,6 +51,14 @@ ARCFACE_R100 = BackendWeights("arcface", "backbone.pth", "the arcface embedder (
                               "deepinsight/insightface model zoo, arcface_torch (e.g. ms1mv3_arcface_r100_fp16/backbone.pth)",
                               "insightface: non-commercial research use for the released models")
 
+ALEXNET_TORCHVISION = BackendWeights("torchvision", "alexnet-owt-7be5be79.pth", "LPIPS (AlexNet backbone, torchvision)",
+                                     "torchvision's AlexNet_Weights.IMAGENET1K_V1 file (download.pytorch.org/models/)",
+                                     "BSD-3-Clause (torchvision)", sha256_prefix="7be5be79")
+VGG16_TORCHVISION = BackendWeights("torchvision", "vgg16-397923af.pth", "LPIPS-VGG (VGG16 backbone, torchvision)",
+                                   "torchvision's VGG16_Weights.IMAGENET1K_V1 file (download.pytorch.org/models/)",
+                                   "BSD-3-Clause (torchvision)", sha256_prefix="397923af")
+
 SYNCNET = BackendWeights("", "syncnet_v2.model", "LSE-C / LSE-D (SyncNet)", "joonson/syncnet_python (download_model.sh)", "MIT")
 
-METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface": ARCFACE_R100, "lse": SYNCNET}
+METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface": ARCFACE_R100, "lse": SYNCNET,
+                  "lpips": ALEXNET_TORCHVISION, "lpips-vgg": VGG16_TORCHVISION}
