@@ -417,7 +417,7 @@ def weights(weights_dir, data_dir) -> None:
                        f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
     from benchmark.perception.user_weights import METRIC_WEIGHTS
 
-    click.echo("metric backends (optional; the defaults need no file):")
+    click.echo("metric weights (fan, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
     for name, spec in METRIC_WEIGHTS.items():
         path = root / spec.folder / spec.filename
         state = "present " if path.is_file() else "absent  "

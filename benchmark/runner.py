@@ -369,9 +369,23 @@ class Runner:
 
 
 def build_metrics_from_names(names, settings: Settings) -> list:
+    """Every metric built and checked before any work; all that cannot run are named in one error."""
+    from benchmark.errors import BenchError
     from metrics import create_metric
 
-    return [create_metric(name, settings) for name in names]
+    built, problems = [], []
+    for name in names:
+        try:
+            built.append(create_metric(name, settings))
+        except BenchError as exc:
+            problems.append((name, exc))
+    if len(problems) == 1:
+        raise problems[0][1]
+    if problems:
+        lines = "\n".join(f"  {name}: {exc.message}" + (f"\n      fix: {exc.hint}" if exc.hint else "")
+                          for name, exc in problems)
+        raise BenchError(f"{len(problems)} metrics cannot run (nothing was computed):\n{lines}")
+    return built
 
 
 # ---- reduce ---------------------------------------------------------------------------------

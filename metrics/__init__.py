@@ -26,6 +26,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "acd": "metrics.acd:ACD",
     "csim": "metrics.csim:CSIM",
     "lpips": "metrics.lpips_metric:LPIPS",
+    "fvd": "metrics.fvd:FVD",
     "lse-c": "metrics.lse:LSEC",
     "lse-d": "metrics.lse:LSED",
 }

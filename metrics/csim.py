@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.errors import ClipError
+from benchmark.errors import BenchError, ClipError
 from benchmark.perception.registry import get_embedder
 from benchmark.stats import PooledState
 from metrics.base import ClipValue, require_coverage
@@ -46,7 +46,13 @@ class CSIM(LandmarkMetric):
         return get_embedder(self.params["network"], self.settings.device, self.settings.weights_dir)
 
     def check(self) -> None:
-        self.embedder()
+        from benchmark.perception.user_weights import ARCFACE_R100
+
+        try:
+            self.embedder()
+        except BenchError as exc:  # unlike ACD, CSIM has no file-free embedder to fall back on
+            raise BenchError(exc.message, hint=f"get {ARCFACE_R100.filename} from {ARCFACE_R100.source} (licence: "
+                                               f"{ARCFACE_R100.licence}) and put it there") from None
 
     def backend_id(self) -> str:
         if self.params["alignment"] == UNALIGNED:

