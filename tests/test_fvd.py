@@ -11,7 +11,12 @@ import torch
 from torch import nn
 
 from benchmark.errors import BenchError
-from benchmark.perception.i3d import I3DFeatures, InceptionI3d, _same_padding, to_i3d_input
+from benchmark.perception.i3d import (
+    I3DFeatures,
+    InceptionI3d,
+    _same_padding,
+    to_i3d_input,
+)
 from metrics.fid import GaussianSums, frechet_distance
 from metrics.fvd import FVD, window_starts
 

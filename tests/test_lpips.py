@@ -14,7 +14,11 @@ import torch.nn.functional as F
 
 from benchmark.errors import BenchError
 from benchmark.perception import lpips_net, user_weights
-from benchmark.perception.lpips_net import LPIPSNet, TorchvisionBackbone, lpips_heads_file
+from benchmark.perception.lpips_net import (
+    LPIPSNet,
+    TorchvisionBackbone,
+    lpips_heads_file,
+)
 from benchmark.settings import Settings
 from benchmark.video import Video
 from metrics.context import ClipContext
