@@ -75,6 +75,7 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
         rows.append(CalibrationRow("psnr", name, float(psnr_frames(a, b)[0]),
                                    float(peak_signal_noise_ratio(a, b, data_range=255)), 1e-3, "skimage 0.26 peak_signal_noise_ratio",
                                    same_rgb))
+    rows += _torchmetrics_rows(pairs, t)
     rows += _cpbd_rows(photo, noisy, blurred, frames, grey)
     rows += _inception_rows(frames, settings or Settings.create(data_dir=mini.data_root))
     truth = mini.clips()[0].load_annotations()
@@ -99,6 +100,34 @@ def calibration_rows(mini, settings: Settings | None = None) -> list[Calibration
     rows.append(CalibrationRow("mouth aperture", "planted mini landmarks, frame 40", float(mouth_aperture(lm[40][None])[0]),
                                float(truth["aperture"][40]), 1e-5, "aperture planted by the mini builder",
                                "same points; the planted value is stored as float32 (~1e-8 relative)"))
+    return rows
+
+
+def _torchmetrics_rows(pairs, t) -> list[CalibrationRow]:
+    """torchmetrics beside the documented convention: its PSNR (range 255) is the same number, a second
+    oracle; its SSIM with the same window and constants is another convention (borders), shown as such."""
+    from importlib.metadata import version
+
+    from torchmetrics.functional.image import (
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
+
+    from metrics.psnr import psnr_frames
+    from metrics.ssim import ssim_per_frame
+
+    oracle = f"torchmetrics {version('torchmetrics')}"
+    rows = []
+    for name, a, b in pairs:
+        ssim = structural_similarity_index_measure(t(a), t(b), gaussian_kernel=True, sigma=1.5, kernel_size=11,
+                                                   data_range=255.0, k1=0.01, k2=0.03)
+        rows.append(CalibrationRow("ssim", name, float(ssim_per_frame(t(a).float(), t(b).float(), 255.0)), float(ssim), 0.05,
+                                   f"{oracle} structural_similarity_index_measure (Gaussian 11, sigma 1.5)",
+                                   "NOT the same convention: torchmetrics averages the SSIM map over the whole reflect-padded "
+                                   "image, skimage and this harness leave out the 5-pixel border; up to ~0.03 apart on 256² frames"))
+        rows.append(CalibrationRow("psnr", name, float(psnr_frames(a, b)[0]),
+                                   float(peak_signal_noise_ratio(t(a), t(b), data_range=255.0)), 1e-3,
+                                   f"{oracle} peak_signal_noise_ratio (data_range 255)", "same uint8 RGB frames as float64 tensors"))
     return rows
 
 
@@ -168,7 +197,9 @@ def render_markdown(rows: list[CalibrationRow]) -> str:
              "Regenerate with `bench calibrate -o docs/calibration.md`; `tests/test_calibration.py` enforces the tolerances.", "",
              "A tolerance covers only the input named in its row (same RGB, same grey array, same points):",
              'CPBD agrees to 1e-6 on the identical grey array; from RGB, PIL "L" (BT.601, the default) and',
-             "skimage rgb2gray (BT.709, variant `cpbd-bt709`) put CPBD a few hundredths apart (the `cpbd grey conventions` rows).", "",
+             "skimage rgb2gray (BT.709, variant `cpbd-bt709`) put CPBD a few hundredths apart (the `cpbd grey conventions` rows).",
+             "torchmetrics' PSNR is the same number (a second oracle); its SSIM, with the same window and constants, averages "
+             "over the reflect-padded border that skimage leaves out: another convention, shown for scale, not an oracle.", "",
              "| metric | input | ours | reference | abs difference | tolerance | reference implementation | tolerance covers | ok |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

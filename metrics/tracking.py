@@ -1,0 +1,146 @@
+"""The harness's clip metrics as `torchmetrics.Metric`s, for tracking in a training or validation loop.
+
+    lmd = ClipMetric("lmd")                       # or "bilabial", "blink-vougioukas", "cpbd", "acd", ...
+    for batch in loader:
+        lmd.update(generated_frames, target_frames, phones=phones)   # one clip per call
+    lmd.compute()                                 # the number `bench run` would report for those clips
+
+Each update scores one clip exactly as a run does (the same metric object, convention and backend)
+and folds it into declared tensor states that torchmetrics sums across processes under DDP:
+the sum of clip values and the clip count for metrics averaged over clips, or each pooled count
+(blinks and seconds, events and closures) for metrics pooled over the protocol. A clip the metric
+cannot score (no face found) is counted in `clips_failed` and skipped, never raised mid-training.
+Distribution metrics (FID, KID, FVD) need the whole set: torchmetrics has its own FID for that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchmetrics import Metric as TorchMetric
+
+from benchmark.errors import ClipError
+from benchmark.settings import Settings
+from benchmark.stats import MeanState, PooledState
+from benchmark.video import Video
+from metrics.context import ClipContext
+
+
+@dataclass
+class FramesClip:
+    """What a metric reads of a clip, held in memory instead of in a prepared protocol."""
+
+    id: str
+    fps: float
+    identity: np.ndarray
+    annotations: dict
+    audio: np.ndarray | None = None
+    sample_rate: int = 16000
+    fingerprint: str = "in-memory"
+    identity_path: Path = Path("<identity image passed to update>")
+
+    def load_identity(self) -> np.ndarray:
+        return self.identity
+
+    def load_annotations(self) -> dict:
+        return self.annotations
+
+    def load_audio(self) -> np.ndarray:
+        if self.audio is None:
+            raise ClipError("metric", "this metric needs the clip's audio: pass audio= to update()")
+        return self.audio
+
+
+def as_uint8_frames(frames) -> np.ndarray:
+    """(T, H, W, 3) uint8, from numpy or torch, uint8 or float in [0, 1], channels last or first."""
+    x = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    if x.ndim != 4:
+        raise ValueError(f"expected frames of shape (T, H, W, 3) or (T, 3, H, W), got {x.shape}")
+    if x.shape[-1] != 3 and x.shape[1] == 3:
+        x = x.transpose(0, 2, 3, 1)
+    if x.dtype != np.uint8:
+        if x.min() < 0 or x.max() > 1:
+            raise ValueError("float frames must be in [0, 1] (uint8 frames are taken as they are)")
+        x = np.round(x * 255.0).astype(np.uint8)
+    return np.ascontiguousarray(x)
+
+
+class ClipMetric(TorchMetric):
+    """One harness metric (or variant) by name, with its states declared for torchmetrics."""
+
+    full_state_update = False
+
+    def __init__(self, name: str, settings: Settings | None = None, fps: float = 25.0, **kwargs):
+        super().__init__(**kwargs)
+        from metrics import create_metric
+
+        self.harness = create_metric(name, settings if settings is not None else Settings.create())
+        self.fps = fps
+        template = self.harness.new_state()
+        if isinstance(template, PooledState):
+            self._pooled_keys = sorted({k for pair in template.ratios.values() for k in pair})
+            self._template = template
+        elif isinstance(template, MeanState):
+            self._pooled_keys = []
+            self._template = None
+        else:
+            raise ValueError(f"{name} is a distribution metric ({type(template).__name__}); track it with "
+                             "torchmetrics' own FID, or score the whole set with `bench run`")
+        zero = torch.tensor(0.0, dtype=torch.float64)
+        for state in ("value_sum", "clips", "clips_failed", *(f"pooled_{k}" for k in self._pooled_keys)):
+            self.add_state(state, default=zero.clone(), dist_reduce_fx="sum")
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """None for metrics compared to the ground truth's value (blink rate) rather than maximised."""
+        return {"higher": True, "lower": False}.get(self.harness.direction)
+
+    @property
+    def spec(self):
+        """The harness's description of the number: variant, parameters, backend."""
+        return self.harness.spec
+
+    def update(self, preds, target, identity=None, phones=None, audio=None, sample_rate: int = 16000) -> None:
+        """Score one clip: `preds` generated and `target` ground-truth frames ((T, H, W, 3) uint8 or
+        float in [0, 1], or channels first); `identity` the identity image (default: target's first
+        frame), `phones` [(phone, start s, end s), ...] for bilabial, `audio` mono float for lip sync."""
+        generated, reference = as_uint8_frames(preds), as_uint8_frames(target)
+        annotations = {}
+        if phones is not None:
+            annotations = {"phones": np.asarray([p for p, _, _ in phones], dtype="<U8"),
+                           "phone_start": np.asarray([s for _, s, _ in phones], dtype=np.float64),
+                           "phone_end": np.asarray([e for _, _, e in phones], dtype=np.float64)}
+        clip = FramesClip(f"clip-{int(self.clips + self.clips_failed)}", self.fps,
+                          reference[0] if identity is None else as_uint8_frames(np.asarray(identity)[None])[0],
+                          annotations, None if audio is None else np.asarray(audio, dtype=np.float32), sample_rate)
+        ctx = ClipContext(clip, Video(generated, self.fps), reference, settings=self.harness.settings)
+        try:
+            result = self.harness.score_clip(ctx)
+        except ClipError:
+            self.clips_failed += 1
+            return
+        if self._template is not None:
+            if not result.pooled:
+                self.clips_failed += 1
+                return
+            for key in self._pooled_keys:
+                state = getattr(self, f"pooled_{key}")
+                setattr(self, f"pooled_{key}", state + float(result.pooled.get(key, 0.0)))
+        elif result.value is None:
+            self.clips_failed += 1
+            return
+        else:
+            self.value_sum += float(result.value)
+        self.clips += 1
+
+    def compute(self) -> torch.Tensor:
+        """The metric's value over the clips seen (mean of clip values, or ratio of pooled sums); NaN if none."""
+        if self.clips == 0:
+            return torch.tensor(float("nan"), dtype=torch.float64)
+        if self._template is None:
+            return self.value_sum / self.clips
+        totals = {k: float(getattr(self, f"pooled_{k}")) for k in self._pooled_keys}
+        return torch.tensor(float(self._template.evaluate(totals)), dtype=torch.float64)
