@@ -45,6 +45,17 @@ class _NamedCollection(VideosProtocol):
     def manifest_extra(self) -> dict:
         return {"alignments": str(self.alignments) if self.alignments else None, "identity_rule": self.identity_rule}
 
+    def _add_source(self, sources: list, problems: list, mlf: dict, clip_id: str, speaker: str, video: Path,
+                    audio: Path | None, first_seconds: float | None = None) -> None:
+        """The clip with its phone timings (when --alignments was given), or the problem reading them."""
+        try:
+            phones, labels = self._phones(clip_id, video, mlf)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(self.alignments), f"alignment of {clip_id} cannot be read: {exc}",
+                                    "malformed-alignment", speaker, clip_id))
+            return
+        sources.append(SourceClip(clip_id, speaker, video, audio, tuple(phones), labels, first_seconds))
+
 
 class MeadProtocol(_NamedCollection):
     name = "mead"
@@ -74,13 +85,7 @@ class MeadProtocol(_NamedCollection):
                 clip_id = "_".join((speaker, *relative.parts))
                 audio = next((a for s in MEAD_AUDIO_SUFFIXES
                               if (a := (source / speaker / "audio" / relative).with_suffix(s)).is_file()), None)
-                try:
-                    phones, labels = self._phones(clip_id, video, mlf)
-                except (OSError, ValueError) as exc:
-                    problems.append(Problem(str(self.alignments), f"alignment of {clip_id} cannot be read: {exc}",
-                                            "malformed-alignment", speaker, clip_id))
-                    continue
-                sources.append(SourceClip(clip_id, speaker, video, audio, tuple(phones), labels))
+                self._add_source(sources, problems, mlf, clip_id, speaker, video, audio)
         return sources, problems
 
 
@@ -118,11 +123,5 @@ class HdtfProtocol(_NamedCollection):
                                         "keep one", "duplicate-clip", speaker, clip_id))
                 continue
             seen[clip_id] = video
-            try:
-                phones, labels = self._phones(clip_id, video, mlf)
-            except (OSError, ValueError) as exc:
-                problems.append(Problem(str(self.alignments), f"alignment of {clip_id} cannot be read: {exc}",
-                                        "malformed-alignment", speaker, clip_id))
-                continue
-            sources.append(SourceClip(clip_id, speaker, video, None, tuple(phones), labels, first_seconds))
+            self._add_source(sources, problems, mlf, clip_id, speaker, video, None, first_seconds)
         return sources, problems
