@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from benchmark.perception.inception import FEATURE_DIM
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 
+PYTORCH_FID = "pytorch-fid's InceptionV3 module (needs torchvision)"
 INCEPTION_PARAMS = {"features": "inception-v3-2015-12-05-pool3-2048", "input": "RGB [0,1] -> bilinear 299 "
                     "(align_corners=False) -> [-1,1]", "frames": "all generated vs all ground-truth"}
 
@@ -156,6 +158,10 @@ class _InceptionMetric(Metric):
 
     def inception(self):
         """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
+        if self.params.get("implementation") == PYTORCH_FID:
+            from benchmark.perception.pytorch_fid_inception import load_pytorch_fid
+
+            return load_pytorch_fid(str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
         from benchmark.perception.inception import load_inception
 
         return load_inception(self.settings.device, self.settings.weights_dir)
@@ -164,13 +170,29 @@ class _InceptionMetric(Metric):
         self.inception()  # missing or wrong weights stop the run before the first clip
 
     def backend_id(self) -> str:
+        if self.params.get("implementation") == PYTORCH_FID:
+            return self.inception()[1]
         return f"torch FID-InceptionV3 ({self.inception()[1]})"
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
-        reference = ctx.inception_features("reference")
+        if self.params.get("implementation") == PYTORCH_FID:
+            generated, reference = self._pytorch_fid_features(ctx)
+        else:
+            generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
+            reference = ctx.inception_features("reference")
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"frames": len(generated)})
+
+    def _pytorch_fid_features(self, ctx: ClipContext) -> tuple[np.ndarray, np.ndarray]:
+        from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
+
+        weights, device = self.settings.weights_dir, str(self.device)
+        key = ("pytorch-fid", "generated")
+        if key not in ctx._memo:
+            ctx._memo[key] = pytorch_fid_features(ctx.generated.frames, device, weights)
+        folder = ctx.feature_folder("inception", {"backend": self.backend_id(), "device": device})
+        reference = ctx.cached(folder, lambda: {"features": pytorch_fid_features(ctx.reference, device, weights)})
+        return ctx._memo[key], reference["features"]
 
 
 class FID(_InceptionMetric):
@@ -179,6 +201,8 @@ class FID(_InceptionMetric):
     description = "Frechet Inception distance, all generated vs all ground-truth frames of the protocol"
     default_params = {**INCEPTION_PARAMS, "accumulate": "float64 sums", "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)",
                       "min_frames": 100}
+    # the same network through pytorch-fid's own module, where it imports: a second implementation
+    variants = {"fid-pytorch-fid": {"implementation": PYTORCH_FID}}
 
     def new_state(self) -> FrechetState:
         return FrechetState(self.params["min_frames"])

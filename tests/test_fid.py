@@ -97,3 +97,49 @@ def test_ground_truth_fid_is_zero_still_is_not_and_resume_reproduces_it(mini_dat
     resumed = run("still", tmp_path / "b")
     assert resumed.n_skipped == 1
     assert resumed.record["results"]["fid"]["value"] == pytest.approx(still["fid"]["value"], rel=1e-9)
+
+
+def _pytorch_fid_imports() -> bool:
+    try:
+        import pytorch_fid.inception  # noqa: F401  (imports torchvision)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch-fid imports here; the refusal is for machines without it")
+def test_fid_pytorch_fid_says_what_it_needs_where_pytorch_fid_does_not_import(tmp_path):
+    from benchmark.errors import BenchError
+    from benchmark.settings import Settings
+    from metrics import create_metric
+
+    with pytest.raises(BenchError, match="pytorch-fid package") as caught:
+        create_metric("fid-pytorch-fid", Settings.create(weights_dir=tmp_path))
+    assert "the default `fid`" in caught.value.hint
+
+
+@pytest.mark.skipif(not _pytorch_fid_imports(), reason="pytorch_fid does not import here (its torchvision has no wheel "
+                    "for this CPU torch); on a normal torch + torchvision install this compares the two implementations")
+def test_pytorch_fid_module_and_the_port_give_the_same_features(tmp_path, monkeypatch):
+    import torch
+
+    from benchmark.perception import inception, pytorch_fid_inception
+    from benchmark.perception.inception import (
+        OFFICIAL_FILE,
+        FIDInceptionV3,
+        inception_features,
+    )
+    from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
+
+    torch.manual_seed(0)
+    net = FIDInceptionV3()
+    for module in net.modules():  # random but well-scaled batch-norm statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.uniform_(0.5, 1.5)
+    torch.save(net.state_dict(), tmp_path / OFFICIAL_FILE)  # random weights under the official name and layout
+    for module in (inception, pytorch_fid_inception):
+        monkeypatch.setattr(module, "OFFICIAL_SHA256_PREFIX", "")
+    frames = np.random.default_rng(0).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
+    ours = inception_features(frames, "cpu", tmp_path)
+    theirs = pytorch_fid_features(frames, "cpu", tmp_path)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

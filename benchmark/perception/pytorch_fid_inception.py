@@ -1,0 +1,67 @@
+"""pytorch-fid's own InceptionV3, where the `pytorch_fid` package imports (it needs a torchvision that
+matches torch: a normal CUDA or CPU install, not this project's CI machine).
+
+It reads the official `pt_inception-2015-12-05-6726825d.pth` from the weights folder: pytorch-fid
+fetches that file through torch.hub, so a private hub folder holding a link to the user's copy is
+set while the network is built, and nothing is downloaded. The default `fid` uses the pure-torch
+port (benchmark/perception/inception.py), whose parameter names are pytorch-fid's; `fid-pytorch-fid`
+uses this, so the two implementations can be compared (tests/test_fid.py, skipped without it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.errors import BenchError
+from benchmark.fingerprint import sha256_file
+from benchmark.perception.inception import OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX
+
+
+def _import_inception_v3():
+    try:
+        from pytorch_fid.inception import InceptionV3
+    except Exception as exc:  # missing package, or torchvision that does not load on this torch
+        raise BenchError(f"fid-pytorch-fid needs the pytorch-fid package, which does not import here "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+                         hint="pip install pytorch-fid with a torchvision matching your torch; "
+                              "the default `fid` (the same network, ported) needs neither") from None
+    return InceptionV3
+
+
+@lru_cache(maxsize=4)
+def load_pytorch_fid(device: str, weights_dir: Path) -> tuple[torch.nn.Module, str]:
+    """(pytorch-fid's InceptionV3 returning pool3, provenance) from the user's official weight file."""
+    inception_v3 = _import_inception_v3()
+    official = Path(weights_dir) / OFFICIAL_FILE
+    if not official.is_file():
+        raise BenchError(f"fid-pytorch-fid needs {OFFICIAL_FILE} (sha256 starts {OFFICIAL_SHA256_PREFIX}) at {official}; "
+                         "nothing is downloaded here", hint="get it from pytorch-fid's GitHub release (mseitzer/pytorch-fid)")
+    digest = sha256_file(official)
+    if not digest.startswith(OFFICIAL_SHA256_PREFIX):
+        raise BenchError(f"{official}: sha256 {digest[:16]}… is not the published {OFFICIAL_FILE}")
+    previous = torch.hub.get_dir()
+    with tempfile.TemporaryDirectory() as hub:
+        (Path(hub) / "checkpoints").mkdir()
+        (Path(hub) / "checkpoints" / OFFICIAL_FILE).symlink_to(official)
+        torch.hub.set_dir(hub)
+        try:
+            model = inception_v3([inception_v3.BLOCK_INDEX_BY_DIM[2048]])
+        finally:
+            torch.hub.set_dir(previous)
+    return model.eval().to(device), f"pytorch-fid InceptionV3, official {OFFICIAL_FILE} sha256 {digest}"
+
+
+@torch.no_grad()
+def pytorch_fid_features(frames: np.ndarray, device: str, weights_dir: Path, batch: int = 32) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, 2048) float32 pool3 features, inputs in [0, 1] as pytorch-fid takes them."""
+    model, _ = load_pytorch_fid(str(device), Path(weights_dir).expanduser().resolve())
+    out = []
+    for start in range(0, len(frames), batch):
+        x = torch.from_numpy(np.ascontiguousarray(frames[start:start + batch])).to(device).permute(0, 3, 1, 2).float() / 255.0
+        out.append(model(x)[0].flatten(1).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 2048), np.float32)
