@@ -64,7 +64,8 @@ def cli() -> None:
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
 @click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
-              "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), or fan (your 2DFAN4 weights)")
+              "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), fan (face-alignment's 2DFAN4 on your weights, "
+              "boxes from mediapipe) or fan-s3fd (its S3FD detector too)")
 @click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
               "(your weights)")
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
@@ -417,7 +418,7 @@ def weights(weights_dir, data_dir) -> None:
                        f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
     from benchmark.perception.user_weights import METRIC_WEIGHTS
 
-    click.echo("metric weights (fan, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
+    click.echo("metric weights (fan, fan-s3fd, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
     for name, spec in METRIC_WEIGHTS.items():
         path = root / spec.folder / spec.filename
         state = "present " if path.is_file() else "absent  "

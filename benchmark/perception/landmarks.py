@@ -6,7 +6,7 @@ iBUG points by a correspondence fitted on the mini protocol's planted landmarks
 `dlib68`: dlib's HOG detector (upsample 1) + 68-point shape predictor from face_recognition_models
 (offline); `dlib68-up0`: the same with the earlier policy (upsample 0, 1 only where no face is found).
 Points are float64 pixels whatever the backend computes in (LandmarkTrack casts them).
-`fan` (benchmark/perception/fan.py): face-alignment's 2DFAN4 on user weights, on a torch device.
+`fan`, `fan-s3fd` (benchmark/perception/fan.py): the face-alignment package's 2DFAN4 on user weights, on a torch device.
 A frame with no face gives NaN points and found=False; it never raises.
 
 Instances come from `benchmark.perception.registry.get_landmark_backend(name, device, weights_dir)`,

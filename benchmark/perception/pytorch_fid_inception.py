@@ -2,15 +2,15 @@
 matches torch: a normal CUDA or CPU install, not this project's CI machine).
 
 It reads the official `pt_inception-2015-12-05-6726825d.pth` from the weights folder: pytorch-fid
-fetches that file through torch.hub, so a private hub folder holding a link to the user's copy is
-set while the network is built, and nothing is downloaded. The default `fid` uses the pure-torch
-port (benchmark/perception/inception.py), whose parameter names are pytorch-fid's; `fid-pytorch-fid`
-uses this, so the two implementations can be compared (tests/test_fid.py, skipped without it).
+fetches that file through torch.hub, so a private hub folder links to the user's copy while the
+network is built (benchmark/perception/torch_hub.py), and nothing is downloaded. The default `fid`
+uses the pure-torch port (benchmark/perception/inception.py), whose parameter names are
+pytorch-fid's; `fid-pytorch-fid` uses this, so the two implementations can be compared
+(tests/test_fid.py, skipped without it).
 """
 
 from __future__ import annotations
 
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import torch
 from benchmark.errors import BenchError
 from benchmark.fingerprint import sha256_file
 from benchmark.perception.inception import OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX
+from benchmark.perception.torch_hub import private_torch_hub
 
 
 def _import_inception_v3():
@@ -44,15 +45,8 @@ def load_pytorch_fid(device: str, weights_dir: Path) -> tuple[torch.nn.Module, s
     digest = sha256_file(official)
     if not digest.startswith(OFFICIAL_SHA256_PREFIX):
         raise BenchError(f"{official}: sha256 {digest[:16]}… is not the published {OFFICIAL_FILE}")
-    previous = torch.hub.get_dir()
-    with tempfile.TemporaryDirectory() as hub:
-        (Path(hub) / "checkpoints").mkdir()
-        (Path(hub) / "checkpoints" / OFFICIAL_FILE).symlink_to(official)
-        torch.hub.set_dir(hub)
-        try:
-            model = inception_v3([inception_v3.BLOCK_INDEX_BY_DIM[2048]])
-        finally:
-            torch.hub.set_dir(previous)
+    with private_torch_hub({OFFICIAL_FILE: official}):
+        model = inception_v3([inception_v3.BLOCK_INDEX_BY_DIM[2048]])
     return model.eval().to(device), f"pytorch-fid InceptionV3, official {OFFICIAL_FILE} sha256 {digest}"
 
 

@@ -25,6 +25,7 @@ LANDMARK_BACKENDS: Registry = Registry("landmark backend", "landmarks", {
     "dlib68": "benchmark.perception.landmarks:Dlib68Landmarks",
     "dlib68-up0": "benchmark.perception.landmarks:Dlib68Up0Landmarks",
     "fan": "benchmark.perception.fan:FanLandmarks",
+    "fan-s3fd": "benchmark.perception.fan:FanS3fdLandmarks",
 }, base="benchmark.perception.base:LandmarkBackend", hint="choose one with --landmarks")
 
 EMBEDDERS: Registry = Registry("identity embedder", "embedders", {

@@ -1,4 +1,4 @@
-"""Finding the user-supplied weight files of the optional metric backends (fan, facenet, arcface).
+"""Finding the user-supplied weight files of the optional metric backends (fan, facenet, arcface, ...).
 
 They live under the weights folder (Settings.weights_dir: --weights / $BENCH_WEIGHTS / <data dir>/weights)
 in a folder per backend; the caller passes that folder, nothing here reads the environment. Nothing is
@@ -45,6 +45,9 @@ class BackendWeights:
 FAN_2D = BackendWeights("fan", "2DFAN4-11f355bf06.pth.tar", "the fan landmark backend (face-alignment 2DFAN4)",
                         "face-alignment's model URL for 2DFAN-4 (www.adrianbulat.com/downloads/python-fan/)",
                         "BSD-3-Clause (face-alignment)", sha256_prefix="11f355bf06")
+S3FD = BackendWeights("fan", "s3fd-619a316812.pth", "the fan-s3fd landmark backend (face-alignment's S3FD face detector)",
+                      "face-alignment's model URL for s3fd (www.adrianbulat.com/downloads/python-fan/)",
+                      "BSD-3-Clause (face-alignment)", sha256_prefix="619a316812")
 FACENET_VGGFACE2 = BackendWeights("facenet", "20180402-114759-vggface2.pt", "the facenet-vggface2 embedder",
                                   "facenet-pytorch's release v2.2.9 assets (timesler/facenet-pytorch)",
                                   "MIT (facenet-pytorch); weights from David Sandberg's facenet (MIT)")
@@ -70,6 +73,6 @@ I3D_PYTORCH = BackendWeights("i3d", "rgb_imagenet.pt", "FVD (pytorch-i3d Incepti
 SYNCNET = BackendWeights("", "syncnet_v2.model", "LSE-C / LSE-D (SyncNet)", "joonson/syncnet_python (download_model.sh)", "MIT", offline_default=False)
 
 # what needs each file (`bench weights`): a backend name, or the metrics that cannot run without it
-METRIC_WEIGHTS = {"fan": FAN_2D, "facenet-vggface2": FACENET_VGGFACE2, "arcface, csim": ARCFACE_R100, "lse-c, lse-d": SYNCNET,
+METRIC_WEIGHTS = {"fan, fan-s3fd": FAN_2D, "fan-s3fd": S3FD, "facenet-vggface2": FACENET_VGGFACE2, "arcface, csim": ARCFACE_R100, "lse-c, lse-d": SYNCNET,
                   "lpips": ALEXNET_TORCHVISION, "lpips-vgg": VGG16_TORCHVISION,
                   "fvd": I3D_TORCHSCRIPT, "fvd-pytorch-i3d": I3D_PYTORCH}
