@@ -1,4 +1,4 @@
-"""Results as pandas DataFrames: your own plots and statistics without parsing JSON.
+"""Results as pandas DataFrames, and the one table model behind every table this harness prints.
 
     from benchmark import load_runs, load_clips
     runs = load_runs(["results/runs"])          # one row per run x metric, with provenance columns
@@ -6,7 +6,10 @@
 
 Every number keeps what it depends on beside it (variant, backend, parameters, protocol version,
 adapter fingerprint, weights, seeds, code commit, run folder), so a figure made from these frames
-can be traced back as a table made by `bench table` can.
+can be traced back as a table made by `bench table` can. The rows of `load_runs` (`run_metric_rows`:
+one per run x metric variant, with why a value is missing) are what the leaderboard and the paper
+tables (benchmark/tables.py) build their cells from, so a number and its status read the same
+everywhere.
 """
 
 from __future__ import annotations
@@ -21,11 +24,30 @@ from benchmark.records import load_record, load_records, load_rows, run_complete
 if TYPE_CHECKING:
     import pandas as pd
 
-RUN_COLUMNS = ("label", "model", "dataset", "protocol_version", "metric", "variant", "value", "ci95_low", "ci95_high",
-               "n", "coverage", "n_failed", "n_na", "direction", "unit", "backend", "params", "resolution",
-               "reference_value", "complete", "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit",
+RUN_COLUMNS = ("label", "model", "dataset", "protocol_version", "metric", "variant", "value", "status", "ci95_low",
+               "ci95_high", "n", "coverage", "partial_coverage", "n_scored", "n_clips", "n_failed", "n_na", "na_reason",
+               "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete", "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit",
                "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
                "finished_at")
+
+
+REFERENCE_ADAPTERS = ("ground-truth", "still")  # shown beside models as ceiling and floor, never ranked
+
+
+def empty_status(result: dict | None) -> str:
+    """Why a cell has no number: "not run" (never asked for), "failed" (ran, every clip failed), "n/a" (nothing to score)."""
+    if result is None:
+        return "not run"
+    if result.get("n_failed") and not result.get("n_scored"):
+        return "failed"
+    return f"n/a: {result['na_reason'].split(':')[0]}" if result.get("na_reason") else "n/a"  # e.g. "n/a: no phone alignments"
+
+
+def partial_coverage(result: dict | None) -> str:
+    """"11/12" when a metric scored only some of the run's clips, else ""."""
+    if not result or "n_scored" not in result or result["n_scored"] == result.get("n_clips"):
+        return ""
+    return result["coverage"]
 
 
 def _pandas():
@@ -38,7 +60,10 @@ def _pandas():
 
 
 def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
-    """One plain dict per metric of a record: the rows of `load_runs`."""
+    """One plain dict per metric of a record: the rows of `load_runs`, and the cells of every table.
+
+    `status` is "scored" when there is a value, else why not (`empty_status`); `partial_coverage`
+    is "11/12" when the value did not use every clip of the run (never ranked)."""
     protocol, adapter = record["protocol"], record["adapter"]
     completeness = run_completeness(record)
     common = {
@@ -50,15 +75,19 @@ def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
         "adapter_fingerprint": adapter.get("fingerprint"), "weights": json.dumps(adapter.get("weights") or {}, sort_keys=True),
         "device": record.get("device", {}).get("requested"), "torch": record.get("device", {}).get("torch"),
         "code_commit": record.get("code", {}).get("commit"), "code_dirty": record.get("code", {}).get("dirty"),
-        "finished_at": record.get("finished_at"),
+        "finished_at": record.get("finished_at"), "reference_run": adapter["name"] in REFERENCE_ADAPTERS,
     }
     rows = []
     for spec in record["metrics"]:
-        result = record["results"].get(spec["variant"], {})
+        result = record["results"].get(spec["variant"])
+        status = "scored" if (result or {}).get("value") is not None else empty_status(result)
+        result = result or {}
         ci = result.get("ci95") or [None, None]
         rows.append({**common, "metric": spec["name"], "variant": spec["variant"], "value": result.get("value"),
-                     "ci95_low": ci[0], "ci95_high": ci[1], "n": result.get("n"), "coverage": result.get("coverage"),
-                     "n_failed": result.get("n_failed"), "n_na": result.get("n_na"), "direction": spec.get("direction"),
+                     "status": status, "ci95_low": ci[0], "ci95_high": ci[1], "n": result.get("n"),
+                     "coverage": result.get("coverage"), "partial_coverage": partial_coverage(result),
+                     "n_scored": result.get("n_scored"), "n_clips": result.get("n_clips"), "n_failed": result.get("n_failed"),
+                     "n_na": result.get("n_na"), "na_reason": result.get("na_reason"), "direction": spec.get("direction"),
                      "unit": spec.get("unit", ""), "backend": spec.get("backend"),
                      "params": json.dumps(spec.get("params") or {}, sort_keys=True),
                      "resolution": "x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,

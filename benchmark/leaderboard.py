@@ -1,5 +1,8 @@
 """The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/site.py).
 
+Cells are built from the metric rows of `benchmark.dataframes.run_metric_rows` (what `load_runs`
+returns), the table model the paper tables share.
+
 Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
 and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row) nor
 a value that did not use every clip of the run (coverage "3/4"): a model must not win on its easy
@@ -12,6 +15,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from benchmark.dataframes import REFERENCE_ADAPTERS, run_metric_rows
 from benchmark.records import run_completeness, run_label
 
 
@@ -21,23 +25,18 @@ def _format(value: float | None, unit: str) -> str:
     return f"{value:.2f}" if unit == "dB" or abs(value) >= 10 else f"{value:.4f}"
 
 
-REFERENCE_ADAPTERS = ("ground-truth", "still")
-
-
-def empty_status(result: dict | None) -> str:
-    """Why a cell has no number: "not run" (never asked for), "failed" (ran, every clip failed), "n/a" (nothing to score)."""
-    if result is None:
-        return "not run"
-    if result.get("n_failed") and not result.get("n_scored"):
-        return "failed"
-    return f"n/a: {result['na_reason'].split(':')[0]}" if result.get("na_reason") else "n/a"  # e.g. "n/a: no phone alignments"
-
-
-def partial_coverage(result: dict | None) -> str:
-    """"11/12" when a metric scored only some of the run's clips, else ""."""
-    if not result or "n_scored" not in result or result["n_scored"] == result.get("n_clips"):
-        return ""
-    return result["coverage"]
+def _cell(row: dict | None) -> dict:
+    """A leaderboard cell from a metric row of `run_metric_rows` (None: the run did not ask for the metric)."""
+    if row is None or row["value"] is None:
+        return {"value": None, "text": row["status"] if row else "not run", "ci": "", "best": False,
+                "coverage": row["partial_coverage"] if row else ""}
+    unit = row["unit"]
+    ci = (f"95% CI {_format(row['ci95_low'], unit)}–{_format(row['ci95_high'], unit)}"
+          if row["ci95_low"] is not None else "")
+    if row["reference_value"] is not None:  # e.g. blink rate: no better direction, ground truth beside it
+        ci = f"ground truth {_format(row['reference_value'], unit)}" + (f" · {ci}" if ci else "")
+    return {"value": row["value"], "text": _format(row["value"], unit), "ci": ci, "n": row["n"], "best": False,
+            "coverage": row["partial_coverage"]}
 
 
 def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
@@ -54,26 +53,10 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
                 columns.setdefault(spec["variant"], spec)
         rows = []
         for path, record in runs:
-            cells = {}
-            specs = {s["variant"]: s for s in record["metrics"]}
-            for variant, spec in columns.items():
-                result = record["results"].get(variant) if variant in specs else None
-                coverage = partial_coverage(result)
-                if result is None or result.get("value") is None:
-                    cells[variant] = {"value": None, "text": empty_status(result), "ci": "", "best": False,
-                                      "coverage": coverage}
-                else:
-                    ci = result.get("ci95")
-                    cells[variant] = {"value": result["value"], "text": _format(result["value"], spec.get("unit", "")),
-                                      "ci": f"95% CI {_format(ci[0], spec.get('unit', ''))}–{_format(ci[1], spec.get('unit', ''))}" if ci else "",
-                                      "n": result.get("n"), "best": False, "coverage": coverage}
+            metric_rows = {m["variant"]: m for m in run_metric_rows(path, record)}  # the one table model
+            cells = {variant: _cell(metric_rows.get(variant)) for variant in columns}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
             completeness = run_completeness(record)
-            for variant, cell in cells.items():
-                reference = (record["results"].get(variant) or {}).get("reference_value")
-                if cell["value"] is not None and reference is not None:  # e.g. blink rate: no better direction
-                    cell["ci"] = (f"ground truth {_format(reference, columns[variant].get('unit', ''))}"
-                                  + (f" · {cell['ci']}" if cell["ci"] else ""))
             rows.append({"model": run_label(record) + tiny, "adapter": record["adapter"]["name"], "run_id": record["run_id"],
                          "incomplete": "; ".join(completeness["reasons"]),
                          "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],

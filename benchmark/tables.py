@@ -7,7 +7,8 @@ row is decided by `benchmark.selection` (complete runs only unless pinned with -
 silently one of two). Best and second best per column are marked as the papers mark them
 (reference rows and incomplete runs are not ranked). A published number with nothing measured
 beside it says "published; not run here". Every measured cell has a footnote: protocol, metric
-variant, backend, clips, run.
+variant, backend, clips, run. Cells are read from `benchmark.dataframes.run_metric_rows` (the rows
+of `load_runs`), as the leaderboard's are: one table model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from html import escape
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.leaderboard import REFERENCE_ADAPTERS, empty_status
+from benchmark.dataframes import REFERENCE_ADAPTERS, run_metric_rows
 from benchmark.selection import Selection, SelectedRun, select_runs
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
@@ -109,19 +110,17 @@ def _measure(cell: Cell, selection: Selection, label: str, dataset: str, column:
         return
     protocol = substitutes.get(dataset, dataset)
     run: SelectedRun | None = selection.runs.get((label, protocol))
-    result = run.record["results"].get(variant) if run else None
-    if result is None or result.get("value") is None:
-        cell.status = empty_status(result)
+    row = next((m for m in run_metric_rows(run.run_dir, run.record) if m["variant"] == variant), None) if run else None
+    if row is None or row["value"] is None:
+        cell.status = row["status"] if row else "not run"
         return
-    record = run.record
-    spec = next(s for s in record["metrics"] if s["variant"] == variant)
-    clips = result.get("coverage") or f"{record['clips']['scored']}"
+    clips = row["coverage"] or f"{run.record['clips']['scored']}"
     incomplete = f" — INCOMPLETE RUN ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
-    where = (f"measured on {record['protocol']['id']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
-             f", {clips} clips at {spec.get('resolution')}, seed {record['seed']}, run {record['run_id'][:8]} in {run.run_dir}"
+    where = (f"measured on {row['dataset']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
+             f", {clips} clips at {row['resolution']}, seed {row['seed']}, run {row['run_id'][:8]} in {run.run_dir}"
              + incomplete)
-    cell.measured, cell.incomplete = result["value"], bool(run.reasons)
-    cell.note = notes.cite(label, dataset, where, column, f"{variant} ({spec['backend']})")
+    cell.measured, cell.incomplete = row["value"], bool(run.reasons)
+    cell.note = notes.cite(label, dataset, where, column, f"{variant} ({row['backend']})")
 
 
 def _mark_best(table: Table, use_measured: bool = True) -> None:

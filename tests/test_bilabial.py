@@ -267,7 +267,7 @@ def test_without_phone_alignments_bilabial_is_na_and_the_run_says_why(mini_data_
     from click.testing import CliRunner
 
     from benchmark.cli import cli
-    from benchmark.leaderboard import empty_status
+    from benchmark.dataframes import empty_status
     from benchmark.records import load_record
     from metrics.context import ClipContext
 

@@ -102,11 +102,11 @@ def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | No
     n, total = coverage
     results = {"psnr": {"value": psnr, "n": n, "ci95": None, "n_failed": total - n, "n_na": 0, "n_clips": total,
                         "n_scored": n, "coverage": f"{n}/{total}", "failures": []}}
-    metrics = [{"variant": "psnr", "direction": "higher", "unit": "dB"}]
+    metrics = [{"name": "psnr", "variant": "psnr", "direction": "higher", "unit": "dB"}]
     if blink is not None:
         results["blink"] = {"value": blink, "n": total, "ci95": None, "reference_value": 0.333, "n_failed": 0, "n_na": 0,
                             "n_clips": total, "n_scored": total, "coverage": f"{total}/{total}", "failures": []}
-        metrics.append({"variant": "blink", "direction": "none", "unit": "1/s"})
+        metrics.append({"name": "blink", "variant": "blink", "direction": "none", "unit": "1/s"})
     return {"protocol": {"id": "mini/v1", "clip_list_fingerprint": "0" * 64}, "metrics": metrics, "results": results,
             "adapter": {"name": name, "fingerprint": "f" * 64, "config": {}}, "seed": 0,
             "clips": {"total": total, "scored": total, "failed": 0}, "code": {"commit": "c" * 40}, "run_id": name[:12],

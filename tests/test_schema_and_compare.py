@@ -105,3 +105,21 @@ def test_results_as_dataframes_carry_the_records_numbers_and_provenance(two_runs
     proc = run_bench("export-results", str(two_runs["still"].parent), "-o", str(tmp_path / "runs.xlsx"),
                      data_root=tmp_path, cwd=tmp_path, check_codes=(1,))
     assert "cannot tell the format" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_leaderboard_cells_are_the_dataframe_rows(two_runs):
+    """One table model: every leaderboard cell shows the value and status `load_runs` gives for that run."""
+    from benchmark import load_runs
+    from benchmark.leaderboard import leaderboard_tables
+    from benchmark.records import load_records
+
+    runs = load_runs([two_runs["still"].parent]).set_index(["run_id", "variant"])
+    (table,) = leaderboard_tables(load_records([two_runs["still"].parent])[0])
+    cells = 0
+    for row in table["rows"]:
+        for variant, cell in row["cells"].items():
+            frame_row = runs.loc[(row["run_id"], variant)]
+            assert cell["value"] == frame_row["value"] and frame_row["status"] == "scored"
+            assert cell["coverage"] == frame_row["partial_coverage"] == ""
+            cells += 1
+    assert cells == len(runs) == 6

@@ -87,11 +87,11 @@ def test_published_blink_rates_are_compared_with_the_papers_detector():
     from benchmark.selection import Selection, SelectedRun
     from benchmark.tables import Cell, Footnotes, _measure
 
-    record = {"protocol": {"id": "mini/v1"}, "seed": 0, "clips": {"scored": 3}, "run_id": "0123456789ab",
-              "completeness": {"complete": True, "reasons": []},
+    record = {"protocol": {"id": "mini/v1", "name": "mini"}, "adapter": {"name": "man", "fingerprint": "f"}, "seed": 0,
+              "clips": {"scored": 3}, "run_id": "0123456789ab", "completeness": {"complete": True, "reasons": []},
               "results": {"blink": {"value": 0.61}, "blink-vougioukas": {"value": 0.27}},
-              "metrics": [{"variant": "blink", "backend": "mediapipe", "resolution": [256, 256]},
-                          {"variant": "blink-vougioukas", "backend": "mediapipe", "resolution": [256, 256]}]}
+              "metrics": [{"name": "blink", "variant": "blink", "backend": "mediapipe", "resolution": [256, 256]},
+                          {"name": "blink", "variant": "blink-vougioukas", "backend": "mediapipe", "resolution": [256, 256]}]}
     notes, cell = Footnotes(), Cell()
     _measure(cell, Selection({("man", "mini"): SelectedRun(Path("run"), record, False)}), "man", "grid", "blinks_per_s",
              {"grid": "mini"}, notes)
