@@ -53,6 +53,9 @@ def cli() -> None:
 @click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
 @click.option("--metrics", default=None, help="comma-separated metric names or variants, or `all` "
               "(default: psnr,ssim,lmd,cpbd,blink,bilabial)")
+@click.option("--fid-backend", type=click.Choice(["port", "pytorch-fid"]), default="port", show_default=True,
+              help="pytorch-fid: score `fid` with pytorch-fid's own InceptionV3 (where it imports), recorded as the "
+                   "fid-pytorch-fid column; port: the pure-torch port with its parameter names")
 @click.option("--model-args", default="", help="adapter options as key=value,key=value")
 @click.option("--model-args-file", default=None, type=click.Path(path_type=Path),
               help="adapter options, one key=value per line, values verbatim (commas and quotes allowed); "
@@ -86,7 +89,7 @@ def cli() -> None:
 @click.option("--allow-partial", is_flag=True, help="accept a protocol prepared with clips or speakers missing (exit 0, "
               "not 3); the record says what is missing either way")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, model_args, model_args_file, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
+def run(model, dataset, metrics, fid_backend, model_args, model_args_file, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
         weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, allow_partial,
         no_progress) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
@@ -102,6 +105,8 @@ def run(model, dataset, metrics, model_args, model_args_file, seed, limit, subse
     from metrics import DEFAULT_METRICS
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
+    if fid_backend == "pytorch-fid":  # another implementation is another column, never the same one
+        names = tuple("fid-pytorch-fid" if n == "fid" else n for n in names)
     config = RunConfig(model=model, dataset=dataset, metrics=names,
                        model_args={**read_model_args_file(model_args_file), **parse_model_args(model_args)},
                        seed=seed, limit=limit, device=device,

@@ -108,6 +108,7 @@ def _pytorch_fid_imports() -> bool:
 
 
 @pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch-fid imports here; the refusal is for machines without it")
+@pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch_fid imports here: nothing to refuse")
 def test_fid_pytorch_fid_says_what_it_needs_where_pytorch_fid_does_not_import(tmp_path):
     from benchmark.errors import BenchError
     from benchmark.settings import Settings
@@ -116,6 +117,16 @@ def test_fid_pytorch_fid_says_what_it_needs_where_pytorch_fid_does_not_import(tm
     with pytest.raises(BenchError, match="pytorch-fid package") as caught:
         create_metric("fid-pytorch-fid", Settings.create(weights_dir=tmp_path))
     assert "the default `fid`" in caught.value.hint
+
+
+@pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch_fid imports here: nothing to refuse")
+def test_fid_backend_flag_asks_for_the_pytorch_fid_column(mini_data_root, tmp_path):
+    from tests.conftest import run_bench
+
+    proc = run_bench("run", "--model", "still", "--dataset", "mini", "--metrics", "psnr,fid", "--fid-backend",
+                     "pytorch-fid", "--limit", "1", "--out", str(tmp_path / "runs"), data_root=mini_data_root,
+                     cwd=tmp_path, check_codes=(1,))
+    assert "fid-pytorch-fid needs the pytorch-fid package" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.skipif(not _pytorch_fid_imports(), reason="pytorch_fid does not import here (its torchvision has no wheel "
