@@ -519,6 +519,20 @@ def speed_suite(dataset, limit, threads, metrics, data_dir) -> None:
     run_suite(dataset, limit, data_dir, threads, echo=click.echo, metrics=names)
 
 
+@speed.command("memory")
+@click.option("--frames", "n_frames", default=1000, show_default=True, type=click.IntRange(min=10),
+              help="length of the long clip")
+@click.option("--size", "side", default=1080, show_default=True, type=click.IntRange(min=64),
+              help="the long clip's output is SIZE x SIZE pixels (resized to the protocol's while decoding)")
+@click.option("--metrics", default="psnr,ssim,lmd,cpbd,blink", show_default=True, help="metrics of the long-clip run")
+@click.option("--skip-mini", is_flag=True, help="only the long clip (not the mini run with --metrics all)")
+def speed_memory(n_frames, side, metrics, skip_mini) -> None:
+    """Peak RSS of a mini `--metrics all` run and of scoring one long, large video (each its own process)."""
+    from benchmark.speed import memory
+
+    memory.run(n_frames, side, metrics, mini_all=not skip_mini, echo=click.echo)
+
+
 @speed.command("engine")
 @click.option("--model", default="still", show_default=True)
 @click.option("--dataset", default="mini", show_default=True)
