@@ -59,8 +59,9 @@ def new_row(clip: PlannedClip, adapter_fingerprint: str) -> dict[str, Any]:
 
 
 def video_sha256(frames: np.ndarray) -> str:
+    """sha256 of the shape and the pixels, read in place (`tobytes` would copy the whole clip once more)."""
     h = hashlib.sha256(str(frames.shape).encode())
-    h.update(np.ascontiguousarray(frames).tobytes())
+    h.update(np.ascontiguousarray(frames).data)
     return h.hexdigest()
 
 
