@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from metrics.context import ClipContext
+from benchmark.heap import release_free_memory
 from metrics.base import ClipValue, Metric, frame_chunks, frames_to_tensor
+from metrics.context import ClipContext
 
 
 def gaussian_kernel_1d(sigma: float, truncate: float, dtype, device) -> torch.Tensor:
@@ -66,10 +67,10 @@ class SSIM(Metric):
     default_params = {"data_range": 255.0, "window": "gaussian", "sigma": 1.5, "truncate": 3.5,
                       "k1": 0.01, "k2": 0.03, "color": "rgb", "reduction": "mean-over-frames"}
 
-    # each chunk's float32 temporaries (the five stacked maps and their blurs) are ~20 MB per 256² frame;
-    # 4 frames keep them under 100 MB, and freed blocks that size go back to the system, so a
-    # 1000-frame clip costs what a 75-frame one does (16 frames: +1.1 GB peak RSS on 1000 frames)
+    # each chunk's float32 temporaries (the five stacked maps and their blurs) are ~20 MB per 256²
+    # frame: 4 frames keep them under 100 MB (16 frames: +1.1 GB peak RSS on a 1000-frame clip)
     chunk_frames = 4
+    trim_every = 16  # chunks between returning freed memory: each trim costs the next chunk its page faults
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         generated, reference = ctx.generated, ctx.reference
@@ -78,8 +79,10 @@ class SSIM(Metric):
         # float32 on CPU; on CUDA float32 matmuls may run as TF32 (10-bit mantissa) if the user's code
         # allows it, which would move SSIM by ~1e-3: float64 there
         dtype = torch.float32 if str(self.device) == "cpu" else torch.float64
-        for part in frame_chunks(generated.n_frames, self.chunk_frames):
+        for i, part in enumerate(frame_chunks(generated.n_frames, self.chunk_frames)):
             g = frames_to_tensor(generated.frames[part], self.device, dtype)
             r = frames_to_tensor(reference[part], self.device, dtype)
             values.append(ssim_per_frame(g, r, p["data_range"], p["sigma"], p["truncate"], p["k1"], p["k2"]))
+            if i % self.trim_every == self.trim_every - 1:
+                release_free_memory()  # else the chunks' freed temporaries pile up on a long clip
         return ClipValue(float(torch.cat(values).mean()))
