@@ -20,6 +20,7 @@ LAYERS = {
     "benchmark.types": 0, "benchmark.video": 0, "benchmark.errors": 0, "benchmark.media": 0, "benchmark.settings": 0,
     "benchmark.registry": 0, "benchmark.fingerprint": 0, "benchmark.paths": 0, "benchmark.stats": 0,
     "benchmark.records": 0, "benchmark.dataframes": 0, "benchmark.provenance": 0, "benchmark.subset": 0, "benchmark.checkpoints": 0,
+    "benchmark.heap": 0,
     "benchmark.perception": 1,
     "metrics": 2, "adapters": 2, "protocols": 2,
     "benchmark.engine": 3, "benchmark.runner": 3, "benchmark.merge": 3, "benchmark.check": 3,
