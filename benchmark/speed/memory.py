@@ -25,16 +25,16 @@ MIB = 1024 * 1024
 
 def _bench(args: list[str], data_dir: Path, echo) -> tuple[int, float, int]:
     """(exit code, seconds, peak RSS in bytes) of `bench ARGS` in a child process."""
-    env = {**os.environ, "BENCH_DATA": str(data_dir)}
-    command = [sys.executable, "-m", "benchmark.cli", *args]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code
-    if code not in (0, 3):
-        echo(f"  `bench {' '.join(args)}` exited {code}: {proc.stderr.read()[-800:]}")
+    command = [sys.executable, "-m", "benchmark.cli", *args, "--data-dir", str(data_dir)]
+    with tempfile.TemporaryFile("w+") as stderr:  # a file, not a pipe: a chatty child never blocks on it
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the sum over children
+        seconds = time.perf_counter() - t0
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            stderr.seek(0)
+            echo(f"  `bench {' '.join(args)}` exited {code}: {stderr.read()[-800:]}")
     return code, seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
 
 
