@@ -176,8 +176,10 @@ def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: 
     return np.stack(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "ffv1") -> None:
-    """Encode (T, H, W, 3) uint8 RGB. `ffv1` is lossless and byte-deterministic; `libx264` for mp4."""
+def write_video(path: str | Path, frames, fps: float, codec: str = "ffv1", preset: str | None = None) -> None:
+    """Encode (T, H, W, 3) uint8 RGB, or any iterable of (H, W, 3) frames (encoded as they come, so a
+    long large video never sits in memory whole). `ffv1` is lossless and byte-deterministic;
+    `libx264` for mp4 (`preset`: x264's speed preset, e.g. "ultrafast"; its default otherwise)."""
     import av
     import av.codec.context
 
@@ -185,14 +187,18 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     pix_fmt = {"ffv1": "bgr0", "libx264rgb": "rgb24"}.get(codec, "yuv420p")
     rate = Fraction(fps).limit_denominator(1001)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise MediaError(f"{path}: no frames to write")
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=rate)
-        stream.height, stream.width = frames.shape[1], frames.shape[2]
+        stream.height, stream.width = first.shape[0], first.shape[1]
         stream.pix_fmt = pix_fmt
         stream.codec_context.flags |= int(av.codec.context.Flags.bitexact)
         if codec == "libx264":
-            stream.options = {"threads": "1"}
-        for image in frames:
+            stream.options = {"threads": "1", **({"preset": preset} if preset else {})}
+        for image in itertools.chain([first], frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.errors import BenchError
+
 MIB = 1024 * 1024
 
 
@@ -53,21 +55,12 @@ def _long_source(mini_clip, folder: Path, n_frames: int) -> None:
 
 def _large_output(clip, out: Path, side: int) -> None:
     """The clip's own frames, upscaled to side x side and encoded as `<clip id>.mp4`, one frame at a time."""
-    import av
     from PIL import Image
 
-    frames = clip.load_frames()
-    out.mkdir(parents=True, exist_ok=True)
-    with av.open(str(out / f"{clip.id}.mp4"), "w") as container:
-        stream = container.add_stream("libx264", rate=int(round(clip.fps)))
-        stream.height, stream.width, stream.pix_fmt = side, side, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        for image in frames:
-            big = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(big, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    from benchmark.media import write_video
+
+    big = (np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC)) for image in clip.load_frames())
+    write_video(out / f"{clip.id}.mp4", big, clip.fps, codec="libx264", preset="ultrafast")
 
 
 def run(n_frames: int = 1000, side: int = 1080, metrics: str = "psnr,ssim,lmd,cpbd,blink",
@@ -94,8 +87,9 @@ def run(n_frames: int = 1000, side: int = 1080, metrics: str = "psnr,ssim,lmd,cp
         echo(f"building a {n_frames}-frame source and its {side}x{side} output (not measured)")
         _long_source(mini.clips()[0], tmp / "source", n_frames)
         code, _, _ = _bench(["prepare", "videos", "--source", str(tmp / "source"), "--name", "memory-check"], data, echo)
-        protocol = VideosProtocol(data, "memory-check")
-        (clip,) = protocol.clips()
+        if code != 0:
+            raise BenchError(f"preparing the {n_frames}-frame source failed (exit {code}); nothing was measured")
+        (clip,) = VideosProtocol(data, "memory-check").clips()
         _large_output(clip, tmp / "outputs", side)
         code, seconds, rss = _bench(["run", "--model", "folder", "--model-args", f"dir={tmp / 'outputs'},resize=lanczos",
                                      "--dataset", "videos:memory-check", "--metrics", metrics, "--out", str(runs),
