@@ -2,9 +2,9 @@
 
 The package itself builds the network, loads `2DFAN4-11f355bf06.pth.tar` (strictly, weights_only),
 crops, runs and decodes the heatmaps (`FaceAlignment.get_landmarks_from_image`), so the points are
-the ones a paper's script using face-alignment gets. It fetches that file through torch.hub: a
-private hub folder links to the user's copy (benchmark/perception/torch_hub.py), nothing is
-downloaded. `flip_input` is off (the package's default is on: it averages with a mirrored pass);
+the ones a paper's script using face-alignment gets. The package looks for that file in torch.hub's
+folder: a private one links to the user's copy and refuses any download
+(benchmark/perception/torch_hub.py). `flip_input` is off (the package's default is on: it averages with a mirrored pass);
 `torch.compile` is off (a one-off compile costs more than a clip).
 
 Face boxes, recorded in the backend id:
@@ -36,6 +36,7 @@ INSTALL_HINT = ("pip install --no-deps face-alignment==1.5.0 'numba>=0.58' (scri
 def import_face_alignment():
     try:
         import face_alignment
+        import face_alignment.utils  # noqa: F401  (its downloader is refused by name)
     except Exception as exc:  # the package, or numba / scikit-image that it imports
         raise BenchError(f"the fan landmark backends need the face-alignment package, which does not import here "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
@@ -61,7 +62,7 @@ class FanLandmarks(LandmarkBackend):
         detector_path, self.detector_sha256 = S3FD.resolve(weights_dir) if self.detector == "s3fd" else (None, None)
         face_alignment = import_face_alignment()
         self.device = str(device)
-        with private_torch_hub({FAN_2D.filename: path}):
+        with private_torch_hub({FAN_2D.filename: path}, packages=(face_alignment.utils,)):
             try:
                 self.aligner = face_alignment.FaceAlignment(
                     face_alignment.LandmarksType.TWO_D, device=self.device, flip_input=False, compile=False,
