@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 RUN_COLUMNS = ("label", "model", "dataset", "protocol_version", "metric", "variant", "value", "status", "ci95_low",
                "ci95_high", "n", "coverage", "partial_coverage", "n_scored", "n_clips", "n_failed", "n_na", "na_reason",
-               "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete", "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit",
-               "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
+               "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete",
+               "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit", "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
                "finished_at")
 
 
@@ -79,9 +79,9 @@ def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
     }
     rows = []
     for spec in record["metrics"]:
-        result = record["results"].get(spec["variant"])
-        status = "scored" if (result or {}).get("value") is not None else empty_status(result)
-        result = result or {}
+        found = record["results"].get(spec["variant"])
+        status = "scored" if found and found.get("value") is not None else empty_status(found)
+        result = found or {}
         ci = result.get("ci95") or [None, None]
         rows.append({**common, "metric": spec["name"], "variant": spec["variant"], "value": result.get("value"),
                      "status": status, "ci95_low": ci[0], "ci95_high": ci[1], "n": result.get("n"),

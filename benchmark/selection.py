@@ -9,8 +9,10 @@ pinned: it is used even when incomplete, and its cells say so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from benchmark.dataframes import run_metric_rows
 from benchmark.errors import BenchError
 from benchmark.records import is_run_dir, load_records, run_completeness, run_label
 
@@ -26,6 +28,11 @@ class SelectedRun:
     @property
     def label(self) -> str:
         return run_label(self.record)
+
+    @cached_property
+    def metric_rows(self) -> dict[str, dict]:
+        """The run's `run_metric_rows` by metric variant: what every table cell is read from, built once."""
+        return {row["variant"]: row for row in run_metric_rows(self.run_dir, self.record)}
 
     @property
     def reasons(self) -> list[str]:

@@ -8,7 +8,7 @@ silently one of two). Best and second best per column are marked as the papers m
 (reference rows and incomplete runs are not ranked). A published number with nothing measured
 beside it says "published; not run here". Every measured cell has a footnote: protocol, metric
 variant, backend, clips, run. Cells are read from `benchmark.dataframes.run_metric_rows` (the rows
-of `load_runs`), as the leaderboard's are: one table model.
+of `load_runs`, built once per run: `SelectedRun.metric_rows`), as the leaderboard's are.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from html import escape
 from pathlib import Path
 
 from benchmark.errors import BenchError
-from benchmark.dataframes import REFERENCE_ADAPTERS, run_metric_rows
+from benchmark.dataframes import REFERENCE_ADAPTERS
 from benchmark.selection import Selection, SelectedRun, select_runs
 
 PUBLISHED = Path(__file__).parent / "reference" / "published_tables.yaml"
@@ -110,7 +110,7 @@ def _measure(cell: Cell, selection: Selection, label: str, dataset: str, column:
         return
     protocol = substitutes.get(dataset, dataset)
     run: SelectedRun | None = selection.runs.get((label, protocol))
-    row = next((m for m in run_metric_rows(run.run_dir, run.record) if m["variant"] == variant), None) if run else None
+    row = run.metric_rows.get(variant) if run else None
     if row is None or row["value"] is None:
         cell.status = row["status"] if row else "not run"
         return
