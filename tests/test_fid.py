@@ -36,6 +36,27 @@ def test_parameter_names_are_pytorch_fid_official_layout():
     assert sum(k.endswith("conv.weight") for k in keys) == 94
 
 
+def test_folding_batchnorm_keeps_the_features():
+    """The inference network (BN folded into convolutions, channels_last) computes the same function
+    as the layered one, on random weights with non-trivial batch-norm statistics."""
+    torch.manual_seed(1)
+    net = I.FIDInceptionV3().eval()
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    folded = net.for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is left as it was
+    images = torch.rand(2, 3, 96, 80)
+    with torch.no_grad():
+        layered, fast = net(images), folded(images)
+    assert fast.is_contiguous() and layered.abs().max() > 1e-2
+    torch.testing.assert_close(fast, layered, rtol=1e-4, atol=1e-5 * layered.abs().max().item())
+
+
 def test_a_wrong_official_file_is_refused_by_hash(tmp_path):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / I.OFFICIAL_FILE).write_bytes(b"not the weights")

