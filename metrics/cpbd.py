@@ -36,8 +36,11 @@ from metrics.cpbd_conventions import (BETA, BLOCK, BT709_WEIGHTS, CANNY_HIGH, CA
 
 
 
-def rgb_to_luma(frames: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 RGB -> float64 grey levels exactly as PIL's convert("L") (ITU-R 601-2)."""
+def rgb_to_luma(frames: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+    """(..., H, W, 3) uint8 RGB -> float64 grey levels exactly as PIL's convert("L") (ITU-R 601-2)."""
+    if frames.ndim >= 3 and frames.dtype == np.uint8 and _use_kernels(compiled):
+        stack = np.ascontiguousarray(frames).reshape((-1,) + frames.shape[-3:])
+        return _kernels().luma(stack).reshape(frames.shape[:-1])
     rgb = frames.astype(np.uint32)
     return ((rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16).astype(np.float64)
 
@@ -50,6 +53,22 @@ def rgb_to_bt709(frames: np.ndarray) -> np.ndarray:
 
 # the `color` parameter of a CPBD variant -> its RGB-to-grey conversion
 GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709": rgb_to_bt709}
+
+
+@lru_cache(maxsize=1)
+def _kernels():
+    """metrics.cpbd_kernels, or None where numba does not import (e.g. a Python it does not support yet)."""
+    try:
+        from metrics import cpbd_kernels
+    except ImportError:
+        return None
+    return cpbd_kernels
+
+
+def _use_kernels(compiled: bool | None) -> bool:
+    if compiled and _kernels() is None:
+        raise ImportError("CPBD's compiled kernels need numba (pip install numba)")
+    return _kernels() is not None if compiled is None else compiled
 
 
 # ---- step 1: Canny, batched over axis 0 --------------------------------------------------------
@@ -101,18 +120,25 @@ def _bleed_over(shape: tuple[int, int]) -> np.ndarray:
     return ndi.gaussian_filter(ones, sigma=1.0, mode="constant", cval=0.0) + np.finfo(np.float64).eps
 
 
-def canny_edges(gray: np.ndarray) -> np.ndarray:
-    """(N, H, W) float64 0-255 -> (N, H, W) bool, equal to skimage.feature.canny(image) per frame."""
+def canny_edges(gray: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+    """(N, H, W) float64 0-255 -> (N, H, W) bool, equal to skimage.feature.canny(image) per frame.
+
+    `compiled`: Sobel + suppression in metrics/cpbd_kernels.py (same bits, ~5x faster); None = where numba imports.
+    """
     smooth = ndi.gaussian_filter(gray, sigma=(0, 1.0, 1.0), mode="constant", cval=0.0)
     smooth /= _bleed_over(gray.shape[1:])[None]
-    jsobel = _in_plane_sobel(smooth, axis=2)
-    isobel = _in_plane_sobel(smooth, axis=1)
-    magnitude = isobel * isobel
-    magnitude += jsobel * jsobel
-    np.sqrt(magnitude, out=magnitude)
-    kept = _nonmaximum_suppression(isobel, jsobel, magnitude, CANNY_LOW)
-    low_mask = kept > 0
-    if not np.any(low_mask & (kept < CANNY_HIGH)):
+    if _use_kernels(compiled):
+        classes = _kernels().canny_candidates(smooth, CANNY_LOW, CANNY_HIGH)
+        low_mask, strong = classes > 0, classes == 2
+    else:
+        jsobel = _in_plane_sobel(smooth, axis=2)
+        isobel = _in_plane_sobel(smooth, axis=1)
+        magnitude = isobel * isobel
+        magnitude += jsobel * jsobel
+        np.sqrt(magnitude, out=magnitude)
+        kept = _nonmaximum_suppression(isobel, jsobel, magnitude, CANNY_LOW)
+        low_mask, strong = kept > 0, kept >= CANNY_HIGH
+    if np.array_equal(low_mask, strong):
         return low_mask  # every candidate already passes the high threshold: hysteresis keeps them all
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = True  # 8-connected within a frame, never across frames
@@ -120,7 +146,7 @@ def canny_edges(gray: np.ndarray) -> np.ndarray:
     if count == 0:
         return low_mask
     good = np.zeros(count + 1, dtype=bool)
-    good[np.unique(labels[low_mask & (kept >= CANNY_HIGH)])] = True
+    good[np.unique(labels[strong])] = True
     good[0] = False
     return good[labels]
 
@@ -128,7 +154,7 @@ def canny_edges(gray: np.ndarray) -> np.ndarray:
 # ---- step 2: Octave-style Sobel edges -------------------------------------------------------------
 
 
-def octave_sobel_edges(gray: np.ndarray) -> np.ndarray:
+def octave_sobel_edges(gray: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """(N, H, W) -> bool: thinned vertical-gradient edges as the cpbd package computes them."""
     kernel = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4.0
     kernel /= np.abs(kernel).sum()
@@ -137,13 +163,19 @@ def octave_sobel_edges(gray: np.ndarray) -> np.ndarray:
     # grey (e.g. cpbd-bt709's) rounds differently in that order, flipping ties in the thinning: there
     # the reference's own 2-D convolution is used
     assert np.array_equal(np.outer([1, 2, 1], [1, 0, -1]) / 8, kernel.T)
-    if np.array_equal(gray, np.round(gray)):
+    integer_grey = np.array_equal(gray, np.round(gray))
+    kernels = _kernels() if _use_kernels(compiled) else None
+    if integer_grey and kernels is not None:
+        gradient = kernels.octave_gradient(np.ascontiguousarray(gray))
+    elif integer_grey:
         gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
                                    [0.125, 0.25, 0.125], axis=1, mode="reflect")
     else:
         gradient = ndi.convolve(gray, kernel.T[None], mode="reflect")
     strength = np.square(gradient)
     threshold = np.array([2 * np.sqrt(np.mean(s)) for s in strength])  # per frame, the reference's order
+    if kernels is not None:
+        return kernels.thin_edges(strength, threshold)
     strength[strength <= threshold[:, None, None]] = 0
     # thinning: strictly above both horizontal or both vertical neighbours (zeros beyond the border)
     positive = strength > 0
@@ -173,25 +205,35 @@ def _run_lengths(breaks: np.ndarray, shape, frames, rows, starts, leftward: bool
     return np.where(inside, runs, 0)
 
 
-def marziliano_widths(gray: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def marziliano_widths(gray: np.ndarray, edges: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """(N, H, W) edge widths (0 where no edge is measured), as the reference's row-wise search.
 
     Computed only at the (sparse) edge pixels: the search to each side stops where the
     horizontal intensity step changes sign, so a width is two run lengths of same-signed steps.
+    `compiled`: the gradient test and the row walks in metrics/cpbd_kernels.py (same bits).
     """
     n, h, w = gray.shape
-    grad_y, grad_x = np.gradient(gray, axis=(1, 2))
+    kernels = _kernels() if _use_kernels(compiled) else None
     widths = np.zeros_like(gray)
     # the reference's angle is 0 where grad_x == 0, and atan2 is 0 where grad_y == 0 < grad_x;
     # it measures nothing in a frame whose angles are all 0 (its `if np.any(edge_angles)`)
-    any_angle = np.any((grad_x != 0) & ((grad_y != 0) | (grad_x < 0)), axis=(1, 2))
-    select = edges & any_angle[:, None, None]
-    select[:, [0, -1], :] = False
-    select[:, :, [0, -1]] = False
-    f, r, c = np.nonzero(select)
-    gx, gy = grad_x[f, r, c], grad_y[f, r, c]
+    if kernels is not None:
+        f, r, c, gx, gy = kernels.edge_gradients(gray, edges, kernels.any_nonzero_angle(gray))
+    else:
+        grad_y, grad_x = np.gradient(gray, axis=(1, 2))
+        any_angle = np.any((grad_x != 0) & ((grad_y != 0) | (grad_x < 0)), axis=(1, 2))
+        select = edges & any_angle[:, None, None]
+        select[:, [0, -1], :] = False  # border pixels are never measured
+        select[:, :, [0, -1]] = False
+        f, r, c = np.nonzero(select)
+        gx, gy = grad_x[f, r, c], grad_y[f, r, c]
     angle = np.where(gx != 0, np.arctan2(gy, gx) * (180 / np.pi), 0.0)
     quantised = 45 * np.round(angle / 45)
+    if kernels is not None:
+        chosen = (quantised == 0) | (np.abs(quantised) == 180)
+        widths[f[chosen], r[chosen], c[chosen]] = kernels.walk_widths(
+            gray, f[chosen], r[chosen], c[chosen], quantised[chosen] == 0, MAX_MARGIN)
+        return widths
     step = np.diff(gray, axis=2)  # step[..., k] = I[k + 1] - I[k]
     for rising, chosen in ((True, quantised == 0), (False, np.abs(quantised) == 180)):
         if not chosen.any():
@@ -208,9 +250,26 @@ def marziliano_widths(gray: np.ndarray, edges: np.ndarray) -> np.ndarray:
 # ---- step 4: pooling ---------------------------------------------------------------------------------
 
 
-def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _p_blur(width: np.ndarray, jnb: np.ndarray) -> np.ndarray:
+    return 1 - np.exp(-np.abs(width / jnb) ** BETA)
+
+
+@lru_cache(maxsize=1)
+def _sharp_table() -> np.ndarray:
+    """(2, max width + 1) bool: is an edge of each integer width sharp, under JNB width 5 (row 0) and 3 (row 1)?
+    Widths are integers up to 2 * MAX_MARGIN + 2, so the pooled decision is a lookup of the same numpy values."""
+    width = np.arange(2 * MAX_MARGIN + 3, dtype=np.float64)
+    return np.stack([np.round(_p_blur(width, np.full_like(width, jnb)) * 100) < SHARP_BUCKETS
+                     for jnb in (JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH)])
+
+
+def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray,
+                      compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: (edges judged sharp, edges measured) over whole 64x64 edge blocks."""
     n, h, w = gray.shape
+    if _use_kernels(compiled):
+        min_edge_pixels = int(np.floor(BLOCK * BLOCK * EDGE_BLOCK_FRACTION)) + 1  # "more than 0.2%"
+        return _kernels().block_counts(gray, canny, widths, _sharp_table(), BLOCK, min_edge_pixels, JNB_CONTRAST)
     bh, bw = h // BLOCK, w // BLOCK
 
     def blocks(a):
@@ -223,28 +282,33 @@ def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray) -
     wb = blocks(widths)
     f, bi, _, bj, _ = np.nonzero((wb != 0) & edge_block[:, :, None, :, None])
     width = wb[(wb != 0) & edge_block[:, :, None, :, None]]
-    p_blur = 1 - np.exp(-np.abs(width / jnb[f, bi, bj]) ** BETA)
+    p_blur = _p_blur(width, jnb[f, bi, bj])
     sharp = np.round(p_blur * 100) < SHARP_BUCKETS
     return np.bincount(f, weights=sharp, minlength=n), np.bincount(f, minlength=n)
 
 
-def cpbd_frames(gray: np.ndarray) -> np.ndarray:
-    """(N, H, W) grey levels 0-255 -> (N,) CPBD per frame (0 where no edge was measured)."""
-    gray = np.asarray(gray, dtype=np.float64)
+def cpbd_frames(gray: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+    """(N, H, W) grey levels 0-255 -> (N,) CPBD per frame (0 where no edge was measured).
+
+    `compiled`: the per-pixel steps in numba loops (metrics/cpbd_kernels.py, same bits); False: numpy
+    alone; None: numba where it imports."""
+    gray = np.ascontiguousarray(gray, dtype=np.float64)
     if gray.ndim == 2:
         gray = gray[None]
-    widths = marziliano_widths(gray, octave_sobel_edges(gray))
-    sharp, total = sharp_edge_counts(gray, canny_edges(gray), widths)
+    widths = marziliano_widths(gray, octave_sobel_edges(gray, compiled), compiled)
+    sharp, total = sharp_edge_counts(gray, canny_edges(gray, compiled), widths, compiled)
     return np.where(total > 0, sharp / np.maximum(total, 1), 0.0)
 
 
 class CPBD(Metric):
     name = "cpbd"
     direction = "higher"
-    backend = "exact re-implementation of cpbd 1.0.7: numpy on CPU, torch on CUDA"
+    backend = "exact re-implementation of cpbd 1.0.7: numpy + numba loops on CPU (numpy alone without numba), torch on CUDA"
 
     def backend_id(self) -> str:
-        return "torch-cuda-cpbd-1.0.7" if self.device.type == "cuda" else "numpy-exact-cpbd-1.0.7"
+        if self.device.type == "cuda":
+            return "torch-cuda-cpbd-1.0.7"
+        return "numba-exact-cpbd-1.0.7" if _kernels() is not None else "numpy-exact-cpbd-1.0.7"
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}

@@ -135,3 +135,41 @@ def test_edge_maps_match_the_reference_on_non_integer_grey():
         tensor = torch.from_numpy(image)[None]  # the CUDA path's code, run on the CPU
         assert np.array_equal(octave_sobel_edges_torch(tensor)[0].numpy(), reference_sobel(image)), sigma
         assert abs(float(cpbd_frames_torch(tensor)[0]) - cpbd.compute(image)) <= 1e-12, sigma
+
+
+def _synthetic_greys():
+    """Inputs the compiled loops were not written against: odd sizes, blur from none to heavy, noise,
+    integer and non-integer grey, flat and ramp frames (the reference's quirks), a 64-wide sliver."""
+    rng = np.random.default_rng(11)
+    out = []
+    for shape, sigma in (((3, 97, 131), 0.0), ((2, 130, 77), 0.8), ((2, 128, 128), 2.5), ((1, 200, 64), 6.0)):
+        image = rng.uniform(0, 255, shape)
+        if sigma:
+            image = gaussian_filter(image, (0, sigma, sigma))
+        out += [np.round(image), image]
+    astronaut = _astronaut(256)
+    out.append(np.stack([np.clip(np.round(gaussian_filter(astronaut, s) + rng.normal(0, n, astronaut.shape)), 0, 255)
+                         for s, n in ((0.5, 0), (1.5, 4), (3.0, 15))]))
+    out.append(np.zeros((2, 70, 70)))
+    out.append(np.tile(np.arange(130.0), (2, 130, 1)))
+    return out
+
+
+def test_compiled_steps_are_bit_identical_to_numpy():
+    pytest.importorskip("numba")
+    for gray in _synthetic_greys():
+        for step in (canny_edges, octave_sobel_edges):
+            assert np.array_equal(step(gray, compiled=True), step(gray, compiled=False)), (step.__name__, gray.shape)
+        sobel = octave_sobel_edges(gray, compiled=False)
+        assert np.array_equal(marziliano_widths(gray, sobel, compiled=True), marziliano_widths(gray, sobel, compiled=False))
+        assert np.array_equal(cpbd_frames(gray, compiled=True), cpbd_frames(gray, compiled=False)), gray.shape
+    rgb = np.random.default_rng(2).integers(0, 256, (2, 33, 47, 3), dtype=np.uint8)
+    assert np.array_equal(rgb_to_luma(rgb, compiled=True), rgb_to_luma(rgb, compiled=False))
+    assert np.array_equal(rgb_to_luma(rgb[0], compiled=True), rgb_to_luma(rgb[0], compiled=False))
+
+
+def test_both_paths_agree_with_the_package_on_synthetic_frames():
+    for gray in _synthetic_greys()[:5]:
+        reference = np.array([cpbd.compute(g) for g in gray])
+        for compiled in (False, True):
+            assert np.abs(cpbd_frames(gray, compiled=compiled) - reference).max() <= 1e-12, (gray.shape, compiled)
