@@ -179,10 +179,12 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7b = InceptionE(1280, max_pool=False)
         self.Mixed_7c = InceptionE(2048, max_pool=True)
         self.fc = nn.Linear(2048, 1008)  # in the official file; unused for pool3 features
+        self.channels_last = False  # set by for_inference(): inputs then enter in the weights' layout
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-        return (2 * x - 1).contiguous(memory_format=torch.channels_last)
+        x = 2 * x - 1
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def for_inference(self) -> "FIDInceptionV3":
         """This network with every BatchNorm folded into its convolution, in channels_last layout.
@@ -204,6 +206,7 @@ class FIDInceptionV3(nn.Module):
                     fused.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
                     fused.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
                     block.conv, block.bn = fused, nn.Identity()
+        folded.channels_last = True
         return folded.to(memory_format=torch.channels_last)
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
@@ -307,13 +310,20 @@ def load_inception(device: str, weights_dir: str | Path) -> tuple[FIDInceptionV3
 
 @lru_cache(maxsize=4)
 def _load_inception(device: str, weights_dir: Path) -> tuple[FIDInceptionV3, str]:
-    path, provenance = resolve_weights(weights_dir)
+    model, provenance = load_layered_inception(weights_dir)
+    return model.for_inference().to(device), provenance
+
+
+def load_layered_inception(weights_dir: str | Path) -> tuple[FIDInceptionV3, str]:
+    """(network as the weights file describes it, BatchNorm separate, on the CPU, provenance): the way
+    pytorch-fid runs it; `bench speed suite` times the reference with it."""
+    path, provenance = resolve_weights(Path(weights_dir).expanduser().resolve())
     model = FIDInceptionV3()
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise BenchError(f"{path}: not an FID Inception state_dict (missing {missing[:3]}…, unexpected {unexpected[:3]}…)")
-    return model.eval().for_inference().to(device), provenance
+    return model.eval(), provenance
 
 
 @torch.no_grad()

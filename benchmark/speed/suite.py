@@ -109,12 +109,13 @@ def _reference_landmarks(sample):
 
 
 def _reference_inception(sample, settings):
-    """The same Inception, run as pytorch-fid's script runs it: batches of 50, float32, autograd off, both videos."""
+    """The same Inception, run as pytorch-fid's script runs it: its layered network (BatchNorm separate),
+    batches of 50, float32, autograd off, both videos."""
     import torch
 
-    from benchmark.perception.inception import load_inception
+    from benchmark.perception.inception import load_layered_inception
 
-    model, _ = load_inception(settings.device, settings.weights_dir)
+    model = load_layered_inception(settings.weights_dir)[0].to(settings.device)
     frames = np.stack([f for pair in sample for f in pair])
     out = []
     with torch.no_grad():
