@@ -10,6 +10,7 @@ The thesis' C1=0.0001, C2=0.0003 read as a typo for (0.01)^2, (0.03)^2; we use t
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from benchmark.heap import release_free_memory
 from metrics.base import ClipValue, Metric, frame_chunks, frames_to_tensor
@@ -24,35 +25,28 @@ def gaussian_kernel_1d(sigma: float, truncate: float, dtype, device) -> torch.Te
     return k / k.sum()
 
 
-def valid_blur_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:
-    """(size, size - 2r) banded matrix M with (x @ M) = 'valid' 1-D correlation of x with `kernel`."""
-    taps = kernel.numel()
-    out = size - taps + 1
-    m = torch.zeros(size, out, dtype=kernel.dtype, device=kernel.device)
-    cols = torch.arange(out, device=kernel.device)
-    for t in range(taps):
-        m[cols + t, cols] = kernel[t]
-    return m
-
-
 def ssim_per_frame(
     x: torch.Tensor, y: torch.Tensor, data_range: float, sigma: float = 1.5, truncate: float = 3.5,
     k1: float = 0.01, k2: float = 0.03,
 ) -> torch.Tensor:
     """(T, C, H, W) float -> (T,) SSIM, averaged over the valid region and the channels.
 
-    The Gaussian blur is two banded matrix products over the five maps at once (x, y, x², y², xy):
-    BLAS-fast on CPU. In float32 (what the metric uses) SSIM stays within ~1e-7 of float64 /
-    skimage on natural frames and within 2e-5 on nearly flat, bright ones (the worst case for
-    float32 moments; tests/test_metrics_reference.py), inside the 1e-4 calibration tolerance.
+    The five maps (x, y, x², y², xy) of every channel are laid out as the channels of one
+    channels-last image and blurred by two depthwise 'valid' 1-D convolutions (one pass over
+    memory each; ~1.7x faster on a CPU than the dense banded matrix products used before).
+    In float32 (what the metric uses on a CPU) SSIM stays within ~1e-7 of float64 / skimage on
+    natural frames and within 2e-5 on nearly flat, bright ones (the worst case for float32
+    moments; tests/test_metrics_reference.py), inside the 1e-4 calibration tolerance.
     """
-    k = gaussian_kernel_1d(sigma, truncate, torch.float64, x.device)
-    blur_w = valid_blur_matrix(x.shape[-1], k).to(x.dtype)
-    blur_h_t = valid_blur_matrix(x.shape[-2], k).to(x.dtype).T.contiguous()
+    k = gaussian_kernel_1d(sigma, truncate, torch.float64, x.device).to(x.dtype)
     # moments of the frames shifted to mid-range: E[x²] - E[x]² then cancels far less in float32
     shift = data_range / 2
-    x, y = x - shift, y - shift
-    m_x, m_y, xx, yy, xy = torch.matmul(blur_h_t, torch.matmul(torch.stack([x, y, x * x, y * y, x * y]), blur_w))
+    x, y = (x - shift).permute(0, 2, 3, 1), (y - shift).permute(0, 2, 3, 1)  # (T, H, W, C)
+    maps = torch.cat([x, y, x * x, y * y, x * y], dim=-1).permute(0, 3, 1, 2)  # NCHW view, channels-last memory
+    groups = maps.shape[1]
+    blurred = F.conv2d(maps, k.view(1, 1, 1, -1).expand(groups, 1, 1, -1), groups=groups)
+    blurred = F.conv2d(blurred, k.view(1, 1, -1, 1).expand(groups, 1, -1, 1), groups=groups)
+    m_x, m_y, xx, yy, xy = blurred.contiguous().unflatten(1, (5, -1)).unbind(1)
     var_x, var_y, cov = xx - m_x * m_x, yy - m_y * m_y, xy - m_x * m_y
     mu_x, mu_y = m_x + shift, m_y + shift
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
@@ -67,8 +61,8 @@ class SSIM(Metric):
     default_params = {"data_range": 255.0, "window": "gaussian", "sigma": 1.5, "truncate": 3.5,
                       "k1": 0.01, "k2": 0.03, "color": "rgb", "reduction": "mean-over-frames"}
 
-    # each chunk's float32 temporaries (the five stacked maps and their blurs) are ~20 MB per 256²
-    # frame: 4 frames keep them under 100 MB (16 frames: +1.1 GB peak RSS on a 1000-frame clip)
+    # each chunk's float32 temporaries (the five maps, their blurs, the SSIM map's terms) are ~15 MB
+    # per 256² frame: 4 frames keep them under 100 MB (16 frames: +1.1 GB peak RSS on a 1000-frame clip)
     chunk_frames = 4
     trim_every = 16  # chunks between returning freed memory: each trim costs the next chunk its page faults
 
@@ -76,8 +70,8 @@ class SSIM(Metric):
         generated, reference = ctx.generated, ctx.reference
         p = self.params
         values = []
-        # float32 on CPU; on CUDA float32 matmuls may run as TF32 (10-bit mantissa) if the user's code
-        # allows it, which would move SSIM by ~1e-3: float64 there
+        # float32 on CPU; on CUDA, cuDNN may run float32 convolutions as TF32 (10-bit mantissa; torch allows
+        # it by default), which would move SSIM by ~1e-3: float64 there
         dtype = torch.float32 if str(self.device) == "cpu" else torch.float64
         for i, part in enumerate(frame_chunks(generated.n_frames, self.chunk_frames)):
             g = frames_to_tensor(generated.frames[part], self.device, dtype)
