@@ -19,3 +19,16 @@ def test_speed_suite_compares_values_with_the_references(mini_data_root):
     assert abs(lines["ssim"]["harness_value"] - lines["ssim"]["reference_value"]) < 1e-4
     assert all(line["harness_s_per_pair"] > 0 for line in lines.values())
     assert printed[-1].startswith("suite (one shared context per clip)")
+
+
+def test_speed_suite_also_times_the_suite_without_fid(mini_data_root):
+    pytest.importorskip("cpbd")
+    from benchmark.speed.suite import run
+
+    printed: list[str] = []
+    result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append, metrics=("psnr", "fid"),
+                 sample_pairs=4)
+    assert printed[-2].startswith("suite (one shared context per clip)")
+    assert printed[-1].startswith("suite without fid (1 metrics)")
+    assert result["suite_without_fid_pairs_per_s"] > 0 and result["suite_pairs_per_s"] > 0  # figures, never compared
+    assert result["reference_suite_without_fid_pairs_per_s"] > 0
