@@ -327,7 +327,7 @@ def load_layered_inception(weights_dir: str | Path) -> tuple[FIDInceptionV3, str
     return model.eval(), provenance
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def inception_features(frames, device: str, weights_dir: str | Path, batch: int | None = None):
     """(T, H, W, 3) uint8 RGB -> (T, 2048) float32 numpy pool3 features.
 
