@@ -44,8 +44,9 @@ def ssim_per_frame(
     x, y = (x - shift).permute(0, 2, 3, 1), (y - shift).permute(0, 2, 3, 1)  # (T, H, W, C)
     maps = torch.cat([x, y, x * x, y * y, x * y], dim=-1).permute(0, 3, 1, 2)  # NCHW view, channels-last memory
     groups = maps.shape[1]
-    blurred = F.conv2d(maps, k.view(1, 1, 1, -1).expand(groups, 1, 1, -1), groups=groups)
-    blurred = F.conv2d(blurred, k.view(1, 1, -1, 1).expand(groups, 1, -1, 1), groups=groups)
+    along_w = k.view(1, 1, 1, -1).expand(groups, 1, 1, -1).contiguous()
+    along_h = k.view(1, 1, -1, 1).expand(groups, 1, -1, 1).contiguous()
+    blurred = F.conv2d(F.conv2d(maps, along_w, groups=groups), along_h, groups=groups)
     m_x, m_y, xx, yy, xy = blurred.contiguous().unflatten(1, (5, -1)).unbind(1)
     var_x, var_y, cov = xx - m_x * m_x, yy - m_y * m_y, xy - m_x * m_y
     mu_x, mu_y = m_x + shift, m_y + shift
