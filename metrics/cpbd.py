@@ -339,13 +339,18 @@ class CPBD(Metric):
 CHUNK_FRAMES = 4  # small chunks stay in cache: faster than big batches on CPU
 
 
-def cpbd_video(frames: np.ndarray, workers: int | None = None, to_grey=rgb_to_luma) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T,) CPBD, chunks spread over threads (numpy/scipy release the GIL)."""
+def cpbd_video(frames: np.ndarray, workers: int | None = None, to_grey=rgb_to_luma,
+               compiled: bool | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB -> (T,) CPBD, chunks spread over threads (numpy, scipy and the
+    compiled loops release the GIL). `compiled`: as cpbd_frames'."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
     workers = workers or min(len(chunks), os.cpu_count() or 1)
+    def one(chunk):
+        return cpbd_frames(to_grey(chunk), compiled)
+
     if workers <= 1:
-        return np.concatenate([cpbd_frames(to_grey(c)) for c in chunks])
+        return np.concatenate([one(c) for c in chunks])
     with ThreadPoolExecutor(workers) as pool:
-        return np.concatenate(list(pool.map(lambda c: cpbd_frames(to_grey(c)), chunks)))
+        return np.concatenate(list(pool.map(one, chunks)))
