@@ -28,6 +28,29 @@ def _reflect(k: int, n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _sobel(g: np.ndarray, along_rows: bool, centre: float, side: float, step: np.ndarray, out: np.ndarray) -> None:
+    """One frame through scipy's correlate1d([-1, 0, 1]) along rows (axis 0) or columns, then
+    correlate1d([side, centre, side]) along the other axis, 'reflect' borders, evaluated as scipy
+    does: next - previous, then centre * x + (previous + next) * side. `step` is scratch space."""
+    h, w = g.shape
+    for i in range(h):
+        up, down = _reflect(i - 1, h), _reflect(i + 1, h)
+        for j in range(w):
+            if along_rows:
+                step[i, j] = g[down, j] - g[up, j]
+            else:
+                step[i, j] = g[i, _reflect(j + 1, w)] - g[i, _reflect(j - 1, w)]
+    for i in range(h):
+        up, down = _reflect(i - 1, h), _reflect(i + 1, h)
+        for j in range(w):
+            if along_rows:
+                neighbours = step[i, _reflect(j - 1, w)] + step[i, _reflect(j + 1, w)]
+            else:
+                neighbours = step[up, j] + step[down, j]
+            out[i, j] = step[i, j] * centre + neighbours * side
+
+
+@njit(cache=True, nogil=True)
 def canny_candidates(smooth: np.ndarray, low: float, high: float) -> np.ndarray:
     """(N, H, W) smoothed float64 -> (N, H, W) uint8: 0 suppressed, 1 kept below `high`, 2 kept at or above.
 
@@ -35,27 +58,16 @@ def canny_candidates(smooth: np.ndarray, low: float, high: float) -> np.ndarray:
     """
     n, h, w = smooth.shape
     out = np.zeros((n, h, w), np.uint8)
-    padded = np.empty((h + 2, w + 2))  # 'reflect' for one pixel: the edge row / column repeated
-    di = np.empty((h, w + 2))  # derivative along rows, on padded columns
-    dj = np.empty((h + 2, w))  # derivative along columns, on padded rows
+    step = np.empty((h, w))
     isobel = np.empty((h, w))
     jsobel = np.empty((h, w))
     magnitude = np.empty((h, w))
     for f in range(n):
-        padded[1 : h + 1, 1 : w + 1] = smooth[f]
-        padded[0, 1 : w + 1], padded[h + 1, 1 : w + 1] = smooth[f, 0], smooth[f, h - 1]
-        padded[:, 0], padded[:, w + 1] = padded[:, 1], padded[:, w]
-        for i in range(h):
-            for j in range(w + 2):
-                di[i, j] = padded[i + 2, j] - padded[i, j]
-        for i in range(h + 2):
-            for j in range(w):
-                dj[i, j] = padded[i, j + 2] - padded[i, j]
+        _sobel(smooth[f], True, 2.0, 1.0, step, isobel)  # skimage's Sobel: scipy.ndimage.sobel per axis
+        _sobel(smooth[f], False, 2.0, 1.0, step, jsobel)
         for i in range(h):
             for j in range(w):
-                gi = di[i, j + 1] * 2.0 + (di[i, j] + di[i, j + 2])
-                gj = dj[i + 1, j] * 2.0 + (dj[i, j] + dj[i + 2, j])
-                isobel[i, j], jsobel[i, j] = gi, gj
+                gi, gj = isobel[i, j], jsobel[i, j]
                 magnitude[i, j] = np.sqrt(gi * gi + gj * gj)
         for i in range(1, h - 1):
             for j in range(1, w - 1):
@@ -157,16 +169,9 @@ def octave_gradient(gray: np.ndarray) -> np.ndarray:
     [1/8, 1/4, 1/8] along rows ('reflect'): centre * 1/4 + (previous + next) * 1/8."""
     n, h, w = gray.shape
     out = np.empty((n, h, w))
-    d = np.empty((h, w))
+    step = np.empty((h, w))
     for f in range(n):
-        g = gray[f]
-        for i in range(h):
-            for j in range(w):
-                d[i, j] = g[i, _reflect(j + 1, w)] - g[i, _reflect(j - 1, w)]
-        for i in range(h):
-            up, down = _reflect(i - 1, h), _reflect(i + 1, h)
-            for j in range(w):
-                out[f, i, j] = d[i, j] * 0.25 + (d[up, j] + d[down, j]) * 0.125
+        _sobel(gray[f], False, 0.25, 0.125, step, out[f])
     return out
 
 
