@@ -59,24 +59,24 @@ def rgb_to_bt709(frames: np.ndarray) -> np.ndarray:
 GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709": rgb_to_bt709}
 
 
-_KERNELS_UNAVAILABLE: list[str] = []  # why the compiled loops could not be loaded, if they could not
-
-
 @lru_cache(maxsize=1)
-def _kernels():
-    """metrics.cpbd_kernels, or None where numba does not import (e.g. a Python it does not support yet)
-    or cannot set up its cache (no writable folder): the numpy steps then give the same bits, slower."""
+def _load_kernels():
+    """(metrics.cpbd_kernels, None), or (None, why) where numba does not import (e.g. a Python it does not
+    support yet) or cannot set up its cache (no writable folder): the numpy steps then give the same bits, slower."""
     try:
         from metrics import cpbd_kernels
     except Exception as exc:  # ImportError, or numba's RuntimeError when no cache folder is writable
-        _KERNELS_UNAVAILABLE.append(f"{type(exc).__name__}: {exc}")
-        return None
-    return cpbd_kernels
+        return None, f"{type(exc).__name__}: {exc}"
+    return cpbd_kernels, None
+
+
+def _kernels():
+    return _load_kernels()[0]
 
 
 def _use_kernels(compiled: bool | None) -> bool:
     if compiled and _kernels() is None:
-        raise ImportError(f"CPBD's compiled loops are unavailable ({_KERNELS_UNAVAILABLE[-1]}); pip install numba, "
+        raise ImportError(f"CPBD's compiled loops are unavailable ({_load_kernels()[1]}); pip install numba, "
                           "or set NUMBA_CACHE_DIR to a writable folder")
     return _kernels() is not None if compiled is None else compiled
 
