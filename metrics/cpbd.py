@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from metrics.base import ClipValue, Metric
+from metrics.compiled import use_kernels
 from metrics.context import ClipContext
 from metrics.cpbd_conventions import (BETA, BLOCK, BT709_WEIGHTS, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION,
                                      JNB_CONTRAST, JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN,
@@ -42,9 +43,10 @@ from metrics.cpbd_conventions import (BETA, BLOCK, BT709_WEIGHTS, CANNY_HIGH, CA
 
 def rgb_to_luma(frames: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """(..., H, W, 3) uint8 RGB -> float64 grey levels exactly as PIL's convert("L") (ITU-R 601-2)."""
-    if frames.ndim >= 3 and frames.dtype == np.uint8 and _use_kernels(compiled):
+    kernels = _kernels(compiled) if frames.ndim >= 3 and frames.dtype == np.uint8 else None
+    if kernels is not None:
         stack = np.ascontiguousarray(frames).reshape((-1,) + frames.shape[-3:])
-        return _kernels().luma(stack).reshape(frames.shape[:-1])
+        return kernels.luma(stack).reshape(frames.shape[:-1])
     rgb = frames.astype(np.uint32)
     return ((rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16).astype(np.float64)
 
@@ -59,26 +61,9 @@ def rgb_to_bt709(frames: np.ndarray) -> np.ndarray:
 GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709": rgb_to_bt709}
 
 
-@lru_cache(maxsize=1)
-def _load_kernels():
-    """(metrics.cpbd_kernels, None), or (None, why) where numba does not import (e.g. a Python it does not
-    support yet) or cannot set up its cache (no writable folder): the numpy steps then give the same bits, slower."""
-    try:
-        from metrics import cpbd_kernels
-    except Exception as exc:  # ImportError, or numba's RuntimeError when no cache folder is writable
-        return None, f"{type(exc).__name__}: {exc}"
-    return cpbd_kernels, None
-
-
-def _kernels():
-    return _load_kernels()[0]
-
-
-def _use_kernels(compiled: bool | None) -> bool:
-    if compiled and _kernels() is None:
-        raise ImportError(f"CPBD's compiled loops are unavailable ({_load_kernels()[1]}); pip install numba, "
-                          "or set NUMBA_CACHE_DIR to a writable folder")
-    return _kernels() is not None if compiled is None else compiled
+def _kernels(compiled: bool | None = None):
+    """metrics/cpbd_kernels.py where it is to run (see metrics.compiled.use_kernels), else None: numpy."""
+    return use_kernels("metrics.cpbd_kernels", compiled, "CPBD")
 
 
 # ---- step 1: Canny, batched over axis 0 --------------------------------------------------------
@@ -137,8 +122,9 @@ def canny_edges(gray: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """
     smooth = ndi.gaussian_filter(gray, sigma=(0, 1.0, 1.0), mode="constant", cval=0.0)
     smooth /= _bleed_over(gray.shape[1:])[None]
-    if _use_kernels(compiled):
-        classes = _kernels().canny_candidates(smooth, CANNY_LOW, CANNY_HIGH)
+    kernels = _kernels(compiled)
+    if kernels is not None:
+        classes = kernels.canny_candidates(smooth, CANNY_LOW, CANNY_HIGH)
         low_mask, strong = classes > 0, classes == 2
     else:
         jsobel = _in_plane_sobel(smooth, axis=2)
@@ -174,7 +160,7 @@ def octave_sobel_edges(gray: np.ndarray, compiled: bool | None = None) -> np.nda
     # the reference's own 2-D convolution is used
     assert np.array_equal(np.outer([1, 2, 1], [1, 0, -1]) / 8, kernel.T)
     integer_grey = np.array_equal(gray, np.round(gray))
-    kernels = _kernels() if _use_kernels(compiled) else None
+    kernels = _kernels(compiled)
     if integer_grey and kernels is not None:
         gradient = kernels.octave_gradient(np.ascontiguousarray(gray))
     elif integer_grey:
@@ -223,7 +209,7 @@ def marziliano_widths(gray: np.ndarray, edges: np.ndarray, compiled: bool | None
     `compiled`: the gradient test and the row walks in metrics/cpbd_kernels.py (same bits).
     """
     n, h, w = gray.shape
-    kernels = _kernels() if _use_kernels(compiled) else None
+    kernels = _kernels(compiled)
     widths = np.zeros_like(gray)
     # the reference's angle is 0 where grad_x == 0, and atan2 is 0 where grad_y == 0 < grad_x;
     # it measures nothing in a frame whose angles are all 0 (its `if np.any(edge_angles)`)
@@ -277,9 +263,10 @@ def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray,
                       compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: (edges judged sharp, edges measured) over whole 64x64 edge blocks."""
     n, h, w = gray.shape
-    if _use_kernels(compiled):
+    kernels = _kernels(compiled)
+    if kernels is not None:
         min_edge_pixels = int(np.floor(BLOCK * BLOCK * EDGE_BLOCK_FRACTION)) + 1  # "more than 0.2%"
-        return _kernels().block_counts(gray, canny, widths, _sharp_table(), BLOCK, min_edge_pixels, JNB_CONTRAST)
+        return kernels.block_counts(gray, canny, widths, _sharp_table(), BLOCK, min_edge_pixels, JNB_CONTRAST)
     bh, bw = h // BLOCK, w // BLOCK
 
     def blocks(a):
@@ -318,7 +305,7 @@ class CPBD(Metric):
     def backend_id(self) -> str:
         if self.device.type == "cuda":
             return "torch-cuda-cpbd-1.0.7"
-        return "numba-exact-cpbd-1.0.7" if _kernels() is not None else "numpy-exact-cpbd-1.0.7"
+        return "numba-exact-cpbd-1.0.7" if _kernels(None) is not None else "numpy-exact-cpbd-1.0.7"
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}

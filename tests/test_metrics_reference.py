@@ -106,3 +106,22 @@ def test_ssim_float32_stays_inside_the_tolerance_on_flat_and_bright_frames(level
     ref = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
                                  channel_axis=-1) for x, y in zip(a, b)]
     assert np.abs(ours - ref).max() <= 5e-5  # half the calibration tolerance
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 5, 3), (2, 256, 256, 3), (1, 1080, 1920, 3)])
+def test_psnr_compiled_sums_equal_the_numpy_integers(shape):
+    """The numba loop and numpy's int16/int64 path give the same integers, extremes included
+    (0 against 255 everywhere: 255^2 per value, ~1.3e11 for a 1080p frame)."""
+    from metrics.psnr import squared_errors
+
+    rng = np.random.default_rng(shape[1])
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    b = rng.integers(0, 256, shape, dtype=np.uint8)
+    a[0], b[0] = 0, 255
+    numpy_sums = squared_errors(a, b, compiled=False)
+    compiled_sums = squared_errors(a, b, compiled=True)
+    assert compiled_sums.dtype == np.int64
+    assert np.array_equal(compiled_sums, numpy_sums)
+    assert numpy_sums[0] == 255**2 * a[0].size
+    view = a[:, ::-1]  # not contiguous: copied, same numbers
+    assert np.array_equal(squared_errors(view, b, compiled=True), squared_errors(view, b, compiled=False))
