@@ -106,3 +106,26 @@ def test_reference_features_are_cached_once_per_protocol_version(mini_data_root,
     Runner(config, progress=False, log=lambda s: None).run()
     features = mini_data_root / "mini" / "v1" / "features"
     assert list((features / "landmarks").rglob("*.npz")) and list((features / "embeddings").rglob("*.npz"))
+
+
+def test_dlib_embeddings_in_batches_equal_dlibs_own_per_frame_call(mini):
+    """The batched chips give exactly what compute_face_descriptor(frame, shape) gives frame by frame,
+    across a batch boundary and with frames where no face was found (NaN rows)."""
+    from benchmark.perception.identity import DlibResnetEmbedder, dlib_shape
+    from benchmark.perception.registry import get_landmark_backend
+
+    clip = mini.clips()[0]
+    frames = clip.load_frames()[:20]
+    rng = np.random.default_rng(3)
+    frames[5:7] = np.clip(frames[5:7] + rng.normal(0, 25, frames[5:7].shape), 0, 255).astype(np.uint8)
+    track = get_landmark_backend("mediapipe").detect(frames)
+    found = track.found.copy()
+    found[[3, 17]] = False
+    embedder = DlibResnetEmbedder()
+    assert embedder.batch < int(found.sum())
+    ours = embedder.embed(frames, track.points, found)
+    assert np.isnan(ours[[3, 17]]).all()
+    for t in np.nonzero(found)[0]:
+        shape = dlib_shape(track.points[t])
+        expected = np.asarray(embedder._net.compute_face_descriptor(np.ascontiguousarray(frames[t]), shape))
+        assert np.array_equal(ours[t], expected), t
