@@ -108,24 +108,50 @@ def test_reference_features_are_cached_once_per_protocol_version(mini_data_root,
     assert list((features / "landmarks").rglob("*.npz")) and list((features / "embeddings").rglob("*.npz"))
 
 
-def test_dlib_embeddings_in_batches_equal_dlibs_own_per_frame_call(mini):
-    """The batched chips give exactly what compute_face_descriptor(frame, shape) gives frame by frame,
-    across a batch boundary and with frames where no face was found (NaN rows)."""
+def test_dlib_resnet_in_torch_gives_dlibs_own_descriptors(mini):
+    """The torch port of dlib's ResNet against dlib's compute_face_descriptor(frame, shape), frame by
+    frame, on mini frames, noisy, blurred and mirrored copies and another face (across a batch
+    boundary, with frames where no face was found): descriptors and ACD distances agree to float32."""
+    import dlib
+    from scipy.ndimage import gaussian_filter
+    from skimage import data
+
+    from benchmark.perception.base import dlib_model_path
     from benchmark.perception.identity import DlibResnetEmbedder, dlib_shape
     from benchmark.perception.registry import get_landmark_backend
 
-    clip = mini.clips()[0]
-    frames = clip.load_frames()[:20]
+    frames = mini.clips()[0].load_frames()[:24]
     rng = np.random.default_rng(3)
-    frames[5:7] = np.clip(frames[5:7] + rng.normal(0, 25, frames[5:7].shape), 0, 255).astype(np.uint8)
+    frames[5:9] = np.clip(frames[5:9] + rng.normal(0, 25, frames[5:9].shape), 0, 255).astype(np.uint8)
+    frames[9:12] = gaussian_filter(frames[9:12], (0, 2, 2, 0))
+    frames[12:15] = frames[12:15, :, ::-1]
+    photo = data.astronaut()[60:316, 140:396]
+    frames[15:18] = np.clip(photo + rng.normal(0, 8, (3, *photo.shape)), 0, 255).astype(np.uint8)
     track = get_landmark_backend("mediapipe").detect(frames)
     found = track.found.copy()
-    found[[3, 17]] = False
+    found[[3, 20]] = False
     embedder = DlibResnetEmbedder()
-    assert embedder.batch < int(found.sum())
+    embedder.batch = 8  # several batches, the last one partial
+    assert found[15:18].all()
     ours = embedder.embed(frames, track.points, found)
-    assert np.isnan(ours[[3, 17]]).all()
+    assert np.isnan(ours[[3, 20]]).all()
+    dlib_net = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    expected = np.full_like(ours, np.nan)
     for t in np.nonzero(found)[0]:
-        shape = dlib_shape(track.points[t])
-        expected = np.asarray(embedder._net.compute_face_descriptor(np.ascontiguousarray(frames[t]), shape))
-        assert np.array_equal(ours[t], expected), t
+        expected[t] = dlib_net.compute_face_descriptor(np.ascontiguousarray(frames[t]), dlib_shape(track.points[t]))
+    assert np.nanmax(np.abs(ours - expected)) < 2e-6
+    for kind in ("cosine", "euclidean"):
+        assert np.abs(content_distances(ours, kind) - content_distances(expected, kind)).max() < 2e-6
+
+
+def test_a_damaged_dlib_network_file_is_named(tmp_path):
+    from benchmark.perception.base import dlib_model_path
+    from benchmark.perception.dlib_resnet import load_dlib_resnet
+
+    whole = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat").read_bytes()
+    for name, damaged in (("truncated.dat", whole[: len(whole) // 2]), ("extra.dat", whole + b"\x01\x01"),
+                          ("other.dat", whole[:4] + b"x" + whole[5:])):
+        path = tmp_path / name
+        path.write_bytes(damaged)
+        with pytest.raises(BenchError, match=name):
+            load_dlib_resnet(path)

@@ -129,10 +129,11 @@ def _time_reference_acd(line: Line, sample, dlib68, shares_landmarks: bool) -> N
     faces = [(frames[t], track.points[t]) for t in np.nonzero(track.found)[0]]
     net = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
     embed_s, _ = _timed(lambda: _reference_acd_embeddings(faces, net), warm=lambda: _reference_acd_embeddings(faces[:1], net))
-    line.reference = "dlib68 + dlib ResNet per generated frame"
+    line.reference = "dlib68 + dlib's own ResNet runtime per generated frame"
     line.reference_s_per_pair = (detect_s + embed_s) / len(sample)
     line.reference_shared_s_per_pair = detect_s / len(sample) if shares_landmarks else 0.0
-    line.agreement = "embeddings only (same dlib ResNet); ground truth cached by the harness, not timed by either"
+    line.agreement = ("embeddings only (the harness runs the same network in torch: tests/test_lse_acd.py); "
+                      "ground truth cached by the harness, not timed by either")
 
 
 def _layered_inception(settings):
