@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from benchmark.fingerprint import sha256_file
 from benchmark.perception.base import Embedder, dlib_model_path, package_version
 
 
@@ -37,8 +38,10 @@ class DlibResnetEmbedder(Embedder):
 
         from benchmark.perception.dlib_resnet import load_dlib_resnet
 
+        path = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
         self._dlib = dlib
-        self._net = load_dlib_resnet(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat"))
+        self._net = load_dlib_resnet(path)
+        self.weights_sha256 = sha256_file(path)  # recorded with the features and the run
 
     def version(self) -> str:
         return (f"dlib-resnet128 (face_recognition_models {package_version('face_recognition_models')}) "
