@@ -123,6 +123,18 @@ def test_embedders_are_cached_per_weights_folder(tmp_path):
     assert second is not first and second.version() != first.version()
 
 
+def test_dlib_resnet_runs_on_the_settings_device_without_a_weights_folder(tmp_path):
+    """dlib's network ships with a package (no weights folder) but is torch: it follows the device."""
+    from benchmark.perception.registry import get_embedder
+
+    on_cpu = get_embedder("dlib-resnet", "cpu", tmp_path / "a")
+    assert on_cpu is get_embedder("dlib-resnet", "cpu", tmp_path / "b") and on_cpu.device == "cpu"
+    elsewhere = get_embedder("dlib-resnet", "meta")  # a device this CPU build has, standing in for cuda
+    assert elsewhere is not on_cpu and elsewhere.cache_key()["device"] == "meta"
+    assert {buffer.device.type for buffer in elsewhere._net.buffers()} == {"meta"}
+    assert elsewhere.cache_key()["backend"] == on_cpu.cache_key()["backend"]
+
+
 def test_metrics_take_device_and_backends_from_settings(tmp_path):
     from metrics import create_metric
 

@@ -42,14 +42,18 @@ class LandmarkTrack:
 class PerceptionBackend(ABC):
     name: ClassVar[str]
     # True: reads a user weight file from the weights folder and runs on the settings' torch device;
-    # built as cls(weights_dir, device). False: depends on neither, built as cls() and shared.
+    # built as cls(weights_dir, device). False: reads no user file, built as cls() and shared,
+    # or as cls(device) when `follows_device` (a torch network shipped with a package).
     reads_weights: ClassVar[bool] = False
+    follows_device: ClassVar[bool] = False
     device: str = "cpu"  # where it computes; mediapipe and dlib run on the CPU whatever the settings say
     weights_sha256: str | None = None  # of the user weight file, for backends that read one
 
     @classmethod
     def build(cls, device: str, weights_dir: Path | None) -> "PerceptionBackend":
-        return cls(weights_dir, device) if cls.reads_weights else cls()
+        if cls.reads_weights:
+            return cls(weights_dir, device)
+        return cls(device) if cls.follows_device else cls()
 
     def version(self) -> str:
         return self.name

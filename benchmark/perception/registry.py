@@ -41,13 +41,14 @@ def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path
 
 
 def get_embedder(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> Embedder:
-    """The shared identity embedder for (name, device, weights folder); dlib-resnet depends on neither."""
+    """The shared identity embedder for (name, device, weights folder); dlib-resnet reads no weights folder."""
     return _shared(EMBEDDERS, name, device, weights_dir)
 
 
 def _shared(registry: Registry, name: str, device: str, weights_dir: str | Path | None) -> PerceptionBackend:
-    if not registry.get(name).reads_weights:
-        return _instance(registry, name, "cpu", None)
+    backend = registry.get(name)
+    if not backend.reads_weights:
+        return _instance(registry, name, str(device) if backend.follows_device else "cpu", None)
     if weights_dir is None:  # nothing reads the environment: the caller passes the settings' folder
         raise BenchError(f"the {name} {registry.kind} needs the weights folder it reads from",
                          hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
