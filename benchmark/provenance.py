@@ -40,8 +40,11 @@ def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:
 def device_info(device: str) -> dict:
     import torch
 
+    from benchmark.settings import TORCH_NUMERICS
+
     info = {"requested": device, "torch": torch.__version__, "platform": platform.platform(),
-            "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine()}
+            "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine(),
+            "numerics": dict(TORCH_NUMERICS)}
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
         info["cuda"] = torch.version.cuda

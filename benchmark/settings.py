@@ -29,6 +29,12 @@ def default_data_dir() -> Path:
     return Path.home() / ".cache" / "talking-head-bench"
 
 
+# How every worker's torch computes, recorded with each run (provenance.device_info): float32 means
+# float32 on a GPU too (cuDNN and cuBLAS default to TF32 on Ampere and later, ~1e-3 relative), and
+# cuDNN picks deterministic algorithms, so a clip scores the same on every run of the same GPU.
+TORCH_NUMERICS = {"tf32": False, "cudnn_deterministic": True}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data and weights are, which device computes, which perception backends score.
@@ -83,9 +89,13 @@ class Settings:
         return cls(Path(d["data_dir"]), Path(d["weights_dir"]), d.get("device", "cpu"), d.get("landmarks"),
                    d.get("embedder"), int(d.get("threads", 1)))
 
-    def apply_threads(self) -> None:
-        """Give this process the run's torch thread count (each worker calls it once)."""
+    def apply_to_torch(self) -> None:
+        """Give this process the run's torch threads and numerics (each worker calls it once)."""
         import torch
 
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
+        torch.backends.cuda.matmul.allow_tf32 = TORCH_NUMERICS["tf32"]
+        torch.backends.cudnn.allow_tf32 = TORCH_NUMERICS["tf32"]
+        torch.backends.cudnn.deterministic = TORCH_NUMERICS["cudnn_deterministic"]
+        torch.backends.cudnn.benchmark = False  # the algorithm must not depend on a timing race

@@ -135,6 +135,25 @@ def test_dlib_resnet_runs_on_the_settings_device_without_a_weights_folder(tmp_pa
     assert elsewhere.cache_key()["backend"] == on_cpu.cache_key()["backend"]
 
 
+def test_workers_compute_in_true_float32_and_record_it(tmp_path, monkeypatch):
+    """TF32 (a GPU default) and cuDNN's timing-chosen algorithms would change the numbers from run to
+    run and from the CPU's; every worker turns them off, and the run's record says so."""
+    from benchmark.provenance import device_info
+
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # keep this process's threads
+    try:
+        matmul.allow_tf32 = cudnn.allow_tf32 = cudnn.benchmark = True
+        cudnn.deterministic = False
+        Settings(tmp_path, tmp_path, "cuda", threads=1).apply_to_torch()
+        assert not matmul.allow_tf32 and not cudnn.allow_tf32
+        assert cudnn.deterministic and not cudnn.benchmark
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark = before
+    assert device_info("cpu")["numerics"] == {"tf32": False, "cudnn_deterministic": True}
+
+
 def test_metrics_take_device_and_backends_from_settings(tmp_path):
     from metrics import create_metric
 

@@ -107,7 +107,7 @@ class ClipWorker:
         self.plan = plan if isinstance(plan, RunPlan) else RunPlan.from_dict(plan)
         settings = Settings.from_dict(self.plan.settings)
         self.settings = settings.with_device(device) if device else settings
-        self.settings.apply_threads()
+        self.settings.apply_to_torch()
         self.adapter = adapter or build_adapter(self.plan.model, self.plan.model_args, self.settings)
         if self.adapter.fingerprint() != self.plan.adapter["fingerprint"]:
             raise BenchError(f"the {self.plan.model} adapter here has fingerprint {self.adapter.fingerprint()[:12]}, "

@@ -177,7 +177,7 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
     from metrics import DEFAULT_METRICS
 
     settings = Settings.create(data_dir, threads=threads)
-    settings.apply_threads()
+    settings.apply_to_torch()
     pairs, cache_dir = _pairs(dataset, limit, settings, lambda s: echo(s))
     n_pairs = sum(len(ref) for _, _, ref in pairs)
     names = list(metrics or (*DEFAULT_METRICS, "fid"))
