@@ -511,12 +511,13 @@ def speed_cpbd(size, frames, reference_frames, device) -> None:
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the machine's cores)")
 @click.option("--metrics", default=None, help="comma-separated (default: psnr,ssim,lmd,cpbd,blink,bilabial,fid)")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-def speed_suite(dataset, limit, threads, metrics, data_dir) -> None:
+@click.option("--device", default="cpu", show_default=True, help="the harness's device (the references run as they do)")
+def speed_suite(dataset, limit, threads, metrics, data_dir, device) -> None:
     """Every default metric and FID, harness vs reference implementations, per frame pair, values compared."""
     from benchmark.speed.suite import run as run_suite
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None
-    run_suite(dataset, limit, data_dir, threads, echo=click.echo, metrics=names)
+    run_suite(dataset, limit, data_dir, threads, echo=click.echo, metrics=names, device=device)
 
 
 @speed.command("memory")

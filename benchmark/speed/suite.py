@@ -167,16 +167,26 @@ def _timed(fn, warm=None):
     warm-up pass does for its metrics."""
     if warm is not None:
         warm()
+        _wait_for_the_gpu()
     start = time.perf_counter()
     result = fn()
+    _wait_for_the_gpu()
     return time.perf_counter() - start, result
 
 
+def _wait_for_the_gpu() -> None:
+    """CUDA work is asynchronous: a timer stops only once what was queued has run."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads: int | None = None, echo=print,
-        metrics: tuple[str, ...] | None = None, sample_pairs: int = SAMPLE_PAIRS) -> dict:
+        metrics: tuple[str, ...] | None = None, sample_pairs: int = SAMPLE_PAIRS, device: str = "cpu") -> dict:
     from metrics import DEFAULT_METRICS
 
-    settings = Settings.create(data_dir, threads=threads)
+    settings = Settings.create(data_dir, device=device, threads=threads)
     settings.apply_to_torch()
     pairs, cache_dir = _pairs(dataset, limit, settings, lambda s: echo(s))
     n_pairs = sum(len(ref) for _, _, ref in pairs)
@@ -249,10 +259,11 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
 
 
 def _suite_line(label: str, n_pairs: int, seconds: float, reference_s_per_pair: float, settings) -> str:
+    where = f"(torch threads {settings.threads}, {settings.device})"
     if not reference_s_per_pair:
-        return f"{label}: {n_pairs / seconds:6.1f} pairs/s (no reference timed)  (torch threads {settings.threads})"
+        return f"{label}: {n_pairs / seconds:6.1f} pairs/s (no reference timed)  {where}"
     return (f"{label}: {n_pairs / seconds:6.1f} pairs/s; references {1 / reference_s_per_pair:6.1f} pairs/s; "
-            f"ratio {reference_s_per_pair * n_pairs / seconds:5.1f}x  (torch threads {settings.threads})")
+            f"ratio {reference_s_per_pair * n_pairs / seconds:5.1f}x  {where}")
 
 
 def _set(line: Line, reference: str, seconds: float, ref_values, ours) -> None:
