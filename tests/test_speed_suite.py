@@ -42,3 +42,16 @@ def test_the_reference_suite_pays_for_shared_landmarks_once():
              Line("blink", 1e-3, "dlib68", 0.08, reference_shared_s_per_pair=0.08),
              Line("acd", 0.1, "dlib68 + ResNet", 0.15, reference_shared_s_per_pair=0.03), Line("fid", 0.1)]
     assert reference_suite_s_per_pair(lines) == pytest.approx(2e-4 + 0.08 + 0.12)
+
+
+def test_a_device_torch_cannot_see_stops_before_any_work(tmp_path):
+    import torch
+
+    from benchmark.errors import BenchError
+    from benchmark.speed.suite import run
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(BenchError, match="no CUDA device"):
+        run("mini", limit=1, data_dir=tmp_path, device="cuda")
+    assert not any(tmp_path.iterdir())  # nothing was built

@@ -186,6 +186,9 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
         metrics: tuple[str, ...] | None = None, sample_pairs: int = SAMPLE_PAIRS, device: str = "cpu") -> dict:
     from metrics import DEFAULT_METRICS
 
+    from benchmark.runner import check_device
+
+    check_device(device)  # one line, before the protocol is built, where torch sees no such device
     settings = Settings.create(data_dir, device=device, threads=threads)
     settings.apply_to_torch()
     pairs, cache_dir = _pairs(dataset, limit, settings, lambda s: echo(s))
