@@ -6,7 +6,8 @@
     python=/path/to/their/venv/bin/python           (optional: {python} in `run`)
     version=v1.2                                    (optional; else the git commit of cwd)
     timeout=600                                     (seconds per clip)
-    resize=lanczos  fps=nearest  max_length_diff=2  (conform the output to the clip: adapters/conform.py)
+    resize=lanczos  fps=nearest  max_length_diff=2  video_stream=N
+                                                    (conform the output to the clip: adapters/conform.py)
 
 The command is split like a shell would (shlex) but no shell runs it: write `sh -c '...'` to get
 one. Placeholders: {identity} (PNG), {audio} (16-bit WAV at {audio_rate} Hz), {output} (write
@@ -39,7 +40,7 @@ DEFAULT_TIMEOUT_S = 900.0
 class CommandAdapter(Adapter):
     name = "command"
     description = ("A model in its own environment: --model-args-file with run=COMMAND ({identity} {audio} {output} …), "
-                   "cwd=, python=, version=, timeout=; resize=, fps=, max_length_diff= conform its output")
+                   "cwd=, python=, version=, timeout=; resize=, fps=, max_length_diff=, video_stream= conform its output")
     capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False)
     external = True
     accepted_args = ("run", "cwd", "python", "version", "timeout", *CONFORM_ARGS)

@@ -6,11 +6,13 @@ rate and length; how they got there changes the numbers, so it is opt-in (size, 
 (length) and every clip row says what was done:
 
     resize=lanczos|bicubic|bilinear|area|nearest   resize to the clip's size with that PIL filter
-    fps=nearest                                     resample to the clip's rate, nearest frame (as FFmpeg's fps filter)
+    fps=nearest                                     resample to the clip's rate, nearest frame (as FFmpeg's fps filter);
+                                                    a variable-frame-rate file: each frame placed by its timestamp
     max_length_diff=K                               crop the end / repeat the last frame for up to K frames (default 2)
+    video_stream=N                                  score video stream N (FFmpeg's 0:v:N) of a file holding several
 
 A mismatch beyond what the options allow fails the clip with a message naming the option that
-would accept it.
+would accept it. A display matrix (a 90° rotation) is applied as players apply it, and recorded.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import numpy as np
 from benchmark.errors import BenchError
 from benchmark.media import (
     RESIZE_FILTERS,
+    AmbiguousVideoStreams,
+    FrameTimes,
     VideoInfo,
     VideoMismatch,
     probe_video,
-    read_video,
+    read_video_timed,
 )
 from benchmark.video import Video
 
-CONFORM_ARGS = ("resize", "fps", "max_length_diff")
+CONFORM_ARGS = ("resize", "fps", "max_length_diff", "video_stream")
 DEFAULT_MAX_LENGTH_DIFF = 2
 FPS_METHODS = {"nearest": "nearest frame (FFmpeg fps filter, round=near)"}
 ASPECT_TOLERANCE = 0.01  # resizing never changes the face's proportions by more than this
@@ -43,17 +47,18 @@ class ConformPolicy:
     resize: str | None = None  # a RESIZE_FILTERS name; None: another size fails the clip
     fps: str | None = None  # a FPS_METHODS name; None: another rate fails the clip
     max_length_diff: int = DEFAULT_MAX_LENGTH_DIFF
+    video_stream: int | None = None  # FFmpeg's 0:v:N; None: a file with several video streams fails the clip
 
     @classmethod
     def from_args(cls, adapter: str, resize: str | None = None, fps: str | None = None,
-                  max_length_diff: str | int | None = None) -> ConformPolicy:
+                  max_length_diff: str | int | None = None, video_stream: str | int | None = None) -> ConformPolicy:
         if resize is not None and resize not in RESIZE_FILTERS:
             raise BenchError(f"{adapter}: resize={resize!r} is not a filter I know",
                              hint=f"resize={' | '.join(RESIZE_FILTERS)} (lanczos is what built-in models get)")
         if fps is not None and fps not in FPS_METHODS:
             raise BenchError(f"{adapter}: fps={fps!r} is not a resampling method I know",
                              hint="fps=nearest (each output frame is the nearest input frame, as FFmpeg's fps filter)")
-        return cls(resize, fps, _frames_count(adapter, max_length_diff))
+        return cls(resize, fps, _frames_count(adapter, max_length_diff), _stream_index(adapter, video_stream))
 
     @classmethod
     def from_config(cls, adapter: str, config: dict) -> ConformPolicy:
@@ -61,9 +66,10 @@ class ConformPolicy:
         return cls.from_args(adapter, **{k: config[k] for k in CONFORM_ARGS if k in config})
 
     def describe(self) -> dict:
+        picked = {} if self.video_stream is None else {"video_stream": self.video_stream}
         return {"resize": RESIZE_FILTERS[self.resize][1] if self.resize else None,
                 "fps": FPS_METHODS[self.fps] if self.fps else None,
-                "max_length_diff": self.max_length_diff}
+                "max_length_diff": self.max_length_diff, **picked}
 
 
 def _frames_count(adapter: str, value) -> int:
@@ -79,6 +85,19 @@ def _frames_count(adapter: str, value) -> int:
     return count
 
 
+def _stream_index(adapter: str, value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        index = -1
+    if index < 0:
+        raise BenchError(f"{adapter}: video_stream={value!r} is not a stream number (0 or more)",
+                         hint="e.g. video_stream=0 (FFmpeg's 0:v:0, the first video stream)")
+    return index
+
+
 def nearest_frame_indices(n_in: int, rate_in: float, rate_out: float) -> np.ndarray:
     """Which input frame each output frame shows when `n_in` frames at `rate_in` become `rate_out`.
 
@@ -87,10 +106,37 @@ def nearest_frame_indices(n_in: int, rate_in: float, rate_out: float) -> np.ndar
     lasts round(n_in * out / in) frames. Rates are taken as the rationals players use (29.97 =
     30000/1001), so the choice never depends on float rounding.
     """
-    ratio = Fraction(rate_out).limit_denominator(1001) / Fraction(rate_in).limit_denominator(1001)
-    n_out = _round_half_up(n_in * ratio)
-    landed = np.array([_round_half_up(i * ratio) for i in range(n_in)], dtype=np.int64)
+    period = 1 / _rational(rate_in)
+    return timed_frame_indices([i * period for i in range(n_in)], n_in * period, rate_out)
+
+
+def timed_frame_indices(starts, end, rate_out: float) -> np.ndarray:
+    """`nearest_frame_indices` for frames shown at `starts` (seconds, rationals) until `end`: the rule
+    for a variable-frame-rate file, where frame i lands on slot round((start_i - start_0) * out)."""
+    rate = _rational(rate_out)
+    n_out = _round_half_up((end - starts[0]) * rate)
+    landed = np.array([_round_half_up((t - starts[0]) * rate) for t in starts], dtype=np.int64)
     return np.searchsorted(landed, np.arange(n_out), side="right") - 1  # landed is non-decreasing
+
+
+def _rational(rate: float) -> Fraction:
+    return Fraction(rate).limit_denominator(1001)
+
+
+def first_irregular_frame(times: FrameTimes | None, fps: float) -> int | None:
+    """The first frame a variable frame rate puts elsewhere than its decoding order says, or None.
+
+    Frame i is in place when its timestamp lands on slot i at the file's own rate (the fps=nearest
+    rule): then placing frames by time and by order agree, a container's rounded timestamps
+    (Matroska's milliseconds) included. Without timestamps the order is all there is.
+    """
+    if times is None or not fps:
+        return None
+    rate, t0 = _rational(fps), times.starts[0]
+    for i, t in enumerate(times.starts):
+        if _round_half_up((t - t0) * rate) != i or (i and t <= times.starts[i - 1]):
+            return i
+    return None
 
 
 def _round_half_up(x: Fraction) -> int:
@@ -100,9 +146,15 @@ def _round_half_up(x: Fraction) -> int:
 def check_video(path: Path, info: VideoInfo, size: tuple[int, int], fps: float, policy: ConformPolicy) -> dict:
     """How `path`'s size and rate will be conformed, from its metadata; VideoMismatch when not allowed.
 
-    The length is checked once decoded: a container's frame count can be an estimate.
+    The length and the timing are checked once decoded: a container's frame count can be an
+    estimate, and only the timestamps show a variable frame rate.
     """
     plan: dict = {}
+    if policy.video_stream is not None:
+        plan["video_stream"] = {"index": policy.video_stream, "of": info.video_streams}
+    if info.rotation:
+        plan["rotated"] = {"degrees_counterclockwise": info.rotation, "from": list(info.coded_size),
+                           "to": [info.height, info.width], "why": "the file's display matrix, as players apply it"}
     refused: list[str] = []  # every option missing, named at once
     if (info.height, info.width) != tuple(size):
         if policy.resize is None:
@@ -127,14 +179,32 @@ def check_video(path: Path, info: VideoInfo, size: tuple[int, int], fps: float, 
 
 def read_conformed(path: Path, n_frames: int, size: tuple[int, int], fps: float, policy: ConformPolicy) -> Video:
     """The video at `path` at the clip's size, rate and length, as the policy allows; `Video.conformed` says how."""
-    info = probe_video(path)
+    try:
+        info = probe_video(path, policy.video_stream)
+    except AmbiguousVideoStreams as exc:
+        raise AmbiguousVideoStreams(f"{exc}, or pass video_stream=N in --model-args to score that one (recorded)") from None
     plan = check_video(path, info, size, fps, policy)
     source_frames = math.ceil(n_frames * info.fps / fps) if "fps_resampled" in plan else n_frames
-    video = read_video(path, n_frames=n_frames, extra_frames=source_frames - n_frames + policy.max_length_diff, fps=None if "fps_resampled" in plan else fps,
-                       size=None if "resized" in plan else size,
-                       resize_to=size if "resized" in plan else None, resize_filter=policy.resize or "lanczos")
+    video, times = read_video_timed(path, n_frames=n_frames, extra_frames=source_frames - n_frames + policy.max_length_diff,
+                                    fps=None if "fps_resampled" in plan else fps, size=None if "resized" in plan else size,
+                                    resize_to=size if "resized" in plan else None, resize_filter=policy.resize or "lanczos",
+                                    stream=info.stream)
     frames = video.frames
-    if "fps_resampled" in plan:
+    irregular = first_irregular_frame(times, info.fps)
+    if irregular is not None:
+        if policy.fps is None:
+            start = float(times.starts[irregular] - times.starts[0])
+            raise VideoMismatch(f"{path}: variable frame rate: frame {irregular} is shown at {start:.3f} s, not at "
+                                f"{irregular / info.fps:.3f} s as at a constant {info.fps:g} fps; pass fps=nearest in "
+                                f"--model-args to place each frame by its timestamp (recorded), or write a constant "
+                                f"{fps:g} fps")
+        end = times.end if times.end is not None else times.starts[-1] + 1 / _rational(info.fps)
+        indices = timed_frame_indices(times.starts, end, fps)
+        plan["fps_resampled"] = {"from": f"variable (timestamps; {info.fps:g} fps on average)", "to": fps,
+                                 "method": FPS_METHODS[policy.fps] + ", each frame placed by its timestamp",
+                                 "frames": [len(frames), len(indices)]}
+        frames = frames[indices]
+    elif "fps_resampled" in plan:
         indices = nearest_frame_indices(len(frames), info.fps, fps)
         plan["fps_resampled"]["frames"] = [len(frames), len(indices)]
         frames = frames[indices]

@@ -31,7 +31,8 @@ _CHUNK = 1 << 20
 class FolderAdapter(Adapter):
     name = "folder"
     description = ("Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm); "
-                   "resize=lanczos, fps=nearest, max_length_diff=K (default 2) conform them, recorded per clip")
+                   "resize=lanczos, fps=nearest (also a variable frame rate), max_length_diff=K (default 2), "
+                   "video_stream=N conform them, recorded per clip (a rotation is applied, as players do)")
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
     external = True
     accepted_args = ("dir", *CONFORM_ARGS)

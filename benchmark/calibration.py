@@ -133,9 +133,10 @@ def _torchmetrics_rows(pairs, t) -> list[CalibrationRow]:
 
 def _cpbd_rows(photo, noisy, blurred, frames, grey) -> list[CalibrationRow]:
     """CPBD against the `cpbd` package: the default on the identical PIL "L" grey array, the BT.709 variant
-    on identical 255 x rgb2gray input, and the gap between the two conventions on the same RGB."""
+    on the identical uint8 grey img_as_ubyte(rgb2gray(rgb)), and the gap between the two conventions on the same RGB."""
     from PIL import Image
     from skimage.color import rgb2gray
+    from skimage.util import img_as_ubyte
 
     from metrics.cpbd import GREY_CONVERSIONS, cpbd_frames
 
@@ -150,16 +151,17 @@ def _cpbd_rows(photo, noisy, blurred, frames, grey) -> list[CalibrationRow]:
                         ("mini frame 0", grey(frames[0]))]:
         rows.append(CalibrationRow("cpbd", name, float(cpbd_frames(image)[0]), float(reference_cpbd.compute(image)), 1e-6, oracle,
                                    'same grey array (PIL convert("L"), BT.601) given to both; not from RGB by another conversion'))
-    bt709, luma = GREY_CONVERSIONS["skimage-rgb2gray-bt709"], GREY_CONVERSIONS["pil-L-luma"]
+    bt709, luma = GREY_CONVERSIONS["skimage-rgb2gray-bt709-uint8"], GREY_CONVERSIONS["pil-L-luma"]
     rgb_inputs = [("astronaut 256 RGB", np.asarray(Image.fromarray(photo).resize((256, 256), Image.BICUBIC))),
                   ("astronaut crop, noisy RGB", noisy), ("astronaut crop, blurred RGB", blurred), ("mini frame 0 RGB", frames[0])]
+    bt709_oracle = oracle + " on img_as_ubyte(skimage rgb2gray)"
     for name, rgb in rgb_inputs:
-        reference = float(reference_cpbd.compute(rgb2gray(rgb) * 255))
-        rows.append(CalibrationRow("cpbd-bt709", name, float(cpbd_frames(bt709(rgb))[0]), reference, 1e-6,
-                                   oracle + " on 255 * skimage rgb2gray", "same RGB; both convert by 255 * rgb2gray (BT.709), bit-identical"))
+        reference = float(reference_cpbd.compute(img_as_ubyte(rgb2gray(rgb))))
+        rows.append(CalibrationRow("cpbd-bt709", name, float(cpbd_frames(bt709(rgb))[0]), reference, 1e-6, bt709_oracle,
+                                   "same RGB; both take round(255 * rgb2gray) (BT.709, half to even) as uint8 grey, bit-identical"))
     for name, rgb in rgb_inputs:
         rows.append(CalibrationRow("cpbd grey conventions", name, float(cpbd_frames(luma(rgb))[0]),
-                                   float(reference_cpbd.compute(rgb2gray(rgb) * 255)), 0.05, oracle + " on 255 * skimage rgb2gray",
+                                   float(reference_cpbd.compute(img_as_ubyte(rgb2gray(rgb)))), 0.05, bt709_oracle,
                                    "same RGB, different conversions: ours PIL L (BT.601) vs the package fed BT.709 grey; "
                                    "the gap a paper's CPBD can carry"))
     return rows
@@ -198,6 +200,10 @@ def render_markdown(rows: list[CalibrationRow]) -> str:
              "A tolerance covers only the input named in its row (same RGB, same grey array, same points):",
              'CPBD agrees to 1e-6 on the identical grey array; from RGB, PIL "L" (BT.601, the default) and',
              "skimage rgb2gray (BT.709, variant `cpbd-bt709`) put CPBD a few hundredths apart (the `cpbd grey conventions` rows).",
+             "`cpbd-bt709` is bit-identical to the package under one convention: both take the integer grey a grey image",
+             "file holds, `img_as_ubyte(rgb2gray(rgb))` = round(255 × rgb2gray) half to even, as uint8 (the package's",
+             "command line reads such files); fed the unrounded float 255 × rgb2gray instead, the package moves by up to ~0.04",
+             "on the inputs below (more on a frame with few edges), the gap the variant had before it rounded.",
              "torchmetrics' PSNR is the same number (a second oracle); its SSIM, with the same window and constants, averages "
              "over the reflect-padded border that skimage leaves out: another convention, shown for scale, not an oracle.", "",
              "| metric | input | ours | reference | abs difference | tolerance | reference implementation | tolerance covers | ok |",

@@ -599,12 +599,21 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
 
 def _conformed_text(conformed: dict) -> str:
     parts = []
+    if "video_stream" in conformed:
+        r = conformed["video_stream"]
+        parts.append(f"video stream 0:v:{r['index']} of {r['of']}")
+    if "rotated" in conformed:
+        r = conformed["rotated"]
+        parts.append(f"rotate {r['degrees_counterclockwise']}° counterclockwise {r['from'][0]}x{r['from'][1]} -> "
+                     f"{r['to'][0]}x{r['to'][1]} (display matrix)")
     if "resized" in conformed:
         r = conformed["resized"]
         parts.append(f"resize {r['from'][0]}x{r['from'][1]} -> {r['to'][0]}x{r['to'][1]} ({r['filter']})")
     if "fps_resampled" in conformed:
         r = conformed["fps_resampled"]
-        parts.append(f"resample {r['from']:g} -> {r['to']:g} fps ({r['frames'][0]} -> {r['frames'][1]} frames, nearest frame)")
+        source = f"{r['from']:g}" if isinstance(r["from"], (int, float)) else r["from"]
+        how = "by timestamp" if "timestamp" in r["method"] else "nearest frame"
+        parts.append(f"resample {source} -> {r['to']:g} fps ({r['frames'][0]} -> {r['frames'][1]} frames, {how})")
     if "length" in conformed:
         parts.append(conformed["length"]["how"])
     return "; ".join(parts)

@@ -16,8 +16,10 @@ frames at once, reproducing its every convention so the numbers agree to float p
 
 Input: grayscale on a 0-255 scale. RGB frames are converted as PIL's "L" mode does (BT.601 integer
 luma), as the `cpbd` package's command line reads images; the agreement to ~1e-6 holds for that same
-grey input. Converted with skimage's rgb2gray (BT.709) instead, CPBD moves by up to ~0.04 on the same
-frame: that convention is the named variant `cpbd-bt709`.
+grey input. Converted with skimage's rgb2gray (BT.709) instead, CPBD moves by a few hundredths on the
+same frame: that convention is the named variant `cpbd-bt709`, whose grey is rounded to integers as a
+grey image file holds it (skimage's img_as_ubyte(rgb2gray(rgb))): the package's command line only ever
+reads integer grey, and the unrounded float moved CPBD by up to ~0.04 against it on photos.
 
 The steps are written in numpy here; where numba loads, the per-pixel ones run as compiled loops
 (metrics/cpbd_kernels.py) that give the same bits, ~3.5x faster in all (`bench speed cpbd`: 30x the
@@ -57,8 +59,17 @@ def rgb_to_bt709(frames: np.ndarray) -> np.ndarray:
     return ((frames.astype(np.float64) * (1 / 255)) @ np.array(BT709_WEIGHTS)) * 255
 
 
-# the `color` parameter of a CPBD variant -> its RGB-to-grey conversion
-GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709": rgb_to_bt709}
+def rgb_to_bt709_uint8(frames: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB -> float64 integer grey levels: skimage.util.img_as_ubyte(rgb2gray(rgb)), i.e.
+    255 * rgb2gray rounded half to even (np.rint), what a grey image file written from it holds. The
+    `cpbd` package agrees with the harness bit for bit on that grey; fed the unrounded float it does not."""
+    return np.clip(np.rint(rgb_to_bt709(frames)), 0, 255)
+
+
+# the `color` parameter of a CPBD variant -> its RGB-to-grey conversion (the CUDA path converts with the
+# same function before moving the grey to the device, so both round alike). The unrounded
+# "skimage-rgb2gray-bt709" of earlier runs is gone on purpose: its columns are not this variant's numbers
+GREY_CONVERSIONS = {"pil-L-luma": rgb_to_luma, "skimage-rgb2gray-bt709-uint8": rgb_to_bt709_uint8}
 
 
 def _kernels(compiled: bool | None = None):
@@ -156,8 +167,8 @@ def octave_sobel_edges(gray: np.ndarray, compiled: bool | None = None) -> np.nda
     kernel /= np.abs(kernel).sum()
     # separable form of convolve(image, kernel.T): on integer grey levels every partial sum is a
     # multiple of 1/8, so the result is bit-identical to the 2-D convolution, and faster. Non-integer
-    # grey (e.g. cpbd-bt709's) rounds differently in that order, flipping ties in the thinning: there
-    # the reference's own 2-D convolution is used
+    # grey (an unrounded conversion) rounds differently in that order, flipping ties in the thinning:
+    # there the reference's own 2-D convolution is used
     assert np.array_equal(np.outer([1, 2, 1], [1, 0, -1]) / 8, kernel.T)
     integer_grey = np.array_equal(gray, np.round(gray))
     kernels = _kernels(compiled)
@@ -309,7 +320,7 @@ class CPBD(Metric):
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}
-    variants = {"cpbd-bt709": {"color": "skimage-rgb2gray-bt709"}}
+    variants = {"cpbd-bt709": {"color": "skimage-rgb2gray-bt709-uint8"}}
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         to_grey = GREY_CONVERSIONS[self.params["color"]]

@@ -18,5 +18,6 @@ CANNY_HIGH = 0.2
 # just-noticeable blur width of an edge block: 5 px up to this contrast (int(max - min)), else 3 px
 JNB_CONTRAST, JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH = 50, 5.0, 3.0
 # grey conversion: PIL "L" (ITU-R 601-2 in 16-bit fixed point, rounded; what the package's command line
-# reads) is the default; skimage.color.rgb2gray's ITU-R 709 weights (unrounded) make the variant cpbd-bt709
+# reads) is the default; skimage.color.rgb2gray's ITU-R 709 weights, times 255 rounded half to even to
+# integer grey (img_as_ubyte, what a grey file holds), make the variant cpbd-bt709
 BT709_WEIGHTS = (0.2125, 0.7154, 0.0721)

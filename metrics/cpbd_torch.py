@@ -99,7 +99,7 @@ _SOBEL_TAPS = ((-1, -1, -0.125), (-1, 1, 0.125), (0, -1, -0.25), (0, 1, 0.25), (
 
 
 def _sobel_2d(gray: torch.Tensor) -> torch.Tensor:
-    """The reference's 2-D vertical-gradient convolution, same order: exact on non-integer grey (cpbd-bt709)."""
+    """The reference's 2-D vertical-gradient convolution, same order: exact on non-integer grey too."""
     p = _pad(_pad(gray, 1, 1, "reflect"), 2, 1, "reflect")
     out = torch.zeros_like(gray)
     for dy, dx, weight in _SOBEL_TAPS:

@@ -269,7 +269,7 @@ def test_unknown_model_option_is_refused():
 @pytest.mark.parametrize("model,args,accepted", [
     ("still", {"size": "512"}, "it accepts none"),
     ("ground-truth", {"tiny": "1"}, "it accepts none"),
-    ("folder", {"dir": "/", "rate": "25"}, "it accepts dir, fps, max_length_diff, resize"),
+    ("folder", {"dir": "/", "rate": "25"}, "it accepts dir, fps, max_length_diff, resize, video_stream"),
     ("wav2lip", {"tiny": "1", "checkpont": "x"}, "it accepts checkpoint, tiny"),
 ])
 def test_every_builtin_adapter_refuses_an_option_it_does_not_take(model, args, accepted):

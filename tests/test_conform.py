@@ -11,7 +11,7 @@ import pytest
 
 from adapters.conform import ConformPolicy, nearest_frame_indices, read_conformed
 from benchmark.errors import BenchError
-from benchmark.media import VideoMismatch, resize_frame, write_video
+from benchmark.media import VideoMismatch, read_video, resize_frame, write_video
 from benchmark.records import load_record
 from tests.conftest import run_bench
 
@@ -169,3 +169,132 @@ def test_export_model_elsewhere_validate_and_run_with_conform_options(mini_data_
     rows = [json.loads(line) for line in (run_dir / "clips.jsonl").read_text().splitlines()]
     assert all(r["conformed"]["length"] == {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"} for r in rows)
     assert 15 < record["results"]["psnr"]["value"] < 40  # the face, conformed onto the reference's grid
+
+
+# ---- a file's other streams and timing (issue 24, item 3) ------------------------------------------------
+
+def _marked(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Random frames with frame i's index in a top-left 4x4 red patch (lossless codecs keep it)."""
+    frames = np.random.default_rng(seed).integers(0, 255, (n, *size, 3), dtype=np.uint8)
+    frames[:, :4, :4, 0] = np.arange(n, dtype=np.uint8)[:, None, None]
+    return frames
+
+
+def _write(path: Path, streams: list[np.ndarray], fps: int = 25, pts_ms: list[int] | None = None,
+           rotation: float | None = None, hflip: bool = False) -> None:
+    """FFV1 streams written with PyAV: several video streams, explicit timestamps (ms) or a display matrix."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        out = []
+        for frames in streams:
+            stream = container.add_stream("ffv1", rate=fps)
+            stream.height, stream.width, stream.pix_fmt = frames.shape[1], frames.shape[2], "bgr0"
+            if pts_ms is not None:
+                stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+            if rotation is not None:
+                stream.set_display_rotation(rotation, hflip=hflip)
+            out.append(stream)
+        for i in range(max(len(f) for f in streams)):
+            for stream, frames in zip(out, streams):
+                frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+                if pts_ms is not None:
+                    frame.pts, frame.time_base = pts_ms[i], Fraction(1, 1000)
+                container.mux(stream.encode(frame))
+        for stream in out:
+            container.mux(stream.encode())
+
+
+def test_a_file_with_two_video_streams_fails_naming_them_unless_one_is_picked(tmp_path):
+    clip = _marked(8, (16, 16))
+    path = tmp_path / "two.mkv"
+    _write(path, [np.zeros_like(clip), clip])  # stream 0 black: once scored silently (PSNR 4.29, status ok)
+    with pytest.raises(VideoMismatch) as refused:
+        read_conformed(path, 8, (16, 16), 25.0, ConformPolicy())
+    message = str(refused.value)
+    assert str(path) in message and "2 video streams" in message
+    assert "0:v:0 ffv1 16x16 25 fps; 0:v:1 ffv1 16x16 25 fps" in message and "video_stream=N" in message
+    with pytest.raises(VideoMismatch, match="2 video streams"):  # references and sources are read the same way
+        read_video(path)
+    picked = read_conformed(path, 8, (16, 16), 25.0, ConformPolicy.from_args("folder", video_stream="1"))
+    assert np.array_equal(picked.frames, clip) and picked.conformed == {"video_stream": {"index": 1, "of": 2}}
+    assert np.array_equal(read_video(path, stream=0).frames, np.zeros_like(clip))
+    with pytest.raises(VideoMismatch, match="no video stream 2; it has 0:v:0"):
+        read_conformed(path, 8, (16, 16), 25.0, ConformPolicy.from_args("folder", video_stream="2"))
+    with pytest.raises(BenchError, match="video_stream='first'"):
+        ConformPolicy.from_args("folder", video_stream="first")
+
+
+def test_a_variable_frame_rate_is_refused_or_placed_by_timestamp_as_fps_nearest(tmp_path):
+    clip = _marked(7, (16, 16))
+    path = tmp_path / "vfr.mkv"
+    _write(path, [clip], pts_ms=[0, 40, 80, 200, 240, 250, 260])  # the container still says 25 fps
+    with pytest.raises(VideoMismatch) as refused:
+        read_conformed(path, 8, (16, 16), 25.0, ConformPolicy())
+    assert str(path) in str(refused.value)
+    assert "variable frame rate: frame 3 is shown at 0.200 s, not at 0.120 s" in str(refused.value)
+    assert "pass fps=nearest" in str(refused.value)
+    video = read_conformed(path, 8, (16, 16), 25.0, ConformPolicy.from_args("folder", fps="nearest"))
+    # slots at 25 fps: frames land on round(t * 25) = 0 1 2 5 6 6 7 (6.25 -> 6, 6.5 -> 7), each slot shows
+    # the last frame landed on or before it, and 0.30 s (the last frame ends at 260 + 40 ms) is 8 slots
+    assert video.frames[:, 0, 0, 0].tolist() == [0, 1, 2, 2, 2, 3, 5, 6]
+    assert video.conformed["fps_resampled"]["frames"] == [7, 8]
+    assert video.conformed["fps_resampled"]["from"].startswith("variable")
+
+
+def test_a_constant_rate_with_rounded_timestamps_is_not_taken_for_variable(tmp_path):
+    path = tmp_path / "ntsc.mkv"  # Matroska keeps milliseconds: 29.97 fps frames are 33 or 34 ms apart
+    _indexed_video(path, 60, (16, 16), 30000 / 1001)
+    video = read_conformed(path, 50, (16, 16), 25.0, ConformPolicy.from_args("folder", fps="nearest"))
+    assert video.conformed["fps_resampled"]["from"] == round(30000 / 1001, 6)
+    assert video.frames[:, 0, 0, 0].tolist() == nearest_frame_indices(60, 30000 / 1001, 25)[:50].tolist()
+
+
+@pytest.mark.parametrize("degrees,corner", [(90, (-1, 0)), (-90, (0, -1)), (180, (-1, -1))])
+def test_a_display_rotation_is_applied_as_players_do_and_recorded(tmp_path, degrees, corner):
+    clip = _marked(6, (16, 24))
+    clip[:, :4, :4] = 255  # a white top-left corner
+    path = tmp_path / "phone.mkv"
+    _write(path, [clip], rotation=degrees)
+    shown = (24, 16) if degrees % 180 else (16, 24)
+    video = read_conformed(path, 6, shown, 25.0, ConformPolicy())
+    # counterclockwise (the display matrix's sense): 90 puts the top-left corner bottom-left, -90 (a phone
+    # held upright, the old `rotate=90` tag) top-right, 180 bottom-right
+    assert video.frames.shape == (6, *shown, 3)
+    assert (video.frames[:, corner[0], corner[1]] == 255).all()
+    assert video.frames[:, 0 if corner[0] else -1, 0 if corner[1] else -1].min() < 255
+    assert video.conformed == {"rotated": {"degrees_counterclockwise": degrees, "from": [16, 24], "to": list(shown),
+                                           "why": "the file's display matrix, as players apply it"}}
+    assert np.array_equal(read_video(path, n_frames=6, size=shown).frames, video.frames)
+    if degrees % 180:
+        with pytest.raises(VideoMismatch, match=r"frames are 24x16 \(HxW\) as displayed \(its display matrix rotates"):
+            read_video(path, n_frames=6, size=(16, 24))
+
+
+def test_a_mirroring_display_matrix_fails_the_clip(tmp_path):
+    path = tmp_path / "selfie.mkv"
+    _write(path, [_marked(6, (16, 16))], rotation=0, hflip=True)
+    with pytest.raises(VideoMismatch, match="selfie.mkv: its display matrix mirrors the picture"):
+        read_conformed(path, 6, (16, 16), 25.0, ConformPolicy())
+
+
+def test_validate_reports_streams_timing_and_rotation_per_clip(tmp_path):
+    from adapters.folder import FolderAdapter
+    from benchmark.cli import _conformed_text
+    from benchmark.types import Clip
+
+    def clip(name):
+        return Clip(name, "s", "t", 6, 25.0, (16, 16), 16000, Path("v"), Path("a"), Path("i"), "f")
+
+    _write(tmp_path / "two.mkv", [_marked(6, (16, 16)), _marked(6, (16, 16), seed=1)])
+    _write(tmp_path / "vfr.mkv", [_marked(6, (16, 16))], pts_ms=[0, 40, 80, 160, 200, 240])
+    _write(tmp_path / "turned.mkv", [_marked(6, (16, 16))], rotation=90)
+    folder = FolderAdapter(dir=str(tmp_path))
+    two, vfr, turned = (folder.inspect_clip(clip(n)) for n in ("two", "vfr", "turned"))
+    assert two["status"] == "failed" and "2 video streams" in two["problem"]
+    assert vfr["status"] == "failed" and "variable frame rate: frame 3" in vfr["problem"]
+    assert turned["status"] == "conformed"
+    assert _conformed_text(turned["conformed"]) == "rotate 90° counterclockwise 16x16 -> 16x16 (display matrix)"
+    vfr = FolderAdapter(dir=str(tmp_path), fps="nearest").inspect_clip(clip("vfr"))
+    assert vfr["status"] == "conformed"
+    assert "by timestamp" in _conformed_text(vfr["conformed"])

@@ -94,6 +94,143 @@ def test_a_killed_ray_worker_is_replaced_and_the_record_is_unchanged(mini_data_r
     assert outcome.record["results"] == local_run.record["results"]
 
 
+class _FakeRay:
+    """Just enough of Ray for RayExecutor._drive, on a fake clock. Actors answer at once until
+    `clips_before_fault` clips came back; then every actor dies, and with `node_dies` a new one never
+    starts while the cluster reports the node alive for `detect_s` more seconds (its control store
+    notices late); without, the node lives but every new actor dies as it starts."""
+
+    class exceptions:
+        class RayActorError(Exception):
+            pass
+
+        class WorkerCrashedError(Exception):
+            pass
+
+        class GetTimeoutError(Exception):
+            pass
+
+    class Ref:
+        def __init__(self, compute):
+            self.compute = compute  # None: never ready
+
+    def __init__(self, clips_before_fault, node_dies=True, detect_s=0.0):
+        self.clips_before_fault, self.node_dies, self.detect_s = clips_before_fault, node_dies, detect_s
+        self.now, self.returned, self.actors_made, self.fault_at = 0.0, 0, 0, None
+
+    def remote(self, **options):
+        fake = self
+
+        class ActorClass:
+            def remote(self, plan_dict, device):
+                fake.actors_made += 1
+                return fake._actor(born_after_fault=fake.fault_at is not None)
+
+        return lambda cls: ActorClass()
+
+    def _actor(self, born_after_fault):
+        fake = self
+
+        class Method:
+            def __init__(self, name):
+                self.name = name
+
+            def remote(self, *args):
+                if born_after_fault and fake.node_dies:
+                    return fake.Ref(None)  # waits for a node that never comes back
+                return fake.Ref(lambda: fake._answer(self.name, args, born_after_fault))
+
+        class Actor:
+            getpid, process = Method("getpid"), Method("process")
+
+        return Actor()
+
+    def _answer(self, method, args, born_after_fault):
+        if born_after_fault or self.fault_at is not None:
+            raise self.exceptions.RayActorError("the actor died")
+        if method == "getpid":
+            return 1234
+        if self.returned >= self.clips_before_fault:
+            self.fault_at = self.now
+            raise self.exceptions.RayActorError("the actor died")
+        self.returned += 1
+        return ("scored", args[0].clip_id)
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        ready = [r for r in refs if r.compute is not None]
+        if ready:
+            return ready[:num_returns], [r for r in refs if r not in ready[:num_returns]]
+        self.now += timeout  # nothing will come: the caller must give up by itself
+        assert self.now < 10 * 3600, "the driver waited without bound"
+        return [], refs
+
+    def get(self, refs, timeout=None):
+        if isinstance(refs, list):
+            return [self.get(r, timeout) for r in refs]
+        if refs.compute is None:
+            self.now += timeout
+            raise self.exceptions.GetTimeoutError()
+        return refs.compute()
+
+    def nodes(self):
+        dead = self.node_dies and self.fault_at is not None and self.now >= self.fault_at + self.detect_s
+        return [{"NodeID": "n1", "Alive": not dead}]
+
+    def kill(self, actor):
+        pass
+
+
+class _FakePlan:
+    def to_dict(self):
+        clips = [{"id": f"c{i}", "speaker": "s", "fingerprint": "f", "seed": 0, "key": f"k{i}", "index": i} for i in range(10)]
+        return {"settings": {"device": "cpu", "threads": 1}, "clips": clips, "adapter": {"fingerprint": "f"}}
+
+
+def _drive_fake(fake, executor):
+    """Drive 10 clips through the fake cluster: the results yielded (so written) and the BenchError it stopped with."""
+    from collections import deque
+
+    from benchmark.engine.worker import ClipTask
+
+    executor.clock = lambda: fake.now
+    executor._t0 = 0.0
+    got = []
+    with pytest.raises(BenchError) as stopped:
+        for result in executor._drive(fake, _FakePlan(), deque(ClipTask(f"c{i}", ["psnr"]) for i in range(10))):
+            got.append(result)
+    return [r[1] for r in got if isinstance(r, tuple)], stopped.value
+
+
+@pytest.mark.parametrize("detect_s", [0.0, 45.0, 1e9])  # the node reported dead at once, late, or never
+def test_a_dead_ray_node_stops_the_run_in_bounded_time_with_the_rows_kept(detect_s):
+    fake = _FakeRay(clips_before_fault=3, detect_s=detect_s)
+    executor = RayExecutor(workers=2, log=lambda s: None, start_timeout_s=120, poll_s=10)
+    scored, stopped = _drive_fake(fake, executor)
+    assert scored == ["c0", "c1", "c2"]  # yielded, so written: the run resumes from them
+    assert "stopped the run" in str(stopped) and "re-run the same command to resume" in str(stopped)
+    assert "3 clip(s) scored" in str(stopped)
+    assert fake.actors_made <= 2 + 2  # at most one replacement per worker, not one per wait
+    assert fake.now <= min(detect_s, 120) + 2 * 10  # the node's death noticed, or the start deadline
+    assert ("no live node" if detect_s < 120 else "did not start within 120 s") in str(stopped)
+
+
+def test_replacement_workers_that_die_before_starting_are_replaced_a_bounded_number_of_times():
+    fake = _FakeRay(clips_before_fault=2, node_dies=False)  # e.g. the raylet can no longer spawn workers
+    executor = RayExecutor(workers=2, log=lambda s: None, max_attempts=3, max_failed_starts=5)
+    scored, stopped = _drive_fake(fake, executor)
+    assert scored == ["c0", "c1"]
+    assert fake.actors_made == 2 + 5 + 1  # the first two, five that died starting, the one starting when it stopped
+    assert "5 replacement Ray workers in a row died before they started" in str(stopped)
+
+
+def test_ray_workers_that_never_start_stop_the_run():
+    fake = _FakeRay(clips_before_fault=0, detect_s=1e9)
+    fake.fault_at = 0.0  # no node can host them, though the cluster still lists one
+    executor = RayExecutor(workers=2, log=lambda s: None, start_timeout_s=60)
+    scored, stopped = _drive_fake(fake, executor)
+    assert scored == [] and "the Ray workers did not start within 60 s" in str(stopped) and fake.now <= 60
+
+
 @pytest.fixture(scope="module")
 def shard_runs(mini_data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("shards")

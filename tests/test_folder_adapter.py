@@ -177,7 +177,7 @@ def test_one_replaced_file_rescores_that_clip_only(mini, mini_data_root, tmp_pat
 def test_unknown_model_args_are_refused_with_the_accepted_ones(mini_data_root, tmp_path):
     proc = run_bench("run", "--model", "folder", "--model-args", f"dir={tmp_path},rate=25", "--dataset", "mini",
                      "--out", str(tmp_path), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
-    assert "folder: unknown option 'rate' in --model-args (it accepts dir, fps, max_length_diff, resize)" in proc.stderr
+    assert "folder: unknown option 'rate' in --model-args (it accepts dir, fps, max_length_diff, resize, video_stream)" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = run_bench("run", "--model", "folder", "--model-args", f"dir={tmp_path},fps=25", "--dataset", "mini",
                      "--out", str(tmp_path), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))

@@ -53,3 +53,49 @@ def test_every_dependency_is_pinned_in_constraints_within_its_range():
 def test_setup_installs_with_the_constraints():
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     assert "-c constraints.txt" in setup and "check_constraints.py" in setup
+
+
+def test_an_extra_installs_the_default_landmark_backend_at_its_pinned_version():
+    extra = [Requirement(r) for r in _project()["optional-dependencies"].get("mediapipe", [])]
+    (mediapipe,) = [r for r in extra if r.name == "mediapipe"]
+    # 0.10.21 and nothing else: the last with bundled face-mesh models, and its version is in the backend's id
+    assert mediapipe.specifier.contains(_constraints()["mediapipe"]) and _constraints()["mediapipe"] == "0.10.21"
+    assert not any(mediapipe.specifier.contains(v) for v in ("0.10.20", "0.10.22", "0.11.0"))
+
+
+def test_the_face_mesh_needs_only_core_dependencies_of_those_mediapipe_declares():
+    """What mediapipe 0.10.21 declares, less jax/jaxlib/sounddevice, is in the core dependencies at pins it
+    accepts; those three are not installed here (setup installs it --no-deps), yet the face mesh runs."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        declared = [Requirement(r) for r in importlib.metadata.requires("mediapipe") or []]
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("mediapipe is not installed")
+    unused = {"jax", "jaxlib", "sounddevice"}
+    core = {Requirement(r).name.lower().replace("_", "-") for r in _project()["dependencies"]}
+    pins = _constraints()
+    needed = [r for r in declared if r.name.lower() not in unused]
+    assert {r.name.lower().replace("_", "-") for r in needed} <= core
+    for req in needed:
+        assert req.specifier.contains(pins[req.name.lower().replace("_", "-")], prereleases=True), str(req)
+    assert all(importlib.util.find_spec(name) is None for name in unused)
+    from benchmark.perception.landmarks import MediapipeLandmarks
+
+    assert MediapipeLandmarks().version().startswith("mediapipe-0.10.21-")
+
+
+def test_without_mediapipe_the_error_names_the_extra_and_the_lean_install(monkeypatch):
+    import sys
+
+    from benchmark.errors import BenchError
+    from benchmark.perception.landmarks import MediapipeLandmarks
+
+    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as in an environment without it
+    with pytest.raises(BenchError) as err:
+        MediapipeLandmarks()
+    text = str(err.value)
+    assert "pip install 'talking-head-bench[mediapipe]'" in text
+    assert "pip install --no-deps mediapipe==0.10.21" in text and "--landmarks dlib68" in text

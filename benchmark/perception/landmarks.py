@@ -61,9 +61,12 @@ class MediapipeLandmarks(LandmarkBackend):
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError as exc:
-            raise BenchError("the mediapipe landmark backend needs mediapipe==0.10.21 (the last with bundled models)",
-                             hint='pip install mediapipe==0.10.21 --no-deps "protobuf>=4.25.3,<5" absl-py attrs flatbuffers '
-                                  'matplotlib opencv-contrib-python sentencepiece') from exc
+            raise BenchError("the mediapipe landmark backend (the default) needs mediapipe==0.10.21 (the last with "
+                             "bundled models), which plain `pip install talking-head-bench` does not install",
+                             hint="pip install 'talking-head-bench[mediapipe]' (with every dependency mediapipe "
+                                  "declares, jax and jaxlib too, which it never imports), or without those: "
+                                  "pip install --no-deps mediapipe==0.10.21 (its other dependencies come with "
+                                  "talking-head-bench); or use another backend: --landmarks dlib68") from exc
         # static mode: every frame is detected on its own, so generated and reference are treated alike
         with _quiet_native_stderr():  # TFLite/absl print start-up chatter that is not ours to show
             self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
