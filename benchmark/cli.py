@@ -160,6 +160,8 @@ def _print_summary(outcome) -> None:
         for f in r.get("failures", [])[:3]:
             if not f["reason"].startswith("clip failed"):
                 click.echo(f"  {'':12s} {f['status']} on {f['clip_id']}: {f['reason']}")
+    for skipped in record.get("skipped_metrics", []):
+        click.echo(f"  {skipped['name']:12s} skipped by --metrics all: {skipped['reason']}")
     _print_metric_seconds(outcome.metric_seconds)
     clips = record["clips"]
     if clips["failed"]:
@@ -202,7 +204,8 @@ def list_(what: str) -> None:
             continue
         if what == "metrics":
             variants = ", ".join([obj.name, *variants_of.get(name, [])])
-            direction = {"higher": "higher is better", "lower": "lower is better"}.get(obj.direction, "compare to GT")
+            direction = {"higher": "higher is better", "lower": "lower is better",
+                         "closest-to-ground-truth": "closest to GT"}.get(obj.direction, "not ranked")
             click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
         elif what == "datasets":
             click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
@@ -332,11 +335,13 @@ def export_results_(run_paths, out, fmt, complete_only) -> None:
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")
-def leaderboard(run_dirs, out) -> None:
+@click.option("--sort", "sort_by", default=None, help="order each protocol's rows by this metric (variant), best first; "
+              "the page's headers still sort by any column")
+def leaderboard(run_dirs, out, sort_by) -> None:
     """Build the static leaderboard site (index + a page per run) from run directories or folders of them."""
     from benchmark.site import build_site
 
-    index, skipped = build_site(list(run_dirs), out)
+    index, skipped = build_site(list(run_dirs), out, sort_by)
     for path, reason in skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     click.echo(f"leaderboard: {index.resolve()}")
@@ -390,16 +395,25 @@ def check(update, golden, data_dir, no_progress) -> None:
 
 
 @cli.command()
-@click.argument("run_a", type=click.Path(path_type=Path, exists=True))
-@click.argument("run_b", type=click.Path(path_type=Path, exists=True))
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--dataset", "protocol", default=None, help="the protocol of runs named by label (needed when a label has runs on several)")
+@click.option("--runs", "run_paths", multiple=True, type=click.Path(path_type=Path), default=[str(DEFAULT_RUNS_DIR)],
+              show_default=True, help="where to look up runs named by label (repeatable)")
 @click.option("--json", "as_json", is_flag=True)
-def compare(run_a, run_b, as_json) -> None:
-    """Two runs on the same clips: per-metric A−B with a paired bootstrap 95% interval."""
+def compare(run_a, run_b, protocol, run_paths, as_json) -> None:
+    """Two runs on the same clips: per-metric A−B with a paired bootstrap 95% interval.
+
+    RUN_A and RUN_B are run folders or run labels (`bench compare my-model still --dataset mini`),
+    looked up under --runs: a label's complete run, else its only run."""
     import json
 
     from benchmark.compare import compare_runs, render_comparison
+    from benchmark.selection import resolve_run
 
-    result = compare_runs(run_a, run_b)
+    note = lambda s: click.echo(s, err=True)  # noqa: E731
+    a, b = (resolve_run(ref, list(run_paths), protocol, log=note) for ref in (run_a, run_b))
+    result = compare_runs(a, b)
     click.echo(json.dumps(result, indent=1) if as_json else render_comparison(result))
 
 
@@ -469,17 +483,33 @@ def profile(model, model_args, device, frames, weights_dir, data_dir, as_json, s
 @click.option("--substitute", multiple=True, help="DATASET=PROTOCOL: put runs of PROTOCOL in DATASET's column (footnoted), "
               "e.g. grid=mini to try the table without the corpus")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="write to this file instead of stdout")
-def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out) -> None:
-    """A paper table regenerated from runs, beside the published numbers (HTML, LaTeX or Markdown)."""
-    from benchmark.tables import RENDERERS, TABLES, build_table, load_published
+@click.option("--dataset", "protocol", default=None, help="without NAME: a results table of the runs on this protocol "
+              "(any, e.g. mini or videos:my-lab): models x metrics with intervals and coverage")
+@click.option("--metrics", default=None, help="with --dataset: comma-separated metric variants, in column order "
+              "(default: every metric the runs have)")
+def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out, protocol, metrics) -> None:
+    """A paper table regenerated from runs beside the published numbers, or (--dataset) a results table of
+    your runs on any protocol: HTML, LaTeX or Markdown."""
+    from benchmark.tables import RENDERERS, TABLES, build_results_table, build_table, load_published
 
-    if list_tables or not name:
+    if name and protocol:
+        raise BenchError(f"bench table {name} --dataset {protocol}: a paper table takes its datasets from the paper",
+                         hint=f"bench table --dataset {protocol} for a results table, or --substitute DATASET={protocol}")
+    if metrics and not protocol:
+        raise BenchError("--metrics chooses the columns of a results table", hint="add --dataset PROTOCOL (a paper table has its own columns)")
+    if protocol:
+        chosen = [m.strip() for m in (metrics or "").split(",") if m.strip()] or None
+        built = build_results_table(list(run_paths), protocol, chosen)
+    elif list_tables or not name:
         published = load_published()
         for key, spec in TABLES.items():
             click.echo(f"{key:18s} {published[spec.key]['source']}")
+        click.echo(f"{'--dataset D':18s} your own results table: the runs on protocol D x --metrics, with intervals")
         return
-    subs = dict(part.split("=", 1) for part in substitute if "=" in part)
-    text = RENDERERS[fmt](build_table(name, list(run_paths), subs, list(profile_paths)))
+    else:
+        subs = dict(part.split("=", 1) for part in substitute if "=" in part)
+        built = build_table(name, list(run_paths), subs, list(profile_paths))
+    text = RENDERERS[fmt](built)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text, encoding="utf-8")

@@ -5,7 +5,9 @@ resampling the *same* clips for both runs gives much tighter, honest intervals t
 independent confidence intervals. Metrics pooled over the protocol (blink rate, the bilabial
 score) are recomputed from the resampled sums of their counts with the run's own formula (a
 ratio, or a mean of ratios); metrics with no per-clip value (FID, KID) get the difference of the
-run values without an interval.
+run values without an interval. A metric whose best is the ground truth's value (CPBD, blink
+rate) is never "better" for being higher: against the ground-truth run the difference is the
+distance to it, and between two models the one closer to the ground truth's recorded value is named.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.dataframes import REFERENCE_ADAPTERS
 from benchmark.errors import BenchError
+from benchmark.ranking import CLOSEST, HIGHER, LOWER
 from benchmark.records import load_record, load_rows, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
@@ -85,12 +89,46 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
         diff = float(va - vb)
         ci = percentile_interval(boots) if boots is not None and len(clips) > 1 else None
         better = None
-        if ci is not None and (ci[0] > 0 or ci[1] < 0) and spec["direction"] in ("higher", "lower"):
-            better = "A" if (diff > 0) == (spec["direction"] == "higher") else "B"
-        entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better)
+        if ci is not None and (ci[0] > 0 or ci[1] < 0) and spec["direction"] in (HIGHER, LOWER):
+            better = "A" if (diff > 0) == (spec["direction"] == HIGHER) else "B"
+        entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better, **_closeness(spec, a, b, variant))
         out.append(entry)
     return {"run_a": str(run_a), "run_b": str(run_b), "label_a": run_label(a["record"]), "label_b": run_label(b["record"]),
             "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+
+
+def _closeness(spec: dict, a: dict, b: dict, variant: str) -> dict:
+    """For a metric whose best is the ground truth's value: which side is the ground truth, or which is
+    closer to the ground truth's value each run recorded (point values; no interval)."""
+    if spec["direction"] != CLOSEST:
+        return {}
+    sides = {"A": a["record"], "B": b["record"]}
+    truth = [side for side, record in sides.items() if record["adapter"]["name"] == REFERENCE_ADAPTERS[0]]
+    if truth:
+        return {"ground_truth_side": truth[0]}
+    values = {side: (record["results"].get(variant) or {}) for side, record in sides.items()}
+    if all(v.get("value") is not None and v.get("reference_value") is not None for v in values.values()):
+        distance = {side: abs(v["value"] - v["reference_value"]) for side, v in values.items()}
+        if distance["A"] != distance["B"]:
+            return {"closer": min(distance, key=distance.get), "distance": distance}
+    return {}
+
+
+def verdict(m: dict, name_a: str = "A", name_b: str = "B") -> str:
+    """What one compared metric says, in words; never "better" for a metric whose best is the ground truth's value."""
+    differs = bool(m["ci95"]) and (m["ci95"][0] > 0 or m["ci95"][1] < 0)
+    if m["better"]:
+        return f"{name_a if m['better'] == 'A' else name_b} better"
+    if m.get("ground_truth_side"):
+        truth = name_a if m["ground_truth_side"] == "A" else name_b
+        return f"{'differs from' if differs else 'no clear difference from'} the ground truth ({truth}): closest to it is best"
+    if m.get("closer"):
+        d = m["distance"]
+        return (f"{name_a if m['closer'] == 'A' else name_b} closer to the ground truth's value "
+                f"(|A−GT| {d['A']:.4f}, |B−GT| {d['B']:.4f}; point values)")
+    if m["direction"] in (CLOSEST, "none") and differs:
+        return "differs (compare each to the ground truth)"
+    return "no clear difference" if m["ci95"] else ""
 
 
 def _who(result: dict, side: str) -> str:
@@ -104,9 +142,6 @@ def render_comparison(result: dict) -> str:
              f"{'metric':14s} {'A':>10s} {'B':>10s} {'A-B':>10s}  {'95% CI of A-B':24s} verdict"]
     for m in result["metrics"]:
         ci = f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]" if m["ci95"] else "(no interval)"
-        verdict = {"A": "A better", "B": "B better"}.get(m["better"], "no clear difference" if m["ci95"] else "")
-        if m["direction"] == "none" and m["ci95"]:
-            verdict = "differs (compare each to the ground truth)" if (m["ci95"][0] > 0 or m["ci95"][1] < 0) else "no clear difference"
         flag = "" if m["same_spec"] else "  (!) different metric parameters or backend"
-        lines.append(f"{m['metric']:14s} {m['a']:10.4f} {m['b']:10.4f} {m['diff']:+10.4f}  {ci:24s} {verdict}{flag}")
+        lines.append(f"{m['metric']:14s} {m['a']:10.4f} {m['b']:10.4f} {m['diff']:+10.4f}  {ci:24s} {verdict(m)}{flag}")
     return "\n".join(lines)

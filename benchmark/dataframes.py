@@ -2,7 +2,11 @@
 
     from benchmark import load_runs, load_clips
     runs = load_runs(["results/runs"])          # one row per run x metric, with provenance columns
-    clips = load_clips(runs.run_dir.iloc[0])     # one row per clip of a run, one column per metric
+    clips = load_clips(["results/runs"])         # one row per run x clip, one column per metric
+    clips[clips.label == "my-model"]            # both carry label, run_id, protocol and run_dir
+
+The protocol is called `protocol` everywhere (its id, e.g. `mini/v1` or `videos:my-lab/v1`);
+the former `dataset` column still reads, with a FutureWarning, for one release.
 
 Every number keeps what it depends on beside it (variant, backend, parameters, protocol version,
 adapter fingerprint, weights, seeds, code commit, run folder), so a figure made from these frames
@@ -19,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.errors import BenchError
-from benchmark.records import load_record, load_records, load_rows, run_completeness, run_label
+from benchmark.records import is_run_dir, load_record, load_records, load_rows, run_completeness, run_label
 
 if TYPE_CHECKING:
     import pandas as pd
 
-RUN_COLUMNS = ("label", "model", "dataset", "protocol_version", "metric", "variant", "value", "status", "ci95_low",
+RUN_COLUMNS = ("label", "model", "protocol", "protocol_version", "metric", "variant", "value", "status", "ci95_low",
                "ci95_high", "n", "coverage", "partial_coverage", "n_scored", "n_clips", "n_failed", "n_na", "na_reason",
                "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete",
                "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit", "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
@@ -67,7 +71,7 @@ def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
     protocol, adapter = record["protocol"], record["adapter"]
     completeness = run_completeness(record)
     common = {
-        "label": run_label(record), "model": adapter["name"], "dataset": protocol["id"],
+        "label": run_label(record), "model": adapter["name"], "protocol": protocol["id"],
         "protocol_version": protocol.get("version"), "complete": completeness["complete"],
         "incomplete_reasons": "; ".join(completeness["reasons"]), "run_id": record["run_id"], "run_dir": str(run_dir),
         "seed": record.get("seed"), "subset_limit": (protocol.get("subset") or {}).get("limit"),
@@ -110,25 +114,88 @@ def load_runs(paths, complete_only: bool = False) -> pd.DataFrame:
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     records, _ = load_records(paths)
     rows = [row for run_dir, record in records for row in run_metric_rows(run_dir, record)]
-    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    frame = _frame_class(pd)(rows, columns=list(RUN_COLUMNS))
     if complete_only:
         frame = frame[frame["complete"]].reset_index(drop=True)
     return frame
 
 
-def load_clips(run_dir) -> pd.DataFrame:
-    """One row per clip of a run (protocol order): id, speaker, status, error, timings, one column per metric variant.
+RENAMED_COLUMNS = {"dataset": "protocol"}  # old name -> new: still readable, with a FutureWarning
 
+
+def _renamed(name):
+    if isinstance(name, str) and name in RENAMED_COLUMNS:
+        import warnings
+
+        warnings.warn(f"the {name!r} column is now {RENAMED_COLUMNS[name]!r}; {name!r} will stop working",
+                      FutureWarning, stacklevel=3)
+        return RENAMED_COLUMNS[name]
+    return name
+
+
+_FRAME_CLASS = None
+
+
+def _frame_class(pd):
+    """A DataFrame that still answers `frame["dataset"]` / `frame.dataset` with the `protocol` column (and warns)."""
+    global _FRAME_CLASS
+    if _FRAME_CLASS is None:
+        class ResultsFrame(pd.DataFrame):
+            @property
+            def _constructor(self):
+                return ResultsFrame
+
+            def __getitem__(self, key):
+                if isinstance(key, str) and key not in self.columns and _renamed_target(key, self.columns):
+                    key = _renamed(key)
+                return super().__getitem__(key)
+
+            def __getattr__(self, name):
+                if name in RENAMED_COLUMNS and _renamed_target(name, self.columns):
+                    return self[_renamed(name)]
+                return super().__getattr__(name)
+
+        _FRAME_CLASS = ResultsFrame
+    return _FRAME_CLASS
+
+
+def _renamed_target(name: str, columns) -> bool:
+    return name in RENAMED_COLUMNS and name not in columns and RENAMED_COLUMNS[name] in columns
+
+
+CLIP_RUN_COLUMNS = ("label", "run_id", "protocol", "run_dir")
+
+
+def load_clips(paths) -> pd.DataFrame:
+    """One row per clip of each run found under `paths` (run folders or folders of them, as `load_runs`).
+
+    Columns: label, run_id, protocol, run_dir, then clip id, speaker, status, error, timings and
+    one column per metric variant (the union over the runs; NaN where a run has no such metric).
     A metric that failed or was not applicable on a clip is NaN there, with its status in
-    `<variant>:status` and reason in `<variant>:reason`.
+    `<variant>:status` and reason in `<variant>:reason`. Given one run folder, `frame.attrs`
+    also holds its run_id, label and run_dir.
     """
     pd = _pandas()
-    run_dir = Path(run_dir)
-    record = load_record(run_dir)
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if len(paths) == 1 and is_run_dir(paths[0]):
+        records = [(paths[0], load_record(paths[0]))]  # named directly: an unreadable run is an error, not a skip
+    else:
+        records, _ = load_records(paths)
+    frames = [_clip_rows(pd, run_dir, record) for run_dir, record in records]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*CLIP_RUN_COLUMNS, "clip_id"])
+    frame = _frame_class(pd)(frame)
+    if len(records) == 1:
+        run_dir, record = records[0]
+        frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir))
+    return frame
+
+
+def _clip_rows(pd, run_dir: Path, record: dict) -> pd.DataFrame:
     variants = [spec["variant"] for spec in record["metrics"]]
+    which = {"label": run_label(record), "run_id": record["run_id"], "protocol": record["protocol"]["id"], "run_dir": str(run_dir)}
     rows = []
     for row in load_rows(run_dir, record):
-        out = {"clip_id": row["clip_id"], "speaker": row.get("speaker"), "status": row["status"],
+        out = {**which, "clip_id": row["clip_id"], "speaker": row.get("speaker"), "status": row["status"],
                "error": (row.get("error") or {}).get("message"), "n_frames": row.get("n_frames"),
                "generate_s": (row.get("timing") or {}).get("generate_s"),
                "conformed": ",".join(sorted(row.get("conformed") or {})) or None}
@@ -138,9 +205,7 @@ def load_clips(run_dir) -> pd.DataFrame:
             out[f"{variant}:status"] = outcome.get("status")
             out[f"{variant}:reason"] = outcome.get("reason")
         rows.append(out)
-    frame = pd.DataFrame(rows)
-    frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir))
-    return frame
+    return pd.DataFrame(rows, columns=None if rows else [*which, "clip_id"])
 
 
 EXPORT_FORMATS = ("csv", "json", "parquet")

@@ -112,6 +112,8 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
         record = build_record(plan, specs, rows, store, started, command, execution)
         first = shards[0][2]
         record.update(code=first["code"], packages=first["packages"], device=first["device"])
+        if first.get("skipped_metrics"):  # what `--metrics all` left out, as the shards recorded it
+            record["skipped_metrics"] = first["skipped_metrics"]
         store.write_record(record)
     log(f"merged {len(shards)} shard(s) of {n_shards}: {len(rows)} of {len(plan.clips)} clips")
     outcome = RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)

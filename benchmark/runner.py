@@ -8,6 +8,7 @@ writes each result as it arrives, and finally reduces the rows, in protocol orde
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ def check_label(name: str) -> str:
     return label
 
 
+def folder_label(label: str) -> str:
+    """A label as a folder-name part: letters, digits, `.`, `_`, `-` (others become `_`), not starting with a dot."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).lstrip(".") or "run"
+
+
 def settings_for(cfg: RunConfig) -> Settings:
     return Settings.create(cfg.data_dir, cfg.weights_dir, cfg.device, cfg.landmarks, cfg.embedder, threads=cfg.threads)
 
@@ -116,6 +122,7 @@ class Runner:
         self.log = log
         self._executor = executor
         self._planned_adapter = None  # reused by the local executor: built once per run, not twice
+        self.skipped_metrics: list[dict] = []  # set by plan(): what `--metrics all` left out, and why
 
     # ---- plan -----------------------------------------------------------------------------
 
@@ -132,20 +139,22 @@ class Runner:
         if cfg.executor == "local" or not cfg.gpus_per_worker:
             check_device(cfg.device)  # on a Ray cluster the GPUs are the workers', not this driver's
         settings = settings_for(cfg)
-        names = expand_metric_names(tuple(cfg.metrics), settings, self.log)
+        self.skipped_metrics = []  # what `--metrics all` left out, and why: recorded in the record
+        names = expand_metric_names(tuple(cfg.metrics), settings, self.log, self.skipped_metrics)
         if not names:
             raise BenchError("no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)")
         adapter = build_adapter(cfg.model, cfg.model_args, settings)
-        specs = []
-        for name, metric in zip(names, build_metrics_from_names(names, settings)):
-            spec = metric.spec.to_dict()
-            specs.append({**spec, "column": column_id(spec)})
+        built = list(zip(names, build_metrics_from_names(names, settings)))
         label = self._label(adapter)
         for warning in adapter.warnings():
             self.log(f"warning: {warning}")
         protocol = open_protocol(cfg.dataset, settings, self.log)
         every_clip = protocol.clips()
         clips = stratified_subset(every_clip, cfg.limit, cfg.subset_seed)
+        specs = []
+        for name, metric in self._enough_frames(built, [c.n_frames for c in clips], protocol.id):
+            spec = metric.spec.to_dict()
+            specs.append({**spec, "column": column_id(spec)})
         adapter_fp = adapter.fingerprint()
         planned = []
         for i, c in enumerate(clips):
@@ -171,6 +180,25 @@ class Runner:
         ).shard_plan(cfg.shard)
         return plan, adapter
 
+    def _enough_frames(self, built: list, frame_counts: list[int], protocol_id: str) -> list:
+        """The metrics that can give a value on these clips. One that cannot (FID on too few frames)
+        stops the run before any work when asked for by name; under `all` it is skipped and recorded."""
+        asked = set(self.config.metrics) - {"all"}
+        kept = []
+        for name, metric in built:
+            reason = metric.too_few(frame_counts)
+            if reason is None:
+                kept.append((name, metric))
+            elif name in asked:
+                raise BenchError(f"{reason} (on {protocol_id}{f' with --limit {self.config.limit}' if self.config.limit else ''})",
+                                 hint=f"drop {name} from --metrics, or score more clips" + (" (a larger --limit)" if self.config.limit else ""))
+            else:
+                self.log(f"--metrics all: skipping {name}: {reason}")
+                self.skipped_metrics.append({"name": name, "reason": reason})
+        if not kept:
+            raise BenchError("no metric to score on these clips", hint="see the lines above; name others with --metrics")
+        return kept
+
     def _label(self, adapter) -> str:
         """--name, checked; without one, the adapter's default (warned for external models)."""
         name = self.config.name
@@ -182,9 +210,19 @@ class Runner:
             return label
         return check_label(name)
     def run_dir(self, plan: RunPlan) -> Path:
+        """`<runs>/<dataset>/<label>-seed<S>-<run id>[-shardKofN]`: the label as the folder is created.
+
+        The label is not part of the run's identity: the run id is. So an existing folder of this
+        run is found by its `-seed<S>-<run id>` ending whatever label it was created under, and a
+        re-labelled run (--name) resumes there; the record's `label` is the current one."""
         cfg = self.config
         shard = f"-shard{plan.shard[0]}of{plan.shard[1]}" if plan.shard else ""
-        return Path(cfg.runs_dir) / cfg.dataset.replace(":", "-") / f"{cfg.model}-seed{cfg.seed}-{plan.run_id}{shard}"
+        parent = Path(cfg.runs_dir) / cfg.dataset.replace(":", "-")
+        ending = f"-seed{cfg.seed}-{plan.run_id}{shard}"
+        existing = sorted(p for p in parent.glob(f"*{ending}") if p.is_dir()) if parent.is_dir() else []
+        if existing:
+            return existing[0]
+        return parent / f"{folder_label(plan.label or cfg.model)}{ending}"
 
     # ---- execute ----------------------------------------------------------------------------
 
@@ -254,7 +292,8 @@ class Runner:
                      f"Re-run the same command to resume.")
             outcome.n_scored = done
             return outcome
-        record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe())
+        record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe(),
+                              self.skipped_metrics)
         store.write_record(record)
         outcome.record = record
         columns = {m["variant"]: m["column"] for m in reported}
@@ -392,8 +431,10 @@ def build_metrics_from_names(names, settings: Settings) -> list:
 
 
 def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store: RunStore, started: datetime,
-                 command: str, execution: dict) -> dict:
-    """The record: a pure function of the plan and its rows (plus provenance and timings)."""
+                 command: str, execution: dict, skipped_metrics: list[dict] | None = None) -> dict:
+    """The record: a pure function of the plan and its rows (plus provenance and timings).
+
+    `skipped_metrics`: what `--metrics all` left out and why (no weights, too few frames), recorded when any."""
     finished = datetime.now(timezone.utc)
     results = reduce_results(specs, plan.clips, rows, store.load_artifacts)
     clips, failures = clip_summary(plan.clips, rows)
@@ -423,6 +464,7 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
         "failures": failures,
         "results": results,
         "files": {"clips": "clips.jsonl", "plan": "run.json"},
+        **({"skipped_metrics": list(skipped_metrics)} if skipped_metrics else {}),
     }
 
 

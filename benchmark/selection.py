@@ -3,7 +3,8 @@
 A paper table must not change because someone made a smoke run: by default only complete runs
 (every clip of the protocol attempted) are used, and two different complete runs under one label
 are an error rather than a silent choice. A run directory named directly (`--runs DIR`) is
-pinned: it is used even when incomplete, and its cells say so.
+pinned: it is used even when incomplete, and its cells say so. `resolve_run` finds one run by its
+label for `bench compare` (a path still works).
 """
 
 from __future__ import annotations
@@ -57,15 +58,31 @@ class Selection:
         return out
 
 
-def select_runs(paths: list[Path], include_tiny: bool = False) -> Selection:
-    """Pick the run for each (label, protocol name) among the runs found under `paths`."""
+def protocol_name(record: dict) -> str:
+    """The protocol as `--dataset` names it: `mini`, `grid-s29`, `videos:my-lab` (a collection of your videos)."""
+    name, protocol_id = record["protocol"]["name"], record["protocol"]["id"]
+    return protocol_id.rsplit("/", 1)[0] if protocol_id.startswith(f"{name}:") else name
+
+
+def on_protocol(record: dict, protocol: str) -> bool:
+    """Whether a run is on the protocol a user named: by --dataset name (`videos:my-lab`) or full id (`mini/v1`)."""
+    return protocol in (record["protocol"]["id"], protocol_name(record))
+
+
+def select_runs(paths: list[Path], include_tiny: bool = False, protocol: str | None = None) -> Selection:
+    """Pick the run for each (label, protocol name) among the runs found under `paths` (only `protocol`'s, if given).
+
+    Protocols are told apart by `protocol_name`, so two collections of your own videos
+    (`videos:a`, `videos:b`) are two protocols, not one."""
     pins = {Path(p).resolve() for p in paths if is_run_dir(Path(p))}
     groups: dict[tuple[str, str], dict[str, SelectedRun]] = {}
     for run_dir, record in load_records(list(paths))[0] if paths else []:
         if record["adapter"].get("config", {}).get("tiny") and not include_tiny:
             continue  # random weights: a pipeline test, never a number for a table
+        if protocol is not None and not on_protocol(record, protocol):
+            continue
         run = SelectedRun(run_dir, record, pinned=Path(run_dir).resolve() in pins)
-        by_id = groups.setdefault((run.label, record["protocol"]["name"]), {})
+        by_id = groups.setdefault((run.label, protocol_name(record)), {})
         known = by_id.get(record["run_id"])  # the same run copied elsewhere: keep the newest record
         if known is None or (run.pinned, record["finished_at"]) > (known.pinned, known.record["finished_at"]):
             by_id[record["run_id"]] = run
@@ -88,4 +105,43 @@ def _ambiguous(key: tuple[str, str], runs: list[SelectedRun], kind: str) -> Benc
     label, protocol = key
     listed = ", ".join(f"{r.run_dir} (seed {r.record['seed']}, run {r.record['run_id'][:8]})" for r in runs[:MAX_LISTED])
     return BenchError(f"{len(runs)} different {kind} runs are labelled {label!r} on {protocol}: {listed}",
-                      hint=f"pin one with --runs {runs[0].run_dir}, or give the runs different labels with `bench run --name`")
+                      hint=f"pin one by its folder (--runs {runs[0].run_dir}, or that path in place of the label), "
+                           f"or give the runs different labels with `bench run --name`")
+
+
+def resolve_run(ref: str | Path, paths: list[Path], protocol: str | None = None, log=None) -> Path:
+    """A run folder from a path, or from a label (`bench compare jawflap still --dataset mini`).
+
+    A label is looked up among the runs under `paths` (on `protocol` if given): its complete run,
+    else its only run, else an error listing the candidates and how to pin one."""
+    path = Path(ref)
+    if is_run_dir(path):
+        return path
+    label = str(ref)
+    records = load_records([p for p in paths if Path(p).exists()])[0]
+    found = [(run_dir, record) for run_dir, record in records
+             if run_label(record) == label and (protocol is None or on_protocol(record, protocol))]
+    if not found:
+        labels = sorted({run_label(r) for _, r in records if protocol is None or on_protocol(r, protocol)})
+        where = ", ".join(map(str, paths))
+        raise BenchError(f"{label!r} is neither a run folder nor the label of a run under {where}"
+                         + (f" on {protocol}" if protocol else ""),
+                         hint=(f"labels there: {', '.join(labels[:12])}" if labels else "score one with `bench run --name ...`")
+                         + "; or search elsewhere with --runs FOLDER")
+    protocols = sorted({protocol_name(r) for _, r in found})
+    if len(protocols) > 1:
+        raise BenchError(f"{label!r} labels runs on {', '.join(protocols)}", hint=f"say which with --dataset {protocols[0]}")
+    by_id = {}
+    for run_dir, record in found:  # one run copied (or merged from its shards) counts once: the whole, newest record
+        known = by_id.get(record["run_id"])
+        if known is None or (not record["protocol"].get("shard"), record["finished_at"]) > \
+                (not known[1]["protocol"].get("shard"), known[1]["finished_at"]):
+            by_id[record["run_id"]] = (run_dir, record)
+    runs = [SelectedRun(d, r, pinned=False) for d, r in sorted(by_id.values(), key=lambda dr: dr[1]["finished_at"], reverse=True)]
+    complete = [r for r in runs if not r.reasons]
+    chosen = complete or runs
+    if len(chosen) > 1:
+        raise _ambiguous((label, protocols[0]), chosen, "complete" if complete else "incomplete")
+    if not complete and log:
+        log(f"note: {label} on {protocols[0]} has no complete run; using {chosen[0].run_dir} ({'; '.join(chosen[0].reasons)})")
+    return chosen[0].run_dir

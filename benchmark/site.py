@@ -71,7 +71,7 @@ def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, st
 
 
 def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) -> list[dict]:
-    from benchmark.compare import compare_runs
+    from benchmark.compare import compare_runs, verdict
 
     out = []
     for other_dir, other in others:
@@ -81,6 +81,8 @@ def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) ->
             result = compare_runs(run_dir, other_dir, resamples=BOOTSTRAP_RESAMPLES)
         except BenchError:
             continue
+        for m in result["metrics"]:
+            m["verdict"] = verdict(m, "this run", run_label(other))
         out.append({"other": run_label(other), "other_run": other["run_id"][:8], "other_seed": other["seed"], "n": result["n_clips"], "metrics": result["metrics"]})
     return out
 
@@ -123,8 +125,10 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
             "comparisons": comparisons(run_dir, record, records)}
 
 
-def build_site(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path, str]]]:
-    """Write out_dir/index.html and out_dir/runs/<slug>.html; return the index and the runs skipped with why."""
+def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> tuple[Path, list[tuple[Path, str]]]:
+    """Write out_dir/index.html and out_dir/runs/<slug>.html; return the index and the runs skipped with why.
+
+    `sort_by`: a metric variant that orders each protocol's rows, best first."""
     records, skipped = load_records(paths)
     if not records:
         why = "".join(f"\n  {path}: {reason}" for path, reason in skipped)
@@ -134,7 +138,7 @@ def build_site(paths: list[Path], out_dir: Path) -> tuple[Path, list[tuple[Path,
     env = Environment(loader=PackageLoader("benchmark", "templates"), autoescape=select_autoescape(default=True))
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     slugs = {str(run_dir): run_slug(run_dir, record) for run_dir, record in records}
-    tables = leaderboard_tables(records)
+    tables = leaderboard_tables(records, sort_by)
     for table in tables:
         for row in table["rows"]:
             row["page"] = f"runs/{slugs[row['path']]}.html"

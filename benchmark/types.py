@@ -11,7 +11,8 @@ import numpy as np
 from benchmark.media import read_image, read_video, read_wav
 from benchmark.video import Video  # noqa: F401  (re-exported: `from benchmark.types import Video` keeps working)
 
-Direction = Literal["higher", "lower", "none"]  # "none": no better direction (e.g. blink rate)
+Direction = Literal["higher", "lower", "closest-to-ground-truth", "none"]
+# closest-to-ground-truth: the value nearest the ground truth's wins (sharpness, blink rate); none: not ranked
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,12 @@ def create_metric(name: str, settings: Settings) -> Metric:
 DEFAULT_METRICS = ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
 
 
-def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print) -> tuple[str, ...]:
-    """`all` = every registered metric whose requirements are met under `settings` (the rest are named and skipped)."""
+def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print,
+                        skipped: list[dict] | None = None) -> tuple[str, ...]:
+    """`all` = every registered metric whose requirements are met under `settings` (the rest are named and skipped).
+
+    Each metric `all` leaves out is logged and, when `skipped` is given, appended to it as
+    {"name", "reason"}: the run records them, so its page says which metrics are missing and why."""
     from benchmark.errors import BenchError
 
     if "all" not in names:
@@ -68,4 +72,6 @@ def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print) -
             available.append(name)
         except BenchError as exc:
             log(f"--metrics all: skipping {name}: {exc.message}")
+            if skipped is not None:
+                skipped.append({"name": name, "reason": exc.message})
     return tuple(dict.fromkeys([n for n in names if n != "all"] + available))

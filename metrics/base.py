@@ -62,6 +62,13 @@ class Metric(ABC):
     def check(self) -> None:
         """Raise a BenchError now (before any clip is processed) if something the metric needs is missing."""
 
+    def too_few(self, frame_counts: list[int]) -> str | None:
+        """Why this metric can give no value over clips of these frame counts, known before any work (or None).
+
+        A metric pooled over the whole set (FID) needs enough samples; saying so up front spares
+        generating and featurising every clip for a number that cannot come."""
+        return None
+
     def backend_id(self) -> str:
         """The backend that produced the numbers, as recorded (e.g. a landmark detector's version)."""
         return self.backend

@@ -200,7 +200,7 @@ def match_intervals(detected: np.ndarray, starts: np.ndarray, ends: np.ndarray, 
 
 class BlinkRate(LandmarkMetric):
     name = "blink"
-    direction = "none"
+    direction = "closest-to-ground-truth"  # the ground truth's rate, recorded beside the value (reference_value)
     unit = "blinks/s"
     description = ("Blinks per second pooled over clips (EAR; dips below the clip's open-eye level, with hysteresis), "
                    "with the ground truth's rate")

@@ -310,7 +310,8 @@ def cpbd_frames(gray: np.ndarray, compiled: bool | None = None) -> np.ndarray:
 
 class CPBD(Metric):
     name = "cpbd"
-    direction = "higher"
+    # ground truth is not the sharpest video: a generated video sharper (or blurrier) than the real one is not better
+    direction = "closest-to-ground-truth"
     backend = "exact re-implementation of cpbd 1.0.7: numpy + numba loops on CPU (numpy alone without numba), torch on CUDA"
 
     def backend_id(self) -> str:

@@ -209,6 +209,14 @@ class FID(_InceptionMetric):
     def new_state(self) -> FrechetState:
         return FrechetState(self.params["min_frames"])
 
+    def too_few(self, frame_counts: list[int]) -> str | None:
+        frames = sum(frame_counts)  # generated and ground truth have the clip's frame count each
+        if frames < self.params["min_frames"]:
+            clips = f"{len(frame_counts)} clip{'s' if len(frame_counts) != 1 else ''}"
+            return (f"{self.variant} needs at least {self.params['min_frames']} frames per side and this run's "
+                    f"{clips} {'has' if len(frame_counts) == 1 else 'have'} {frames}; use kid for small sets, or more clips")
+        return None
+
 
 class KID(_InceptionMetric):
     name = "kid"
@@ -220,3 +228,8 @@ class KID(_InceptionMetric):
     def new_state(self) -> KernelState:
         p = self.params
         return KernelState(p["subsets"], p["subset_size"], p["max_frames"], p["seed"])
+
+    def too_few(self, frame_counts: list[int]) -> str | None:
+        if sum(frame_counts) < 2:
+            return f"{self.variant} needs at least 2 frames per side and the clips of this run have {sum(frame_counts)}"
+        return None

@@ -9,7 +9,8 @@ Each update scores one clip exactly as a run does (the same metric object, conve
 and folds it into declared tensor states that torchmetrics sums across processes under DDP:
 the sum of clip values and the clip count for metrics averaged over clips, or each pooled count
 (blinks and seconds, events and closures) for metrics pooled over the protocol. A clip the metric
-cannot score (no face found) is counted in `clips_failed` and skipped, never raised mid-training.
+cannot score (no face found) is counted in `clips_failed` and skipped, never raised mid-training;
+a metric given nothing it could ever score (bilabial without `phones`) raises at once, with the reason.
 Distribution metrics (FID, KID, FVD) need the whole set: torchmetrics has its own FID for that.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torchmetrics import Metric as TorchMetric
 
-from benchmark.errors import ClipError
+from benchmark.errors import ClipError, MetricNotApplicable
 from benchmark.settings import Settings
 from benchmark.stats import MeanState, PooledState
 from benchmark.video import Video
@@ -95,7 +96,7 @@ class ClipMetric(TorchMetric):
 
     @property
     def higher_is_better(self) -> bool | None:
-        """None for metrics compared to the ground truth's value (blink rate) rather than maximised."""
+        """None for metrics whose best is the ground truth's value (blink rate, CPBD) rather than an extreme."""
         return {"higher": True, "lower": False}.get(self.harness.direction)
 
     @property
@@ -119,6 +120,9 @@ class ClipMetric(TorchMetric):
         ctx = ClipContext(clip, Video(generated, self.fps), reference, settings=self.harness.settings)
         try:
             result = self.harness.score_clip(ctx)
+        except MetricNotApplicable as exc:  # nothing this metric could score on any clip given so: say why now
+            raise ValueError(f"{self.harness.variant} cannot score this clip: {exc.message}"
+                             + ("; pass phones=[(phone, start_s, end_s), ...] to update()" if phones is None else "")) from None
         except ClipError:
             self.clips_failed += 1
             return
