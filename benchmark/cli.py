@@ -130,7 +130,9 @@ def merge(run_dirs, out) -> None:
 
     The shards must share the plan (protocol, clips, adapter, seeds, metrics), code version,
     backends and package versions; a mismatch names the field. The merged record equals the
-    record of the same run made in one process.
+    record of the same run made in one process. The clips of a shard not given count as never
+    attempted. -o must be a new or empty folder. Exit status: 0 every clip scored, 3 some clips
+    failed or never attempted (a shard missing), or the protocol is partial, 1 error.
     """
     from benchmark.merge import merge_runs
 
@@ -325,7 +327,7 @@ def export_results_(run_paths, out, fmt, complete_only) -> None:
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise BenchError(f"{out}: cannot tell the format from its extension", hint="--format csv | json | parquet")
-    n = export_results(list(run_paths), out, fmt, complete_only)
+    n = export_results(list(run_paths), out, fmt, complete_only, log=lambda s: click.echo(s, err=True))
     click.echo(f"wrote {n} rows (run x metric) to {out}")
 
 
@@ -401,6 +403,9 @@ def compare(run_a, run_b, as_json) -> None:
 
     result = compare_runs(run_a, run_b)
     click.echo(json.dumps(result, indent=1) if as_json else render_comparison(result))
+    for side in ("a", "b"):  # the rendered table says it too; with --json, stderr does
+        if as_json and result[f"integrity_{side}"].startswith("MISMATCH"):
+            click.echo(f"warning: {result[f'run_{side}']}: {result[f'integrity_{side}']}", err=True)
 
 
 @cli.command()
@@ -479,7 +484,8 @@ def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out) -> 
             click.echo(f"{key:18s} {published[spec.key]['source']}")
         return
     subs = dict(part.split("=", 1) for part in substitute if "=" in part)
-    text = RENDERERS[fmt](build_table(name, list(run_paths), subs, list(profile_paths)))
+    text = RENDERERS[fmt](build_table(name, list(run_paths), subs, list(profile_paths),
+                                      log=lambda s: click.echo(s, err=True)))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text, encoding="utf-8")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import BenchError
-from benchmark.records import load_record, load_rows, run_label
+from benchmark.records import MISMATCH, integrity_of, load_record, load_rows, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
 
@@ -32,8 +32,8 @@ def _pooled_state(spec: dict):
 
 def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
     record_a, record_b = load_record(run_a), load_record(run_b)
-    ok_a = {r["clip_id"]: r for r in load_rows(run_a) if r["status"] == "ok"}
-    ok_b = {r["clip_id"]: r for r in load_rows(run_b) if r["status"] == "ok"}
+    ok_a = {r["clip_id"]: r for r in load_rows(run_a, record_a) if r["status"] == "ok"}
+    ok_b = {r["clip_id"]: r for r in load_rows(run_b, record_b) if r["status"] == "ok"}
     common = sorted(c for c in ok_a.keys() & ok_b.keys() if ok_a[c]["clip_fingerprint"] == ok_b[c]["clip_fingerprint"])
     if not common:
         raise BenchError(f"{run_a} and {run_b} share no scored clip (same clip id and fingerprint)",
@@ -90,7 +90,8 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
         entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better)
         out.append(entry)
     return {"run_a": str(run_a), "run_b": str(run_b), "label_a": run_label(a["record"]), "label_b": run_label(b["record"]),
-            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out,
+            "integrity_a": integrity_of(a["record"]), "integrity_b": integrity_of(b["record"])}
 
 
 def _who(result: dict, side: str) -> str:
@@ -109,4 +110,8 @@ def render_comparison(result: dict) -> str:
             verdict = "differs (compare each to the ground truth)" if (m["ci95"][0] > 0 or m["ci95"][1] < 0) else "no clear difference"
         flag = "" if m["same_spec"] else "  (!) different metric parameters or backend"
         lines.append(f"{m['metric']:14s} {m['a']:10.4f} {m['b']:10.4f} {m['diff']:+10.4f}  {ci:24s} {verdict}{flag}")
+    for side in ("a", "b"):  # a record that does not match its rows: its run values (FID, KID) cannot be trusted
+        status = result.get(f"integrity_{side}", "")
+        if status.startswith(MISMATCH):
+            lines.append(f"(!) {side.upper()} = {result[f'run_{side}']}: {status}")
     return "\n".join(lines)

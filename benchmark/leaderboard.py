@@ -4,9 +4,9 @@ Cells are built from the metric rows of `benchmark.dataframes.run_metric_rows` (
 returns), the table model the paper tables share.
 
 Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
-and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row) nor
-a value that did not use every clip of the run (coverage "3/4"): a model must not win on its easy
-clips. Rows are labelled by the run's --name; two runs sharing a label show their run ids.
+and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row), a
+value that did not use every clip of the run (coverage "3/4"): a model must not win on its easy
+clips, nor a record that does not match its rows (`records.integrity_problem`: shown, marked ⚠). Rows are labelled by the run's --name; two runs sharing a label show their run ids.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from benchmark.dataframes import REFERENCE_ADAPTERS, run_metric_rows
-from benchmark.records import run_completeness, run_label
+from benchmark.records import integrity_problem, run_completeness, run_label
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -57,8 +57,12 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
             cells = {variant: _cell(metric_rows.get(variant)) for variant in columns}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
             completeness = run_completeness(record)
+            mismatch = integrity_problem(record)  # shown, every value marked, never ranked
+            if mismatch:
+                for cell in cells.values():
+                    cell["text"] = f"⚠ {cell['text']}"
             rows.append({"model": run_label(record) + tiny, "adapter": record["adapter"]["name"], "run_id": record["run_id"],
-                         "incomplete": "; ".join(completeness["reasons"]),
+                         "incomplete": "; ".join(completeness["reasons"]), "mismatch": mismatch,
                          "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
@@ -70,7 +74,8 @@ def leaderboard_tables(records: list[tuple[Path, dict]]) -> list[dict]:
         for variant, spec in columns.items():
             if spec["direction"] not in ("higher", "lower"):
                 continue  # e.g. blink rate: neither more nor fewer is better
-            ranked = [r for r in rows if not r["reference"] and not r["incomplete"] and not r["cells"][variant]["coverage"]]
+            ranked = [r for r in rows if not r["reference"] and not r["incomplete"] and not r["mismatch"]
+                      and not r["cells"][variant]["coverage"]]
             values = [r["cells"][variant]["value"] for r in ranked if r["cells"][variant]["value"] is not None]
             if values:
                 best = max(values) if spec["direction"] == "higher" else min(values)

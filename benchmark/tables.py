@@ -147,7 +147,7 @@ def _mark_best(table: Table, use_measured: bool = True) -> None:
 
 
 def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | None = None,
-                profile_paths: list[Path] | None = None) -> Table:
+                profile_paths: list[Path] | None = None, log=None) -> Table:
     if name not in TABLES:
         raise BenchError(f"unknown table {name!r}", hint=f"`bench table --list`: {', '.join(TABLES)}")
     spec, published = TABLES[name], load_published()[TABLES[name].key]
@@ -155,7 +155,7 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     footnotes = Footnotes()
     if spec.kind == "profile":
         return _profile_table(spec, published, profile_paths or [])
-    selection = select_runs(run_paths)
+    selection = select_runs(run_paths, log=log)  # `log`: one line per run folder that cannot be read
     adapter_of = {label: run.record["adapter"]["name"] for (label, _), run in selection.runs.items()}
     metrics = list(published["metrics"])
     directions = dict(published["metrics"])
