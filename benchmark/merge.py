@@ -12,10 +12,9 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from benchmark.engine.plan import RunPlan
+from benchmark.engine.plan import RunPlan, clip_seed
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.errors import BenchError
-from benchmark.engine.plan import clip_seed
 from benchmark.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json, write_error
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
