@@ -130,7 +130,9 @@ def merge(run_dirs, out) -> None:
 
     The shards must share the plan (protocol, clips, adapter, seeds, metrics), code version,
     backends and package versions; a mismatch names the field. The merged record equals the
-    record of the same run made in one process.
+    record of the same run made in one process. The clips of a shard not given count as never
+    attempted. -o must be a new or empty folder. Exit status: 0 every clip scored, 3 some clips
+    failed or never attempted (a shard missing), or the protocol is partial, 1 error.
     """
     from benchmark.merge import merge_runs
 
@@ -328,7 +330,7 @@ def export_results_(run_paths, out, fmt, complete_only) -> None:
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise BenchError(f"{out}: cannot tell the format from its extension", hint="--format csv | json | parquet")
-    n = export_results(list(run_paths), out, fmt, complete_only)
+    n = export_results(list(run_paths), out, fmt, complete_only, log=lambda s: click.echo(s, err=True))
     click.echo(f"wrote {n} rows (run x metric) to {out}")
 
 
@@ -415,6 +417,9 @@ def compare(run_a, run_b, protocol, run_paths, as_json) -> None:
     a, b = (resolve_run(ref, list(run_paths), protocol, log=note) for ref in (run_a, run_b))
     result = compare_runs(a, b)
     click.echo(json.dumps(result, indent=1) if as_json else render_comparison(result))
+    for side in ("a", "b"):  # the rendered table says it too; with --json, stderr does
+        if as_json and result[f"integrity_{side}"].startswith("MISMATCH"):
+            click.echo(f"warning: {result[f'run_{side}']}: {result[f'integrity_{side}']}", err=True)
 
 
 @cli.command()
@@ -497,9 +502,10 @@ def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out, pro
                          hint=f"bench table --dataset {protocol} for a results table, or --substitute DATASET={protocol}")
     if metrics and not protocol:
         raise BenchError("--metrics chooses the columns of a results table", hint="add --dataset PROTOCOL (a paper table has its own columns)")
+    note = lambda s: click.echo(s, err=True)  # noqa: E731  (runs that cannot be read, one line each)
     if protocol:
         chosen = [m.strip() for m in (metrics or "").split(",") if m.strip()] or None
-        built = build_results_table(list(run_paths), protocol, chosen)
+        built = build_results_table(list(run_paths), protocol, chosen, log=note)
     elif list_tables or not name:
         published = load_published()
         for key, spec in TABLES.items():
@@ -508,7 +514,7 @@ def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out, pro
         return
     else:
         subs = dict(part.split("=", 1) for part in substitute if "=" in part)
-        built = build_table(name, list(run_paths), subs, list(profile_paths))
+        built = build_table(name, list(run_paths), subs, list(profile_paths), log=note)
     text = RENDERERS[fmt](built)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

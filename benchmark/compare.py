@@ -19,7 +19,7 @@ import numpy as np
 from benchmark.dataframes import REFERENCE_ADAPTERS
 from benchmark.errors import BenchError
 from benchmark.ranking import CLOSEST, HIGHER, LOWER
-from benchmark.records import load_record, load_rows, run_label
+from benchmark.records import MISMATCH, integrity_of, load_record, load_rows, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
 
 
@@ -36,8 +36,8 @@ def _pooled_state(spec: dict):
 
 def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
     record_a, record_b = load_record(run_a), load_record(run_b)
-    ok_a = {r["clip_id"]: r for r in load_rows(run_a) if r["status"] == "ok"}
-    ok_b = {r["clip_id"]: r for r in load_rows(run_b) if r["status"] == "ok"}
+    ok_a = {r["clip_id"]: r for r in load_rows(run_a, record_a) if r["status"] == "ok"}
+    ok_b = {r["clip_id"]: r for r in load_rows(run_b, record_b) if r["status"] == "ok"}
     common = sorted(c for c in ok_a.keys() & ok_b.keys() if ok_a[c]["clip_fingerprint"] == ok_b[c]["clip_fingerprint"])
     if not common:
         raise BenchError(f"{run_a} and {run_b} share no scored clip (same clip id and fingerprint)",
@@ -94,7 +94,8 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
         entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better, **_closeness(spec, a, b, variant))
         out.append(entry)
     return {"run_a": str(run_a), "run_b": str(run_b), "label_a": run_label(a["record"]), "label_b": run_label(b["record"]),
-            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out}
+            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out,
+            "integrity_a": integrity_of(a["record"]), "integrity_b": integrity_of(b["record"])}
 
 
 def _closeness(spec: dict, a: dict, b: dict, variant: str) -> dict:
@@ -144,4 +145,8 @@ def render_comparison(result: dict) -> str:
         ci = f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]" if m["ci95"] else "(no interval)"
         flag = "" if m["same_spec"] else "  (!) different metric parameters or backend"
         lines.append(f"{m['metric']:14s} {m['a']:10.4f} {m['b']:10.4f} {m['diff']:+10.4f}  {ci:24s} {verdict(m)}{flag}")
+    for side in ("a", "b"):  # a record that does not match its rows: its run values (FID, KID) cannot be trusted
+        status = result.get(f"integrity_{side}", "")
+        if status.startswith(MISMATCH):
+            lines.append(f"(!) {side.upper()} = {result[f'run_{side}']}: {status}")
     return "\n".join(lines)

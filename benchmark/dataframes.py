@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.errors import BenchError
-from benchmark.records import is_run_dir, load_record, load_records, load_rows, run_completeness, run_label
+from benchmark.records import (integrity_of, integrity_problem, is_run_dir, load_record, load_records, load_rows,
+                               run_completeness, run_label)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,7 @@ RUN_COLUMNS = ("label", "model", "protocol", "protocol_version", "metric", "vari
                "ci95_high", "n", "coverage", "partial_coverage", "n_scored", "n_clips", "n_failed", "n_na", "na_reason",
                "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete",
                "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit", "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
-               "finished_at")
+               "finished_at", "integrity")
 
 
 REFERENCE_ADAPTERS = ("ground-truth", "still")  # shown beside models as ceiling and floor, never ranked
@@ -80,6 +81,7 @@ def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
         "device": record.get("device", {}).get("requested"), "torch": record.get("device", {}).get("torch"),
         "code_commit": record.get("code", {}).get("commit"), "code_dirty": record.get("code", {}).get("dirty"),
         "finished_at": record.get("finished_at"), "reference_run": adapter["name"] in REFERENCE_ADAPTERS,
+        "integrity": integrity_of(record),  # "verified", "no digest" (older record) or "MISMATCH: why"
     }
     rows = []
     for spec in record["metrics"]:
@@ -107,17 +109,32 @@ def load_runs(paths, complete_only: bool = False) -> pd.DataFrame:
     """Every run found under `paths` (run folders or folders of them): one row per run x metric.
 
     `params` and `weights` are JSON strings (sorted keys), so the frame stays flat and comparable.
-    Runs whose record cannot be read are skipped; `complete_only` keeps complete runs only (the
-    ones `bench table` and the leaderboard rank).
+    Runs whose record cannot be read are left out with a warning naming the folder (listed in
+    `frame.attrs["skipped"]`); a record that does not match its rows is kept, its `integrity`
+    column saying why, with a warning. `complete_only` keeps complete runs only (the ones
+    `bench table` and the leaderboard rank).
     """
+    import warnings
+
+    frame, problems = _runs_frame(paths, complete_only)
+    for line in problems:
+        warnings.warn(line, stacklevel=2)
+    return frame
+
+
+def _runs_frame(paths, complete_only: bool) -> tuple[pd.DataFrame, list[str]]:
+    """`load_runs`' frame, and one line per run left out or not matching its rows."""
     pd = _pandas()
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    records, _ = load_records(paths)
+    records, skipped = load_records(paths)
+    problems = [f"skipped {run_dir}: {reason}" for run_dir, reason in skipped]
+    problems += [f"{run_dir}: {integrity_problem(record)}" for run_dir, record in records if integrity_problem(record)]
     rows = [row for run_dir, record in records for row in run_metric_rows(run_dir, record)]
     frame = _frame_class(pd)(rows, columns=list(RUN_COLUMNS))
     if complete_only:
         frame = frame[frame["complete"]].reset_index(drop=True)
-    return frame
+    frame.attrs["skipped"] = [(str(run_dir), reason) for run_dir, reason in skipped]
+    return frame, problems
 
 
 RENAMED_COLUMNS = {"dataset": "protocol"}  # old name -> new: still readable, with a FutureWarning
@@ -186,7 +203,8 @@ def load_clips(paths) -> pd.DataFrame:
     frame = _frame_class(pd)(frame)
     if len(records) == 1:
         run_dir, record = records[0]
-        frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir))
+        frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir),
+                           integrity=integrity_of(record))
     return frame
 
 
@@ -205,15 +223,31 @@ def _clip_rows(pd, run_dir: Path, record: dict) -> pd.DataFrame:
             out[f"{variant}:status"] = outcome.get("status")
             out[f"{variant}:reason"] = outcome.get("reason")
         rows.append(out)
-    return pd.DataFrame(rows, columns=None if rows else [*which, "clip_id"])
+    frame = pd.DataFrame(rows, columns=None if rows else [*which, "clip_id"])
+    if integrity_problem(record):
+        import warnings
+
+        warnings.warn(f"{run_dir}: {integrity_problem(record)}", stacklevel=2)
+    return frame
 
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
 
 
-def export_results(paths, out: Path, fmt: str, complete_only: bool = False) -> int:
-    """Write `load_runs(paths)` to `out` as csv, json (records) or parquet; the number of rows written."""
-    frame = load_runs(paths, complete_only)
+def export_results(paths, out: Path, fmt: str, complete_only: bool = False, log=None) -> int:
+    """Write `load_runs(paths)` to `out` as csv, json (records) or parquet; the number of rows written.
+
+    `log` (the CLI: stderr) gets one line per run left out and per record that does not match
+    its rows; without it they are Python warnings, as from `load_runs`.
+    """
+    import warnings
+
+    frame, problems = _runs_frame(paths, complete_only)
+    for line in problems:
+        if log:
+            log(f"warning: {line}")
+        else:
+            warnings.warn(line, stacklevel=2)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":

@@ -7,8 +7,8 @@ the rule the paper and results tables use too.
 Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
 and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row) nor
 a value that did not use every clip of the run (coverage "3/4"): a model must not win on its easy
-clips. A column is ranked only among two models or more; a metric whose best is the ground
-truth's value (CPBD, blink rate) is ranked by distance to it. Rows are labelled by the run's
+clips, nor a record that does not match its rows (`records.integrity_problem`: shown, marked ⚠).
+A column is ranked only among two models or more; a metric whose best is the ground truth's value (CPBD, blink rate) is ranked by distance to it. Rows are labelled by the run's
 --name; two runs sharing a label show their run ids. Shards of a run that was merged are not
 listed beside the merged run, nor are copies of one run.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmark.dataframes import REFERENCE_ADAPTERS, run_metric_rows
 from benchmark.errors import BenchError
 from benchmark.ranking import MEANING, Entry, rank, sort_key
-from benchmark.records import run_completeness, run_label
+from benchmark.records import integrity_problem, run_completeness, run_label
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -73,7 +73,7 @@ def _ground_truth_values(rows: list[dict]) -> dict[tuple[str, str], float]:
     """(clip-list fingerprint, variant) -> the ground-truth run's value: the target of closest-to-ground-truth metrics."""
     out = {}
     for r in rows:
-        if r["adapter"] == REFERENCE_ADAPTERS[0] and not r["incomplete"]:
+        if r["adapter"] == REFERENCE_ADAPTERS[0] and not r["incomplete"] and not r["mismatch"]:
             for variant, cell in r["cells"].items():
                 if cell["value"] is not None and not cell["coverage"]:
                     out[(r["fingerprint"], variant)] = cell["value"]
@@ -102,8 +102,12 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
             cells = {variant: _cell(metric_rows.get(variant)) for variant in columns}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
             completeness = run_completeness(record)
+            mismatch = integrity_problem(record)  # shown, every value marked, never ranked
+            if mismatch:
+                for cell in cells.values():
+                    cell["text"] = f"⚠ {cell['text']}"
             rows.append({"model": run_label(record) + tiny, "adapter": record["adapter"]["name"], "run_id": record["run_id"],
-                         "incomplete": "; ".join(completeness["reasons"]),
+                         "incomplete": "; ".join(completeness["reasons"]), "mismatch": mismatch,
                          "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],
                          "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
                          "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
@@ -120,7 +124,8 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
                 cell["target"] = cell.pop("reference", None)
                 if cell["target"] is None:
                     cell["target"] = ground_truth.get((r["fingerprint"], variant))
-            entries = [Entry(i, r["cells"][variant]["value"], not r["reference"] and not r["incomplete"] and not r["cells"][variant]["coverage"],
+            entries = [Entry(i, r["cells"][variant]["value"], not r["reference"] and not r["incomplete"] and not r["mismatch"]
+                             and not r["cells"][variant]["coverage"],
                              r["cells"][variant]["target"]) for i, r in enumerate(rows)]
             ranking = rank(entries, spec["direction"], what=variant)
             for i, r in enumerate(rows):

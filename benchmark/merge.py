@@ -12,10 +12,10 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from benchmark.engine.plan import RunPlan
+from benchmark.engine.plan import RunPlan, clip_seed
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.errors import BenchError
-from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record, write_error
+from benchmark.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json, write_error
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
 _MUST_AGREE = [
@@ -32,12 +32,14 @@ _MUST_AGREE = [
     ("packages", lambda p, r: r["packages"]),
     ("device.torch", lambda p, r: r["device"].get("torch")),
     ("shard count", lambda p, r: (p.get("shard") or [None, None])[1]),
+    ("selection (the whole clip list)", lambda p, r: p.get("selection")),
 ]
 
 
 def _load_shard(run_dir: Path) -> tuple[dict, dict]:
     record = load_record(run_dir)
-    plan = json.loads((run_dir / RUN_FILE).read_text()).get("plan")
+    saved = read_json(run_dir / RUN_FILE)
+    plan = saved.get("plan") if isinstance(saved, dict) else None
     if not plan:
         raise BenchError(f"{run_dir}: no plan in {RUN_FILE}", hint="merge runs made by `bench run --shard K/N`")
     return plan, record
@@ -68,21 +70,57 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def check_output_folder(out: Path) -> None:
+    """The merged run gets a folder of its own: merging onto a run (or a shard) would replace its rows."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a file" if not out.is_dir() else "not empty"
+        raise BenchError(f"bench merge -o {out}: {what}; the merged run would replace what is there",
+                         hint="merge into a new (or empty) folder, e.g. -o " + str(out.parent / (out.name + "-merged")))
+
+
+def unmerged_clips(shards: list[tuple[Path, dict, dict]]) -> list[dict]:
+    """The selection's clips that belong to no shard given (a shard not merged), as plan clips without rows.
+
+    Their positions are the selection indices no given shard holds (protocol.n_clips counts the
+    whole selection); their ids come from the shards' `selection` list (shard runs made before it
+    was recorded name them by position, e.g. #3). Reduced, each counts as never attempted.
+    """
+    plan = shards[0][1]
+    n_clips = plan["protocol"]["n_clips"]
+    held = {c["index"] for _, p, _ in shards for c in p["clips"]}
+    selection = plan.get("selection") if len(plan.get("selection") or []) == n_clips else None
+    generation = plan["seeds"]["generation"]
+    out = []
+    for index in (i for i in range(n_clips) if i not in held):
+        clip_id = selection[index] if selection else f"#{index}"
+        out.append({"id": clip_id, "speaker": "", "fingerprint": "", "seed": clip_seed(generation, clip_id),
+                    "key": f"not-merged-{index}", "index": index, "input": None})
+    return out
+
+
 def merge_runs(run_dirs: list[Path], out: Path, log=print):
     from benchmark.runner import RunOutcome, build_record
 
+    check_output_folder(out)
     shards = [(Path(d), *_load_shard(Path(d))) for d in run_dirs]
     check_compatible(shards)
+    for run_dir, _, record in shards:
+        if integrity_problem(record):  # the merge reduces the shard's rows again; its record is not used
+            log(f"warning: {run_dir}: {integrity_problem(record)}")
     n_shards = shards[0][1]["shard"][1]
     present = sorted(plan["shard"][0] for _, plan, _ in shards)
+    unmerged = unmerged_clips(shards)
     if present != list(range(n_shards)):
         missing = sorted(set(range(n_shards)) - set(present))
-        log(f"warning: shards {missing} of {n_shards} are missing; their clips are reported as not scored")
+        log(f"warning: shard(s) {', '.join(f'{k}/{n_shards}' for k in missing)} not given: their {len(unmerged)} "
+            f"clip(s) count as never attempted (coverage, completeness; exit status 3). Run them with "
+            f"`bench run ... --shard K/{n_shards}` and merge all {n_shards} shards into a new folder")
     started = min(datetime.fromisoformat(r["started_at"]) for _, _, r in shards)
 
     plan_dict = dict(shards[0][1])
-    clips = sorted((c for _, plan, _ in shards for c in plan["clips"]), key=lambda c: c["index"])
-    plan_dict.update(clips=clips, shard=None)
+    clips = sorted([c for _, plan, _ in shards for c in plan["clips"]] + unmerged, key=lambda c: c["index"])
+    plan_dict.update(clips=clips, shard=None, selection=None)
     plan = RunPlan.from_dict(plan_dict)
     specs = shards[0][2]["metrics"]
 
@@ -115,7 +153,7 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
         if first.get("skipped_metrics"):  # what `--metrics all` left out, as the shards recorded it
             record["skipped_metrics"] = first["skipped_metrics"]
         store.write_record(record)
-    log(f"merged {len(shards)} shard(s) of {n_shards}: {len(rows)} of {len(plan.clips)} clips")
+    log(f"merged {len(shards)} shard(s) of {n_shards}: rows for {len(rows)} of the {len(plan.clips)} clips")
     outcome = RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)
     partial = plan.protocol.get("partial")
     if partial and not all("--allow-partial" in r.get("command", "").split() for _, _, r in shards):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.errors import BenchError
+from benchmark.fingerprint import sha256_json
 
 SCHEMA_VERSION = 2
 SCHEMA_DIR = Path(__file__).parent / "schemas"  # record-v2.schema.json, clip-row-v2.schema.json
@@ -73,6 +74,10 @@ class RowLog:
 
     def rows(self) -> Iterator[dict]:
         """Every clip row in file order; a torn, garbled or foreign line is skipped with a warning naming it."""
+        for _, row in self._numbered_rows():
+            yield row
+
+    def _numbered_rows(self) -> Iterator[tuple[int, dict]]:
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8", errors="replace") as f:
@@ -91,18 +96,53 @@ class RowLog:
                 if problem:
                     self._skip(number, problem)
                     continue
-                yield row
+                yield number, row
 
     def _skip(self, number: int, why: str) -> None:
         if number not in self._warned:
             self._warned.add(number)
             self.warn(f"warning: {self.path}:{number}: {why}; line skipped, the other rows are used")
 
-    def latest_by_key(self) -> dict[str, dict]:
+    def latest_by_key(self, strict: bool = True) -> dict[str, dict]:
+        """The latest row of each key; `strict` refuses two rows of one key that disagree (`row_conflict`).
+
+        A later row legitimately repeats a clip: the runner re-appends it with a new metric column
+        (earlier columns copied as they were), or retries a failed clip. Nothing is reduced from
+        rows that contradict each other: which one is right cannot be told from the file.
+        """
         latest: dict[str, dict] = {}
-        for row in self.rows():
-            latest[row["key"]] = row
+        line_of: dict[str, int] = {}
+        for number, row in self._numbered_rows():
+            key = row["key"]
+            if strict and key in latest:
+                conflict = row_conflict(latest[key], row)
+                if conflict:
+                    raise BenchError(f"{self.path}: conflicting rows for clip {row['clip_id']} (key {key[:12]}): "
+                                     f"line {line_of[key]} gives {conflict[0]}, line {number} gives {conflict[1]}",
+                                     hint="delete the wrong line (a copied or hand-edited row), or delete the run "
+                                          "folder and run again; nothing is reduced from conflicting rows")
+            latest[key], line_of[key] = row, number
         return latest
+
+
+def row_conflict(old: dict, new: dict) -> tuple[str, str] | None:
+    """What two rows of one key say differently, or None when `new` only adds to `old` (or retries a failure).
+
+    A scored clip is never downgraded by the runner (a failed extra pass fails only the new
+    columns), and a column it has is never re-scored: so a scored row followed by a failed one,
+    or a column whose status, value or pooled counts change, is a contradiction.
+    """
+    if old["status"] != "ok":
+        return None  # a failed clip is retried: the new row replaces it
+    if new["status"] != "ok":
+        error = new.get("error") or {}
+        return "status ok", f"status failed ({error.get('stage', '?')}: {error.get('message', '?')})"
+    for column in sorted(old["scores"].keys() & new["scores"].keys()):
+        a, b = old["scores"][column], new["scores"][column]
+        for field in ("status", "value", "pooled"):
+            if a.get(field) != b.get(field):
+                return f"{column} {field} {a.get(field)!r}", f"{column} {field} {b.get(field)!r}"
+    return None
 
 
 def _not_a_row(row: Any) -> str | None:
@@ -165,20 +205,122 @@ def is_finished(run_dir: Path) -> bool:
     return all((run_dir / name).is_file() for name in RUN_FILES)
 
 
-def load_record(run_dir: Path) -> dict:
-    """Read a finished run's record; refuse incomplete runs and unknown schema versions clearly."""
+def read_json(path: Path) -> Any:
+    """A run file's JSON, or one line naming the file when it cannot be read or is cut short (never a traceback)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno}); the file was cut short or edited",
+                         hint="re-run the run's `bench run` command to rewrite it (finished clips are kept)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})",
+                         hint="check the file's permissions, or re-run the run's `bench run` command") from None
+
+
+def load_record(run_dir: Path) -> "Record":
+    """Read a finished run's record, checked against its rows (`Record.integrity`, `verify_record`).
+
+    Incomplete runs, unreadable files and unknown schema versions are refused with one line.
+    """
     run_dir = Path(run_dir)
     if not is_finished(run_dir):
         missing = [n for n in RUN_FILES if not (run_dir / n).is_file()]
         raise BenchError(f"{run_dir} is not a finished run (missing {', '.join(missing)})",
                          hint="re-run its `bench run` command to finish it")
-    record = json.loads((run_dir / RECORD_FILE).read_text())
+    record = read_json(run_dir / RECORD_FILE)
+    if not isinstance(record, dict):
+        raise BenchError(f"{run_dir / RECORD_FILE}: a JSON {type(record).__name__}, not a run record",
+                         hint="re-run the run's `bench run` command to rewrite it")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
         raise BenchError(f"{run_dir / RECORD_FILE}: schema version {version!r}, this harness reads {SCHEMA_VERSION}",
                          hint="re-run it with this version of the harness")
     validate(record, "record", run_dir / RECORD_FILE)
-    return record
+    return Record(record, integrity=verify_record(run_dir, record))
+
+
+# ---- integrity: a record and the rows it was reduced from ---------------------------------------
+
+VERIFIED, NO_DIGEST, UNCHECKED = "verified", "no digest", "unchecked"
+REDUCE_AGAIN = "re-run the run's `bench run` command (a merged run: `bench merge` into a new folder)"
+MISMATCH = "MISMATCH"  # the prefix of a record that does not match its rows: "MISMATCH: <why>"
+# what the seal covers: every number a reader shows and what it depends on (not timestamps, the
+# command, the executor, the code or package versions: those differ between equal records)
+SEALED_FIELDS = ("run_id", "protocol", "adapter", "metrics", "seed", "seeds", "settings", "clips", "failures", "results",
+                 "completeness")
+
+
+class Record(dict):
+    """A record read from disk. `integrity` (not part of its JSON: equality and json.dumps see the
+    plain record) is VERIFIED, NO_DIGEST (written before records carried one) or "MISMATCH: why"."""
+
+    def __init__(self, record: dict, integrity: str):
+        super().__init__(record)
+        self.integrity = integrity
+
+
+def integrity_of(record: dict) -> str:
+    """What `load_record` found (UNCHECKED for a record built in memory, e.g. by the runner)."""
+    return getattr(record, "integrity", UNCHECKED)
+
+
+def integrity_problem(record: dict) -> str:
+    """Why a record cannot be trusted ("" if it can): what every reader flags and never ranks."""
+    status = integrity_of(record)
+    return status if status.startswith(MISMATCH) else ""
+
+
+def _digest_view(row: dict) -> dict:
+    """A row without its timings (they describe the machine, and differ between equal runs)."""
+    view = {k: v for k, v in row.items() if k != "timing"}
+    view["scores"] = {c: {k: v for k, v in s.items() if k != "seconds"} for c, s in row["scores"].items()}
+    return view
+
+
+def rows_digest(rows: list[dict]) -> str:
+    """sha256 of the canonical JSON of the rows a record is reduced from, in protocol order."""
+    return sha256_json([_digest_view(r) for r in rows])
+
+
+def record_seal(record: dict, rows_sha256: str) -> str:
+    """sha256 of what the record reports (SEALED_FIELDS) and of the rows digest: an edited value breaks it."""
+    return sha256_json({"rows_sha256": rows_sha256, **{k: record[k] for k in SEALED_FIELDS if k in record}})
+
+
+def integrity_block(record: dict, rows: list[dict]) -> dict:
+    """The record's `integrity` field, computed last from the rows reduced (in protocol order)."""
+    digest = rows_digest(rows)
+    return {"rows_sha256": digest, "n_rows": len(rows), "record_sha256": record_seal(record, digest)}
+
+
+def verify_record(run_dir: Path, record: dict) -> str:
+    """VERIFIED, NO_DIGEST, or "MISMATCH: why": the record against its own seal and against clips.jsonl."""
+    block = record.get("integrity")
+    if not block:
+        return NO_DIGEST
+    if record_seal(record, block["rows_sha256"]) != block["record_sha256"]:
+        return (f"{MISMATCH}: record.json was edited after it was written (its values no longer match its seal); "
+                f"{REDUCE_AGAIN} to reduce its rows again")
+    try:
+        keys = plan_clip_keys(run_dir)
+        latest = RowLog(Path(run_dir) / ROWS_FILE, warn=lambda text: None).latest_by_key(strict=True)
+    except BenchError as exc:
+        return f"{MISMATCH}: {exc.message}"
+    rows = [latest[key] for key in keys if key in latest]
+    if rows_digest(rows) != block["rows_sha256"]:
+        return (f"{MISMATCH}: clips.jsonl changed after record.json was written ({len(rows)} rows now, "
+                f"{block['n_rows']} reduced); {REDUCE_AGAIN} to reduce them again")
+    return VERIFIED
+
+
+def plan_clip_keys(run_dir: Path) -> list[str]:
+    """The row keys of the run's clips in protocol order, from its plan in run.json."""
+    path = Path(run_dir) / RUN_FILE
+    saved = read_json(path)
+    plan = saved.get("plan") if isinstance(saved, dict) else None
+    if not isinstance(plan, dict) or not isinstance(plan.get("clips"), list):
+        raise BenchError(f"{path}: no run plan with a clip list", hint="re-run the run's `bench run` command to rewrite it")
+    return [c["key"] for c in plan["clips"]]
 
 
 def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
@@ -191,11 +333,10 @@ def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
     run_dir = Path(run_dir)
     record = record if record is not None else load_record(run_dir)
     path = run_dir / ROWS_FILE
-    latest = RowLog(path).latest_by_key()
+    latest = RowLog(path).latest_by_key(strict=False)  # conflicting rows: load_record flagged the record
     columns = {m["variant"]: m["column"] for m in record["metrics"]}
     out = []
-    plan = json.loads((run_dir / RUN_FILE).read_text()).get("plan") or {}
-    for key in (c["key"] for c in plan.get("clips", [])):
+    for key in plan_clip_keys(run_dir):
         row = latest.get(key)
         if row is None:
             continue

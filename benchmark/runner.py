@@ -22,7 +22,7 @@ from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness, metric_seconds, project_row
+from benchmark.records import RECORD_FILE, SCHEMA_VERSION, completeness, integrity_block, metric_seconds, project_row
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
 from metrics import DEFAULT_METRICS
@@ -441,7 +441,7 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
     settings = {k: v for k, v in plan.settings.items() if k in ("device", "landmarks", "embedder", "threads")}
     protocol = {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"], "method": "speaker-stratified"},
                 "shard": plan.shard}
-    return {
+    record = {
         "schema_version": SCHEMA_VERSION,
         "run_id": plan.run_id,
         "label": plan.label or plan.adapter["name"],
@@ -466,6 +466,9 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
         "files": {"clips": "clips.jsonl", "plan": "run.json"},
         **({"skipped_metrics": list(skipped_metrics)} if skipped_metrics else {}),
     }
+    # last: the digest of the rows reduced and the seal over what the record reports from them
+    record["integrity"] = integrity_block(record, [rows[c.key] for c in plan.clips if c.key in rows])
+    return record
 
 
 class _NoBar:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmark.dataframes import run_metric_rows
 from benchmark.errors import BenchError
-from benchmark.records import is_run_dir, load_records, run_completeness, run_label
+from benchmark.records import integrity_problem, is_run_dir, load_records, run_completeness, run_label
 
 MAX_LISTED = 4
 
@@ -37,8 +37,9 @@ class SelectedRun:
 
     @property
     def reasons(self) -> list[str]:
-        """Why the run is incomplete (empty when complete)."""
-        return run_completeness(self.record)["reasons"]
+        """Why the run is not used unless pinned, and flagged when it is: incomplete, or not matching its rows."""
+        problem = integrity_problem(self.record)
+        return run_completeness(self.record)["reasons"] + ([problem] if problem else [])
 
 
 @dataclass
@@ -69,14 +70,23 @@ def on_protocol(record: dict, protocol: str) -> bool:
     return protocol in (record["protocol"]["id"], protocol_name(record))
 
 
-def select_runs(paths: list[Path], include_tiny: bool = False, protocol: str | None = None) -> Selection:
+def select_runs(paths: list[Path], include_tiny: bool = False, protocol: str | None = None, log=None) -> Selection:
     """Pick the run for each (label, protocol name) among the runs found under `paths` (only `protocol`'s, if given).
 
     Protocols are told apart by `protocol_name`, so two collections of your own videos
-    (`videos:a`, `videos:b`) are two protocols, not one."""
+    (`videos:a`, `videos:b`) are two protocols, not one. A run folder that cannot be read is left
+    out with one line to `log` (default: a warning)."""
+    import warnings
+
     pins = {Path(p).resolve() for p in paths if is_run_dir(Path(p))}
     groups: dict[tuple[str, str], dict[str, SelectedRun]] = {}
-    for run_dir, record in load_records(list(paths))[0] if paths else []:
+    records, skipped = load_records(list(paths)) if paths else ([], [])
+    for run_dir, reason in skipped:
+        if log:
+            log(f"skipped {run_dir}: {reason}")
+        else:
+            warnings.warn(f"skipped {run_dir}: {reason}", stacklevel=2)
+    for run_dir, record in records:
         if record["adapter"].get("config", {}).get("tiny") and not include_tiny:
             continue  # random weights: a pipeline test, never a number for a table
         if protocol is not None and not on_protocol(record, protocol):

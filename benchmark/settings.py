@@ -35,6 +35,19 @@ def default_data_dir() -> Path:
 TORCH_NUMERICS = {"tf32": False, "cudnn_deterministic": True}
 
 
+def _check_folder(path: Path, given_as: str) -> None:
+    """A data or weights folder that is a file (or lies under one) is one line at start, not a traceback later."""
+    from benchmark.errors import BenchError
+
+    for ancestor in (path, *path.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                where = "is a file" if ancestor == path else f"lies under {ancestor}, which is a file"
+                raise BenchError(f"{given_as} {path} {where}, not a folder",
+                                 hint=f"point {given_as} at a folder (it is created if missing)")
+            return
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data and weights are, which device computes, which perception backends score.
@@ -73,6 +86,8 @@ class Settings:
             weights = Path(env[WEIGHTS_ENV]).expanduser()
         else:
             weights = data / "weights"
+        _check_folder(data, "--data-dir" if data_dir else f"${DATA_ENV}" if env.get(DATA_ENV) else "the data folder")
+        _check_folder(weights, "--weights" if weights_dir else f"${WEIGHTS_ENV}" if env.get(WEIGHTS_ENV) else "the weights folder")
         return cls(data.resolve(), weights.resolve(), device, landmarks or None, embedder or None,
                    threads or default_threads())
 

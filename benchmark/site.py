@@ -20,7 +20,7 @@ from markupsafe import Markup
 from benchmark import plots
 from benchmark.errors import BenchError
 from benchmark.leaderboard import _format, leaderboard_tables
-from benchmark.records import load_records, load_rows, run_completeness, run_label
+from benchmark.records import integrity_problem, load_records, load_rows, run_completeness, run_label
 from benchmark.stats import BOOTSTRAP_RESAMPLES
 
 MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
@@ -98,7 +98,7 @@ def conformed_summary(record: dict) -> str:
 
 
 def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, slug: str) -> dict:
-    rows = load_rows(run_dir)
+    rows = load_rows(run_dir, record)
     fps = next((r["fps"] for r in rows if r.get("fps")), 25.0)  # every prepared protocol is 25 fps
     variants = [s["variant"] for s in record["metrics"]]
     distributions = [Markup(plots.distribution([r["metrics"].get(v) for r in rows if r["status"] == "ok"],
@@ -119,6 +119,7 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
                   "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}
                  for r in sorted(rows, key=lambda r: r["clip_id"])]
     return {"record": record, "label": run_label(record), "incomplete": "; ".join(run_completeness(record)["reasons"]),
+            "mismatch": integrity_problem(record),
             "conformed": conformed_summary(record),
             "resamples": BOOTSTRAP_RESAMPLES, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
             "clips": clip_rows, "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"), "strip_dir": slug,

@@ -206,7 +206,7 @@ def _metric_direction(variant: str) -> str | None:
 
 
 def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | None = None,
-                profile_paths: list[Path] | None = None) -> Table:
+                profile_paths: list[Path] | None = None, log=None) -> Table:
     if name not in TABLES:
         raise BenchError(f"unknown table {name!r}", hint=f"`bench table --list`: {', '.join(TABLES)}")
     spec, published = TABLES[name], load_published()[TABLES[name].key]
@@ -214,7 +214,7 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     footnotes = Footnotes()
     if spec.kind == "profile":
         return _profile_table(spec, published, profile_paths or [])
-    selection = select_runs(run_paths)
+    selection = select_runs(run_paths, log=log)  # `log`: one line per run folder that cannot be read
     adapter_of = {label: run.record["adapter"]["name"] for (label, _), run in selection.runs.items()}
     metrics = list(published["metrics"])
     directions = {column: _declared_direction(METRIC_FOR_COLUMN.get(column), selection, arrow)
@@ -261,13 +261,13 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     return table
 
 
-def build_results_table(run_paths: list[Path], protocol: str, metrics: list[str] | None = None) -> Table:
+def build_results_table(run_paths: list[Path], protocol: str, metrics: list[str] | None = None, log=None) -> Table:
     """Your own table: the runs on `protocol` (any, e.g. `videos:my-lab`) x the chosen metric variants.
 
     Rows are chosen as for the paper tables (one complete run per label, pins win), reference
     adapters first; cells carry the value, its 95% interval and, when the metric did not score
     every clip, its coverage; marks follow the same rule (`ranking.rank`)."""
-    selection = select_runs(list(run_paths), protocol=protocol)
+    selection = select_runs(list(run_paths), protocol=protocol, log=log)
     runs = {label: run for (label, _), run in selection.runs.items()}
     if not runs:
         where = ", ".join(map(str, run_paths))

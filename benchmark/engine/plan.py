@@ -96,6 +96,7 @@ class RunPlan:
     shard: list[int] | None = None  # [K, N]
     keep_videos: bool = False
     label: str = ""  # what tables and pages call the run (--name); not part of its identity
+    selection: list[str] | None = None  # a shard's record of the whole selection's clip ids (merge names a missing shard's)
     version: int = PLAN_VERSION
     run_id: str = field(default="")
 
@@ -135,6 +136,7 @@ class RunPlan:
             return self
         k, n = shard
         d = self.to_dict()
+        d["selection"] = [c["id"] for c in d["clips"]]
         d["clips"] = [c for c in d["clips"] if shard_of(c["id"], n) == k]
         d["shard"] = [k, n]
         return RunPlan.from_dict(d)

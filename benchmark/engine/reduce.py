@@ -39,7 +39,7 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
     for clip in clips:
         row = rows.get(clip.key)
         if row is None:
-            status, reason = "failed", "not scored (the run was interrupted; re-run to finish it)"
+            status, reason = "failed", "not scored (never attempted: the run was interrupted, or its shard not merged)"
         elif row["status"] != "ok":
             status, reason = "failed", f"clip failed at {row['error']['stage']}: {row['error']['message']}"
         else:
@@ -83,7 +83,8 @@ def clip_summary(clips: list[PlannedClip], rows: dict[str, dict]) -> tuple[dict,
     for clip in clips:
         row = rows.get(clip.key)
         if row is None:
-            failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing", "message": "no row"})
+            failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing",
+                             "message": "no row: never attempted (the run was interrupted, or its shard not merged)"})
         elif row["status"] != "ok":
             failures.append({"clip_id": clip.id, **row["error"]})
         else:
