@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
-from benchmark.types import Clip
+from benchmark.types import Clip, check_clip_id
 
 
 class Protocol(ABC):
@@ -74,12 +74,14 @@ class ManifestProtocol(Protocol):
         return manifest.get("partial")
 
     def clips(self) -> list[Clip]:
+        """The manifest's clips; every id is checked here, once, for every command (ids become file names)."""
         manifest = self.manifest()
         root = self.prepared_dir
         h, w = manifest["size"]
+        where = str(root / "manifest.json")
         return [
             Clip(
-                id=c["id"],
+                id=check_clip_id(c["id"], where),
                 speaker=c["speaker"],
                 protocol=self.id,
                 n_frames=int(c["n_frames"]),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
+from benchmark.types import SAFE_ID_RULE, is_safe_clip_id
 from protocols.base import ManifestProtocol
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
 from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips
@@ -80,6 +81,19 @@ class PreparedCorpusProtocol(ManifestProtocol):
     def manifest_extra(self) -> dict:
         return {}
 
+    @staticmethod
+    def _safe_ids(sources: list[SourceClip], problems: list[Problem]) -> list[SourceClip]:
+        """Clip ids and speakers name the folders clips are prepared into: one that is not a safe
+        file name is a problem, never a path outside the data folder."""
+        safe = []
+        for src in sources:
+            if is_safe_clip_id(src.clip_id) and is_safe_clip_id(src.speaker):
+                safe.append(src)
+                continue
+            problems.append(Problem(str(src.video), f"clip id {src.clip_id!r} of speaker {src.speaker!r} is not a safe "
+                                    f"file name ({SAFE_ID_RULE}); rename the file", "unsafe-clip-id", src.speaker, src.clip_id))
+        return safe
+
     def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False,
                 on_total=None) -> dict:
         """Validate the source, prepare every test clip that can be, write the split manifest.
@@ -95,6 +109,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
             sizes = (self.size, *sizes)
         split = self.load_split()
         sources, problems = self.discover(source, split["test"])
+        sources = self._safe_ids(sources, problems)
         self.planned = len(sources)
         if on_total:
             on_total(len(sources))

@@ -215,3 +215,17 @@ def test_a_manifest_from_before_partial_tracking_is_whole_only_without_problems(
         with pytest.raises(BenchError, match="prepared with 1 problem by an older harness") as err:
             protocol.partial
         assert str(folder / "manifest.json") in str(err.value) and "bench prepare grid --source" in str(err.value)
+
+
+def test_a_source_file_whose_clip_id_is_not_a_safe_name_is_a_problem_not_a_path(tmp_path):
+    """Discovered ids name the folders clips are prepared into: an unsafe one is reported, the rest go on."""
+    from protocols.corpora import PreparedCorpusProtocol
+    from protocols.prepare import SourceClip
+
+    good = SourceClip("spk1_a", "spk1", tmp_path / "spk1" / "a.mp4", None, ())
+    bad = [SourceClip("spk1_..", "spk1", tmp_path / "spk1" / "...mp4", None, ()),
+           SourceClip("x", "..", tmp_path / "x.mp4", None, ())]
+    problems: list[Problem] = []
+    assert PreparedCorpusProtocol._safe_ids([good, *bad], problems) == [good]
+    assert [(p.kind, p.clip) for p in problems] == [("unsafe-clip-id", "spk1_.."), ("unsafe-clip-id", "x")]
+    assert "rename the file" in problems[0].message

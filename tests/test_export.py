@@ -69,3 +69,29 @@ def test_export_refuses_bad_options_in_one_line(mini_data_root, tmp_path):
         proc = run_bench("export", "mini", "-o", out, *args, data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
         assert message in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "busy" / "thesis.tex").read_text() == "mine"
+
+
+def test_a_clip_id_that_leaves_its_folder_is_refused_where_the_clips_are_loaded(mini, tmp_path):
+    """A manifest naming clip `../../x` must not make `bench export` (or any command) write outside
+    its folder: the protocol refuses the id as it loads its clip list, naming the manifest."""
+    import pytest
+
+    from benchmark.errors import BenchError
+    from benchmark.export import export_pack
+    from benchmark.settings import Settings
+    from protocols.user_videos import VideosProtocol
+
+    clip = mini.clips()[0]
+    data = tmp_path / "data"
+    protocol = VideosProtocol(data, "tampered")
+    protocol.prepared_dir.mkdir(parents=True)
+    files = {"video": str(clip.video_path), "audio": str(clip.audio_path), "identity": str(clip.identity_path)}
+    manifest = {"fps": 25, "size": [256, 256], "sample_rate": 16000,
+                "clips": [{"id": "../../x", "speaker": "spk1", "n_frames": clip.n_frames, "files": files, "fingerprint": "f"}]}
+    (protocol.prepared_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BenchError, match=r"manifest\.json: clip id '\.\./\.\./x' is not a safe file name"):
+        protocol.clips()
+    pack = tmp_path / "work" / "pack"
+    with pytest.raises(BenchError, match="not a safe file name"):
+        export_pack("videos:tampered", pack, Settings.create(data), log=lambda s: None)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "work" / "x").exists()
