@@ -17,14 +17,14 @@ def test_export_selects_the_run_clips_and_its_outputs_score_back(mini, mini_data
     pack = tmp_path / "pack"
     proc = run_bench("export", "mini", "-o", str(pack), "--limit", "4", "--subset-seed", "3", data_root=mini_data_root,
                      cwd=tmp_path)
-    assert "exported 4 clips of mini/v1" in proc.stdout
+    assert "exported 4 clips of mini/v2" in proc.stdout
     manifest = json.loads((pack / "manifest.json").read_text())
     rows = list(csv.DictReader((pack / "manifest.csv").open()))
     plan, _ = Runner(RunConfig(model="still", dataset="mini", limit=4, subset_seed=3, data_dir=mini_data_root),
                      progress=False, log=lambda s: None).plan()
     assert [c["clip_id"] for c in manifest["clips"]] == [r["clip_id"] for r in rows] == [c.id for c in plan.clips]
     assert manifest["protocol"]["clip_list_fingerprint"] == plan.protocol["clip_list_fingerprint"]
-    assert manifest["identity_rule"] == "one neutral frame of the synthetic face, shared by every clip"
+    assert manifest["identity_rule"] == mini.identity_rule and "rendering at rest" in manifest["identity_rule"]
     clips = {c.id: c for c in mini.clips()}
     for entry in manifest["clips"]:
         clip = clips[entry["clip_id"]]
