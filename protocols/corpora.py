@@ -110,6 +110,9 @@ class PreparedCorpusProtocol(ManifestProtocol):
         split = self.load_split()
         sources, problems = self.discover(source, split["test"])
         sources = self._safe_ids(sources, problems)
+        if not sources and not problems:
+            raise BenchError(f"--source {source}: nothing to prepare (no clip of the split was found there)",
+                             hint=f"point --source at your copy of {self.corpus} ({self.corpus_layout})")
         self.planned = len(sources)
         if on_total:
             on_total(len(sources))

@@ -171,13 +171,19 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
     workers = workers or min(len(specs), os.cpu_count() or 1)
     entries: dict[str, dict] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1)
+    try:
         futures = [pool.submit(render_clip, spec, tmp) for spec in specs]
         for future in as_completed(futures):
             entry = future.result()
             entries[entry["id"]] = entry
             if progress:
                 progress(entry["id"])
+    except BaseException:  # Ctrl-C / SIGTERM or a failed clip: nothing half-built is kept, queued clips are dropped
+        pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    pool.shutdown()
     clips = [entries[s.id] for s in specs]
     identity_sha = sha256_file(tmp / "identity.png")
     for c in clips:
