@@ -601,7 +601,7 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
                              "--model-args dir=outputs --dataset mini")
         return
     from benchmark.settings import Settings
-    from benchmark.validate_outputs import summarize, validate_outputs
+    from benchmark.validate_outputs import group_failures, summarize, validate_outputs
 
     args = {**read_model_args_file(model_args_file), **parse_model_args(model_args)}
     bar = _progress_bar_for("checking files")
@@ -613,9 +613,12 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
         click.echo(f"  conform {r['file']}: {_conformed_text(r['conformed'])}")
     if summary["conformed"] > show:
         click.echo(f"  … and {summary['conformed'] - show} more conformed (--show N lists more)")
-    for r in results:
-        if r["status"] == "failed":
-            click.echo(f"  FAIL {r['clip_id']}: {r['problem']}")
+    for problem, clip_ids in group_failures(results):
+        if len(clip_ids) == 1:
+            click.echo(f"  FAIL {clip_ids[0]}: {problem}")
+        else:
+            named = ", ".join(clip_ids[:3]) + (f" and {len(clip_ids) - 3} more" if len(clip_ids) > 3 else "")
+            click.echo(f"  FAIL {len(clip_ids)} clips ({named}): {problem}")
     kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary["kinds"].items())
     click.echo(f"{summary['total']} clips: {summary['ok']} ready as they are, {summary['conformed']} to be conformed"
                f"{f' ({kinds})' if kinds else ''}, {summary['failed']} would fail")

@@ -14,6 +14,12 @@ from benchmark.fingerprint import sha256_json
 from benchmark.types import Clip, check_clip_id
 
 
+def clip_list_fingerprint(clips) -> str:
+    """The one fingerprint of a clip list, from (clip id, clip fingerprint) pairs in order: what a
+    manifest records, `bench prepare` prints and a run's record carries as clip_list_fingerprint."""
+    return sha256_json([[clip_id, fingerprint] for clip_id, fingerprint in clips])
+
+
 class Protocol(ABC):
     name: str  # registry name, e.g. "mini" or "grid"
     version: str
@@ -41,7 +47,7 @@ class Protocol(ABC):
     def fingerprint(self, clips: list[Clip] | None = None) -> str:
         """Hash of the clip list and each clip's content: two runs with equal fingerprints saw the same data."""
         clips = self.clips() if clips is None else clips
-        return sha256_json([[c.id, c.fingerprint] for c in clips])
+        return clip_list_fingerprint((c.id, c.fingerprint) for c in clips)
 
 
 class ManifestProtocol(Protocol):

@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
 from benchmark.types import SAFE_ID_RULE, is_safe_clip_id
-from protocols.base import ManifestProtocol
+from protocols.base import ManifestProtocol, clip_list_fingerprint
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
 from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips
 from protocols import source_checks
@@ -134,7 +134,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
                                       "landmarks": entries[0].get("landmarks", "mediapipe"), "sizes": list(sizes),
                                       "audio": f"{SAMPLE_RATE} Hz mono", "source_checks": source_checks.thresholds()},
                     "fps": FPS, "size": [self.size, self.size], "sample_rate": SAMPLE_RATE, "clips": clips,
-                    "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
+                    "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
                     "problems": [{"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
                                  for p in problems],
                     "partial": partial_summary(problems, clips, self.expected_speakers(split, sources, problems)),

@@ -101,6 +101,9 @@ def test_preparing_twice_does_no_work_and_keeps_the_fingerprint(fake_grid, tmp_p
     assert [v.stat().st_mtime_ns for v in videos] == stamps
     fingerprint = lambda out: out.split("fingerprint ")[1].split(")")[0]
     assert fingerprint(first.stdout) == fingerprint(second.stdout)
+    # one fingerprint: the one printed is the manifest's (and the one runs record as clip_list_fingerprint)
+    manifest = json.loads((data / "grid" / "unseen10-v1" / "manifest.json").read_text())
+    assert manifest["fingerprint"].startswith(fingerprint(first.stdout)) and len(fingerprint(first.stdout)) == 12
 
 
 def test_tcd_timit_prepares_from_mp4_and_mlf(mini, tmp_path):

@@ -81,6 +81,12 @@ def test_rebuilding_gives_identical_bytes(mini, tmp_path):
     assert again.fingerprint() == mini.fingerprint()
 
 
+def test_the_manifest_records_the_fingerprint_bench_prepare_prints(mini):
+    """One fingerprint: `bench prepare` prints the protocol's (a run's clip_list_fingerprint), and the
+    manifest's `fingerprint` is that same one, not a hash of another list."""
+    assert mini.manifest()["fingerprint"] == mini.fingerprint()
+
+
 def _undo_head_motion(frame: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """Resample a frame back to the neutral head pose (the planted similarity about `centre`), bilinearly."""
     from scipy.ndimage import map_coordinates

@@ -20,6 +20,7 @@ import numpy as np
 from benchmark.fingerprint import sha256_file, sha256_json
 from benchmark.media import write_image, write_video, write_wav
 from protocols import grid_grammar
+from protocols.base import clip_list_fingerprint
 from protocols.mini import choreography as C
 from protocols.mini import face as F
 
@@ -204,7 +205,7 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
                      "rule": "a frame of the ground truth's rendering at rest: lips together (pause aperture), "
                              "eyes open, head neutral"},
         "clips": clips,
-        "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
+        "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     if out_dir.exists():
