@@ -15,8 +15,6 @@ from benchmark.video import Video  # noqa: F401  (re-exported: `from benchmark.t
 
 Direction = Literal["higher", "lower", "none"]  # "none": no better direction (e.g. blink rate)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
-
-
 SAFE_ID_RULE = "letters, digits, . _ + - only; no path separators or '..'"
 
 
