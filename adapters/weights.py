@@ -97,12 +97,17 @@ def resolve_weights(adapter: str, root: Path, overrides: dict[str, str]) -> dict
 
 
 def weights_status(root: Path) -> list[dict]:
-    """One row per manifest file: adapter, role, path, present, sha256 (if present), licence, source."""
+    """One row per manifest file: adapter, role, path, state, sha256 (if present), licence, source.
+
+    state is "present" (the published sha256, or none is published), "wrong-hash" (a run would
+    refuse it) or "missing"; `present` is True only for "present"."""
     rows = []
     for adapter, specs in MANIFEST.items():
         for spec in specs:
             path = spec.path(root, adapter)
-            rows.append({"adapter": adapter, "role": spec.role, "path": str(path), "present": path.is_file(),
-                         "sha256": sha256_file(path) if path.is_file() else None, "expected_sha256": spec.sha256,
+            digest = sha256_file(path) if path.is_file() else None
+            state = "missing" if digest is None else "wrong-hash" if spec.sha256 and digest != spec.sha256 else "present"
+            rows.append({"adapter": adapter, "role": spec.role, "path": str(path), "state": state,
+                         "present": state == "present", "sha256": digest, "expected_sha256": spec.sha256,
                          "licence": spec.licence, "source": spec.source, "description": spec.description})
     return rows

@@ -265,25 +265,42 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
         if protocol.is_prepared() and not force:
             click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
             return
-        with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
-            path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
+        try:
+            with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
+                path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: {protocol.id} was not built (it builds in a temporary folder; nothing half-built is "
+                       f"kept{' and the previous build is untouched' if protocol.is_prepared() else ''}). "
+                       "Re-run the same command to build it.", err=True)
+            sys.exit(130)
         click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
         return
     try:
         size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
     except ValueError:
         raise BenchError(f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024") from None
-    with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
-        def set_total(n: int) -> None:
-            bar.total = n
-            bar.refresh()
+    from protocols.prepare import PrepareInterrupted
 
-        report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
-                                  on_total=set_total, **extra)
+    try:
+        with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
+            def set_total(n: int) -> None:
+                bar.total = n
+                bar.refresh()
+
+            report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
+                                      on_total=set_total, **extra)
+    except PrepareInterrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:  # before the clips (scanning the source) or after them (writing the manifest)
+        click.echo(f"interrupted while scanning the source or writing the manifest of {protocol.id}; clips prepared "
+                   "so far are kept. Re-run the same command to resume: prepared clips are reused.", err=True)
+        sys.exit(130)
     for problem in report["problems"]:
         click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
     if not report["clips"]:
-        raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({len(report['problems'])} problems above)")
+        n = len(report["problems"])
+        raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({n} problem{'s' * (n != 1)} above)")
     click.echo(f"prepared {protocol.id}: {report['clips']} clips ({report['reused']} already done) in "
                f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
     if report["problems"]:
@@ -432,10 +449,14 @@ def weights(weights_dir, data_dir) -> None:
 
     root = weights_root(weights_dir, data_dir)
     click.echo(f"weights folder: {root}")
-    missing = 0
+    missing = wrong = 0
     for row in weights_status(root):
-        if row["present"]:
+        if row["state"] == "present":
             click.echo(f"  present  {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}…")
+        elif row["state"] == "wrong-hash":
+            wrong += 1
+            click.echo(f"  WRONG    {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}… is not the published "
+                       f"{row['expected_sha256'][:16]}… (a run refuses it)\n{'':25s}from: {row['source']}")
         else:
             missing += 1
             click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
@@ -444,10 +465,15 @@ def weights(weights_dir, data_dir) -> None:
 
     click.echo("metric weights (fan, fan-s3fd, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
     for name, spec in METRIC_WEIGHTS.items():
-        path = root / spec.folder / spec.filename
-        state = "present " if path.is_file() else "absent  "
-        click.echo(f"  {state} {name:17s} {path}  ({spec.source}; {spec.licence})")
-    click.echo(f"{missing} model file(s) missing. Reference adapters (ground-truth, still, folder) need none; "
+        state, digest = spec.status(root)
+        if state == "wrong-hash":
+            wrong += 1
+            click.echo(f"  WRONG    {name:17s} {spec.path(root)}  sha256 {digest[:12]}… is not the published "
+                       f"{spec.sha256_prefix}… (the backend refuses it; get the original from {spec.source})")
+        else:
+            click.echo(f"  {state:8s} {name:17s} {spec.path(root)}  ({spec.source}; {spec.licence})")
+    click.echo(f"{missing} model file(s) missing{f', {wrong} file(s) with the wrong sha256' if wrong else ''}. "
+               f"Reference adapters (ground-truth, still, folder) need none; "
                f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline).")
 
 
@@ -611,7 +637,7 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
                              "--model-args dir=outputs --dataset mini")
         return
     from benchmark.settings import Settings
-    from benchmark.validate_outputs import summarize, validate_outputs
+    from benchmark.validate_outputs import group_failures, summarize, validate_outputs
 
     args = {**read_model_args_file(model_args_file), **parse_model_args(model_args)}
     bar = _progress_bar_for("checking files")
@@ -623,9 +649,12 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
         click.echo(f"  conform {r['file']}: {_conformed_text(r['conformed'])}")
     if summary["conformed"] > show:
         click.echo(f"  … and {summary['conformed'] - show} more conformed (--show N lists more)")
-    for r in results:
-        if r["status"] == "failed":
-            click.echo(f"  FAIL {r['clip_id']}: {r['problem']}")
+    for problem, clip_ids in group_failures(results):
+        if len(clip_ids) == 1:
+            click.echo(f"  FAIL {clip_ids[0]}: {problem}")
+        else:
+            named = ", ".join(clip_ids[:3]) + (f" and {len(clip_ids) - 3} more" if len(clip_ids) > 3 else "")
+            click.echo(f"  FAIL {len(clip_ids)} clips ({named}): {problem}")
     kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary["kinds"].items())
     click.echo(f"{summary['total']} clips: {summary['ok']} ready as they are, {summary['conformed']} to be conformed"
                f"{f' ({kinds})' if kinds else ''}, {summary['failed']} would fail")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import provenance
-from benchmark.engine.plan import PlannedClip, RunPlan, check_clip_id, clip_seed, column_id, row_key, shard_of
+from benchmark.engine.plan import PlannedClip, RunPlan, clip_seed, column_id, row_key, shard_of
 from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
@@ -158,7 +158,6 @@ class Runner:
         adapter_fp = adapter.fingerprint()
         planned = []
         for i, c in enumerate(clips):
-            check_clip_id(c.id, where=protocol.id)
             seed = clip_seed(cfg.seed, c.id)
             # only this shard's clips: a folder's videos are read for the clips this process scores
             ours = cfg.shard is None or shard_of(c.id, cfg.shard[1]) == cfg.shard[0]

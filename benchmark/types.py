@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from benchmark.errors import BenchError
 from benchmark.media import read_image, read_video, read_wav
 from benchmark.video import Video  # noqa: F401  (re-exported: `from benchmark.types import Video` keeps working)
 
 Direction = Literal["higher", "lower", "closest-to-ground-truth", "none"]
 # closest-to-ground-truth: the value nearest the ground truth's wins (sharpness, blink rate); none: not ranked
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+SAFE_ID_RULE = "letters, digits, . _ + - only; no path separators or '..'"
+
+
+def is_safe_clip_id(clip_id) -> bool:
+    """One safe path component: clip ids (and speakers) become file and folder names."""
+    return isinstance(clip_id, str) and bool(_SAFE_ID.fullmatch(clip_id)) and ".." not in clip_id
+
+
+def check_clip_id(clip_id: str, where: str = "") -> str:
+    """Refuse a clip id that is not one safe path component (prepared clips, export packs,
+    artifacts and kept videos are named by it). Protocols check every id as they load their clip
+    list, so no command ever sees a bad one."""
+    if not is_safe_clip_id(clip_id):
+        raise BenchError(f"{where + ': ' if where else ''}clip id {clip_id!r} is not a safe file name ({SAFE_ID_RULE})",
+                         hint="rename the clip in the protocol's manifest")
+    return clip_id
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,18 @@ def summarize(results: list[dict]) -> dict:
         for kind in r.get("conformed") or {}:
             kinds[kind] = kinds.get(kind, 0) + 1
     return {**counts, "total": len(results), "kinds": kinds}
+
+
+CLIP_PLACEHOLDER = "<clip id>"
+
+
+def group_failures(results: list[dict]) -> list[tuple[str, list[str]]]:
+    """Failed clips grouped by their problem with the clip's own id (its file name) taken out, in
+    first-seen order: (problem, clip ids). One problem shared by every file is printed once, not once a file.
+    A problem only one clip has keeps its own text."""
+    groups: dict[str, list[dict]] = {}
+    for r in results:
+        if r["status"] == "failed":
+            groups.setdefault(r["problem"].replace(r["clip_id"], CLIP_PLACEHOLDER), []).append(r)
+    return [(text if len(members) > 1 else members[0]["problem"], [m["clip_id"] for m in members])
+            for text, members in groups.items()]

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
-from benchmark.types import Clip
+from benchmark.types import Clip, check_clip_id
+
+
+def clip_list_fingerprint(clips) -> str:
+    """The one fingerprint of a clip list, from (clip id, clip fingerprint) pairs in order: what a
+    manifest records, `bench prepare` prints and a run's record carries as clip_list_fingerprint."""
+    return sha256_json([[clip_id, fingerprint] for clip_id, fingerprint in clips])
 
 
 class Protocol(ABC):
@@ -41,7 +47,7 @@ class Protocol(ABC):
     def fingerprint(self, clips: list[Clip] | None = None) -> str:
         """Hash of the clip list and each clip's content: two runs with equal fingerprints saw the same data."""
         clips = self.clips() if clips is None else clips
-        return sha256_json([[c.id, c.fingerprint] for c in clips])
+        return clip_list_fingerprint((c.id, c.fingerprint) for c in clips)
 
 
 class ManifestProtocol(Protocol):
@@ -74,12 +80,14 @@ class ManifestProtocol(Protocol):
         return manifest.get("partial")
 
     def clips(self) -> list[Clip]:
+        """The manifest's clips; every id is checked here, once, for every command (ids become file names)."""
         manifest = self.manifest()
         root = self.prepared_dir
         h, w = manifest["size"]
+        where = str(root / "manifest.json")
         return [
             Clip(
-                id=c["id"],
+                id=check_clip_id(c["id"], where),
                 speaker=c["speaker"],
                 protocol=self.id,
                 n_frames=int(c["n_frames"]),

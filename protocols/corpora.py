@@ -12,7 +12,8 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, DatasetNotPreparedError
 from benchmark.fingerprint import sha256_json
-from protocols.base import ManifestProtocol
+from benchmark.types import SAFE_ID_RULE, is_safe_clip_id
+from protocols.base import ManifestProtocol, clip_list_fingerprint
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
 from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips
 from protocols import source_checks
@@ -80,6 +81,19 @@ class PreparedCorpusProtocol(ManifestProtocol):
     def manifest_extra(self) -> dict:
         return {}
 
+    @staticmethod
+    def _safe_ids(sources: list[SourceClip], problems: list[Problem]) -> list[SourceClip]:
+        """Clip ids and speakers name the folders clips are prepared into: one that is not a safe
+        file name is a problem, never a path outside the data folder."""
+        safe = []
+        for src in sources:
+            if is_safe_clip_id(src.clip_id) and is_safe_clip_id(src.speaker):
+                safe.append(src)
+                continue
+            problems.append(Problem(str(src.video), f"clip id {src.clip_id!r} of speaker {src.speaker!r} is not a safe "
+                                    f"file name ({SAFE_ID_RULE}); rename the file", "unsafe-clip-id", src.speaker, src.clip_id))
+        return safe
+
     def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False,
                 on_total=None) -> dict:
         """Validate the source, prepare every test clip that can be, write the split manifest.
@@ -95,6 +109,10 @@ class PreparedCorpusProtocol(ManifestProtocol):
             sizes = (self.size, *sizes)
         split = self.load_split()
         sources, problems = self.discover(source, split["test"])
+        sources = self._safe_ids(sources, problems)
+        if not sources and not problems:
+            raise BenchError(f"--source {source}: nothing to prepare (no clip of the split was found there)",
+                             hint=f"point --source at your copy of {self.corpus} ({self.corpus_layout})")
         self.planned = len(sources)
         if on_total:
             on_total(len(sources))
@@ -116,7 +134,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
                                       "landmarks": entries[0].get("landmarks", "mediapipe"), "sizes": list(sizes),
                                       "audio": f"{SAMPLE_RATE} Hz mono", "source_checks": source_checks.thresholds()},
                     "fps": FPS, "size": [self.size, self.size], "sample_rate": SAMPLE_RATE, "clips": clips,
-                    "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
+                    "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
                     "problems": [{"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
                                  for p in problems],
                     "partial": partial_summary(problems, clips, self.expected_speakers(split, sources, problems)),

@@ -36,6 +36,19 @@ class PrepareProblem(Exception):
         self.message, self.kind, self.file = message, kind, file
 
 
+class PrepareInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while clips were being prepared: says what was kept and how to resume."""
+
+    def __init__(self, n_prepared: int, n_total: int, folder: Path):
+        super().__init__(n_prepared, n_total, folder)
+        self.n_prepared, self.n_total, self.folder = n_prepared, n_total, folder
+
+    def __str__(self) -> str:
+        return (f"interrupted: {self.n_prepared} of {self.n_total} clips prepared in this run and kept in {self.folder} "
+                "(with those of earlier runs); the protocol's manifest is written once every clip is through. "
+                "Re-run the same command to resume: prepared clips are reused.")
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a speaker or clip of the split is not in the prepared protocol (`clip` None: the whole speaker)."""
@@ -183,7 +196,8 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
     entries, problems = [], []
     workers = workers or min(len(sources), os.cpu_count() or 1) or 1
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         futures = {pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks, weights_dir): s
                    for s in sources}
         for future in as_completed(futures):
@@ -198,6 +212,12 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
                 problems.append(Problem(str(src.video), f"{type(exc).__name__}: {exc}", "error", src.speaker, src.clip_id))
             if progress:
                 progress(src.clip_id)
+    except BaseException as exc:  # Ctrl-C, or SIGTERM turned into one by the CLI: queued clips are dropped, not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise PrepareInterrupted(len(entries), len(sources), clips_root) from None
+        raise
+    pool.shutdown()
     order = {s.clip_id: i for i, s in enumerate(sources)}
     entries.sort(key=lambda e: order[e["id"]])
     problems.sort(key=lambda p: order[p.clip])

@@ -106,13 +106,17 @@ def read_split(path: Path) -> list[str]:
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise ValueError('expected {"test": ["clip id", ...]} or a list of clip ids')
             return ids
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+            reader = csv.DictReader(f)
+            header = [(name or "").strip() for name in reader.fieldnames or []]
+            rows = [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
     except (OSError, ValueError) as exc:
         raise BenchError(f"--split {path}: cannot be read ({exc})",
                          hint='a JSON {"test": [clip ids]} or a CSV with a clip_id column (and optionally split)') from None
-    if not rows or "clip_id" not in rows[0]:
-        raise BenchError(f"--split {path}: no clip_id column", hint="first line: clip_id,split")
+    if "clip_id" not in header:
+        has = f"its header is {','.join(header)!r}" if header else "it is empty"
+        raise BenchError(f"--split {path}: no clip_id column ({has})",
+                         hint="make the first line clip_id,split (comma-separated; the split column is optional)")
     return [r["clip_id"].strip() for r in rows if r.get("split", "test").strip().lower() == "test"]
 
 
@@ -165,6 +169,9 @@ class VideosProtocol(PreparedCorpusProtocol):
 
     def discover(self, source: Path, test_ids: list[str] | None) -> tuple[list[SourceClip], list[Problem]]:
         videos = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        if not videos:
+            raise BenchError(f"--source {source}: no video files found (looked for {' '.join(VIDEO_SUFFIXES)}, "
+                             "in sub-folders too)", hint=f"point --source at the folder holding your videos ({self.corpus_layout})")
         found, problems = {}, []
         for video in videos:
             clip_id, speaker = _clip_of(video, source)

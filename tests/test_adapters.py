@@ -300,6 +300,26 @@ def test_bench_weights_lists_present_and_missing(mini_data_root, tmp_path):
     assert "Rudrabha/Wav2Lip" in out
 
 
+def test_bench_weights_does_not_call_a_file_with_the_wrong_hash_present(mini_data_root, tmp_path, monkeypatch):
+    """A file a run would refuse (its sha256 is not the published one) is listed as WRONG, never as present."""
+    from adapters import weights as W
+
+    fan = tmp_path / "w" / "fan" / "2DFAN4-11f355bf06.pth.tar"
+    fan.parent.mkdir(parents=True)
+    fan.write_bytes(b"not the published 2DFAN4 weights")
+    out = run_bench("weights", "--weights", str(tmp_path / "w"), data_root=mini_data_root, cwd=tmp_path).stdout
+    line = next(l for l in out.splitlines() if str(fan) in l)
+    assert line.startswith("  WRONG    fan, fan-s3fd") and "is not the published 11f355bf06" in line, line
+    assert "1 file(s) with the wrong sha256" in out
+    # model files with a published hash are judged the same way
+    spec = W.WeightFile("man", "man.pt", "test", "source", "licence", sha256="0" * 64)
+    monkeypatch.setitem(W.MANIFEST, "man", (spec,))
+    (tmp_path / "w" / "man").mkdir()
+    (tmp_path / "w" / "man" / "man.pt").write_bytes(b"other bytes")
+    row = next(r for r in W.weights_status(tmp_path / "w") if r["adapter"] == "man")
+    assert row["state"] == "wrong-hash" and row["present"] is False
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_tiny_run_end_to_end(model, mini_data_root, tmp_path):
     run_bench("run", "--model", model, "--dataset", "mini", "--limit", "1", "--model-args", "tiny=1",

@@ -40,7 +40,7 @@ def test_list_commands(tmp_path):
     assert "variants: lmd, lmd-centered, lmd-sum, lmd-l1" in metrics and "variants: acd, acd-e, acd-identity" in metrics
     assert "mediapipe (default)" in metrics and "dlib-resnet (default)" in metrics
     datasets = run_bench("list", "datasets", data_root=tmp_path, cwd=tmp_path).stdout
-    assert "mini/v1" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
+    assert "mini/v2" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
 
 
 def _runs(mini_data_root, out):
@@ -65,7 +65,7 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_pat
     assert page.count("(reference, not ranked)") == 2
     assert page.count("incomplete, not ranked: subset: 4 of 12 clips (--limit 4)") == 2
     assert not re.search(r'<td class="best"', page)
-    assert "mini/v1" in page and "http://" not in page and "https://" not in page
+    assert "mini/v2" in page and "http://" not in page and "https://" not in page
 
 
 def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(mini_data_root, tmp_path):

@@ -149,6 +149,8 @@ def test_export_model_elsewhere_validate_and_run_with_conform_options(mini_data_
     refused = run_bench("validate", "--model", "folder", "--model-args", f"dir={outputs}", "--dataset", "mini",
                         data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
     assert f"{n_clips} would fail" in refused.stdout and "resize=lanczos" in refused.stdout and "fps=nearest" in refused.stdout
+    assert refused.stdout.count("FAIL") == 1 and f"FAIL {n_clips} clips (" in refused.stdout  # one problem, said once
+    assert f"{outputs}/<clip id>.mp4: frames are 512x512" in refused.stdout
     conform = f"dir={outputs},resize=lanczos,fps=nearest"
     listed = run_bench("validate", "--model", "folder", "--model-args", conform, "--dataset", "mini",
                        data_root=mini_data_root, cwd=tmp_path)
@@ -298,3 +300,18 @@ def test_validate_reports_streams_timing_and_rotation_per_clip(tmp_path):
     vfr = FolderAdapter(dir=str(tmp_path), fps="nearest").inspect_clip(clip("vfr"))
     assert vfr["status"] == "conformed"
     assert "by timestamp" in _conformed_text(vfr["conformed"])
+
+
+def test_validate_groups_one_problem_shared_by_many_files():
+    """The same failure on every file is one line with the clips it hits, not one line per clip."""
+    from benchmark.validate_outputs import group_failures
+
+    def failed(clip_id, problem):
+        return {"clip_id": clip_id, "status": "failed", "problem": problem}
+
+    results = [failed(c, f"unusable video: /out/{c}.mp4: 30 fps but the protocol is 25 fps") for c in ("a_1", "a_2", "b_1")]
+    results += [failed("b_2", "corrupt video: /out/b_2.mp4: invalid data"), {"clip_id": "c_1", "status": "ok"}]
+    assert group_failures(results) == [
+        ("unusable video: /out/<clip id>.mp4: 30 fps but the protocol is 25 fps", ["a_1", "a_2", "b_1"]),
+        ("corrupt video: /out/b_2.mp4: invalid data", ["b_2"]),
+    ]

@@ -101,6 +101,9 @@ def test_preparing_twice_does_no_work_and_keeps_the_fingerprint(fake_grid, tmp_p
     assert [v.stat().st_mtime_ns for v in videos] == stamps
     fingerprint = lambda out: out.split("fingerprint ")[1].split(")")[0]
     assert fingerprint(first.stdout) == fingerprint(second.stdout)
+    # one fingerprint: the one printed is the manifest's (and the one runs record as clip_list_fingerprint)
+    manifest = json.loads((data / "grid" / "unseen10-v1" / "manifest.json").read_text())
+    assert manifest["fingerprint"].startswith(fingerprint(first.stdout)) and len(fingerprint(first.stdout)) == 12
 
 
 def test_tcd_timit_prepares_from_mp4_and_mlf(mini, tmp_path):
@@ -215,3 +218,17 @@ def test_a_manifest_from_before_partial_tracking_is_whole_only_without_problems(
         with pytest.raises(BenchError, match="prepared with 1 problem by an older harness") as err:
             protocol.partial
         assert str(folder / "manifest.json") in str(err.value) and "bench prepare grid --source" in str(err.value)
+
+
+def test_a_source_file_whose_clip_id_is_not_a_safe_name_is_a_problem_not_a_path(tmp_path):
+    """Discovered ids name the folders clips are prepared into: an unsafe one is reported, the rest go on."""
+    from protocols.corpora import PreparedCorpusProtocol
+    from protocols.prepare import SourceClip
+
+    good = SourceClip("spk1_a", "spk1", tmp_path / "spk1" / "a.mp4", None, ())
+    bad = [SourceClip("spk1_..", "spk1", tmp_path / "spk1" / "...mp4", None, ()),
+           SourceClip("x", "..", tmp_path / "x.mp4", None, ())]
+    problems: list[Problem] = []
+    assert PreparedCorpusProtocol._safe_ids([good, *bad], problems) == [good]
+    assert [(p.kind, p.clip) for p in problems] == [("unsafe-clip-id", "spk1_.."), ("unsafe-clip-id", "x")]
+    assert "rename the file" in problems[0].message

@@ -373,7 +373,7 @@ def test_a_second_writer_of_the_same_run_is_told_who_holds_it(mini_data_root, tm
 
 
 def test_unsafe_clip_ids_are_refused():
-    from benchmark.engine.plan import check_clip_id
+    from benchmark.types import check_clip_id
 
     for bad in ("../x", "a/b", "..", "", ".hidden", "a\\b", "x\n"):
         with pytest.raises(BenchError):

@@ -17,14 +17,14 @@ def test_export_selects_the_run_clips_and_its_outputs_score_back(mini, mini_data
     pack = tmp_path / "pack"
     proc = run_bench("export", "mini", "-o", str(pack), "--limit", "4", "--subset-seed", "3", data_root=mini_data_root,
                      cwd=tmp_path)
-    assert "exported 4 clips of mini/v1" in proc.stdout
+    assert "exported 4 clips of mini/v2" in proc.stdout
     manifest = json.loads((pack / "manifest.json").read_text())
     rows = list(csv.DictReader((pack / "manifest.csv").open()))
     plan, _ = Runner(RunConfig(model="still", dataset="mini", limit=4, subset_seed=3, data_dir=mini_data_root),
                      progress=False, log=lambda s: None).plan()
     assert [c["clip_id"] for c in manifest["clips"]] == [r["clip_id"] for r in rows] == [c.id for c in plan.clips]
     assert manifest["protocol"]["clip_list_fingerprint"] == plan.protocol["clip_list_fingerprint"]
-    assert manifest["identity_rule"] == "one neutral frame of the synthetic face, shared by every clip"
+    assert manifest["identity_rule"] == mini.identity_rule and "rendering at rest" in manifest["identity_rule"]
     clips = {c.id: c for c in mini.clips()}
     for entry in manifest["clips"]:
         clip = clips[entry["clip_id"]]
@@ -69,3 +69,29 @@ def test_export_refuses_bad_options_in_one_line(mini_data_root, tmp_path):
         proc = run_bench("export", "mini", "-o", out, *args, data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
         assert message in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "busy" / "thesis.tex").read_text() == "mine"
+
+
+def test_a_clip_id_that_leaves_its_folder_is_refused_where_the_clips_are_loaded(mini, tmp_path):
+    """A manifest naming clip `../../x` must not make `bench export` (or any command) write outside
+    its folder: the protocol refuses the id as it loads its clip list, naming the manifest."""
+    import pytest
+
+    from benchmark.errors import BenchError
+    from benchmark.export import export_pack
+    from benchmark.settings import Settings
+    from protocols.user_videos import VideosProtocol
+
+    clip = mini.clips()[0]
+    data = tmp_path / "data"
+    protocol = VideosProtocol(data, "tampered")
+    protocol.prepared_dir.mkdir(parents=True)
+    files = {"video": str(clip.video_path), "audio": str(clip.audio_path), "identity": str(clip.identity_path)}
+    manifest = {"fps": 25, "size": [256, 256], "sample_rate": 16000,
+                "clips": [{"id": "../../x", "speaker": "spk1", "n_frames": clip.n_frames, "files": files, "fingerprint": "f"}]}
+    (protocol.prepared_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BenchError, match=r"manifest\.json: clip id '\.\./\.\./x' is not a safe file name"):
+        protocol.clips()
+    pack = tmp_path / "work" / "pack"
+    with pytest.raises(BenchError, match="not a safe file name"):
+        export_pack("videos:tampered", pack, Settings.create(data), log=lambda s: None)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "work" / "x").exists()

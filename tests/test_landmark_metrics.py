@@ -97,13 +97,15 @@ def test_ground_truth_recovers_planted_events(landmark_runs):
     assert r["bilabial"]["totals"]["events"] >= 10 and r["bilabial"]["totals"]["reference_open"] >= 10
 
 
-def test_still_never_blinks_or_closes(landmark_runs):
+def test_still_never_blinks_or_opens(landmark_runs):
     r = landmark_runs["still"]["results"]
     for variant in ("blink", "blink-vougioukas", "blink-online"):
         assert r[variant]["value"] == 0.0 and r[variant]["reference_value"] > 0.2
-    assert r["bilabial"]["closure_recall"] <= 0.1 and r["bilabial-recall"]["value"] == r["bilabial"]["closure_recall"]
-    assert r["bilabial"]["value"] <= 0.5  # the smiling still holds its mouth open: it can earn the vowels at best
-    assert r["bilabial"]["mean_aperture_at_events"] > 3 * r["bilabial"]["reference_mean_aperture_at_events"]
+    # mini's identity rests closed, as the ground truth does between words: the still earns every closure
+    # and no vowel opening, so it scores the documented still's 0.5 (closure recall alone would give it 1.0)
+    assert r["bilabial"]["closure_recall"] == 1.0 and r["bilabial-recall"]["value"] == r["bilabial"]["closure_recall"]
+    assert r["bilabial"]["opening_recall"] == 0.0 and r["bilabial"]["value"] <= 0.5
+    assert r["bilabial"]["mean_aperture_at_events"] < 0.05
     assert r["lmd"]["value"] > 1.0
     assert r["lmd-sum"]["value"] == pytest.approx(20 * r["lmd"]["value"], rel=1e-9)
 

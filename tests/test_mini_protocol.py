@@ -79,3 +79,61 @@ def test_rebuilding_gives_identical_bytes(mini, tmp_path):
         for rel in c["files"].values():
             assert sha256_file(first / rel) == sha256_file(second / rel), rel
     assert again.fingerprint() == mini.fingerprint()
+
+
+def test_the_manifest_records_the_fingerprint_bench_prepare_prints(mini):
+    """One fingerprint: `bench prepare` prints the protocol's (a run's clip_list_fingerprint), and the
+    manifest's `fingerprint` is that same one, not a hash of another list."""
+    assert mini.manifest()["fingerprint"] == mini.fingerprint()
+
+
+def _undo_head_motion(frame: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Resample a frame back to the neutral head pose (the planted similarity about `centre`), bilinearly."""
+    from scipy.ndimage import map_coordinates
+
+    angle, tx, ty, scale = motion
+    yy, xx = np.mgrid[0 : frame.shape[0], 0 : frame.shape[1]].astype(np.float64)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    src = centre + scale * (np.stack([xx, yy], -1) - centre) @ rot.T + [tx, ty]
+    return np.stack([map_coordinates(frame[..., c].astype(np.float64), [src[..., 1], src[..., 0]], order=1, mode="nearest")
+                     for c in range(3)], -1)
+
+
+def test_identity_is_a_rest_frame_of_the_ground_truth(mini):
+    """A model animating the identity image starts where the ground truth rests: lips together, eyes
+    open. The photo itself would not do (its smile shows teeth: aperture 0.167 by the landmark
+    backend, above bilabial's 0.15 open threshold, while every clip rests at 0.01-0.03)."""
+    from skimage.draw import polygon
+
+    from benchmark.media import read_image
+    from benchmark.perception.face_geometry import eye_aspect_ratio, mouth_aperture
+    from benchmark.perception.registry import get_landmark_backend
+    from protocols.mini import face as F
+
+    identity = read_image(mini.prepared_dir / "identity.png")
+    planted = mini.manifest()["identity"]
+    assert planted["aperture"] < 0.05 and planted["eye_openness"] == 1.0  # from truth: closed mouth, open eyes
+
+    clip = mini.clips()[0]
+    frames, truth = clip.load_frames(), clip.load_annotations()
+    rest = np.nonzero((np.abs(truth["aperture"] - planted["aperture"]) < 1e-5) & (truth["eye_openness"] == 1))[0]
+    assert rest.size, "the clip has frames at rest"
+    # the landmark backend sees the same face: mouth closed, eyes as open as in the clip's open-eyed frames
+    track = get_landmark_backend("mediapipe").detect(np.stack([identity, *frames[truth["eye_openness"] == 1]]))
+    assert track.found.all()
+    assert mouth_aperture(track.points[:1])[0] < 0.05
+    ear = eye_aspect_ratio(track.points)
+    assert abs(ear[0] - np.median(ear[1:])) < 0.1 * np.median(ear[1:]), (ear[0], np.median(ear[1:]))
+    # pixels: a rest frame of the ground truth, moved back to the neutral head pose, is the identity
+    # up to resampling (the raw photo scores ~23.6 dB on the face and ~19.5 dB on the mouth)
+    landmarks = F.load_template(256).landmarks
+    back = _undo_head_motion(frames[rest[0]], truth["head_motion"][rest[0]], landmarks[27:36].mean(0))
+    face = np.zeros(identity.shape[:2], bool)
+    outline = landmarks[[*range(17), *range(26, 16, -1)]]
+    face[polygon(outline[:, 1], outline[:, 0], face.shape)] = True
+    (x0, y0), (x1, y1) = landmarks[48:68].min(0).astype(int) - 3, landmarks[48:68].max(0).astype(int) + 3
+    mouth = np.zeros_like(face)
+    mouth[y0:y1, x0:x1] = True
+    error = (identity.astype(np.float64) - back) ** 2
+    psnr = {name: 10 * np.log10(255**2 / error[mask].mean()) for name, mask in (("face", face), ("mouth", mouth))}
+    assert psnr["face"] > 35 and psnr["mouth"] > 30, psnr

@@ -33,7 +33,7 @@ def test_ground_truth_hits_the_ceiling_and_still_is_clearly_lower(mini_data_root
 def test_record_carries_full_provenance(mini_data_root, tmp_path):
     outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, seed=3, subset_seed=5)
     record = load_record(outcome.run_dir)
-    assert record["protocol"]["id"] == "mini/v1"
+    assert record["protocol"]["id"] == "mini/v2"
     assert len(record["protocol"]["clip_list_fingerprint"]) == 64
     assert record["protocol"]["subset"] == {"limit": 4, "seed": 5, "method": "speaker-stratified"}
     assert record["protocol"]["partial"] is None  # mini is always whole

@@ -36,7 +36,7 @@ def test_thesis_table_5_1_has_published_rows_and_measured_reference_rows(runs):
     # best / second per column among the methods: GRID PSNR 21.84 (first model), then 20.33 (second model)
     marks = {r.method: r.cells["grid/psnr"].mark for r in table.rows if r.cells["grid/psnr"].mark}
     assert marks == {"Ours, first model (talking-head StyleGAN)": "best", "Ours, second model (FFHQ StyleGAN + pSp)": "second"}
-    assert "mini/v1 standing in for grid" in table.footnotes[0]
+    assert "mini/v2 standing in for grid" in table.footnotes[0]
 
 
 def test_every_format_renders_measured_and_published(runs):

@@ -105,3 +105,73 @@ def test_split_files_and_alignment_formats_are_read(tmp_path):
     assert [(p.phone, p.start, p.end) for p in read_textgrid(tmp_path / "s.TextGrid")] == \
         [("_", 0.0, 0.1), ("m", 0.1, 0.2), ("iy", 0.2, 0.5)]
     assert normalise_phone("sp") == "_" and normalise_phone("ER0") == "er" and normalise_phone("'a:") == "'a:"
+
+
+def test_a_split_csv_saved_by_excel_is_read_and_a_wrong_header_is_named(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; a header without clip_id is refused naming the header it has."""
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("clip_id,split\r\na_1,test\r\na_2,train\r\n".encode("utf-8-sig"))
+    assert read_split(excel) == ["a_1"]
+    semicolons = tmp_path / "semicolons.csv"  # Excel in a locale whose list separator is ';'
+    semicolons.write_bytes("clip_id;split\r\na_1;test\r\n".encode("utf-8-sig"))
+    with pytest.raises(BenchError, match=r"semicolons\.csv: no clip_id column \(its header is 'clip_id;split'\)"):
+        read_split(semicolons)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(BenchError, match=r"no clip_id column \(it is empty\)"):
+        read_split(empty)
+
+
+def test_a_source_folder_without_videos_says_so(tmp_path):
+    """Not "no clip could be prepared (0 problems above)": the folder has no video file at all."""
+    from protocols.user_videos import VideosProtocol
+
+    source = tmp_path / "source"
+    (source / "spk1").mkdir(parents=True)
+    (source / "spk1" / "notes.txt").write_text("not a video")
+    with pytest.raises(BenchError, match=r"--source .*source: no video files found \(looked for \.mp4 .*in sub-folders too\)"):
+        VideosProtocol(tmp_path / "data", "empty").prepare(source)
+    assert not (tmp_path / "data" / "videos" / "empty" / "v1" / "manifest.json").exists()
+    (source / "spk1" / "take1.mp4").write_bytes(b"")  # a video, but the split names no test clip
+    split = tmp_path / "split.csv"
+    split.write_text("clip_id,split\nspk1_take1,train\n")
+    with pytest.raises(BenchError, match=r"nothing to prepare \(no clip of the split was found there\)"):
+        VideosProtocol(tmp_path / "data", "empty").prepare(source, split=split)
+
+
+def test_sigterm_during_prepare_says_what_was_kept_and_that_rerunning_resumes(mini, tmp_path, monkeypatch, capsys):
+    """`kill` (Slurm pre-emption) while clips are prepared: like `bench run`, the CLI says what is kept and
+    how to resume (it printed only "aborted"), exits 130, and the next run reuses the prepared clip."""
+    import os
+    import shutil
+    import signal
+    import sys
+
+    import tqdm
+
+    from benchmark import cli
+
+    clip = mini.clips()[0]
+    source = tmp_path / "source" / "spk1"
+    source.mkdir(parents=True)
+    shutil.copyfile(clip.video_path, source / "take1.mkv")
+    shutil.copyfile(clip.audio_path, source / "take1.wav")
+    argv = ["bench", "prepare", "videos", "--source", str(source.parent), "--name", "killed", "--workers", "1",
+            "--data-dir", str(tmp_path / "data")]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: os.kill(os.getpid(), signal.SIGTERM))  # killed after a clip
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert stop.value.code == 130
+    assert "aborted" not in err
+    assert "interrupted: 1 of 1 clips prepared in this run and kept in" in err and "Re-run the same command to resume" in err
+    assert not (tmp_path / "data" / "videos" / "killed" / "v1" / "manifest.json").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "argv", argv)
+    cli.main()  # the same command again: the kept clip is reused
+    assert "prepared videos:killed/v1: 1 clips (1 already done)" in capsys.readouterr().out

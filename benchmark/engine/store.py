@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.engine.plan import check_clip_id
 from benchmark.errors import BenchError
 from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
+from benchmark.types import check_clip_id
 
 LOCK_FILE = ".lock"
 VIDEOS_DIR = "videos"

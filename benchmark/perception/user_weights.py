@@ -27,6 +27,18 @@ class BackendWeights:
     def path(self, weights_dir: Path) -> Path:
         return Path(weights_dir) / self.folder / self.filename
 
+    def hash_matches(self, digest: str) -> bool:
+        """Whether a file's sha256 is the published one (True where no hash is published)."""
+        return not self.sha256_prefix or digest.startswith(self.sha256_prefix)
+
+    def status(self, weights_dir: Path) -> tuple[str, str | None]:
+        """("present" | "wrong-hash" | "absent", the file's sha256 or None): what `bench weights` lists."""
+        path = self.path(weights_dir)
+        if not path.is_file():
+            return "absent", None
+        digest = sha256_file(path)
+        return ("present" if self.hash_matches(digest) else "wrong-hash"), digest
+
     def resolve(self, weights_dir: Path) -> tuple[Path, str]:
         """(path, sha256) of the file in `weights_dir`, checked against the published hash prefix when there is one."""
         path = self.path(weights_dir)
@@ -36,7 +48,7 @@ class BackendWeights:
                              hint=f"get it from {self.source} (licence: {self.licence}) and put it there"
                                   + (", or use the offline default backend" if self.offline_default else ""))
         digest = sha256_file(path)
-        if self.sha256_prefix and not digest.startswith(self.sha256_prefix):
+        if not self.hash_matches(digest):
             raise BenchError(f"{path}: sha256 {digest[:12]}… is not the published {self.filename} ({self.sha256_prefix}…)",
                              hint=f"get the original file from {self.source}")
         return path, digest

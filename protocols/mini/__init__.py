@@ -14,7 +14,8 @@ class MiniProtocol(ManifestProtocol):
     builds_itself = True
     version = _build.VERSION
     description = "12 synthetic GRID-grammar clips (4 voices), 25 fps, 256x256, 16 kHz; exact planted ground truth"
-    identity_rule = "one neutral frame of the synthetic face, shared by every clip"
+    identity_rule = ("one frame of the ground truth's own rendering at rest (lips together as in a pause, eyes open, "
+                     "head neutral), shared by every clip")
 
     def not_prepared_error(self) -> DatasetNotPreparedError:
         return DatasetNotPreparedError(

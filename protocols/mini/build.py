@@ -20,10 +20,11 @@ import numpy as np
 from benchmark.fingerprint import sha256_file, sha256_json
 from benchmark.media import write_image, write_video, write_wav
 from protocols import grid_grammar
+from protocols.base import clip_list_fingerprint
 from protocols.mini import choreography as C
 from protocols.mini import face as F
 
-VERSION = "v1"  # bump when the clips change
+VERSION = "v2"  # bump when the clips change (v2: the identity is a rest frame of the ground truth's rendering)
 FPS = 25
 SIZE = 256
 SAMPLE_RATE = 16000
@@ -83,15 +84,10 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     eye_openness, blink_onsets = C.blink_schedule(rng, n_frames, FPS)
     motion = C.head_motion(rng, n_frames, FPS)
 
-    template = F.load_template(SIZE)
-    neutral = np.concatenate([template.landmarks, template.anchors, template.border])
     frames = np.empty((n_frames, SIZE, SIZE, 3), dtype=np.uint8)
     landmarks = np.empty((n_frames, 68, 2), dtype=np.float32)
     for t in range(n_frames):
-        posed = C.pose_face(template, aperture[t], eye_openness[t], motion[t])
-        frame = F.piecewise_affine_warp(template.image, neutral, posed, template.triangles)
-        frames[t] = _paint_mouth_cavity(frame, posed[:68], aperture[t])
-        landmarks[t] = posed[:68]
+        frames[t], landmarks[t] = render_frame(aperture[t], eye_openness[t], motion[t])
 
     events = C.bilabial_events(phones, n_frames, FPS)
     clip_dir = out_dir / "clips" / spec.id
@@ -129,6 +125,24 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     }
 
 
+def render_frame(aperture: float, eye_openness: float, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of the face in a planted state: (pixels, its 68 landmarks)."""
+    template = F.load_template(SIZE)
+    neutral = np.concatenate([template.landmarks, template.anchors, template.border])
+    posed = C.pose_face(template, aperture, eye_openness, motion)
+    frame = F.piecewise_affine_warp(template.image, neutral, posed, template.triangles)
+    return _paint_mouth_cavity(frame, posed[:68], aperture), posed[:68]
+
+
+def identity_frame() -> tuple[np.ndarray, np.ndarray]:
+    """The identity image: the ground truth's own rendering at rest (lips together as in a pause,
+    eyes open, head neutral), so a model animating it starts where the ground truth rests.
+
+    The raw photo would not do: the astronaut smiles with teeth showing (aperture 0.16, above the
+    0.15 an open mouth is judged by), while every clip rests closed."""
+    return render_frame(C.REST_APERTURE, 1.0, C.NEUTRAL_MOTION)
+
+
 def _ragged(groups) -> np.ndarray:
     """Frames of each event as one int array, events separated by -1 (npz holds no lists)."""
     flat: list[int] = []
@@ -152,18 +166,25 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
     tmp = out_dir.with_name(out_dir.name + f".partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    write_image(tmp / "identity.png", F.load_template(SIZE).image)
+    identity, identity_landmarks = identity_frame()
+    write_image(tmp / "identity.png", identity)
     specs = clip_specs(clips_per_speaker)
     workers = workers or min(len(specs), os.cpu_count() or 1)
     entries: dict[str, dict] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1)
+    try:
         futures = [pool.submit(render_clip, spec, tmp) for spec in specs]
         for future in as_completed(futures):
             entry = future.result()
             entries[entry["id"]] = entry
             if progress:
                 progress(entry["id"])
+    except BaseException:  # Ctrl-C / SIGTERM or a failed clip: nothing half-built is kept, queued clips are dropped
+        pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    pool.shutdown()
     clips = [entries[s.id] for s in specs]
     identity_sha = sha256_file(tmp / "identity.png")
     for c in clips:
@@ -179,8 +200,12 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
         "description": "Synthetic GRID-grammar talking heads: skimage astronaut photo warped by planted "
         "landmarks; speech and phone timings from libespeak-ng.",
         "built_with": {p: version(p) for p in ("numpy", "scipy", "scikit-image", "pillow", "av", "espeakng-loader")},
+        "identity": {"file": "identity.png", "aperture": round(C.aperture_of(identity_landmarks), 6), "eye_openness": 1.0,
+                     "head_motion": C.NEUTRAL_MOTION.tolist(),
+                     "rule": "a frame of the ground truth's rendering at rest: lips together (pause aperture), "
+                             "eyes open, head neutral"},
         "clips": clips,
-        "fingerprint": sha256_json([c["fingerprint"] for c in clips]),
+        "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     if out_dir.exists():

@@ -26,6 +26,8 @@ APERTURE_BY_CLASS = {
     "rounded": 0.08,
     "consonant": 0.11,
 }
+REST_APERTURE = APERTURE_BY_CLASS["pause"]  # the mouth at rest (silence, pauses): lips together
+NEUTRAL_MOTION = np.array([0.0, 0.0, 0.0, 1.0])  # head_motion's (angle, tx, ty, scale) with no motion
 _OPEN = ("a", "A", "V", "0", "O", "aI", "aU")
 _CLOSE = ("i", "I", "u", "U", "oU", "OI")
 _MID_FIRST = set("eE3@o")
@@ -96,7 +98,7 @@ def bilabial_events(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -
 
 def mouth_aperture(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -> np.ndarray:
     """Target aperture per frame: viseme keyframes, linearly blended, exact closure on bilabials."""
-    rest = APERTURE_BY_CLASS["pause"]
+    rest = REST_APERTURE
     times, values = [0.0], [rest]
     for p in phones:
         target = APERTURE_BY_CLASS[viseme_class(p.phone)]
