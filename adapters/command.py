@@ -53,6 +53,7 @@ class CommandAdapter(Adapter):
     capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False)
     external = True
     accepted_args = ("run", "cwd", "python", "version", "timeout", *CONFORM_ARGS)
+    frames_depend_on_threads = False  # made in another process, which does not get bench's threads
 
     def __init__(self, run: str | None = None, cwd: str | None = None, python: str | None = None,
                  version: str | None = None, timeout: str | float | None = None, **config):

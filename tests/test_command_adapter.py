@@ -267,3 +267,20 @@ def test_sigterm_to_bench_ends_the_commands_process_group(mini_data_root, tmp_pa
     assert bench.returncode == 130, stderr
     model, helper = map(int, pids.read_text().split())
     assert _gone(model) and _gone(helper)
+
+
+def test_a_new_model_version_is_a_new_run_that_names_the_one_it_follows(mini_data_root, tmp_path):
+    """Issue 24.2: the command's version names the run; the new run says which version it follows."""
+    from benchmark.runner import RunConfig, Runner
+
+    repo, _ = _repo(tmp_path)
+    run = "{python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} --fps {fps}"
+    outcomes, said = {}, []
+    for version in ("v1", "v2"):
+        config = RunConfig(model="command", dataset="mini", limit=1, metrics=("psnr",), data_dir=mini_data_root,
+                           runs_dir=tmp_path / "runs", name="m", threads=1,
+                           model_args={"run": run, "cwd": str(repo), "python": sys.executable, "version": version})
+        outcomes[version] = Runner(config, progress=False, log=said.append).run()
+    assert outcomes["v1"].run_dir != outcomes["v2"].run_dir and load_record(outcomes["v1"].run_dir)["adapter"]["model_version"] == "v1"
+    assert any(f"a new run: model version v2 (run {outcomes['v1'].run_dir} was made by v1)" in s for s in said), said
+    assert outcomes["v2"].n_generated == 1  # another version: nothing reused
