@@ -38,8 +38,7 @@ class Resemblance:
             what = f"{len(self.changed)} of {self.n_clips} videos differ from run {self.run_dir} (clip ids {listed})"
         text = f"a new run: {what}; that run stays as it was"
         if label == self.label:
-            text += (f". Both are labelled {label!r}: give this one its own --name (e.g. --name {label}-v2) "
-                     "so tables tell them apart")
+            text += f". Both are labelled {label!r}: give this one its own --name so tables tell them apart"
         return text
 
 
