@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmark.engine.plan import RunPlan
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.errors import BenchError
-from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record, write_error
+from benchmark.records import RUN_FILE, SCHEMA_VERSION, load_record
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
 _MUST_AGREE = [
