@@ -43,6 +43,10 @@ class Adapter(ABC):
     external: ClassVar[bool] = False  # frames made elsewhere (folder, command): the adapter name says nothing about the model
     # the --model-args keys the adapter takes; None: it checks its own (plugins written before this existed)
     accepted_args: ClassVar[tuple[str, ...] | None] = None
+    # whether the frames depend on this process's torch thread count (CPU kernels round differently
+    # with another one): then the count is part of the run's identity. A model running torch in
+    # process does; frames read from files, copied or made in another process do not.
+    frames_depend_on_threads: ClassVar[bool] = True
 
     def __init__(self, **config: Any):
         if self.accepted_args is not None:
@@ -125,5 +129,6 @@ class Adapter(ABC):
             "weights": self.weights(),
             "perception": self.perception(),
             "capabilities": asdict(self.capabilities),
+            "frames_depend_on_threads": self.frames_depend_on_threads,
             "fingerprint": self.fingerprint(),
         }

@@ -12,7 +12,10 @@
 The command is split like a shell would (shlex) but no shell runs it: write `sh -c '...'` to get
 one. Placeholders: {identity} (PNG), {audio} (16-bit WAV at {audio_rate} Hz), {output} (write
 the video here, .mp4), {n_frames}, {fps}, {height}, {width}, {clip_id}, {python}. The model sees
-only the request's speech and identity image, written to a fresh temporary folder per clip. A
+only the request's speech and identity image, in a fresh temporary folder per clip, as the very
+bytes `bench export` writes (media.write_model_inputs): by `command` or by `folder` on an exported
+pack, a deterministic model makes the same frames. The command runs in its own process group,
+ended with everything in it when the clip ends (exit, timeout, Ctrl-C or SIGTERM of bench). A
 non-zero exit, a timeout or a missing output fails that clip with the tail of its stderr.
 The fingerprint covers the command template, cwd, interpreter and `version=` (or the git commit
 of cwd, dirty or not): without either, a changed model would reuse old scores, so it warns.
@@ -20,21 +23,28 @@ of cwd, dirty or not): without either, a changed model would reuse old scores, s
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
+
+import numpy as np
 
 from adapters.base import Adapter, Capabilities
 from adapters.conform import CONFORM_ARGS, ConformPolicy, read_conformed
 from benchmark.errors import BenchError, ClipError
 from benchmark.fingerprint import sha256_bytes, sha256_json
-from benchmark.media import MediaError, write_image, write_wav
+from benchmark.media import MediaError, read_image, read_wav, write_image, write_model_inputs, write_wav
 from benchmark.types import GenerationRequest, Video
 
 PLACEHOLDERS = ("identity", "audio", "output", "n_frames", "fps", "height", "width", "clip_id", "python", "audio_rate")
 STDERR_TAIL = 600  # characters of the command's stderr kept in a failed clip's reason
 DEFAULT_TIMEOUT_S = 900.0
+GROUP_GRACE_S = 2.0  # after SIGTERM, before SIGKILL, when a clip is stopped
+PIPE_DRAIN_S = 5.0  # for the rest of stderr once the group is gone
 
 
 class CommandAdapter(Adapter):
@@ -44,6 +54,7 @@ class CommandAdapter(Adapter):
     capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False)
     external = True
     accepted_args = ("run", "cwd", "python", "version", "timeout", *CONFORM_ARGS)
+    frames_depend_on_threads = False  # made in another process, which does not get bench's threads
 
     def __init__(self, run: str | None = None, cwd: str | None = None, python: str | None = None,
                  version: str | None = None, timeout: str | float | None = None, **config):
@@ -83,31 +94,89 @@ class CommandAdapter(Adapter):
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         with tempfile.TemporaryDirectory(prefix="bench-command-") as tmp:
             tmp = Path(tmp)
-            values = {"identity": tmp / "identity.png", "audio": tmp / "audio.wav", "output": tmp / "output.mp4",
+            identity, audio = _write_request_files(request, tmp)
+            values = {"identity": identity, "audio": audio, "output": tmp / "output.mp4",
                       "n_frames": request.n_frames, "fps": f"{request.fps:g}", "height": request.size[0],
                       "width": request.size[1], "clip_id": request.clip.id, "python": self.python,
                       "audio_rate": request.sample_rate}
-            write_image(values["identity"], request.identity)
-            write_wav(values["audio"], request.audio, request.sample_rate)
             argv = [part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(self.template)]
             try:
-                proc = subprocess.run(argv, cwd=self.cwd, capture_output=True, text=True, errors="replace",
-                                      timeout=self.timeout, stdin=subprocess.DEVNULL)
+                returncode, stderr = run_in_own_group(argv, self.cwd, self.timeout)
             except FileNotFoundError:
                 raise ClipError("generate", f"command not found: {argv[0]!r} (cwd {self.cwd or Path.cwd()}); "
                                             "give its full path or python=/path/to/venv/bin/python") from None
             except subprocess.TimeoutExpired:
-                raise ClipError("generate", f"the command ran past timeout={self.timeout:g} s and was stopped; "
-                                            "raise timeout= if the model is that slow") from None
-            if proc.returncode != 0:
-                raise ClipError("generate", f"the command exited with status {proc.returncode}: {_tail(proc.stderr)}")
+                raise ClipError("generate", f"the command ran past timeout={self.timeout:g} s and was stopped "
+                                            "(with every process it started); raise timeout= if the model is that slow") from None
+            if returncode != 0:
+                raise ClipError("generate", f"the command exited with status {returncode}: {_tail(stderr)}")
             if not values["output"].is_file():
                 raise ClipError("generate", f"the command exited 0 but wrote no {values['output'].name} at {{output}}: "
-                                            f"{_tail(proc.stderr) or 'no stderr'}")
+                                            f"{_tail(stderr) or 'no stderr'}")
             try:
                 return read_conformed(values["output"], request.n_frames, request.size, request.fps, self.conform)
             except MediaError as exc:
                 raise ClipError("generate", f"unusable output video: {exc}") from exc
+
+
+def run_in_own_group(argv: list[str], cwd: Path | None, timeout: float) -> tuple[int, str]:
+    """Run the command in a session of its own; (exit status, stderr).
+
+    Whatever ends the clip (the command's exit, the timeout, Ctrl-C or SIGTERM of bench, any error)
+    ends its whole process group: a model that starts workers or a server leaves no orphan holding
+    memory or a GPU. The wait is on the command itself, not on its stderr, so a process it left
+    behind holding the pipe open cannot stretch a finished clip to the timeout.
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, errors="replace", start_new_session=True)
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    grace_s = GROUP_GRACE_S
+    try:
+        proc.wait(timeout=timeout)
+        grace_s = 0  # the command exited: what it left running is ended at once
+    finally:  # the timeout, KeyboardInterrupt (bench turns SIGTERM into one), anything else
+        _end_group(proc, grace_s)
+        reader.join(timeout=PIPE_DRAIN_S)  # a process that left the group may hold the pipe: stop waiting
+        if not reader.is_alive():
+            proc.stderr.close()
+    return proc.returncode, "".join(stderr)
+
+
+def _end_group(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM to the group (a chance to free a GPU) and `grace_s` for the command to exit, then SIGKILL."""
+    if grace_s > 0 and proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+def _write_request_files(request: GenerationRequest, folder: Path) -> tuple[Path, Path]:
+    """The request's identity and speech as the files `bench export` writes for the clip, byte for byte.
+
+    A request whose arrays are not its clip's files (none is, in the harness) gets its own arrays
+    written instead: the model must hear what it was asked to speak.
+    """
+    identity, audio, _ = write_model_inputs(folder, request.clip.identity_path, request.clip.audio_path,
+                                            request.sample_rate)
+    heard, rate = read_wav(audio)
+    if rate != request.sample_rate or not np.array_equal(heard, request.audio):
+        write_wav(audio, request.audio, request.sample_rate)
+    if not np.array_equal(read_image(identity), request.identity):
+        write_image(identity, request.identity)
+    return identity, audio
 
 
 def _check_template(template: str) -> None:

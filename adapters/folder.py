@@ -36,6 +36,7 @@ class FolderAdapter(Adapter):
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
     external = True
     accepted_args = ("dir", *CONFORM_ARGS)
+    frames_depend_on_threads = False  # decoded from files made elsewhere
 
     def __init__(self, dir: str | None = None, **config):
         if not dir:

@@ -13,6 +13,7 @@ class StillAdapter(Adapter):
     description = "The identity image held for the whole clip (lower bound: no motion at all)"
     capabilities = Capabilities(uses_audio=False, uses_identity=True, uses_reference_frames=False)
     accepted_args = ()
+    frames_depend_on_threads = False  # numpy copies of the identity image
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         image = request.identity

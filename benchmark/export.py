@@ -9,12 +9,11 @@ expects back and the exact file name to write, so the outputs can be scored with
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 from benchmark.engine.worker import open_protocol
 from benchmark.errors import BenchError
-from benchmark.media import read_wav, resample_audio, write_wav
+from benchmark.media import write_model_inputs
 from benchmark.records import write_json_atomic
 from benchmark.settings import Settings
 from benchmark.subset import stratified_subset
@@ -38,19 +37,12 @@ def export_pack(dataset: str, out: Path, settings: Settings, limit: int | None =
     clips = stratified_subset(every_clip, limit, subset_seed)
     entries = []
     for clip in clips:
-        folder = out / "inputs" / clip.id
-        folder.mkdir(parents=True, exist_ok=True)
-        identity = folder / f"identity{clip.identity_path.suffix}"
-        shutil.copyfile(clip.identity_path, identity)
-        audio, rate = read_wav(clip.audio_path)
-        target = audio_rate or rate
-        if target == rate:  # byte for byte: what the harness's own models hear
-            shutil.copyfile(clip.audio_path, folder / "audio.wav")
-        else:
-            write_wav(folder / "audio.wav", resample_audio(audio, rate, target), target)
+        # the same files `--model command` hands a model: either route gives it the same bytes
+        identity, audio, target = write_model_inputs(out / "inputs" / clip.id, clip.identity_path, clip.audio_path,
+                                                     audio_rate)
         height, width = clip.size
         entries.append({"clip_id": clip.id, "speaker": clip.speaker, "identity": str(identity.relative_to(out)),
-                        "audio": str((folder / "audio.wav").relative_to(out)), "audio_rate": target,
+                        "audio": str(audio.relative_to(out)), "audio_rate": target,
                         "n_frames": clip.n_frames, "fps": clip.fps, "height": height, "width": width,
                         "output": f"{clip.id}.mp4"})
     manifest = {

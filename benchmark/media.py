@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -418,3 +419,39 @@ def resample_audio(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
     g = int(np.gcd(int(rate), int(target)))
     return resample_poly(audio, target // g, rate // g)
+
+
+MODEL_IDENTITY, MODEL_AUDIO = "identity.png", "audio.wav"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_model_inputs(folder: str | Path, identity_path: str | Path, audio_path: str | Path,
+                       audio_rate: int | None = None) -> tuple[Path, Path, int]:
+    """A clip's identity image and speech as files for a model outside the harness: (identity, audio, rate).
+
+    Every route that hands a model its inputs as files (`bench export`, `--model command`) writes
+    them here, so the model gets the same bytes whichever route it runs by: the prepared PNG and
+    16-bit mono WAV are copied byte for byte (a decode and re-encode would move samples by one
+    step); only another `audio_rate`, a non-PNG image or a WAV that is not 16-bit mono is re-encoded.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    identity, audio = folder / MODEL_IDENTITY, folder / MODEL_AUDIO
+    with open(identity_path, "rb") as f:
+        is_png = f.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE
+    if is_png:
+        shutil.copyfile(identity_path, identity)
+    else:
+        write_image(identity, read_image(identity_path))
+    try:
+        with wave.open(str(audio_path), "rb") as w:
+            rate, plain = w.getframerate(), (w.getnchannels(), w.getsampwidth()) == (1, 2)
+    except (OSError, wave.Error, EOFError) as exc:
+        raise MediaError(f"{audio_path}: unreadable wav ({exc})") from exc
+    target = audio_rate or rate
+    if plain and target == rate:
+        shutil.copyfile(audio_path, audio)
+    else:
+        samples, rate = read_wav(audio_path)
+        write_wav(audio, resample_audio(samples, rate, target), target)
+    return identity, audio, target

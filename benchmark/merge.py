@@ -1,14 +1,17 @@
 """`bench merge`: fuse shard runs (Slurm arrays, several machines) into one run.
 
 Shards are fused only when they are parts of one plan made by one harness: same protocol and
-clip selection, adapter fingerprint, seeds, metric columns, code version, packages and device.
-The merged rows are reduced exactly as one process would reduce them, so the record is the same.
+clip selection, adapter fingerprint, seeds, metric columns, code version, packages and device,
+and the same run identity but for the per-clip files each shard hashed (its own clips' only),
+so the thread count must agree where the adapter's frames depend on it. Shards scored with other
+thread counts merge (as a resumed run may), and the record lists them (settings.scoring_threads).
+The merged rows are reduced exactly as one process would reduce them, so the record is the same,
+and its run id is the one an unsharded run of the same files has.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +29,8 @@ _MUST_AGREE = [
     ("seeds", lambda p, r: p["seeds"]),
     ("limit", lambda p, r: p["limit"]),
     ("settings.device", lambda p, r: p["settings"]["device"]),
+    ("run identity (what makes the frames: threads where they depend on it)",
+     lambda p, r: RunPlan.from_dict(p).shared_identity()),
     ("metrics", lambda p, r: [{k: m[k] for k in ("variant", "column", "params", "backend")} for m in r["metrics"]]),
     ("code.commit", lambda p, r: r["code"].get("commit")),
     ("code.dirty", lambda p, r: r["code"].get("dirty")),
@@ -100,7 +105,7 @@ def unmerged_clips(shards: list[tuple[Path, dict, dict]]) -> list[dict]:
 
 
 def merge_runs(run_dirs: list[Path], out: Path, log=print):
-    from benchmark.runner import RunOutcome, build_record
+    from benchmark.runner import RunOutcome, build_record, mixed_threads_warning
 
     check_output_folder(out)
     shards = [(Path(d), *_load_shard(Path(d))) for d in run_dirs]
@@ -120,7 +125,7 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
 
     plan_dict = dict(shards[0][1])
     clips = sorted([c for _, plan, _ in shards for c in plan["clips"]] + unmerged, key=lambda c: c["index"])
-    plan_dict.update(clips=clips, shard=None, selection=None)
+    plan_dict.update(clips=clips, shard=None, selection=None, run_id="")  # the id over every clip's files, as unsharded
     plan = RunPlan.from_dict(plan_dict)
     specs = shards[0][2]["metrics"]
 
@@ -136,7 +141,7 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
                 row = source.get(c["key"])
                 if row is None:
                     continue
-                _copy_files(run_dir, store.dir, row)
+                store.copy_row_files(run_dir, row)
                 rows[row["key"]] = row
         (store.dir / "clips.jsonl").unlink(missing_ok=True)
         for c in plan.clips:  # rows in protocol order
@@ -154,6 +159,8 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
             record["skipped_metrics"] = first["skipped_metrics"]
         store.write_record(record)
     log(f"merged {len(shards)} shard(s) of {n_shards}: rows for {len(rows)} of the {len(plan.clips)} clips")
+    if warning := mixed_threads_warning(record["settings"]["scoring_threads"]):
+        log(f"warning: {warning}")
     outcome = RunOutcome(store.dir, record, record["clips"]["scored"], record["clips"]["failed"], 0)
     partial = plan.protocol.get("partial")
     if partial and not all("--allow-partial" in r.get("command", "").split() for _, _, r in shards):
@@ -162,19 +169,3 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
                                 f"{partial.get('n_expected', '?')} clips prepared; record.json protocol.partial lists "
                                 "them): exit status 3. Shards run with --allow-partial accept it")
     return outcome
-
-
-def _copy_files(src: Path, dst: Path, row: dict) -> None:
-    """Per-clip arrays and kept videos travel with their rows (same relative paths)."""
-    relatives = [s["artifact"] for s in row.get("scores", {}).values() if s.get("artifact")]
-    if row.get("video", {}).get("path"):
-        relatives.append(row["video"]["path"])
-    for relative in relatives:
-        target = dst / relative
-        if target.resolve() == (src / relative).resolve():
-            continue
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / relative, target)
-        except OSError as exc:
-            raise write_error(target, exc) from None

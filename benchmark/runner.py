@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import provenance
+from benchmark.engine.lineage import find_resembling, reuse_unchanged_rows
 from benchmark.engine.plan import PlannedClip, RunPlan, clip_seed, column_id, row_key, shard_of
 from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
@@ -232,11 +233,15 @@ class Runner:
         if partial:
             self.log(f"warning: {describe_partial(plan.protocol['id'], partial)}")
         store = RunStore(self.run_dir(plan))
+        # a new folder: other videos or another model version than an earlier run, which stays as it was
+        resemblance = None if store.dir.exists() else find_resembling(plan, store.dir)
+        if resemblance is not None:
+            self.log(resemblance.message(plan.label))
         store.create()
         lock = RunLock(store.dir)
         lock.acquire(wait=self.config.wait, log=self.log)
         try:
-            outcome = self._run_locked(plan, store, stop_after)
+            outcome = self._run_locked(plan, store, stop_after, resemblance)
         finally:
             lock.release()
         if partial and not self.config.allow_partial:
@@ -247,7 +252,7 @@ class Runner:
                                     f"listed and prepare again, or pass --allow-partial to accept a partial protocol")
         return outcome
 
-    def _run_locked(self, plan: RunPlan, store: RunStore, stop_after: int | None) -> RunOutcome:
+    def _run_locked(self, plan: RunPlan, store: RunStore, stop_after: int | None, resemblance=None) -> RunOutcome:
         started = datetime.now(timezone.utc)
         reported = self._reported_specs(plan, store)
         store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": self.command_line(),
@@ -256,9 +261,15 @@ class Runner:
             text = "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
             write_bytes_atomic(store.dir / MODEL_ARGS_FILE, text.encode())
         rows = store.rows.latest_by_key()
+        reused = 0
+        if resemblance is not None and not rows:
+            reused = reuse_unchanged_rows(resemblance, plan, store)
+            if reused:
+                self.log(f"reusing the scores of {reused} clips whose files did not change, from {resemblance.run_dir}")
+                rows = store.rows.latest_by_key()
         tasks = self._tasks(plan, rows, store)
         skipped = len(plan.clips) - len(tasks)
-        if skipped and tasks:
+        if skipped and tasks and not reused:
             self.log(f"resuming {store.dir}: {skipped} of {len(plan.clips)} clips already scored")
         if tasks:
             store.clear_record()
@@ -294,6 +305,8 @@ class Runner:
         record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe(),
                               self.skipped_metrics)
         store.write_record(record)
+        if warning := mixed_threads_warning(record["settings"]["scoring_threads"]):
+            self.log(f"warning: {warning}")
         outcome.record = record
         columns = {m["variant"]: m["column"] for m in reported}
         outcome.metric_seconds = metric_seconds([project_row(rows[c.key], columns) for c in plan.clips if c.key in rows])
@@ -438,6 +451,7 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
     results = reduce_results(specs, plan.clips, rows, store.load_artifacts)
     clips, failures = clip_summary(plan.clips, rows)
     settings = {k: v for k, v in plan.settings.items() if k in ("device", "landmarks", "embedder", "threads")}
+    settings["scoring_threads"] = scoring_threads(plan, specs, rows)
     protocol = {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"], "method": "speaker-stratified"},
                 "shard": plan.shard}
     record = {
@@ -468,6 +482,26 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
     # last: the digest of the rows reduced and the seal over what the record reports from them
     record["integrity"] = integrity_block(record, [rows[c.key] for c in plan.clips if c.key in rows])
     return record
+
+
+def scoring_threads(plan: RunPlan, specs: list[dict], rows: dict[str, dict]) -> list[int]:
+    """The torch thread counts the reported scores were computed with (rows from before they said: not counted).
+
+    One number for a run scored in one go; more when a run whose frames do not depend on the
+    threads was resumed or merged across thread counts (CPU values then differ in the last digits).
+    """
+    columns = {m["column"] for m in specs}
+    found = {score["threads"] for c in plan.clips if c.key in rows
+             for column, score in rows[c.key].get("scores", {}).items() if column in columns and "threads" in score}
+    return sorted(found)
+
+
+def mixed_threads_warning(threads: list[int]) -> str | None:
+    if len(threads) < 2:
+        return None
+    return (f"this run's scores were computed with {' and '.join(map(str, threads))} torch threads "
+            "(record.json settings.scoring_threads): CPU values may differ in the last digits from a run "
+            "scored with one thread count; for bit-identical numbers score it again in a new --out with one --threads")
 
 
 class _NoBar:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,154 @@ def test_a_command_writing_another_rate_is_resampled_when_asked_and_the_row_says
     record = load_record(next((tmp_path / "b").rglob("record.json")).parent)
     assert record["clips"]["conformed"] == {"fps_resampled": 1, "length": 1}
     assert record["adapter"]["conform"]["fps"].startswith("nearest frame")
+
+
+# a deterministic model whose frames follow every byte it is given (one LSB of speech moves them),
+# and which keeps a copy of what it read, per clip, in the folder named by its last argument
+BYTE_EXACT_MODEL = """
+import hashlib, shutil, sys
+from pathlib import Path
+import numpy as np
+from benchmark.media import read_image, write_video
+identity, audio, out, n_frames, fps, clip_id, seen = sys.argv[1:]
+digest = hashlib.sha256(Path(identity).read_bytes() + Path(audio).read_bytes()).digest()
+image = read_image(identity).astype(np.int16)
+frames = [np.clip(image + digest[k % 32] % 25 - 12, 0, 255).astype(np.uint8) for k in range(int(n_frames))]
+write_video(out, np.stack(frames), float(fps), codec="libx264rgb")
+(Path(seen) / clip_id).mkdir(parents=True)
+shutil.copyfile(identity, Path(seen) / clip_id / "identity.png")
+shutil.copyfile(audio, Path(seen) / clip_id / "audio.wav")
+"""
+
+
+def test_one_model_makes_the_same_frames_by_folder_and_by_command(mini, mini_data_root, tmp_path):
+    """Issue 24.1: `command` re-encoded the speech (1 LSB on 105 of 48,000 samples), so frames differed by route."""
+    import json
+
+    from benchmark.export import export_pack
+    from benchmark.runner import RunConfig, Runner
+    from benchmark.settings import Settings
+
+    model = tmp_path / "model.py"
+    model.write_text(BYTE_EXACT_MODEL)
+    pack, outputs = tmp_path / "pack", tmp_path / "outputs"
+    manifest = export_pack("mini", pack, Settings.create(mini_data_root, threads=1), log=lambda s: None)
+    outputs.mkdir()
+    for e in manifest["clips"]:  # the model run by hand on the pack, as someone in another environment would
+        subprocess.run([sys.executable, str(model), str(pack / e["identity"]), str(pack / e["audio"]),
+                        str(outputs / e["output"]), str(e["n_frames"]), f"{e['fps']:g}", e["clip_id"],
+                        str(tmp_path / "seen-by-folder")], check=True)
+    run = (f"{{python}} {model} {{identity}} {{audio}} {{output}} {{n_frames}} {{fps}} {{clip_id}} "
+           f"{tmp_path / 'seen-by-command'}")
+    routes = {"folder": {"dir": str(outputs)}, "command": {"run": run, "python": sys.executable, "version": "v1"}}
+    records, rows = {}, {}
+    for model_name, model_args in routes.items():
+        config = RunConfig(model=model_name, model_args=model_args, dataset="mini", metrics=("psnr",),
+                           data_dir=mini_data_root, runs_dir=tmp_path / "runs", threads=1, name="same-model")
+        outcome = Runner(config, progress=False, log=lambda s: None).run()
+        assert outcome.exit_code == 0
+        records[model_name] = outcome.record
+        rows[model_name] = {r["clip_id"]: (r["video"]["sha256"], {c: s["value"] for c, s in r["scores"].items()})
+                            for r in map(json.loads, (outcome.run_dir / "clips.jsonl").read_text().splitlines())}
+    for e in manifest["clips"]:  # the model read the pack's very bytes by `command` too
+        for name in ("identity.png", "audio.wav"):
+            seen = tmp_path / "seen-by-command" / e["clip_id"] / name
+            assert seen.read_bytes() == (pack / e[name.split(".")[0]]).read_bytes(), f"{e['clip_id']} {name}"
+    assert len(rows["command"]) == 12 and rows["command"] == rows["folder"]  # frame hashes and every value
+    assert records["command"]["results"] == records["folder"]["results"]
+
+
+def _gone(pid: int, within_s: float = 5.0) -> bool:
+    """The process no longer runs (a zombie waiting for its reaper counts as gone)."""
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# a model that starts a helper process (holding its stderr open, or not), writes both pids, then
+# hangs or fails
+ORPHAN_MAKER = """
+import os, subprocess, sys, time
+pids, ends, pipe = sys.argv[1], sys.argv[2], sys.argv[3]
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"], stdout=subprocess.DEVNULL,
+                          stderr=None if pipe == "held" else subprocess.DEVNULL)
+open(pids + ".tmp", "w").write(f"{os.getpid()} {helper.pid}"); os.replace(pids + ".tmp", pids)
+if ends == "hang":
+    time.sleep(60)
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("ends", ["hang", "exit"])
+@pytest.mark.parametrize("pipe", ["held", "closed"])
+def test_a_clip_ends_every_process_its_command_started(mini, tmp_path, ends, pipe):
+    """Issue 24.8: a timeout killed only the direct child; a helper it started lived on (and held stderr open)."""
+    import time
+
+    from benchmark.errors import ClipError
+    from benchmark.types import GenerationRequest
+
+    script, pids = tmp_path / "model.py", tmp_path / "pids"
+    script.write_text(ORPHAN_MAKER)
+    adapter = CommandAdapter(run=f"{{python}} {script} {pids} {ends} {pipe} {{output}}", python=sys.executable,
+                             version="1", timeout="1" if ends == "hang" else "30")
+    started = time.monotonic()
+    with pytest.raises(ClipError, match="timeout=1 s" if ends == "hang" else "exited with status 1"):
+        adapter.generate(GenerationRequest.for_clip(mini.clips()[0]), seed=0)
+    assert time.monotonic() - started < 10  # not held until the helper's 20 s sleep ends
+    model, helper = map(int, pids.read_text().split())
+    assert _gone(model) and _gone(helper)
+
+
+def test_sigterm_to_bench_ends_the_commands_process_group(mini_data_root, tmp_path):
+    """Issue 24.8: the command runs in its own session, so bench must end it when it is stopped itself."""
+    import os
+    import signal
+    import time
+
+    script, pids = tmp_path / "model.py", tmp_path / "pids"
+    script.write_text(ORPHAN_MAKER)
+    env = {**os.environ, "BENCH_DATA": str(mini_data_root)}
+    bench = subprocess.Popen([str(Path(sys.executable).with_name("bench")), "run", "--model", "command", "--model-args",
+                              f"run={sys.executable} {script} {pids} hang closed {{output}},version=1", "--dataset", "mini",
+                              "--limit", "1", "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pids.exists() and time.monotonic() < deadline and bench.poll() is None:
+            time.sleep(0.1)
+        assert pids.exists(), bench.communicate()
+        bench.send_signal(signal.SIGTERM)
+        _, stderr = bench.communicate(timeout=30)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 130, stderr
+    model, helper = map(int, pids.read_text().split())
+    assert _gone(model) and _gone(helper)
+
+
+def test_a_new_model_version_is_a_new_run_that_names_the_one_it_follows(mini_data_root, tmp_path):
+    """Issue 24.2: the command's version names the run; the new run says which version it follows."""
+    from benchmark.runner import RunConfig, Runner
+
+    repo, _ = _repo(tmp_path)
+    run = "{python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} --fps {fps}"
+    outcomes, said = {}, []
+    for version in ("v1", "v2"):
+        config = RunConfig(model="command", dataset="mini", limit=1, metrics=("psnr",), data_dir=mini_data_root,
+                           runs_dir=tmp_path / "runs", name="m", threads=1,
+                           model_args={"run": run, "cwd": str(repo), "python": sys.executable, "version": version})
+        outcomes[version] = Runner(config, progress=False, log=said.append).run()
+    assert outcomes["v1"].run_dir != outcomes["v2"].run_dir and load_record(outcomes["v1"].run_dir)["adapter"]["model_version"] == "v1"
+    assert any(f"a new run: model version v2 (run {outcomes['v1'].run_dir} was made by v1)" in s for s in said), said
+    assert outcomes["v2"].n_generated == 1  # another version: nothing reused

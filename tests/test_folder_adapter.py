@@ -142,18 +142,20 @@ def test_a_file_far_bigger_than_its_clip_is_not_read(mini, tmp_path):
     assert f"{clip.id}.avi" in problem and "is it this clip's video?" in problem
 
 
-def test_one_replaced_file_rescores_that_clip_only(mini, mini_data_root, tmp_path):
+def test_new_videos_are_a_new_run_beside_the_old_one_scoring_only_the_changed_clip(mini, mini_data_root, tmp_path):
+    """Issue 24.2: the same folder with a regenerated video reused the run folder and replaced v1's record."""
     from benchmark.runner import RunConfig, Runner
 
     clips = mini.clips()
     videos = tmp_path / "videos"
     _link_references(videos, clips)
     config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
-                       limit=3, data_dir=mini_data_root, runs_dir=tmp_path / "runs")
+                       limit=3, data_dir=mini_data_root, runs_dir=tmp_path / "runs", name="model-v1")
     first = Runner(config, progress=False, log=lambda s: None).run()
     plan_before, _ = Runner(config, progress=False, log=lambda s: None).plan()
 
     (videos / "zz-unrelated.mp4").write_bytes(b"another model's output")  # an added file changes nothing
+    assert Runner(config, progress=False, log=lambda s: None).plan()[0].run_id == plan_before.run_id
     changed = plan_before.clips[1]
     target = videos / f"{changed.id}.mp4"
     clip = {c.id: c for c in clips}[changed.id]
@@ -161,17 +163,55 @@ def test_one_replaced_file_rescores_that_clip_only(mini, mini_data_root, tmp_pat
     write_video(target, clip.load_frames(), clip.fps, codec="libx264")  # the same clip, re-encoded lossily
     plan_after, _ = Runner(config, progress=False, log=lambda s: None).plan()
     assert plan_after.adapter["fingerprint"] == plan_before.adapter["fingerprint"]
-    assert plan_after.run_id == plan_before.run_id
+    assert plan_after.run_id != plan_before.run_id  # what made the frames changed: another run
     moved = {a.id for a, b in zip(plan_before.clips, plan_after.clips) if a.key != b.key}
     assert moved == {changed.id}
     assert plan_after.clips[1].input["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
 
-    second = Runner(config, progress=False, log=lambda s: None).run()
-    assert second.n_tasks == 1 and second.n_generated == 1 and second.run_dir == first.run_dir
-    before, after = first.record["results"]["psnr"], second.record["results"]["psnr"]
-    assert before["value"] == 100.0 and 30 < after["value"] < 100.0 and after["n"] == 3
+    said = []
+    second = Runner(config, progress=False, log=said.append).run()
+    assert second.run_dir != first.run_dir and second.run_dir.parent == first.run_dir.parent
+    assert any(f"a new run: 1 of 3 videos differ from run {first.run_dir} (clip ids {changed.id})" in s
+               and "that run stays as it was" in s and "--name" in s for s in said), said
+    assert second.n_tasks == 1 and second.n_generated == 1  # the unchanged clips' scores were copied over
+    before, after = load_record(first.run_dir), second.record
+    assert before["results"]["psnr"]["value"] == 100.0 and before["label"] == "model-v1"  # v1 kept, as it was
+    assert 30 < after["results"]["psnr"]["value"] < 100.0 and after["results"]["psnr"]["n"] == 3
     rows = [json.loads(line) for line in (second.run_dir / "clips.jsonl").read_text().splitlines()]
-    assert [r["clip_id"] for r in rows][-1] == changed.id and rows[-1]["input"]["file"] == f"{changed.id}.mp4"
+    assert sorted(r["clip_id"] for r in rows) == sorted(c.id for c in plan_after.clips)
+    assert rows[-1]["clip_id"] == changed.id and rows[-1]["input"]["file"] == f"{changed.id}.mp4"
+
+    third = Runner(config, progress=False, log=lambda s: None).run()  # the same files: the same run, resumed
+    assert third.run_dir == second.run_dir and third.n_tasks == 0
+    assert third.record["results"] == second.record["results"]
+
+
+def test_a_sharded_folder_run_merges_into_the_unsharded_run(mini, mini_data_root, tmp_path):
+    """Each shard hashes only its clips' files, so its run id is its share's; merge still fuses them."""
+    from benchmark.merge import merge_runs
+    from benchmark.runner import RunConfig, Runner
+
+    videos = tmp_path / "videos"
+    _link_references(videos, mini.clips())
+
+    def run(**kw):
+        config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
+                           limit=4, data_dir=mini_data_root, runs_dir=tmp_path / "runs", name="m", threads=1)
+        for k, v in kw.items():
+            setattr(config, k, v)
+        return Runner(config, progress=False, log=lambda s: None).run()
+
+    # the shards scored with other thread counts: the folder's frames do not depend on them
+    shards = [run(shard=(0, 2), runs_dir=tmp_path / "a"), run(shard=(1, 2), runs_dir=tmp_path / "b", threads=2)]
+    assert all(s.exit_code == 0 for s in shards) and sum(s.n_scored for s in shards) == 4
+    said = []
+    merged = merge_runs([s.run_dir for s in shards], tmp_path / "merged", log=said.append)
+    whole = run()
+    assert merged.exit_code == 0 and merged.record["clips"] == whole.record["clips"]
+    assert merged.record["run_id"] == whole.record["run_id"]  # the unsharded run's id, over every clip's file
+    assert merged.record["results"]["psnr"]["value"] == whole.record["results"]["psnr"]["value"] == 100.0
+    assert merged.record["settings"]["scoring_threads"] == [1, 2]
+    assert any("computed with 1 and 2 torch threads" in s for s in said), said
 
 
 def test_unknown_model_args_are_refused_with_the_accepted_ones(mini_data_root, tmp_path):

@@ -184,3 +184,69 @@ def test_merging_shards_of_a_partial_protocol_exits_3_unless_the_shards_allowed_
         merged = merge_runs(shards, tmp_path / f"merged-{allow}", log=lambda s: None)
         assert merged.record["protocol"]["partial"] == partial
         assert merged.exit_code == (0 if allow else 3), merged.partial_note
+
+
+def _plan(adapter_name: str, depends: bool | None, threads: int, inputs: dict | None = None):
+    from benchmark.engine.plan import PlannedClip, RunPlan
+
+    adapter = {"name": adapter_name, "fingerprint": "f" * 64}
+    if depends is not None:  # None: a plan written before adapters declared it
+        adapter["frames_depend_on_threads"] = depends
+    clips = [PlannedClip(i, "s", "c" * 64, 1, "k" + i, n, (inputs or {}).get(i)) for n, i in enumerate(("a", "b"))]
+    return RunPlan(dataset="mini", protocol={"id": "mini/v1", "clip_list_fingerprint": "p" * 64}, model=adapter_name,
+                   model_args={}, adapter=adapter, seeds={"generation": 0, "subset": 0}, limit=None,
+                   settings={"device": "cpu", "threads": threads}, metrics=[], clips=clips)
+
+
+def test_threads_are_in_the_identity_only_where_the_frames_depend_on_them():
+    """Issue 24.15: `--threads 1` could not resume or merge with a default folder / still run."""
+    assert _plan("still", False, 1).run_id == _plan("still", False, 2).run_id
+    assert _plan("ours", True, 1).run_id != _plan("ours", True, 2).run_id
+    assert _plan("ours", None, 1).run_id != _plan("ours", None, 2).run_id  # older plans: as they always were
+    from adapters import ADAPTERS
+
+    declared = {name: ADAPTERS.get(name).frames_depend_on_threads for name in ("folder", "command", "ground-truth", "still", "ours")}
+    assert declared == {"folder": False, "command": False, "ground-truth": False, "still": False, "ours": True}
+
+
+def test_per_clip_files_are_in_the_identity_and_shards_share_the_rest():
+    """Issue 24.2: the folder's file hashes name the run; a shard's share of them does not stop a merge."""
+    v1 = _plan("folder", False, 1, {"a": {"sha256": "1"}, "b": {"sha256": "2"}})
+    v2 = _plan("folder", False, 1, {"a": {"sha256": "1"}, "b": {"sha256": "3"}})
+    shard = _plan("folder", False, 1, {"a": {"sha256": "1"}})  # shard 0 hashed clip a only
+    assert v1.run_id != v2.run_id and "inputs" in v1.identity()
+    assert v1.shared_identity() == v2.shared_identity() == shard.shared_identity()
+    assert "inputs" not in _plan("still", False, 1).identity()  # no per-clip files: the ids runs always had
+
+
+def test_a_default_threads_folder_run_resumes_with_other_threads_and_records_both(mini, mini_data_root, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for clip in mini.clips():
+        (videos / f"{clip.id}.mp4").symlink_to(clip.video_path)
+    common = {"model": "folder", "model_args": {"dir": str(videos)}, "dataset": "mini", "limit": 2, "name": "m"}
+    first = _run(mini_data_root, tmp_path, metrics=("psnr",), threads=2, **common)
+    said = []
+    config = RunConfig(data_dir=mini_data_root, runs_dir=tmp_path, metrics=("psnr", "ssim"), threads=1, **common)
+    second = Runner(config, progress=False, log=said.append).run()
+    assert second.run_dir == first.run_dir and second.scored_columns and len(second.scored_columns) == 1  # ssim only
+    assert first.record["settings"]["scoring_threads"] == [2]
+    assert second.record["settings"]["threads"] == 1 and second.record["settings"]["scoring_threads"] == [1, 2]
+    assert any("computed with 1 and 2 torch threads" in s for s in said), said
+
+
+def test_merge_refuses_shards_whose_frames_came_from_other_thread_counts():
+    from benchmark.errors import BenchError
+    from benchmark.merge import check_compatible
+
+    record = {"metrics": [], "code": {"commit": "c"}, "packages": {}, "device": {"torch": "2"}}
+
+    def shards(name, depends):
+        plans = [_plan(name, depends, threads).to_dict() for threads in (1, 2)]
+        for k, plan in enumerate(plans):
+            plan["shard"] = [k, 2]
+        return [(Path(f"shard{k}"), plan, record) for k, plan in enumerate(plans)]
+
+    check_compatible(shards("still", False))  # its frames do not depend on the threads
+    with pytest.raises(BenchError, match="run identity .* differs between shard0"):
+        check_compatible(shards("ours", True))

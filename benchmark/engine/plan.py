@@ -5,8 +5,9 @@ executor, on any machine, builds the same adapter and metrics from it. Two seeds
 the subset seed picks the `--limit` clips, the generation seed drives the model.
 
 A run is identified by what generates the frames: the protocol and its clip list, the adapter's
-fingerprint, the generation seed, the device and its thread count. The metric set is not part of it: asking for
-one more metric later scores only that metric on the same run.
+fingerprint, the generation seed, the device, the torch thread count where the adapter's frames
+depend on it, and the content of the files it reads per clip (a folder's videos). The metric set
+is not part of it: asking for one more metric later scores only that metric on the same run.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def column_id(spec: dict) -> str:
     return f"{spec['variant']}@{sha256_json(identity)[:10]}"
 
 
+def inputs_digest(clips: list["PlannedClip"]) -> str | None:
+    """sha256 over (clip id, per-clip input) of the clips that have one; None when none has (no input files)."""
+    inputs = [[c.id, c.input] for c in clips if c.input is not None]
+    return sha256_json(inputs) if inputs else None
+
+
 @dataclass(frozen=True)
 class PlannedClip:
     id: str
@@ -94,11 +101,31 @@ class RunPlan:
         if not self.run_id:
             self.run_id = self.identity_hash()
 
+    def shared_identity(self) -> dict:
+        """What every shard of the run shares: the identity without the per-clip files' content.
+
+        The thread count is in it only where the adapter says its frames depend on it (a plan
+        from before the adapters said so: they did); it is recorded either way (settings).
+        """
+        identity = {"protocol": self.protocol["id"], "clips": self.protocol["clip_list_fingerprint"],
+                    "adapter": self.adapter["fingerprint"], "generation_seed": self.seeds["generation"],
+                    "device": self.settings["device"]}
+        if self.adapter.get("frames_depend_on_threads", True):
+            identity["threads"] = self.settings.get("threads", 1)
+        return identity
+
     def identity(self) -> dict:
-        """What generates the frames (and so names the run): not the metrics, not the shard."""
-        return {"protocol": self.protocol["id"], "clips": self.protocol["clip_list_fingerprint"],
-                "adapter": self.adapter["fingerprint"], "generation_seed": self.seeds["generation"],
-                "device": self.settings["device"], "threads": self.settings.get("threads", 1)}
+        """What generates the frames (and so names the run): not the metrics, not the shard.
+
+        With per-clip input files (folder), a digest of their hashes: new videos are a new run
+        beside the old one, never an overwrite of it. A shard hashes only its own clips, so its
+        digest is its share's; a merge recomputes it over every clip.
+        """
+        identity = self.shared_identity()
+        digest = inputs_digest(self.clips)
+        if digest is not None:
+            identity["inputs"] = digest
+        return identity
 
     def identity_hash(self) -> str:
         return sha256_json(self.identity())[:12]

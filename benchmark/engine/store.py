@@ -11,6 +11,7 @@ import fcntl
 import io
 import json
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -155,6 +156,21 @@ class RunStore:
         relative = self.video_path(clip_id)
         write_bytes_atomic(self.dir / relative, data)
         return str(relative)
+
+    def copy_row_files(self, src: Path, row: dict) -> None:
+        """A row's per-clip arrays and kept video, copied from run folder `src` (same relative paths)."""
+        relatives = [s["artifact"] for s in row.get("scores", {}).values() if s.get("artifact")]
+        if row.get("video", {}).get("path"):
+            relatives.append(row["video"]["path"])
+        for relative in relatives:
+            target = self.dir / relative
+            if target.resolve() == (Path(src) / relative).resolve():
+                continue
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(Path(src) / relative, target)
+            except OSError as exc:
+                raise write_error(target, exc) from None
 
     def log_error(self, text: str) -> None:
         """Append a traceback to errors.log; a failing write (disk full) must not hide the clip's own failure."""

@@ -6,7 +6,9 @@ Only load / generate / validate failures fail a clip. A metric that cannot score
 its own status ("failed", or "n/a" when the clip lacks what the metric needs) and every other
 metric keeps its value. Each column also records its wall `seconds` on the clip: a timing of the
 machine, kept in the row and out of the record (records.metric_seconds sums them); features that
-metrics share are charged to the first column that computes them.
+metrics share are charged to the first column that computes them. And the torch `threads` it was
+scored with: CPU kernels round with the thread count, and a run whose frames do not depend on it
+(folder, still) may be resumed or merged across thread counts.
 """
 
 from __future__ import annotations
@@ -217,6 +219,7 @@ class ClipWorker:
                 result.traceback = (result.traceback or "") + \
                     f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
             score["seconds"] = round(time.perf_counter() - t0, 4)
+            score["threads"] = self.settings.threads  # CPU values round with it: a resumed or merged run may mix
             result.row["scores"][column] = score
         if ctx.cache_misses:  # the one-off ground-truth feature cache was filled for this clip
             result.cached_reference = ctx.cache_misses
