@@ -1,7 +1,7 @@
 """Adapters (models) by name; third-party packages add theirs via the entry-point group
 `talking_head_bench.adapters`."""
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 BUILTIN_ADAPTERS: dict[str, str] = {
     "ground-truth": "adapters.ground_truth:GroundTruthAdapter",

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmark.media import resample_audio
+from benchmark.core.media import resample_audio
 
 MODEL_RATE = 16000
 

@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
-import benchmark
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_bytes, sha256_json
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.version import __version__
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_bytes, sha256_json
+from benchmark.core.types import GenerationRequest, Video
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Adapter(ABC):
     def code_version(self) -> str:
         """Package version + hash of the adapter's source: editing the adapter invalidates cached results."""
         source = Path(inspect.getfile(type(self))).read_bytes()
-        return f"{benchmark.__version__}+{sha256_bytes(source)[:12]}"
+        return f"{__version__}+{sha256_bytes(source)[:12]}"
 
     def fingerprint(self) -> str:
         parts = {"name": self.name, "code": self.code_version(), "config": self.config, "weights": self.weights()}

@@ -35,10 +35,10 @@ import numpy as np
 
 from adapters.base import Adapter, Capabilities
 from adapters.conform import CONFORM_ARGS, ConformPolicy, read_conformed
-from benchmark.errors import BenchError, ClipError
-from benchmark.fingerprint import sha256_bytes, sha256_json
-from benchmark.media import MediaError, read_image, read_wav, write_image, write_model_inputs, write_wav
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.errors import BenchError, ClipError
+from benchmark.core.hashing import sha256_bytes, sha256_json
+from benchmark.core.media import MediaError, read_image, read_wav, write_image, write_model_inputs, write_wav
+from benchmark.core.types import GenerationRequest, Video
 
 PLACEHOLDERS = ("identity", "audio", "output", "n_frames", "fps", "height", "width", "clip_id", "python", "audio_rate")
 STDERR_TAIL = 600  # characters of the command's stderr kept in a failed clip's reason

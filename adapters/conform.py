@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import BenchError
-from benchmark.media import (
+from benchmark.core.errors import BenchError
+from benchmark.core.media import (
     RESIZE_FILTERS,
     AmbiguousVideoStreams,
     FrameTimes,
@@ -34,7 +34,7 @@ from benchmark.media import (
     probe_video,
     read_video_timed,
 )
-from benchmark.video import Video
+from benchmark.core.video import Video
 
 CONFORM_ARGS = ("resize", "fps", "max_length_diff", "video_stream")
 DEFAULT_MAX_LENGTH_DIFF = 2

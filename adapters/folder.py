@@ -16,9 +16,9 @@ from pathlib import Path
 
 from adapters.base import Adapter, Capabilities
 from adapters.conform import CONFORM_ARGS, ConformPolicy, read_conformed
-from benchmark.errors import BenchError, ClipError
-from benchmark.media import MediaError, VideoMismatch
-from benchmark.types import Clip, GenerationRequest, Video
+from benchmark.core.errors import BenchError, ClipError
+from benchmark.core.media import MediaError, VideoMismatch
+from benchmark.core.types import Clip, GenerationRequest, Video
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".webm")
 # a video file bigger than this many times the clip's uncompressed RGB frames (plus the slack) is not

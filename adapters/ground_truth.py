@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.base import Adapter, Capabilities
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.types import GenerationRequest, Video
 
 
 class GroundTruthAdapter(Adapter):

@@ -23,9 +23,9 @@ from adapters.audio_features import man_features, to_16k
 from adapters.base import Capabilities
 from adapters.nets.man import ManConfig, ManGenerator
 from adapters.neural import NeuralAdapter, image_to_tensor, to_uint8_rgb
-from benchmark.checkpoints import load_strict, load_torch_file, require_format
-from benchmark.errors import BenchError
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.checkpoints import load_strict, load_torch_file, require_format
+from benchmark.core.errors import BenchError
+from benchmark.core.types import GenerationRequest, Video
 
 MAN_FORMAT = "talking-head-bench/man-v1"
 TINY = dict(size=64, ngf=8, heatmap_size=32, hidden=16, audio_dim=32)

@@ -23,8 +23,8 @@ from adapters.nets.mocogan import MotionGenerator, pca_basis
 from adapters.nets.stylegan2 import Generator, tiny_channels
 from adapters.neural import NeuralAdapter, generate_in_batches, image_to_tensor
 from adapters.official_formats import load_mocogan_motion, load_npy, load_rosinality_checkpoint
-from benchmark.errors import BenchError
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.errors import BenchError
+from benchmark.core.types import GenerationRequest, Video
 
 PROJECT_SIZE, PROJECT_LR = 64, 0.05
 

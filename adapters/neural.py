@@ -13,8 +13,8 @@ from torch import nn
 
 from adapters.base import Adapter, refuse_unknown_args
 from adapters.weights import MANIFEST, resolve_weights
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 
 TINY_SEED = 0
 
@@ -71,13 +71,13 @@ class NeuralAdapter(Adapter):
 
     def code_version(self) -> str:
         """The adapter's module plus every shared network / front-end file it runs."""
-        import benchmark
-        from benchmark.fingerprint import sha256_bytes
+        from benchmark.core.version import __version__
+        from benchmark.core.hashing import sha256_bytes
 
         here = Path(__file__).parent
         files = [Path(inspect.getfile(type(self))), here / "neural.py", here / "audio_features.py",
                  here / "official_formats.py", *sorted((here / "nets").glob("*.py"))]
-        return f"{benchmark.__version__}+{sha256_bytes(b''.join(f.read_bytes() for f in files))[:12]}"
+        return f"{__version__}+{sha256_bytes(b''.join(f.read_bytes() for f in files))[:12]}"
 
     def parameter_counts(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in net.parameters()) for name, net in self.nets.items()}

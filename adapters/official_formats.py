@@ -11,8 +11,8 @@ from adapters.nets.mocogan import MotionGenerator
 from adapters.nets.psp import GradualStyleEncoder, encoder_from_state_dict
 from adapters.nets.stylegan2 import Generator, generator_from_state_dict
 from adapters.nets.wav2lip import Wav2Lip
-from benchmark.checkpoints import load_strict, load_torch_file, strip_module_prefix, sub_state_dict
-from benchmark.errors import BenchError
+from benchmark.core.checkpoints import load_strict, load_torch_file, strip_module_prefix, sub_state_dict
+from benchmark.core.errors import BenchError
 
 
 def _as_float32(state: dict) -> dict:

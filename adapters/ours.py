@@ -25,9 +25,9 @@ from adapters.nets.psp import GradualStyleEncoder
 from adapters.nets.stylegan2 import Generator, tiny_channels
 from adapters.neural import NeuralAdapter, generate_in_batches, image_to_tensor
 from adapters.official_formats import load_psp, load_rosinality_checkpoint
-from benchmark.checkpoints import load_strict, load_torch_file, require_format
-from benchmark.errors import BenchError
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.checkpoints import load_strict, load_torch_file, require_format
+from benchmark.core.errors import BenchError
+from benchmark.core.types import GenerationRequest, Video
 
 OURS_FORMAT = "talking-head-bench/ours-second-v1"
 PSP_INPUT = 256

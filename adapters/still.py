@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import Adapter, Capabilities
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.types import GenerationRequest, Video
 
 
 class StillAdapter(Adapter):

@@ -23,9 +23,9 @@ from adapters.base import Capabilities
 from adapters.nets.wav2lip import Wav2Lip
 from adapters.neural import NeuralAdapter
 from adapters.official_formats import load_wav2lip
-from benchmark.errors import ClipError
+from benchmark.core.errors import ClipError
 from benchmark.perception.face_geometry import face_box_from_landmarks
-from benchmark.types import GenerationRequest, Video
+from benchmark.core.types import GenerationRequest, Video
 
 FACE_SIZE = 96
 PADS = (0, 10, 0, 0)  # top, bottom, left, right (the official default)

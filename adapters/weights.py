@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 
 
 @dataclass(frozen=True)

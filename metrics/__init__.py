@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from benchmark.registry import Registry
-from benchmark.settings import Settings
+from benchmark.core.registry import Registry
+from benchmark.core.settings import Settings
 
 if TYPE_CHECKING:
     from metrics.base import Metric
@@ -61,7 +61,7 @@ def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print,
 
     Each metric `all` leaves out is logged and, when `skipped` is given, appended to it as
     {"name", "reason"}: the run records them, so its page says which metrics are missing and why."""
-    from benchmark.errors import BenchError
+    from benchmark.core.errors import BenchError
 
     if "all" not in names:
         return names

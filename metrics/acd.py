@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.perception.registry import get_embedder
-from benchmark.stats import PooledState
+from benchmark.core.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
@@ -77,7 +77,7 @@ class ACD(LandmarkMetric):
         identity = ctx.clip.load_identity()[None]
         track = ctx.landmark_backend(self.params["landmarks"]).detect(identity)
         if not track.found[0]:
-            from benchmark.errors import ClipError
+            from benchmark.core.errors import ClipError
 
             raise ClipError("metric", f"{self.variant}: no face found in the identity image {ctx.clip.identity_path}")
         return self.embedder().embed(identity, track.points, track.found)[0]

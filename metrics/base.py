@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from benchmark.errors import ClipError
-from benchmark.settings import Settings
-from benchmark.stats import MeanState
-from benchmark.types import Direction, MetricSpec
+from benchmark.core.errors import ClipError
+from benchmark.core.settings import Settings
+from benchmark.core.stats import MeanState
+from benchmark.core.types import Direction, MetricSpec
 from metrics.context import ClipContext
 
 

@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from benchmark.errors import MetricNotApplicable
+from benchmark.core.errors import MetricNotApplicable
 from benchmark.perception.face_geometry import fill_missing, mouth_aperture
-from benchmark.stats import PooledState
+from benchmark.core.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric

@@ -25,7 +25,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from benchmark.perception.face_geometry import eye_aspect_ratio, fill_missing
-from benchmark.stats import PooledState
+from benchmark.core.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric

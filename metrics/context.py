@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.fingerprint import sha256_json
+from benchmark.core.hashing import sha256_json
 from benchmark.perception.base import LandmarkBackend, LandmarkTrack
 from benchmark.perception.registry import get_landmark_backend
-from benchmark.settings import Settings
-from benchmark.types import Clip, Video
+from benchmark.core.settings import Settings
+from benchmark.core.types import Clip, Video
 
 
 def cache_tag(key: dict) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.errors import BenchError, ClipError
+from benchmark.core.errors import BenchError, ClipError
 from benchmark.perception.registry import get_embedder
-from benchmark.stats import PooledState
+from benchmark.core.stats import PooledState
 from metrics.base import ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric

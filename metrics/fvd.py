@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.errors import ClipError
+from benchmark.core.errors import ClipError
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 from metrics.fid import FrechetState

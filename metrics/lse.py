@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import ClipError
+from benchmark.core.errors import ClipError
 from benchmark.perception.face_geometry import face_box_from_landmarks
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext

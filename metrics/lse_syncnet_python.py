@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from benchmark.errors import ClipError
+from benchmark.core.errors import ClipError
 
 FPS = 25
 AUDIO_RATE = 16000
@@ -120,7 +120,7 @@ def crop_track(frames_rgb: np.ndarray, track: FaceTrack, crop_scale: float = 0.4
 def int16_audio_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     """Mono float audio in [-1, 1] -> float64 values on the 16-bit scale at 16 kHz: what the pipeline's
     `ffmpeg -ac 1 -acodec pcm_s16le -ar 16000` wav gives scipy's wavfile.read."""
-    from benchmark.media import resample_audio
+    from benchmark.core.media import resample_audio
 
     audio = np.asarray(audio, dtype=np.float64)
     audio = audio.mean(axis=1) if audio.ndim > 1 else audio

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.heap import release_free_memory
+from benchmark.core.heap import release_free_memory
 from metrics.base import ClipValue, Metric, frame_chunks, frames_to_tensor
 from metrics.context import ClipContext
 

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torchmetrics import Metric as TorchMetric
 
-from benchmark.errors import ClipError, MetricNotApplicable
-from benchmark.settings import Settings
-from benchmark.stats import MeanState, PooledState
-from benchmark.video import Video
+from benchmark.core.errors import ClipError, MetricNotApplicable
+from benchmark.core.settings import Settings
+from benchmark.core.stats import MeanState, PooledState
+from benchmark.core.video import Video
 from metrics.context import ClipContext
 
 

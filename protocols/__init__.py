@@ -1,6 +1,6 @@
 """Protocols by name."""
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 BUILTIN_DATASETS: dict[str, str] = {
     "mini": "protocols.mini:MiniProtocol",
@@ -23,7 +23,7 @@ def open_dataset(name: str, data_root):
 
     family, _, collection = name.partition(":")
     if family == "videos":
-        from benchmark.errors import BenchError
+        from benchmark.core.errors import BenchError
         from protocols.user_videos import VideosProtocol, prepared_hint
 
         if not collection:

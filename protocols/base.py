@@ -9,9 +9,9 @@ import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from benchmark.errors import BenchError, DatasetNotPreparedError
-from benchmark.fingerprint import sha256_json
-from benchmark.types import Clip, check_clip_id
+from benchmark.core.errors import BenchError, DatasetNotPreparedError
+from benchmark.core.hashing import sha256_json
+from benchmark.core.types import Clip, check_clip_id
 
 
 def clip_list_fingerprint(clips) -> str:

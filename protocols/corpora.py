@@ -10,9 +10,9 @@ import json
 import re
 from pathlib import Path
 
-from benchmark.errors import BenchError, DatasetNotPreparedError
-from benchmark.fingerprint import sha256_json
-from benchmark.types import SAFE_ID_RULE, is_safe_clip_id
+from benchmark.core.errors import BenchError, DatasetNotPreparedError
+from benchmark.core.hashing import sha256_json
+from benchmark.core.types import SAFE_ID_RULE, is_safe_clip_id
 from protocols.base import ManifestProtocol, clip_list_fingerprint
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
 from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from benchmark.errors import DatasetNotPreparedError
+from benchmark.core.errors import DatasetNotPreparedError
 from protocols.corpora import PreparedCorpusProtocol
 from protocols.prepare import Problem, SourceClip
 from protocols.splits import load_split

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from benchmark.types import PhoneEvent
+from benchmark.core.types import PhoneEvent
 
 GRID_UNITS_PER_SECOND = 25000  # GRID .align: 1000 units per 25 fps frame
 HTK_UNITS_PER_SECOND = 10_000_000  # HTK labels: 100 ns units

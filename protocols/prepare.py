@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.fingerprint import sha256_file, sha256_json
-from benchmark.types import PhoneEvent
+from benchmark.core.hashing import sha256_file, sha256_json
+from benchmark.core.types import PhoneEvent
 from protocols.source_checks import SourceProblem, check_audio, check_timings
 
 PREP_VERSION = "prep-v1"
@@ -97,7 +97,7 @@ def landmark_backend(landmarks: str, weights_dir: Path | None = None):
 def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe",
                  weights_dir: Path | None = None) -> dict:
     """Prepare one clip into out_dir; returns its manifest entry (paths relative to out_dir's parent's parent)."""
-    from benchmark.media import MediaError, read_audio, read_video, resample_audio, write_image, write_video, write_wav
+    from benchmark.core.media import MediaError, read_audio, read_video, resample_audio, write_image, write_video, write_wav
     from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
 
     try:
@@ -154,7 +154,7 @@ def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
 def check_source(src: SourceClip) -> None:
     """The cheap checks on a clip's audio and labels, run before reuse too (a clip prepared by an
     older harness is checked again): silent or clipped audio, labels that do not fit the audio."""
-    from benchmark.media import MediaError, read_audio
+    from benchmark.core.media import MediaError, read_audio
 
     path = src.audio or src.video
     try:

@@ -22,8 +22,8 @@ import json
 import re
 from pathlib import Path
 
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 from protocols.corpora import PreparedCorpusProtocol
 from protocols.phones import PhoneEvent, read_htk_mlf
 from protocols.prepare import Problem, SourceClip
@@ -146,7 +146,7 @@ class VideosProtocol(PreparedCorpusProtocol):
         return f"videos:{self.collection}/{self.version}"
 
     def not_prepared_error(self):
-        from benchmark.errors import DatasetNotPreparedError
+        from benchmark.core.errors import DatasetNotPreparedError
 
         return DatasetNotPreparedError(f"videos:{self.collection} is not prepared: no {self.prepared_dir / 'manifest.json'}",
                                        hint=prepared_hint(self.data_root))

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from benchmark.paths import data_root
+from benchmark.core.paths import data_root
 from benchmark.perception.landmarks import ASSETS, MediapipeLandmarks
 from protocols.mini import MiniProtocol
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from benchmark.media import write_wav
+from benchmark.core.media import write_wav
 
 
 def _canvas(frames: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -19,8 +19,8 @@ from adapters.nets.stylegan2 import Generator
 from adapters.nets.wav2lip import Wav2Lip
 from adapters.official_formats import load_mocogan_motion, load_psp, load_rosinality_checkpoint, load_wav2lip
 from adapters import random_weights
-from benchmark.errors import BenchError
-from benchmark.types import GenerationRequest
+from benchmark.core.errors import BenchError
+from benchmark.core.types import GenerationRequest
 from tests.conftest import run_bench
 
 MODELS = ["ours", "wav2lip", "mocogan-hd", "man", "man-keypoint"]
@@ -206,7 +206,7 @@ def test_a_malicious_checkpoint_is_refused_in_one_complete_line(tmp_path, payloa
 def test_the_refusal_reason_is_found_in_each_torch_wording(text, reason):
     import pickle
 
-    from benchmark.checkpoints import unpickling_reason
+    from benchmark.core.checkpoints import unpickling_reason
 
     assert unpickling_reason(pickle.UnpicklingError(text)) == reason
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.stats import PooledState, bootstrap_indices, percentile_interval
+from benchmark.core.stats import PooledState, bootstrap_indices, percentile_interval
 from metrics.bilabial import BilabialClosure, held_aperture, is_vowel, score_traces, vowel_intervals
 
 FPS = 25.0
@@ -197,7 +197,7 @@ def test_balanced_pooled_state_matches_a_hand_computation():
 
 def _score_frames(metric_names, clips, make_frames, settings, cache_dir) -> dict:
     """Pool each metric over `clips`, generated frames from `make_frames(clip, reference)`."""
-    from benchmark.types import Video
+    from benchmark.core.types import Video
     from metrics import create_metric
     from metrics.context import ClipContext
 
@@ -215,8 +215,8 @@ def test_mini_closed_and_open_stills_rank_clearly_below_the_ground_truth(mini):
     identity, is closed, and so is mini v2's identity (a rest frame of the ground truth's rendering)."""
     from adapters.ground_truth import GroundTruthAdapter
     from adapters.still import StillAdapter
-    from benchmark.settings import Settings
-    from benchmark.types import GenerationRequest
+    from benchmark.core.settings import Settings
+    from benchmark.core.types import GenerationRequest
     from protocols.mini import face as F
 
     settings = Settings.create(data_dir=mini.data_root, environ={})
@@ -239,7 +239,7 @@ def test_mini_closed_and_open_stills_rank_clearly_below_the_ground_truth(mini):
 @pytest.fixture(scope="module")
 def fake_grid_runs(mini, tmp_path_factory):
     """One GRID speaker, one clip, prepared by the real code, scored by the runner (ground truth, still)."""
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
     from protocols.corpora import GridProtocol
     from tests.fake_corpora import make_fake_grid
 
@@ -271,8 +271,8 @@ def test_without_phone_alignments_bilabial_is_na_and_the_run_says_why(mini_data_
     from click.testing import CliRunner
 
     from benchmark.cli import cli
-    from benchmark.dataframes import empty_status
-    from benchmark.records import load_record
+    from benchmark.reports.frames import empty_status
+    from benchmark.core.records import load_record
     from metrics.context import ClipContext
 
     real = ClipContext.annotations

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark.settings import Settings
+from benchmark.core.settings import Settings
 from metrics import create_metric
 from metrics.blink import RELATIVE_DEFAULTS, VOUGIOUKAS, detect_blinks, match_intervals
 from metrics.blink_synthetic import TraceSpec, blink_shape, synthesise_trace, validate_detectors

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from benchmark.calibration import calibration_rows
+from benchmark.tools.calibration import calibration_rows
 
 TABLE = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmark.check import compare_to_golden, run_check
+from benchmark.engine.check import compare_to_golden, run_check
 from metrics.ssim import SSIM
 
 CONFIG = [{"name": "still", "model": "still", "model_args": {}, "metrics": ["ssim", "psnr"]}]

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from benchmark.site import build_site
-from benchmark.records import SCHEMA_VERSION, load_record
-from benchmark.errors import BenchError
-from benchmark.runner import RunConfig, Runner
+from benchmark.reports.site import build_site
+from benchmark.core.records import SCHEMA_VERSION, load_record
+from benchmark.core.errors import BenchError
+from benchmark.engine.runner import RunConfig, Runner
 from tests.conftest import run_bench
 
 
@@ -87,7 +87,7 @@ def test_leaderboard_command_prints_the_page_path(mini_data_root, tmp_path):
 
 
 def test_default_metrics_and_all(mini_data_root, tmp_path):
-    from benchmark.settings import Settings
+    from benchmark.core.settings import Settings
     from metrics import DEFAULT_METRICS, expand_metric_names
 
     assert DEFAULT_METRICS == ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
@@ -114,7 +114,7 @@ def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | No
 
 
 def test_leaderboard_ranks_only_full_coverage_models_never_references():
-    from benchmark.leaderboard import leaderboard_tables
+    from benchmark.reports.leaderboard import leaderboard_tables
 
     records = [(Path("gt"), _record("ground-truth", 100.0, (4, 4))),
                (Path("easy"), _record("weak-model", 40.0, (3, 4))),  # scored only its easy clips

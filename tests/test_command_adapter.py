@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.command import CommandAdapter
-from benchmark.errors import BenchError
-from benchmark.records import load_record
+from benchmark.core.errors import BenchError
+from benchmark.core.records import load_record
 from tests.conftest import run_bench
 
 # a stand-in "model repository": holds the identity image for the clip's length, like `still`;
@@ -18,7 +18,7 @@ from tests.conftest import run_bench
 MODEL = """
 import argparse, sys, time
 import numpy as np
-from benchmark.media import read_image, write_video
+from benchmark.core.media import read_image, write_video
 p = argparse.ArgumentParser()
 p.add_argument("--face"); p.add_argument("--audio"); p.add_argument("--out"); p.add_argument("--frames", type=int)
 p.add_argument("--fps", type=float); p.add_argument("--clip"); p.add_argument("--tag", default="")
@@ -141,7 +141,7 @@ BYTE_EXACT_MODEL = """
 import hashlib, shutil, sys
 from pathlib import Path
 import numpy as np
-from benchmark.media import read_image, write_video
+from benchmark.core.media import read_image, write_video
 identity, audio, out, n_frames, fps, clip_id, seen = sys.argv[1:]
 digest = hashlib.sha256(Path(identity).read_bytes() + Path(audio).read_bytes()).digest()
 image = read_image(identity).astype(np.int16)
@@ -157,9 +157,9 @@ def test_one_model_makes_the_same_frames_by_folder_and_by_command(mini, mini_dat
     """Issue 24.1: `command` re-encoded the speech (1 LSB on 105 of 48,000 samples), so frames differed by route."""
     import json
 
-    from benchmark.export import export_pack
-    from benchmark.runner import RunConfig, Runner
-    from benchmark.settings import Settings
+    from benchmark.engine.export import export_pack
+    from benchmark.engine.runner import RunConfig, Runner
+    from benchmark.core.settings import Settings
 
     model = tmp_path / "model.py"
     model.write_text(BYTE_EXACT_MODEL)
@@ -226,8 +226,8 @@ def test_a_clip_ends_every_process_its_command_started(mini, tmp_path, ends, pip
     """Issue 24.8: a timeout killed only the direct child; a helper it started lived on (and held stderr open)."""
     import time
 
-    from benchmark.errors import ClipError
-    from benchmark.types import GenerationRequest
+    from benchmark.core.errors import ClipError
+    from benchmark.core.types import GenerationRequest
 
     script, pids = tmp_path / "model.py", tmp_path / "pids"
     script.write_text(ORPHAN_MAKER)
@@ -271,7 +271,7 @@ def test_sigterm_to_bench_ends_the_commands_process_group(mini_data_root, tmp_pa
 
 def test_a_new_model_version_is_a_new_run_that_names_the_one_it_follows(mini_data_root, tmp_path):
     """Issue 24.2: the command's version names the run; the new run says which version it follows."""
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     repo, _ = _repo(tmp_path)
     run = "{python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} --fps {fps}"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from adapters.conform import ConformPolicy, nearest_frame_indices, read_conformed
-from benchmark.errors import BenchError
-from benchmark.media import VideoMismatch, read_video, resize_frame, write_video
-from benchmark.records import load_record
+from benchmark.core.errors import BenchError
+from benchmark.core.media import VideoMismatch, read_video, resize_frame, write_video
+from benchmark.core.records import load_record
 from tests.conftest import run_bench
 
 
@@ -122,7 +122,7 @@ import csv, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from benchmark.media import read_wav, write_video
+from benchmark.core.media import read_wav, write_video
 pack, out = Path(sys.argv[1]), Path(sys.argv[2])
 for row in csv.DictReader(open(pack / "manifest.csv")):
     face = np.asarray(Image.open(pack / row["identity"]).convert("RGB").resize((512, 512), Image.BICUBIC))
@@ -283,7 +283,7 @@ def test_a_mirroring_display_matrix_fails_the_clip(tmp_path):
 def test_validate_reports_streams_timing_and_rotation_per_clip(tmp_path):
     from adapters.folder import FolderAdapter
     from benchmark.cli import _conformed_text
-    from benchmark.types import Clip
+    from benchmark.core.types import Clip
 
     def clip(name):
         return Clip(name, "s", "t", 6, 25.0, (16, 16), 16000, Path("v"), Path("a"), Path("i"), "f")
@@ -304,7 +304,7 @@ def test_validate_reports_streams_timing_and_rotation_per_clip(tmp_path):
 
 def test_validate_groups_one_problem_shared_by_many_files():
     """The same failure on every file is one line with the clips it hits, not one line per clip."""
-    from benchmark.validate_outputs import group_failures
+    from benchmark.engine.validation import group_failures
 
     def failed(clip_id, problem):
         return {"clip_id": clip_id, "status": "failed", "problem": problem}

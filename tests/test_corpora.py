@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.records import load_record
-from benchmark.types import PhoneEvent
+from benchmark.core.errors import BenchError
+from benchmark.core.records import load_record
+from benchmark.core.types import PhoneEvent
 from protocols.base import describe_partial
 from protocols.corpora import GridProtocol, GridS29Protocol, TcdTimitProtocol, partial_summary
 from protocols.phones import read_grid_align, read_htk_mlf

@@ -106,7 +106,7 @@ def test_cpbd_bt709_variant_matches_the_package_on_bt709_grey_and_differs_from_t
     from skimage.color import rgb2gray
     from skimage.util import img_as_ubyte
 
-    from benchmark.settings import Settings
+    from benchmark.core.settings import Settings
     from metrics import create_metric
     from metrics.cpbd import GREY_CONVERSIONS
 
@@ -153,12 +153,12 @@ def test_cpbd_bt709_rounds_its_grey_as_the_packages_uint8_input_on_every_kind_of
     from skimage.color import rgb2gray
     from skimage.util import img_as_ubyte
 
-    from benchmark.settings import Settings
+    from benchmark.core.settings import Settings
     from metrics import create_metric
     from metrics.context import ClipContext
     from metrics.cpbd import GREY_CONVERSIONS
     from metrics.cpbd_torch import cpbd_frames_torch
-    from benchmark.video import Video
+    from benchmark.core.video import Video
 
     metric = create_metric("cpbd-bt709", Settings.create(environ={}))
     to_grey = GREY_CONVERSIONS[metric.params["color"]]

@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.embedders import ArcfaceEmbedder, IResNet
 from benchmark.perception.registry import get_landmark_backend
-from benchmark.settings import Settings
-from benchmark.video import Video
+from benchmark.core.settings import Settings
+from benchmark.core.video import Video
 from metrics import create_metric
 from metrics.context import ClipContext
 from metrics.csim import cosine_similarities

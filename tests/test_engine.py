@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from benchmark.engine.executors import RayExecutor
-from benchmark.errors import BenchError
-from benchmark.merge import merge_runs
-from benchmark.records import load_record, load_rows
-from benchmark.runner import RunConfig, Runner
+from benchmark.core.errors import BenchError
+from benchmark.engine.merge import merge_runs
+from benchmark.core.records import load_record, load_rows
+from benchmark.engine.runner import RunConfig, Runner
 
 ENGINE_METRICS = ("psnr", "blink", "fid", "kid")  # a mean, a pooled ratio, a Frechet and a kernel aggregate
 LIMIT = 5
@@ -282,9 +282,9 @@ def test_merging_shards_of_different_code_or_backends_is_refused_naming_the_fiel
 @pytest.fixture(scope="module")
 def faceless_folder(mini, tmp_path_factory):
     """Ground-truth copies where two clips lose the face on most frames (a grey screen)."""
-    from benchmark.media import write_video
+    from benchmark.core.media import write_video
 
-    from benchmark.subset import stratified_subset
+    from benchmark.core.subset import stratified_subset
 
     folder = tmp_path_factory.mktemp("videos")
     clips = stratified_subset(mini.clips(), LIMIT, 0)  # the clips a --limit run scores
@@ -373,7 +373,7 @@ def test_a_second_writer_of_the_same_run_is_told_who_holds_it(mini_data_root, tm
 
 
 def test_unsafe_clip_ids_are_refused():
-    from benchmark.types import check_clip_id
+    from benchmark.core.types import check_clip_id
 
     for bad in ("../x", "a/b", "..", "", ".hidden", "a\\b", "x\n"):
         with pytest.raises(BenchError):
@@ -394,7 +394,7 @@ def _shuffled_merge(states):
 
 
 def test_every_aggregation_is_independent_of_merge_order():
-    from benchmark.stats import MeanState, PooledState
+    from benchmark.core.stats import MeanState, PooledState
     from metrics.fid import FrechetState, KernelState
 
     rng = np.random.default_rng(3)

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 
-from benchmark.media import read_wav, write_video
-from benchmark.records import load_record
-from benchmark.runner import RunConfig, Runner
+from benchmark.core.media import read_wav, write_video
+from benchmark.core.records import load_record
+from benchmark.engine.runner import RunConfig, Runner
 from tests.conftest import run_bench
 
 
@@ -76,9 +76,9 @@ def test_a_clip_id_that_leaves_its_folder_is_refused_where_the_clips_are_loaded(
     its folder: the protocol refuses the id as it loads its clip list, naming the manifest."""
     import pytest
 
-    from benchmark.errors import BenchError
-    from benchmark.export import export_pack
-    from benchmark.settings import Settings
+    from benchmark.core.errors import BenchError
+    from benchmark.engine.export import export_pack
+    from benchmark.core.settings import Settings
     from protocols.user_videos import VideosProtocol
 
     clip = mini.clips()[0]

@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception import inception as I
 from metrics.fid import FrechetState, GaussianSums, frechet_distance, polynomial_mmd
 
@@ -103,7 +103,7 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
 
 
 def test_ground_truth_fid_is_zero_still_is_not_and_resume_reproduces_it(mini_data_root, tmp_path):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     def run(model, out, **kw):
         config = RunConfig(model=model, dataset="mini", metrics=("fid", "kid"), limit=2, data_dir=mini_data_root,
@@ -131,8 +131,8 @@ def _pytorch_fid_imports() -> bool:
 @pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch-fid imports here; the refusal is for machines without it")
 @pytest.mark.skipif(_pytorch_fid_imports(), reason="pytorch_fid imports here: nothing to refuse")
 def test_fid_pytorch_fid_says_what_it_needs_where_pytorch_fid_does_not_import(tmp_path):
-    from benchmark.errors import BenchError
-    from benchmark.settings import Settings
+    from benchmark.core.errors import BenchError
+    from benchmark.core.settings import Settings
     from metrics import create_metric
 
     with pytest.raises(BenchError, match="pytorch-fid package") as caught:

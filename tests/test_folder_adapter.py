@@ -3,8 +3,8 @@
 import hashlib
 import json
 
-from benchmark.media import write_video
-from benchmark.records import load_record
+from benchmark.core.media import write_video
+from benchmark.core.records import load_record
 from tests.conftest import run_bench
 
 
@@ -144,7 +144,7 @@ def test_a_file_far_bigger_than_its_clip_is_not_read(mini, tmp_path):
 
 def test_new_videos_are_a_new_run_beside_the_old_one_scoring_only_the_changed_clip(mini, mini_data_root, tmp_path):
     """Issue 24.2: the same folder with a regenerated video reused the run folder and replaced v1's record."""
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     clips = mini.clips()
     videos = tmp_path / "videos"
@@ -188,8 +188,8 @@ def test_new_videos_are_a_new_run_beside_the_old_one_scoring_only_the_changed_cl
 
 def test_a_sharded_folder_run_merges_into_the_unsharded_run(mini, mini_data_root, tmp_path):
     """Each shard hashes only its clips' files, so its run id is its share's; merge still fuses them."""
-    from benchmark.merge import merge_runs
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.merge import merge_runs
+    from benchmark.engine.runner import RunConfig, Runner
 
     videos = tmp_path / "videos"
     _link_references(videos, mini.clips())
@@ -244,7 +244,7 @@ def test_an_unlistable_folder_fails_each_clip_not_the_run(tmp_path, monkeypatch)
 
 def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_data_root, tmp_path):
     from benchmark.engine.worker import ClipTask, ClipWorker
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     clips = mini.clips()
     videos = tmp_path / "videos"

@@ -10,7 +10,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.i3d import (
     I3DFeatures,
     InceptionI3d,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.merge import merge_runs
-from benchmark.records import RowLog, load_record, load_records
-from benchmark.runner import RunConfig, Runner
+from benchmark.core.errors import BenchError
+from benchmark.engine.merge import merge_runs
+from benchmark.core.records import RowLog, load_record, load_records
+from benchmark.engine.runner import RunConfig, Runner
 from tests.conftest import run_bench
 
 VERIFIED, NO_DIGEST = "verified", "no digest"  # what readers say of a record that matches its rows / has no digest
@@ -150,10 +150,10 @@ def test_a_run_with_conflicting_rows_is_not_reduced_again(good_run, mini_data_ro
 
 
 def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_run, tmp_path):
-    from benchmark.compare import compare_runs, render_comparison
-    from benchmark.dataframes import load_runs
-    from benchmark.leaderboard import leaderboard_tables
-    from benchmark.selection import select_runs
+    from benchmark.reports.compare import compare_runs, render_comparison
+    from benchmark.reports.frames import load_runs
+    from benchmark.reports.leaderboard import leaderboard_tables
+    from benchmark.reports.selection import select_runs
 
     runs = tmp_path / "runs"
     clean = _copy(good_run, runs, "clean")
@@ -270,7 +270,7 @@ def test_export_results_with_a_truncated_record_exports_the_other_runs(good_and_
 def test_a_truncated_run_json_is_one_line_too(good_run, tmp_path):
     run_dir = _copy(good_run, tmp_path, "run")
     (run_dir / "run.json").write_text((run_dir / "run.json").read_text()[:100])
-    from benchmark.records import load_rows
+    from benchmark.core.records import load_rows
 
     with pytest.raises(BenchError, match=r"run.json: not valid JSON"):
         load_rows(run_dir)
@@ -282,7 +282,7 @@ def test_a_data_dir_that_is_a_file_is_one_line(mini_data_root, tmp_path):
     proc = run_bench("prepare", "mini", "--data-dir", str(a_file), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
     assert proc.stderr.startswith(f"error: --data-dir {a_file} is a file, not a folder")
     assert "Traceback" not in proc.stderr
-    from benchmark.settings import Settings
+    from benchmark.core.settings import Settings
 
     with pytest.raises(BenchError, match=r"\$BENCH_DATA .* lies under .*data.txt, which is a file"):
         Settings.create(environ={"BENCH_DATA": str(a_file / "sub")})

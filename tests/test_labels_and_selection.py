@@ -14,12 +14,12 @@ import shutil
 import numpy as np
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.media import write_video
-from benchmark.records import load_record
-from benchmark.runner import check_label
-from benchmark.site import build_site
-from benchmark.tables import build_table, render_markdown
+from benchmark.core.errors import BenchError
+from benchmark.core.media import write_video
+from benchmark.core.records import load_record
+from benchmark.engine.runner import check_label
+from benchmark.reports.site import build_site
+from benchmark.reports.tables import build_table, render_markdown
 from tests.conftest import run_bench
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmark.perception.face_geometry import eye_aspect_ratio, fill_missing, mouth_aperture
-from benchmark.runner import RunConfig, Runner
+from benchmark.engine.runner import RunConfig, Runner
 from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
 from metrics.lmd import landmark_distance
@@ -123,9 +123,9 @@ def test_landmark_backend_is_recorded(landmark_runs):
 
 
 def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reason(mini):
-    from benchmark.errors import ClipError
-    from benchmark.settings import Settings
-    from benchmark.types import Video
+    from benchmark.core.errors import ClipError
+    from benchmark.core.settings import Settings
+    from benchmark.core.types import Video
     from metrics import create_metric
     from metrics.context import ClipContext
 
@@ -205,7 +205,7 @@ def test_geometry_is_float64_whatever_the_points_dtype():
 
 
 def test_fan_backend_without_weights_says_which_file_goes_where(tmp_path):
-    from benchmark.errors import BenchError
+    from benchmark.core.errors import BenchError
     from benchmark.perception.registry import get_landmark_backend
 
     with pytest.raises(BenchError, match="nothing is downloaded") as err:

@@ -12,15 +12,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception import lpips_net, user_weights
 from benchmark.perception.lpips_net import (
     LPIPSNet,
     TorchvisionBackbone,
     lpips_heads_file,
 )
-from benchmark.settings import Settings
-from benchmark.video import Video
+from benchmark.core.settings import Settings
+from benchmark.core.video import Video
 from metrics.context import ClipContext
 
 # torchvision's own parameter names (models/alexnet.py, models/vgg.py), the layout of its files

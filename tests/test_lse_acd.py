@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.syncnet import SyncNet, load_syncnet_state
 from metrics.acd import content_distances, embedding_distance
 from metrics.lse import offset_distances, sync_scores
@@ -61,7 +61,7 @@ def test_offset_search_finds_a_planted_shift():
 
 
 def test_lse_runs_end_to_end_with_official_format_weights(mini_data_root, tmp_path):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     (tmp_path / "weights").mkdir()
     torch.save(_official_like_state(), tmp_path / "weights" / "syncnet_v2.model")
@@ -83,7 +83,7 @@ def test_acd_distances_by_hand():
 
 
 def test_acd_ground_truth_is_small_and_still_is_zero(mini_data_root, tmp_path):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     results = {}
     for model in ("ground-truth", "still"):
@@ -99,7 +99,7 @@ def test_acd_ground_truth_is_small_and_still_is_zero(mini_data_root, tmp_path):
 def test_reference_features_are_cached_once_per_protocol_version(mini_data_root, tmp_path):
     """Landmarks, Inception features and identity embeddings of the ground truth land beside the
     prepared protocol and are reused by the next model's run."""
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     config = RunConfig(model="still", dataset="mini", metrics=("acd", "lmd"), limit=1, data_dir=mini_data_root,
                        runs_dir=tmp_path)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import ClipError
-from benchmark.media import read_wav, write_wav
+from benchmark.core.errors import ClipError
+from benchmark.core.media import read_wav, write_wav
 from benchmark.perception.syncnet import SyncNet
-from benchmark.settings import Settings
-from benchmark.types import Clip
-from benchmark.video import Video
+from benchmark.core.settings import Settings
+from benchmark.core.types import Clip
+from benchmark.core.video import Video
 from metrics import METRICS, family_of
 from metrics import lse_syncnet_python as sp
 from metrics.context import ClipContext
@@ -262,8 +262,8 @@ def test_other_frame_rates_are_refused_with_the_fix(variant):
 
 
 def test_short_clips_fail_with_the_tracker_reason_and_score_with_min_track_lowered(mini_data_root, tmp_path, weights):
-    from benchmark.records import load_rows
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.core.records import load_rows
+    from benchmark.engine.runner import RunConfig, Runner
     from protocols.mini import MiniProtocol
 
     config = RunConfig(model="ground-truth", dataset="mini", metrics=("lse-c", "lse-c-syncnet-python", "lse-d-syncnet-python"),

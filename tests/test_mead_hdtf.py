@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmark.records import load_record
+from benchmark.core.records import load_record
 from protocols.mead_hdtf import hdtf_source_video
 from protocols.splits import load_split
 from tests.conftest import run_bench
@@ -61,7 +61,7 @@ def test_hdtf_takes_each_clips_first_15_seconds(mini, tmp_path):
     assert made["WDA_JaneExample_000"] > 15 * 25 and frames["WDA_JaneExample_000"] == 15 * 25
     assert abs(frames["RD_Radio7_001"] - made["RD_Radio7_001"]) <= 1  # shorter than 15 s: the whole clip
     assert {c["speaker"] for c in manifest["clips"]} == {"JaneExample", "Radio7"}
-    from benchmark.media import read_wav
+    from benchmark.core.media import read_wav
 
     audio, rate = read_wav(data / "hdtf" / "omniavatar-15s-v1" / next(c for c in manifest["clips"] if c["id"] == "WDA_JaneExample_000")["files"]["audio"])
     assert rate == 16000 and audio.size == 15 * 16000

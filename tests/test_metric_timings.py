@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from benchmark.records import load_record, load_rows, metric_seconds
-from benchmark.runner import RunConfig, Runner
+from benchmark.core.records import load_record, load_rows, metric_seconds
+from benchmark.engine.runner import RunConfig, Runner
 
 # what a re-reduced record may change: when it was made, by which command and executor
 VOLATILE = {"started_at", "finished_at", "wall_time_s", "command", "execution", "code"}

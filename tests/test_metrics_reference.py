@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from benchmark.types import Video
+from benchmark.core.types import Video
 from metrics.context import ClipContext
 from metrics.psnr import PSNR, psnr_frames
 from metrics.ssim import SSIM, ssim_per_frame

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from benchmark.fingerprint import sha256_file
-from benchmark.media import read_video, read_wav
+from benchmark.core.hashing import sha256_file
+from benchmark.core.media import read_video, read_wav
 from protocols.mini import MiniProtocol
 from protocols.mini import choreography as C
 
@@ -105,7 +105,7 @@ def test_identity_is_a_rest_frame_of_the_ground_truth(mini):
     backend, above bilabial's 0.15 open threshold, while every clip rests at 0.01-0.03)."""
     from skimage.draw import polygon
 
-    from benchmark.media import read_image
+    from benchmark.core.media import read_image
     from benchmark.perception.face_geometry import eye_aspect_ratio, mouth_aperture
     from benchmark.perception.registry import get_landmark_backend
     from protocols.mini import face as F

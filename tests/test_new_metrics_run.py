@@ -39,7 +39,7 @@ def write_random_weights(root) -> None:
 
 
 def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(mini_data_root, tmp_path, monkeypatch):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     for name in ("ALEXNET_TORCHVISION", "VGG16_TORCHVISION"):  # random files cannot carry the published hash
         monkeypatch.setattr(lpips_net, name, dataclasses.replace(getattr(user_weights, name), sha256_prefix=None))
@@ -64,9 +64,9 @@ def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(min
 def test_missing_weights_stop_the_run_before_any_work_naming_every_file(tmp_path):
     import pytest
 
-    from benchmark.errors import BenchError
-    from benchmark.runner import build_metrics_from_names
-    from benchmark.settings import Settings
+    from benchmark.core.errors import BenchError
+    from benchmark.engine.runner import build_metrics_from_names
+    from benchmark.core.settings import Settings
 
     with pytest.raises(BenchError) as caught:
         build_metrics_from_names(("psnr", *NEW_METRICS), Settings.create(weights_dir=tmp_path))

@@ -89,7 +89,7 @@ def test_the_face_mesh_needs_only_core_dependencies_of_those_mediapipe_declares(
 def test_without_mediapipe_the_error_names_the_extra_and_the_lean_install(monkeypatch):
     import sys
 
-    from benchmark.errors import BenchError
+    from benchmark.core.errors import BenchError
     from benchmark.perception.landmarks import MediapipeLandmarks
 
     for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions"):

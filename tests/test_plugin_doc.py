@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.records import load_record
+from benchmark.core.records import load_record
 
 tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.engine.store import RunStore, write_bytes_atomic
-from benchmark.errors import BenchError
-from benchmark.records import RowLog, write_json_atomic
+from benchmark.core.errors import BenchError
+from benchmark.core.records import RowLog, write_json_atomic
 
 
 def _row(key: str, status: str = "ok") -> dict:
@@ -177,7 +177,7 @@ def test_bench_run_into_a_file_is_one_line(mini_data_root, tmp_path, monkeypatch
 
 
 def test_foreign_lines_in_a_run_are_named_and_its_rows_still_resume_and_report(mini_data_root, tmp_path, monkeypatch, capsys):
-    from benchmark.records import load_rows
+    from benchmark.core.records import load_rows
 
     args = ["run", "--model", "still", "--dataset", "mini", "--metrics", "psnr", "--limit", "3", "--no-progress",
             "--data-dir", str(mini_data_root), "--out", str(tmp_path / "runs")]

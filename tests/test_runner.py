@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.records import RowLog, is_finished, load_record
-from benchmark.runner import RunConfig, Runner
+from benchmark.core.records import RowLog, is_finished, load_record
+from benchmark.engine.runner import RunConfig, Runner
 from tests.conftest import run_bench
 
 
@@ -170,7 +170,7 @@ def test_missing_cuda_is_a_clear_error(mini_data_root, tmp_path):
 
 
 def test_merging_shards_of_a_partial_protocol_exits_3_unless_the_shards_allowed_it(mini_data_root, tmp_path, monkeypatch):
-    from benchmark.merge import merge_runs
+    from benchmark.engine.merge import merge_runs
     from protocols.mini import MiniProtocol
 
     partial = {"missing": [{"clip": "spk9_x0", "speaker": "spk9", "kind": "silent-audio", "reason": "x0.wav: silent"}],
@@ -236,8 +236,8 @@ def test_a_default_threads_folder_run_resumes_with_other_threads_and_records_bot
 
 
 def test_merge_refuses_shards_whose_frames_came_from_other_thread_counts():
-    from benchmark.errors import BenchError
-    from benchmark.merge import check_compatible
+    from benchmark.core.errors import BenchError
+    from benchmark.engine.merge import check_compatible
 
     record = {"metrics": [], "code": {"commit": "c"}, "packages": {}, "device": {"torch": "2"}}
 

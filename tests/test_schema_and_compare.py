@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.compare import compare_runs
-from benchmark.errors import BenchError
-from benchmark.records import load_record, load_rows
+from benchmark.reports.compare import compare_runs
+from benchmark.core.errors import BenchError
+from benchmark.core.records import load_record, load_rows
 from tests.conftest import run_bench
 
 
@@ -65,7 +65,7 @@ def test_bench_compare_prints_the_table(two_runs, mini_data_root, tmp_path):
 
 def test_frame_pooled_results_without_a_clip_count_are_valid(two_runs):
     """FID/KID pool frames, not clips: their `n` is null (a real FID record failed validation once)."""
-    from benchmark.records import validate
+    from benchmark.core.records import validate
 
     record = load_record(two_runs["still"])
     record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0, "n_na": 0,
@@ -110,8 +110,8 @@ def test_results_as_dataframes_carry_the_records_numbers_and_provenance(two_runs
 def test_leaderboard_cells_are_the_dataframe_rows(two_runs):
     """One table model: every leaderboard cell shows the value and status `load_runs` gives for that run."""
     from benchmark import load_runs
-    from benchmark.leaderboard import leaderboard_tables
-    from benchmark.records import load_records
+    from benchmark.reports.leaderboard import leaderboard_tables
+    from benchmark.core.records import load_records
 
     runs = load_runs([two_runs["still"].parent]).set_index(["run_id", "variant"])
     (table,) = leaderboard_tables(load_records([two_runs["still"].parent])[0])

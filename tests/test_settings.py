@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.settings import Settings
+from benchmark.core.errors import BenchError
+from benchmark.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("benchmark", "metrics", "adapters", "protocols")
@@ -34,7 +34,7 @@ def test_weights_default_to_the_data_dir_without_any_environment(tmp_path):
 
 
 def test_the_cli_helpers_resolve_folders_as_settings_do(tmp_path, no_env):
-    from benchmark.paths import data_root, weights_root
+    from benchmark.core.paths import data_root, weights_root
 
     assert weights_root(None, tmp_path) == Settings.create(data_dir=tmp_path).weights_dir == tmp_path.resolve() / "weights"
     assert weights_root(tmp_path / "w", tmp_path) == tmp_path.resolve() / "w"
@@ -138,7 +138,7 @@ def test_dlib_resnet_runs_on_the_settings_device_without_a_weights_folder(tmp_pa
 def test_workers_compute_in_true_float32_and_record_it(tmp_path, monkeypatch):
     """TF32 (a GPU default) and cuDNN's timing-chosen algorithms would change the numbers from run to
     run and from the CPU's; every worker turns them off, and the run's record says so."""
-    from benchmark.provenance import device_info
+    from benchmark.core.provenance import device_info
 
     matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
     before = (matmul.allow_tf32, cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark)
@@ -166,7 +166,7 @@ def test_metrics_take_device_and_backends_from_settings(tmp_path):
 
 
 def test_a_context_built_from_other_settings_is_refused(tmp_path, mini):
-    from benchmark.types import Video
+    from benchmark.core.types import Video
     from metrics import create_metric
     from metrics.context import ClipContext
 
@@ -181,7 +181,7 @@ def test_a_context_built_from_other_settings_is_refused(tmp_path, mini):
 def test_reference_feature_cache_folders_name_backend_weights_and_device(tmp_path, mini):
     import json
 
-    from benchmark.types import Video
+    from benchmark.core.types import Video
     from metrics.context import ClipContext
 
     clip = mini.clips()[0]

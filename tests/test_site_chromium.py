@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.site import build_site
+from benchmark.reports.site import build_site
 from tests.conftest import run_bench
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,7 @@ import pytest
 
 def test_speed_cpbd_reports_agreement_and_every_path():
     pytest.importorskip("cpbd")
-    from benchmark.speed.cpbd import run
+    from benchmark.tools.speed.cpbd import run
 
     printed: list[str] = []
     result = run(size=96, frames=4, reference_frames=2, echo=printed.append)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_speed_memory_measures_a_long_resized_clip_in_its_own_process(mini_data_root):
-    from benchmark.speed.memory import run
+    from benchmark.tools.speed.memory import run
 
     printed: list[str] = []
     figures = run(n_frames=40, side=160, metrics="psnr,cpbd", mini_all=False, prepared_data=mini_data_root,

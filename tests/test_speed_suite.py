@@ -7,7 +7,7 @@ import pytest
 
 def test_speed_suite_compares_values_with_the_references(mini_data_root):
     pytest.importorskip("cpbd")
-    from benchmark.speed.suite import run
+    from benchmark.tools.speed.suite import run
 
     printed: list[str] = []
     result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append,
@@ -24,7 +24,7 @@ def test_speed_suite_compares_values_with_the_references(mini_data_root):
 
 def test_speed_suite_also_times_the_suite_without_fid(mini_data_root):
     pytest.importorskip("cpbd")
-    from benchmark.speed.suite import run
+    from benchmark.tools.speed.suite import run
 
     printed: list[str] = []
     result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append, metrics=("psnr", "fid"),
@@ -36,7 +36,7 @@ def test_speed_suite_also_times_the_suite_without_fid(mini_data_root):
 
 
 def test_the_reference_suite_pays_for_shared_landmarks_once():
-    from benchmark.speed.suite import Line, reference_suite_s_per_pair
+    from benchmark.tools.speed.suite import Line, reference_suite_s_per_pair
 
     lines = [Line("psnr", 1e-4, "skimage", 2e-4), Line("lmd", 1e-3, "dlib68", 0.08),
              Line("blink", 1e-3, "dlib68", 0.08, reference_shared_s_per_pair=0.08),
@@ -47,8 +47,8 @@ def test_the_reference_suite_pays_for_shared_landmarks_once():
 def test_a_device_torch_cannot_see_stops_before_any_work(tmp_path):
     import torch
 
-    from benchmark.errors import BenchError
-    from benchmark.speed.suite import run
+    from benchmark.core.errors import BenchError
+    from benchmark.tools.speed.suite import run
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

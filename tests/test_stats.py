@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from benchmark.stats import MeanState, bootstrap_ci
+from benchmark.core.stats import MeanState, bootstrap_ci
 
 
 def test_shards_merge_to_the_single_pass_aggregate():

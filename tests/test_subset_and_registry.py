@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import RegistryError, UnknownNameError
-from benchmark.registry import Registry
-from benchmark.subset import stratified_subset
-from benchmark.types import Clip
+from benchmark.core.errors import RegistryError, UnknownNameError
+from benchmark.core.registry import Registry
+from benchmark.core.subset import stratified_subset
+from benchmark.core.types import Clip
 
 
 def _clips(per_speaker):
@@ -129,7 +129,7 @@ def test_what_a_name_loads_must_subclass_the_registrys_base(tmp_path):
 def test_variants_are_names_learnt_from_the_metric_classes(tmp_path, monkeypatch):
     """A plugin metric's variants work with --metrics; one that takes a built-in variant's name is refused."""
     import metrics
-    from benchmark.settings import Settings
+    from benchmark.core.settings import Settings
 
     _plugin(tmp_path, monkeypatch, "my_th_metric",
             "from metrics.psnr import PSNR\n"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from adapters import random_weights
-from benchmark.records import load_record
-from benchmark.tables import TABLES, build_table, load_published, render_html, render_latex, render_markdown
+from benchmark.core.records import load_record
+from benchmark.reports.tables import TABLES, build_table, load_published, render_html, render_latex, render_markdown
 from tests.conftest import run_bench
 
 
@@ -84,8 +84,8 @@ def test_published_blink_rates_are_compared_with_the_papers_detector():
     """MAN's blinks/s (and RSDGAN's beside it) use Vougioukas' detector: the column reads blink-vougioukas, not blink."""
     from pathlib import Path
 
-    from benchmark.selection import Selection, SelectedRun
-    from benchmark.tables import Cell, Footnotes, _measure
+    from benchmark.reports.selection import Selection, SelectedRun
+    from benchmark.reports.tables import Cell, Footnotes, _measure
 
     record = {"protocol": {"id": "mini/v1", "name": "mini"}, "adapter": {"name": "man", "fingerprint": "f"}, "seed": 0,
               "clips": {"scored": 3}, "run_id": "0123456789ab", "completeness": {"complete": True, "reasons": []},

@@ -7,7 +7,7 @@ import types
 import pytest
 import torch
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.torch_hub import private_torch_hub
 
 

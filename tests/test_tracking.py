@@ -20,7 +20,7 @@ def _phones(clip):
 
 @pytest.fixture(scope="module")
 def still_run(mini_data_root, tmp_path_factory):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     config = RunConfig(model="still", dataset="mini", metrics=TRACKED, limit=3, data_dir=mini_data_root,
                        runs_dir=tmp_path_factory.mktemp("runs"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.leaderboard import leaderboard_tables
+from benchmark.reports.leaderboard import leaderboard_tables
 from tests.conftest import run_bench
 
 CLOSEST = "closest-to-ground-truth"  # the direction a metric declares when the ground truth's value is best
@@ -23,7 +23,7 @@ CLOSEST = "closest-to-ground-truth"  # the direction a metric declares when the 
 # ---- the one ranking rule -------------------------------------------------------------------
 
 def test_rank_needs_two_models_and_ranks_closest_by_distance_to_the_ground_truth():
-    from benchmark.ranking import Entry, rank, sort_key
+    from benchmark.reports.ranking import Entry, rank, sort_key
 
     lone = rank([Entry("a", 30.0), Entry("gt", 99.0, rankable=False)], "higher", what="psnr")
     assert lone.places == {} and "fewer than 2 models" in lone.note
@@ -95,7 +95,7 @@ def test_a_merged_run_is_listed_once_and_rows_sort_by_a_chosen_metric():
     assert len(table["hidden"]) == 2 and all("listed as merged" in line for line in table["hidden"])
     (unmerged,) = leaderboard_tables(shards)  # shards never merged: each shown (incomplete)
     assert len(unmerged["rows"]) == 2
-    from benchmark.errors import BenchError
+    from benchmark.core.errors import BenchError
 
     with pytest.raises(BenchError, match="--sort lmd: no run here has that metric"):
         leaderboard_tables([other], sort_by="lmd")
@@ -130,7 +130,7 @@ def runs(mini_data_root, tmp_path_factory):
 
 
 def test_a_stand_in_protocol_is_never_ranked_against_published_numbers(runs):
-    from benchmark.tables import build_table
+    from benchmark.reports.tables import build_table
 
     solo = runs / "solo"
     _fake_model(next((runs / "runs" / "mini").glob("still-seed0-*")), solo / "ours", "ours", {"psnr": 40.0})
@@ -143,7 +143,7 @@ def test_a_stand_in_protocol_is_never_ranked_against_published_numbers(runs):
 
 
 def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
-    from benchmark.tables import build_results_table, render_latex, render_markdown
+    from benchmark.reports.tables import build_results_table, render_latex, render_markdown
 
     table = build_results_table([runs / "runs"], "mini", ["psnr", "cpbd"])
     assert [r.method for r in table.rows][:2] == ["ground-truth", "still"]  # references first, not ranked
@@ -162,7 +162,7 @@ def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
 
 
 def test_compare_by_label_never_calls_a_sharpness_better_than_the_ground_truths(runs, mini_data_root):
-    from benchmark.compare import compare_runs, verdict
+    from benchmark.reports.compare import compare_runs, verdict
 
     mini = runs / "runs" / "mini"
     result = compare_runs(next(mini.glob("still-seed0-*")), next(mini.glob("ground-truth-seed0-*")))
@@ -193,7 +193,7 @@ def test_results_frames_say_protocol_and_load_clips_takes_a_folder_of_runs(runs)
 # ---- run folders carry the label; resume finds them by id ------------------------------------
 
 def test_run_folder_carries_the_label_and_a_relabelled_run_resumes_in_it(mini_data_root, tmp_path):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     def folder(name):
         runner = Runner(RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=1, data_dir=mini_data_root,
@@ -211,9 +211,9 @@ def test_run_folder_carries_the_label_and_a_relabelled_run_resumes_in_it(mini_da
 def test_metrics_all_records_what_it_skipped_and_fid_on_too_few_frames_stops_before_work(mini_data_root, tmp_path,
                                                                                           monkeypatch):
     import metrics
-    from benchmark.errors import BenchError
-    from benchmark.runner import RunConfig, Runner
-    from benchmark.site import build_site
+    from benchmark.core.errors import BenchError
+    from benchmark.engine.runner import RunConfig, Runner
+    from benchmark.reports.site import build_site
 
     config = dict(model="still", dataset="mini", limit=1, data_dir=mini_data_root, runs_dir=tmp_path / "runs",
                   weights_dir=tmp_path / "no-weights")
@@ -224,7 +224,7 @@ def test_metrics_all_records_what_it_skipped_and_fid_on_too_few_frames_stops_bef
     skipped = {s["name"]: s["reason"] for s in outcome.record["skipped_metrics"]}
     assert set(outcome.record["results"]) == {"psnr"} and set(skipped) == {"fid", "lse-c"}
     assert "at least 100 frames" in skipped["fid"] and "syncnet" in skipped["lse-c"].lower()
-    from benchmark.records import load_record
+    from benchmark.core.records import load_record
 
     assert load_record(outcome.run_dir)["skipped_metrics"] == outcome.record["skipped_metrics"]  # valid schema
     build_site([tmp_path / "runs"], tmp_path / "site")

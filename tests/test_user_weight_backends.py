@@ -13,7 +13,7 @@ import pytest
 import torch
 from face_alignment.models import FAN as PackageFAN
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception import embedders, user_weights
 from benchmark.perception import fan as fan_module
 from benchmark.perception.embedders import ArcfaceEmbedder, FacenetEmbedder, InceptionResnetV1, IResNet
@@ -27,7 +27,7 @@ def shapes(module):
 
 
 def test_backends_are_registered_by_name_in_one_place():
-    from benchmark.errors import UnknownNameError
+    from benchmark.core.errors import UnknownNameError
     from benchmark.perception.registry import EMBEDDERS, LANDMARK_BACKENDS
 
     assert LANDMARK_BACKENDS.names() == ["dlib68", "dlib68-up0", "fan", "fan-s3fd", "mediapipe"]
@@ -198,7 +198,7 @@ def cv2_resize(image, size):
 
 
 def test_a_run_with_fan_landmarks_records_the_face_alignment_backend(mini_data_root, tmp_path, monkeypatch):
-    from benchmark.runner import RunConfig, Runner
+    from benchmark.engine.runner import RunConfig, Runner
 
     monkeypatch.setattr(fan_module, "FAN_2D", dataclasses.replace(user_weights.FAN_2D, sha256_prefix=None))
     _random_fan_file(tmp_path / "weights")

@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from benchmark import media
-from benchmark.media import VideoMismatch, frame_limit, read_video, write_video
+from benchmark.core import media
+from benchmark.core.media import VideoMismatch, frame_limit, read_video, write_video
 
 FORMATS = [("mkv", "ffv1"), ("mp4", "libx264")]
 

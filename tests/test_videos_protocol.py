@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.records import load_record
+from benchmark.core.errors import BenchError
+from benchmark.core.records import load_record
 from protocols.user_videos import normalise_phone, read_ctm, read_split, read_textgrid
 from tests.conftest import run_bench
 from tests.fake_corpora import _canvas, _encode

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from benchmark.engine.plan import PlannedClip, RunPlan
 from benchmark.engine.worker import ClipResult, ClipTask, ClipWorker, new_row
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 
 
 class LocalExecutor:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from benchmark.engine.plan import RunPlan
 from benchmark.engine.store import RunStore
-from benchmark.errors import BenchError
-from benchmark.records import RUN_FILE
+from benchmark.core.errors import BenchError
+from benchmark.core.records import RUN_FILE
 
 MAX_LISTED = 8  # clip ids named in the message
 

@@ -17,8 +17,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_json
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_json
 
 PLAN_VERSION = 2
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import BenchError
-from benchmark.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
-from benchmark.types import check_clip_id
+from benchmark.core.errors import BenchError
+from benchmark.core.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
+from benchmark.core.types import check_clip_id
 
 LOCK_FILE = ".lock"
 VIDEOS_DIR = "videos"

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from benchmark.engine.plan import PlannedClip, RunPlan
-from benchmark.errors import BenchError, ClipError, MetricNotApplicable
-from benchmark.settings import Settings
-from benchmark.types import Clip, GenerationRequest, Video
+from benchmark.core.errors import BenchError, ClipError, MetricNotApplicable
+from benchmark.core.settings import Settings
+from benchmark.core.types import Clip, GenerationRequest, Video
 
 
 @dataclass
@@ -187,7 +187,7 @@ class ClipWorker:
 
     @staticmethod
     def _load_kept(path: str, clip: Clip) -> Video | None:
-        from benchmark.media import read_video
+        from benchmark.core.media import read_video
 
         return read_video(path, n_frames=clip.n_frames, size=clip.size) if Path(path).is_file() else None
 
@@ -226,7 +226,7 @@ class ClipWorker:
 
 
 def _encode_lossless(video: Video) -> bytes:
-    from benchmark.media import write_video
+    from benchmark.core.media import write_video
 
     with tempfile.TemporaryDirectory(prefix="bench-keep-") as tmp:
         path = Path(tmp) / "clip.mkv"
@@ -242,7 +242,7 @@ def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
                                     f"{video.size[0]}x{video.size[1]}")
     if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
         return video
-    from benchmark.media import RESIZE_FILTERS, resize_frame
+    from benchmark.core.media import RESIZE_FILTERS, resize_frame
 
     resized = [resize_frame(f, clip.size, "lanczos") for f in video.frames]
     row["resized"] = {"from": list(video.size), "to": list(clip.size), "filter": RESIZE_FILTERS["lanczos"][1]}

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 
 
 @dataclass

@@ -276,7 +276,7 @@ class DlibFaceResNet(nn.Module):
 
 def load_dlib_resnet(path: Path) -> DlibFaceResNet:
     """The network of a dlib_face_recognition_resnet_model_v1.dat file, in eval mode on the CPU."""
-    from benchmark.errors import BenchError
+    from benchmark.core.errors import BenchError
 
     try:
         means, layers = parse(Path(path).read_bytes())

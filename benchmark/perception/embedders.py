@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoints import load_strict, load_torch_file, strip_module_prefix
+from benchmark.core.checkpoints import load_strict, load_torch_file, strip_module_prefix
 from benchmark.perception.base import Embedder
 from benchmark.perception.user_weights import ARCFACE_R100, FACENET_VGGFACE2
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.base import LandmarkBackend, LandmarkTrack, package_version
 from benchmark.perception.face_geometry import face_box_from_landmarks
 from benchmark.perception.registry import get_landmark_backend

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoints import load_strict, load_torch_file
-from benchmark.errors import BenchError
+from benchmark.core.checkpoints import load_strict, load_torch_file
+from benchmark.core.errors import BenchError
 from benchmark.perception.user_weights import I3D_PYTORCH, I3D_TORCHSCRIPT
 
 FEATURE_DIM = 400

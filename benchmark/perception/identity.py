@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.fingerprint import sha256_file
+from benchmark.core.hashing import sha256_file
 from benchmark.perception.base import Embedder, dlib_model_path, package_version
 
 

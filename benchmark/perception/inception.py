@@ -21,8 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 
 OFFICIAL_FILE = "pt_inception-2015-12-05-6726825d.pth"
 OFFICIAL_SHA256_PREFIX = "6726825d"

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.base import LandmarkBackend, LandmarkTrack, dlib_model_path, package_version
 
 ASSETS = Path(__file__).parent / "assets"

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.checkpoints import load_strict, load_torch_file
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.checkpoints import load_strict, load_torch_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 from benchmark.perception.user_weights import ALEXNET_TORCHVISION, VGG16_TORCHVISION
 
 SHIFT = (-0.030, -0.088, -0.188)

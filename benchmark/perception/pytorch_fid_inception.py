@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 from benchmark.perception.inception import OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX
 from benchmark.perception.torch_hub import private_torch_hub
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 from benchmark.perception.base import Embedder, LandmarkBackend, PerceptionBackend
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 LANDMARK_BACKENDS: Registry = Registry("landmark backend", "landmarks", {
     "mediapipe": "benchmark.perception.landmarks:MediapipeLandmarks",

@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from benchmark.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
-from benchmark.errors import BenchError
-from benchmark.fingerprint import sha256_file
+from benchmark.core.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
+from benchmark.core.errors import BenchError
+from benchmark.core.hashing import sha256_file
 
 WEIGHTS_FILE = "syncnet_v2.model"
 

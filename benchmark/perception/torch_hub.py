@@ -18,7 +18,7 @@ from unittest import mock
 
 import torch
 
-from benchmark.errors import BenchError
+from benchmark.core.errors import BenchError
 
 
 def _refuse_download(url: str, dst: str, *args, **kwargs) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.errors import DatasetNotPreparedError
+from benchmark.core.errors import DatasetNotPreparedError
 from protocols.base import ManifestProtocol
 from protocols.mini import build as _build
 

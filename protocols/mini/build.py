@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.fingerprint import sha256_file, sha256_json
-from benchmark.media import write_image, write_video, write_wav
+from benchmark.core.hashing import sha256_file, sha256_json
+from benchmark.core.media import write_image, write_video, write_wav
 from protocols import grid_grammar
 from protocols.base import clip_list_fingerprint
 from protocols.mini import choreography as C

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.types import PhoneEvent
+from benchmark.core.types import PhoneEvent
 from protocols.mini import face as F
 
 BILABIALS = frozenset({"p", "b", "m"})

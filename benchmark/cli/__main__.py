@@ -1,0 +1,5 @@
+"""`python -m benchmark.cli`: the same as `bench`."""
+
+from benchmark.cli.app import main
+
+main()

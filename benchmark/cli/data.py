@@ -1,0 +1,196 @@
+"""`bench list`, `bench prepare`, `bench export` and `bench weights`: what is registered, prepared and present."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from benchmark.cli.app import cli, parse_model_args, read_model_args_file
+from benchmark.core.errors import BenchError
+from benchmark.core.paths import DEFAULT_RUNS_DIR
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["models", "datasets", "metrics"]))
+def list_(what: str) -> None:
+    """List registered models, datasets or metrics."""
+    from adapters import ADAPTERS
+    from metrics import METRICS
+    from protocols import DATASETS
+
+    registry = {"models": ADAPTERS, "datasets": DATASETS, "metrics": METRICS}[what]
+    variants_of = {}
+    if what == "metrics":
+        for variant, family in registry.variants().items():
+            variants_of.setdefault(family, []).append(variant)
+    for name in registry.names():
+        try:
+            obj = registry.get(name)
+        except Exception as exc:  # a plugin that fails to import must not hide the others
+            click.echo(f"{name:14s} (failed to load: {exc})")
+            continue
+        if what == "metrics":
+            variants = ", ".join([obj.name, *variants_of.get(name, [])])
+            direction = {"higher": "higher is better", "lower": "lower is better",
+                         "closest-to-ground-truth": "closest to GT"}.get(obj.direction, "not ranked")
+            click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
+        elif what == "datasets":
+            click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
+        else:
+            click.echo(f"{name:14s} {obj.description}")
+    for name, why in registry.refused():  # a plugin whose name was taken: shown, never silently dropped
+        click.echo(f"{name:14s} (failed: {why})")
+    if what == "datasets":
+        from benchmark.core.paths import data_root
+        from protocols.user_videos import prepared_collections
+
+        for collection in prepared_collections(data_root(None)):
+            click.echo(f"{'videos:' + collection:14s} prepared here from your videos (bench run --dataset videos:{collection})")
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--source", type=click.Path(path_type=Path), help="your copy of the corpus (grid, tcd-timit, mead, hdtf)")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+@click.option("--sizes", default="256", show_default=True, help="crop sizes to write, e.g. 256,1024")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="parallel clips (default: CPU count)")
+@click.option("--force", is_flag=True, help="rebuild the mini protocol even if present")
+@click.option("--name", default=None, help="videos: the name to run it under (--dataset videos:NAME)")
+@click.option("--split", "split_file", default=None, type=click.Path(path_type=Path),
+              help='videos: JSON {"test": [clip ids]} or CSV clip_id[,split] (default: every clip)')
+@click.option("--alignments", default=None, type=click.Path(path_type=Path),
+              help="videos, mead, hdtf: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)")
+def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, alignments) -> None:
+    """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
+
+    `bench prepare videos --source DIR --name NAME [--split FILE] [--alignments DIR]` prepares any
+    folder of talking-head videos the way GRID is prepared, as the protocol `videos:NAME`.
+    Exit status: 0 all prepared, 3 prepared with problems (listed by file), 1 error.
+    """
+    from tqdm import tqdm
+
+    from benchmark.core.paths import data_root
+    from protocols import DATASETS
+    from protocols.user_videos import VideosProtocol, check_name
+
+    extra = {}
+    if dataset == "videos":
+        protocol = VideosProtocol(data_root(data_dir), check_name(name))
+        extra = {"split": split_file, "alignments": alignments}
+    else:
+        protocol = DATASETS.get(dataset)(data_root(data_dir))
+        takes_alignments = isinstance(protocol, VideosProtocol)  # mead, hdtf: videos protocols with a shipped split
+        if name or split_file or (alignments and not takes_alignments):
+            given = "--name and --split" if takes_alignments else "--name, --split and --alignments"
+            raise BenchError(f"{given} are for `bench prepare videos`, not {dataset}",
+                             hint=f"bench prepare {dataset} --source DIR" + (" [--alignments DIR]" if takes_alignments else ""))
+        if takes_alignments:
+            extra = {"alignments": alignments}
+    if dataset == "mini":
+        if protocol.is_prepared() and not force:
+            click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
+            return
+        try:
+            with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
+                path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: {protocol.id} was not built (it builds in a temporary folder; nothing half-built is "
+                       f"kept{' and the previous build is untouched' if protocol.is_prepared() else ''}). "
+                       "Re-run the same command to build it.", err=True)
+            sys.exit(130)
+        click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
+        return
+    try:
+        size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise BenchError(f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024") from None
+    from protocols.prepare import PrepareInterrupted
+
+    try:
+        with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
+            def set_total(n: int) -> None:
+                bar.total = n
+                bar.refresh()
+
+            report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
+                                      on_total=set_total, **extra)
+    except PrepareInterrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:  # before the clips (scanning the source) or after them (writing the manifest)
+        click.echo(f"interrupted while scanning the source or writing the manifest of {protocol.id}; clips prepared "
+                   "so far are kept. Re-run the same command to resume: prepared clips are reused.", err=True)
+        sys.exit(130)
+    for problem in report["problems"]:
+        click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
+    if not report["clips"]:
+        n = len(report["problems"])
+        raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({n} problem{'s' * (n != 1)} above)")
+    click.echo(f"prepared {protocol.id}: {report['clips']} clips ({report['reused']} already done) in "
+               f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
+    if report["problems"]:
+        from protocols.base import describe_partial
+
+        click.echo(f"completed with {len(report['problems'])} problems (listed above; everything else was prepared)", err=True)
+        if report["partial"]:
+            click.echo(f"{describe_partial(protocol.id, report['partial'])}. The manifest records it as partial: "
+                       f"`bench run` on it exits 3 unless --allow-partial", err=True)
+        sys.exit(3)
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="folder for the pack")
+@click.option("--limit", default=None, type=int, help="the same seeded, speaker-stratified subset `bench run --limit N` scores")
+@click.option("--subset-seed", default=0, show_default=True, type=int)
+@click.option("--audio-rate", default=None, type=int, help="resample the speech to this rate (Hz); default: as prepared")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def export(dataset, out, limit, subset_seed, audio_rate, data_dir) -> None:
+    """A protocol's inputs (identity image, speech, expected frames/fps/size, output name) for a model run elsewhere."""
+    from benchmark.engine.export import export_pack
+    from benchmark.core.settings import Settings
+
+    manifest = export_pack(dataset, out, Settings.create(data_dir), limit, subset_seed, audio_rate,
+                           log=lambda s: click.echo(s, err=True))
+    click.echo(f"exported {manifest['protocol']['n_clips']} clips of {manifest['protocol']['id']} to {out} "
+               f"(manifest.csv, manifest.json, README.md)")
+
+
+@cli.command()
+@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="weights folder to inspect")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+def weights(weights_dir, data_dir) -> None:
+    """Which model weight files are present, which are missing, and where each comes from."""
+    from adapters.weights import weights_status
+    from benchmark.core.paths import weights_root
+
+    root = weights_root(weights_dir, data_dir)
+    click.echo(f"weights folder: {root}")
+    missing = wrong = 0
+    for row in weights_status(root):
+        if row["state"] == "present":
+            click.echo(f"  present  {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}…")
+        elif row["state"] == "wrong-hash":
+            wrong += 1
+            click.echo(f"  WRONG    {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}… is not the published "
+                       f"{row['expected_sha256'][:16]}… (a run refuses it)\n{'':25s}from: {row['source']}")
+        else:
+            missing += 1
+            click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
+                       f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
+    from benchmark.perception.user_weights import METRIC_WEIGHTS
+
+    click.echo("metric weights (fan, fan-s3fd, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
+    for name, spec in METRIC_WEIGHTS.items():
+        state, digest = spec.status(root)
+        if state == "wrong-hash":
+            wrong += 1
+            click.echo(f"  WRONG    {name:17s} {spec.path(root)}  sha256 {digest[:12]}… is not the published "
+                       f"{spec.sha256_prefix}… (the backend refuses it; get the original from {spec.source})")
+        else:
+            click.echo(f"  {state:8s} {name:17s} {spec.path(root)}  ({spec.source}; {spec.licence})")
+    click.echo(f"{missing} model file(s) missing{f', {wrong} file(s) with the wrong sha256' if wrong else ''}. "
+               f"Reference adapters (ground-truth, still, folder) need none; "
+               f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline).")

@@ -1,0 +1,157 @@
+"""The leaderboard site: an index with one sortable, filterable table per protocol, and a page per
+run with provenance, per-clip rows, plots, frame strips at bilabial events and paired comparisons.
+
+Static files only: it opens from disk with no server and no internet (no CDN assets), and every
+string that came from a user (model names, config values, clip ids, paths) is escaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from benchmark.reports import plots
+from benchmark.core.errors import BenchError
+from benchmark.reports.leaderboard import _format, leaderboard_tables
+from benchmark.core.records import integrity_problem, load_records, load_rows, run_completeness, run_label
+from benchmark.core.stats import BOOTSTRAP_RESAMPLES
+
+MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
+
+
+def run_slug(run_dir: Path, record: dict) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{record['protocol']['name']}-{run_dir.name}")
+    return f"{base}-{hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:6]}"
+
+
+def _load_npz(run_dir: Path, relative: str) -> dict:
+    with np.load(run_dir / relative) as data:
+        return {k: data[k] for k in data.files}
+
+
+def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, strip_prefix: str) -> list[dict]:
+    """Aperture and EAR plots plus event strips for the first MAX_CLIP_PLOTS scored clips."""
+    from PIL import Image
+
+    panels = []
+    for row in [r for r in rows if r["status"] == "ok"][:MAX_CLIP_PLOTS]:
+        panel = {"clip_id": row["clip_id"], "plots": [], "strips": []}
+        for variant, relative in sorted(row.get("artifacts", {}).items()):
+            arrays = _load_npz(run_dir, relative)
+            if "aperture" in arrays:
+                events = row["extras"].get(variant, {}).get("events", [])
+                # ticks: vowel nuclei the ground truth opens on, in the generated colour where it opened too
+                nuclei = [(v["frame"], plots.GENERATED if v.get("generated_open") else plots.REFERENCE)
+                          for v in row["extras"].get(variant, {}).get("vowel_nuclei", []) if v.get("reference_open")]
+                panel["plots"].append(Markup(plots.time_series(
+                    [("generated", arrays["aperture"], plots.GENERATED), ("ground truth", arrays["reference_aperture"], plots.REFERENCE)],
+                    fps, spans=[(e["start"], e["end"]) for e in events], marks=nuclei,
+                    title=f"mouth aperture — {variant} /p b m/ shaded, vowels ticked")))
+                for k, (event, strip) in enumerate(zip(events, arrays["strips"])):
+                    name = f"{strip_prefix}-{len(panels)}-{k}.png"
+                    Image.fromarray(np.concatenate([strip[0], strip[1]], axis=1)).save(strip_dir / name)
+                    panel["strips"].append({"file": name, "event": event})
+            if "ear" in arrays:
+                extras = row["extras"].get(variant, {})
+                marks = [(f, plots.GENERATED) for f in extras.get("blink_frames", [])] + \
+                        [(f, plots.REFERENCE) for f in extras.get("reference_blink_frames", [])]
+                panel["plots"].append(Markup(plots.time_series(
+                    [("generated", arrays["ear"], plots.GENERATED), ("ground truth", arrays["reference_ear"], plots.REFERENCE)],
+                    fps, marks=marks, title=f"eye aspect ratio — detected blinks ticked ({variant})")))
+        if panel["plots"]:
+            panels.append(panel)
+    return panels
+
+
+def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) -> list[dict]:
+    from benchmark.reports.compare import compare_runs, verdict
+
+    out = []
+    for other_dir, other in others:
+        if other_dir == run_dir or other["protocol"]["id"] != record["protocol"]["id"]:
+            continue
+        try:
+            result = compare_runs(run_dir, other_dir, resamples=BOOTSTRAP_RESAMPLES)
+        except BenchError:
+            continue
+        for m in result["metrics"]:
+            m["verdict"] = verdict(m, "this run", run_label(other))
+        out.append({"other": run_label(other), "other_run": other["run_id"][:8], "other_seed": other["seed"], "n": result["n_clips"], "metrics": result["metrics"]})
+    return out
+
+
+def conformed_summary(record: dict) -> str:
+    """'resized 12, fps resampled 12 of 12 scored clips (resize: PIL Lanczos; …)', or '' when nothing was conformed."""
+    counts = record.get("clips", {}).get("conformed")
+    if not counts:
+        return ""
+    done = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in counts.items())
+    policy = "; ".join(f"{k}: {v}" for k, v in (record.get("adapter", {}).get("conform") or {}).items() if v is not None)
+    return f"{done} of {record['clips']['scored']} scored clips" + (f" ({policy})" if policy else "")
+
+
+def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, slug: str) -> dict:
+    rows = load_rows(run_dir, record)
+    fps = next((r["fps"] for r in rows if r.get("fps")), 25.0)  # every prepared protocol is 25 fps
+    variants = [s["variant"] for s in record["metrics"]]
+    distributions = [Markup(plots.distribution([r["metrics"].get(v) for r in rows if r["status"] == "ok"],
+                                               [r["clip_id"] for r in rows if r["status"] == "ok"], v)) for v in variants]
+    strip_dir = out_dir / "runs" / slug
+    strip_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for spec in record["metrics"]:
+        r = record["results"].get(spec["variant"], {})
+        ci = r.get("ci95")
+        results.append({"spec": spec, "value": _format(r.get("value"), spec.get("unit", "")),
+                        "ci": f"{_format(ci[0], spec.get('unit', ''))} – {_format(ci[1], spec.get('unit', ''))}" if ci else "",
+                        "n": r.get("n"), "reference": _format(r.get("reference_value"), spec.get("unit", "")) if r.get("reference_value") is not None else "",
+                        "note": r.get("note", ""), "coverage": r.get("coverage", ""),
+                        "failures": [f"{f['status']} on {f['clip_id']}: {f['reason']}" for f in r.get("failures", [])[:5]]})
+    clip_rows = [{"clip_id": r["clip_id"], "speaker": r["speaker"], "status": r["status"],
+                  "cell_values": [r["metrics"].get(v) for v in variants], "texts": [_format(r["metrics"].get(v), "") for v in variants],
+                  "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}
+                 for r in sorted(rows, key=lambda r: r["clip_id"])]
+    return {"record": record, "label": run_label(record), "incomplete": "; ".join(run_completeness(record)["reasons"]),
+            "mismatch": integrity_problem(record),
+            "conformed": conformed_summary(record),
+            "resamples": BOOTSTRAP_RESAMPLES, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
+            "clips": clip_rows, "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"), "strip_dir": slug,
+            "comparisons": comparisons(run_dir, record, records)}
+
+
+def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> tuple[Path, list[tuple[Path, str]]]:
+    """Write out_dir/index.html and out_dir/runs/<slug>.html; return the index and the runs skipped with why.
+
+    `sort_by`: a metric variant that orders each protocol's rows, best first."""
+    records, skipped = load_records(paths)
+    if not records:
+        why = "".join(f"\n  {path}: {reason}" for path, reason in skipped)
+        raise BenchError(f"no usable runs in {', '.join(map(str, paths))}{why}", hint="run `bench run ...` first")
+    out_dir = Path(out_dir)
+    (out_dir / "runs").mkdir(parents=True, exist_ok=True)
+    env = Environment(loader=PackageLoader("benchmark", "templates"), autoescape=select_autoescape(default=True))
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    slugs = {str(run_dir): run_slug(run_dir, record) for run_dir, record in records}
+    tables = leaderboard_tables(records, sort_by)
+    for table in tables:
+        for row in table["rows"]:
+            row["page"] = f"runs/{slugs[row['path']]}.html"
+    (out_dir / "index.html").write_text(env.get_template("leaderboard.html.j2").render(tables=tables, generated=generated,
+                                                                                  resamples=BOOTSTRAP_RESAMPLES),
+                                        encoding="utf-8")
+    page = env.get_template("run.html.j2")
+    by_protocol = defaultdict(list)
+    for run_dir, record in records:
+        by_protocol[record["protocol"]["id"]].append((run_dir, record))
+    for run_dir, record in records:
+        slug = slugs[str(run_dir)]
+        context = run_page_context(run_dir, record, by_protocol[record["protocol"]["id"]], out_dir, slug)
+        (out_dir / "runs" / f"{slug}.html").write_text(page.render(generated=generated, **context), encoding="utf-8")
+    return out_dir / "index.html", skipped
