@@ -101,3 +101,17 @@ def test_published_blink_rates_are_compared_with_the_papers_detector():
     _measure(cell, Selection({("man", "mini"): SelectedRun(Path("run"), without, False)}), "man", "grid", "blinks_per_s",
              {"grid": "mini"}, Footnotes())
     assert cell.measured is None and cell.status == "not run"
+
+
+def test_an_unreadable_profile_file_is_skipped_with_one_line(tmp_path):
+    """A truncated `bench profile` row (Table 5.2) is left out naming the file, the table still builds."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "wav2lip.json").write_text('{"model": "wav2lip", "params_m": 3')  # cut short
+    (folder / "other.json").write_text('[1, 2]')  # JSON, but not a profile row
+    lines = []
+    table = build_table("alghamdi2023-5.2", [], profile_paths=[folder], log=lines.append)
+    assert len(lines) == 2 and all(line.startswith("skipped ") for line in lines)
+    assert any("wav2lip.json: not valid JSON" in line for line in lines)
+    assert any("other.json: not a profile row" in line for line in lines)
+    assert table.rows  # the published rows are still there

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.core.records import record_seal
 from benchmark.reports.leaderboard import leaderboard_tables
 from tests.conftest import run_bench
 
@@ -104,13 +105,16 @@ def test_a_merged_run_is_listed_once_and_rows_sort_by_a_chosen_metric():
 # ---- runs on mini: tables, compare by label -------------------------------------------------
 
 def _fake_model(src: Path, dst: Path, label: str, values: dict[str, float]) -> Path:
-    """A copy of a real run relabelled as another model, with chosen values: the ranking rule on real loading."""
+    """A copy of a real run relabelled as another model, with chosen values: the ranking rule on real loading.
+
+    The record is sealed again, as a record written by a run is, so readers see a verified run of that model."""
     shutil.copytree(src, dst)
     record = json.loads((dst / "record.json").read_text())
     record.update(label=label, run_id=f"{label}-{record['run_id']}"[:64])
     record["adapter"]["name"] = label
     for variant, value in values.items():
         record["results"][variant]["value"] = value
+    record["integrity"]["record_sha256"] = record_seal(record, record["integrity"]["rows_sha256"])
     (dst / "record.json").write_text(json.dumps(record))
     return dst
 
@@ -180,7 +184,7 @@ def test_results_frames_say_protocol_and_load_clips_takes_a_folder_of_runs(runs)
     from benchmark import load_clips, load_runs
 
     frame = load_runs([runs / "runs"])
-    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {"mini/v1"}
+    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {"mini/v2"}
     with pytest.warns(FutureWarning, match="'dataset' column is now 'protocol'"):
         assert list(frame["dataset"]) == list(frame["protocol"])
     clips = load_clips(runs / "runs")

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.errors import BenchError
-from benchmark.core.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
+from benchmark.core.records import (RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, read_json, remove_quietly, write_error,
+                                    write_json_atomic)
 from benchmark.core.types import check_clip_id
 
 LOCK_FILE = ".lock"
@@ -121,7 +122,8 @@ class RunStore:
         path = self.dir / RUN_FILE
         if not path.is_file():
             return None
-        return json.loads(path.read_text()).get("plan")
+        saved = read_json(path)
+        return saved.get("plan") if isinstance(saved, dict) else None
 
     def write_record(self, record: dict) -> None:
         write_json_atomic(self.dir / RECORD_FILE, record)

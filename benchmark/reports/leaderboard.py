@@ -46,7 +46,7 @@ def _cell(row: dict | None) -> dict:
 
 
 def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, dict]], list[tuple[str, str]]]:
-    """Each run once: a merged run stands for its shards (same run id), the newest record for copies of one run.
+    """Each run once: a merged run stands for its shards (same run id), the newest trusted record for copies of one run.
 
     Returns the records kept and, per record left out, (protocol id, a line saying which run it is listed as)."""
     by_run: dict[tuple[str, str], list[tuple[Path, dict]]] = defaultdict(list)
@@ -58,7 +58,8 @@ def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, di
         if not whole:
             kept += group  # shards never merged: each is shown, incomplete
             continue
-        chosen = max(whole, key=lambda pr: (pr[1].get("finished_at", ""), str(pr[0])))
+        # a copy whose record matches its rows stands for the group before any newer one that does not
+        chosen = max(whole, key=lambda pr: (not integrity_problem(pr[1]), pr[1].get("finished_at", ""), str(pr[0])))
         kept.append(chosen)
         for path, record in group:
             if path != chosen[0]:

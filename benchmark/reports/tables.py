@@ -16,7 +16,6 @@ of `load_runs`, built once per run: `SelectedRun.metric_rows`), as the leaderboa
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +23,7 @@ from html import escape
 from pathlib import Path
 
 from benchmark.core.errors import BenchError
+from benchmark.core.records import read_json
 from benchmark.reports.frames import REFERENCE_ADAPTERS
 from benchmark.reports.ranking import ARROWS, CLOSEST, RANKED_DIRECTIONS, Entry, rank
 from benchmark.reports.selection import Selection, SelectedRun, protocol_name, select_runs
@@ -213,7 +213,7 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     substitutes = substitutes or {}
     footnotes = Footnotes()
     if spec.kind == "profile":
-        return _profile_table(spec, published, profile_paths or [])
+        return _profile_table(spec, published, profile_paths or [], log)
     selection = select_runs(run_paths, log=log)  # `log`: one line per run folder that cannot be read
     adapter_of = {label: run.record["adapter"]["name"] for (label, _), run in selection.runs.items()}
     metrics = list(published["metrics"])
@@ -303,12 +303,20 @@ def build_results_table(run_paths: list[Path], protocol: str, metrics: list[str]
     return table
 
 
-def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path]) -> Table:
+def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path], log=None) -> Table:
+    """Table 5.2 from the rows `bench profile` saved; a profile file that cannot be read is left out
+    with one line to `log` (default: a warning), as an unreadable run is."""
     footnotes = Footnotes()
     profiles = {}
     for folder in profile_paths:
         for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
-            row = json.loads(path.read_text())
+            try:
+                row = read_json(path)
+                if not isinstance(row, dict) or "model" not in row:
+                    raise BenchError(f"{path}: not a profile row (no \"model\")", hint="re-run `bench profile`")
+            except BenchError as exc:
+                _note(log, f"skipped {exc}")
+                continue
             if not row.get("config", {}).get("tiny"):
                 profiles[row["model"]] = (path, row)
     columns = [("", "params_m"), ("", "fps"), ("", "output")]
@@ -496,3 +504,12 @@ def render_latex(t: Table) -> str:
 
 
 RENDERERS = {"md": render_markdown, "markdown": render_markdown, "html": render_html, "latex": render_latex, "tex": render_latex}
+
+
+def _note(log, line: str) -> None:
+    if log is not None:
+        log(line)
+    else:
+        import warnings
+
+        warnings.warn(line, stacklevel=3)
