@@ -308,7 +308,7 @@ def test_bench_weights_does_not_call_a_file_with_the_wrong_hash_present(mini_dat
     fan.parent.mkdir(parents=True)
     fan.write_bytes(b"not the published 2DFAN4 weights")
     out = run_bench("weights", "--weights", str(tmp_path / "w"), data_root=mini_data_root, cwd=tmp_path).stdout
-    line = next(l for l in out.splitlines() if str(fan) in l)
+    line = next(line for line in out.splitlines() if str(fan) in line)
     assert line.startswith("  WRONG    fan, fan-s3fd") and "is not the published 11f355bf06" in line, line
     assert "1 file(s) with the wrong sha256" in out
     # model files with a published hash are judged the same way

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
@@ -143,7 +142,7 @@ def test_a_stand_in_protocol_is_never_ranked_against_published_numbers(runs):
 
 
 def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
-    from benchmark.reports.tables import build_results_table, render_latex, render_markdown
+    from benchmark.reports.tables import build_results_table, render_markdown
 
     table = build_results_table([runs / "runs"], "mini", ["psnr", "cpbd"])
     assert [r.method for r in table.rows][:2] == ["ground-truth", "still"]  # references first, not ranked
