@@ -334,6 +334,7 @@ def test_tiny_run_end_to_end(model, mini_data_root, tmp_path):
         assert row["resized"] == {"from": [64, 64], "to": [256, 256], "filter": "PIL Lanczos"}
 
 
+@pytest.mark.slow  # full-size wav2lip and a 256² StyleGAN2 on CPU
 def test_official_format_weights_run_end_to_end(mini_data_root, tmp_path):
     """wav2lip at full official size, mocogan-hd with a 256² rosinality g_ema, man in its documented format."""
     weights = tmp_path / "w"

@@ -55,6 +55,7 @@ def _rows_by_clip(run_dir: Path) -> dict:
     return {r["clip_id"]: (r["key"], r["status"], {c: s["value"] for c, s in r["scores"].items()}) for r in rows}
 
 
+@pytest.mark.slow  # a real bench process interrupted, then two 8-clip runs
 def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
     """A real Ctrl-C (SIGINT) midway through `bench run`, then the same command again."""
     args = ["run", "--model", "still", "--dataset", "mini", "--limit", "8", "--metrics", "psnr,ssim", "--no-progress"]
