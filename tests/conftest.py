@@ -23,11 +23,30 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e if PREPARED & set(item.fixturenames) else pytest.mark.unit)
 
 
+@contextmanager
+def _made_once(tmp_path_factory, name: str):
+    """(folder, whether it still has to be made): a folder of this test session that parallel workers
+    (`pytest -n`, pytest-xdist) share, so the first worker makes it and the others wait for it. Held
+    under a file lock until the block ends; the caller marks it made by letting the block end normally."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's temporary folder, above each worker's own
+    folder, made = base / name, base / f"{name}.made"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        folder.mkdir(exist_ok=True)
+        yield folder, not made.exists()
+        made.touch()
+
+
 @pytest.fixture(scope="session")
 def mini_data_root(tmp_path_factory) -> Path:
-    """The mini protocol, built once per test session (about 30 s on 2 cores)."""
-    root = tmp_path_factory.mktemp("bench-data")
-    MiniProtocol(root).prepare()
+    """The mini protocol, built once per test session (about 30 s on 2 cores), shared by parallel workers."""
+    with _made_once(tmp_path_factory, "bench-data") as (root, to_make):
+        if to_make:
+            MiniProtocol(root).prepare()
     return root
 
 
@@ -48,11 +67,11 @@ def reference_runs(mini_data_root, tmp_path_factory) -> Path:
     from benchmark.engine.runner import RunConfig, Runner
     from metrics import DEFAULT_METRICS
 
-    out = tmp_path_factory.mktemp("reference-runs")
-    for model in REFERENCE_MODELS:
-        config = RunConfig(model=model, dataset="mini", metrics=DEFAULT_METRICS, data_dir=mini_data_root, runs_dir=out)
-        outcome = Runner(config, progress=False, log=lambda s: None).run()
-        assert outcome.exit_code == 0 and outcome.n_scored == 12, outcome.record.get("failures")
+    with _made_once(tmp_path_factory, "reference-runs") as (out, to_make):
+        for model in REFERENCE_MODELS if to_make else ():
+            config = RunConfig(model=model, dataset="mini", metrics=DEFAULT_METRICS, data_dir=mini_data_root, runs_dir=out)
+            outcome = Runner(config, progress=False, log=lambda s: None).run()
+            assert outcome.exit_code == 0 and outcome.n_scored == 12, outcome.record.get("failures")
     before = _digests(out)
     yield out
     assert _digests(out) == before, f"a test changed the shared runs in {out}: copy them before editing"
