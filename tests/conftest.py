@@ -15,6 +15,21 @@ from protocols.mini import MiniProtocol
 PREPARED = {"mini", "mini_data_root"}  # fixtures that need the prepared mini protocol
 
 
+def pytest_configure(config):
+    """Parallel workers (`pytest -n N`, scripts/test.sh) each get their own share of the CPUs: a run takes
+    one torch thread per CPU its process may use (Settings' default), and two workers' thread pools on the
+    same CPUs wait on each other far longer than either computes."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= count > 1:
+        mine = cpus[int(worker.removeprefix("gw")) :: count]
+        os.sched_setaffinity(0, mine)
+        if "torch" in sys.modules:  # else torch takes its thread count from the affinity when imported
+            sys.modules["torch"].set_num_threads(len(mine))
+
+
 def pytest_collection_modifyitems(items):
     """Every test is `unit` (synthetic inputs only) or `e2e` (the prepared mini protocol, through the
     fixtures below), unless it says which itself; `slow` is marked by hand (pyproject.toml lists the markers)."""
