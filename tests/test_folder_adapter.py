@@ -35,7 +35,7 @@ def test_corrupt_and_missing_videos_fail_with_reasons_others_score(mini, mini_da
     assert record["results"]["psnr"]["n"] == 10
     # lossy h264 copies of the ground truth: high but not the identical-frame cap
     assert 30 < record["results"]["psnr"]["value"] < 100
-    rows = [json.loads(l) for l in (run_dir / "clips.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run_dir / "clips.jsonl").read_text().splitlines()]
     assert sum(r["status"] == "ok" for r in rows) == 10
 
 

@@ -72,7 +72,7 @@ def test_a_missing_shards_clips_count_as_never_attempted(shards, tmp_path):
 
 def test_bench_merge_with_a_shard_missing_exits_3(shards, mini_data_root, tmp_path):
     proc = run_bench("merge", str(shards[1]), "-o", str(tmp_path / "merged"), data_root=mini_data_root, cwd=tmp_path,
-                     check_codes=(3,))
+                     check_codes=(3,), subprocess=True)  # exit status 3 as a shell sees it
     assert "shard(s) 0/2 not given" in proc.stderr and "never attempted" in proc.stderr
     assert "Traceback" not in proc.stderr
 

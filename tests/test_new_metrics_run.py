@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from benchmark.perception import i3d, lpips_net, user_weights
@@ -38,6 +39,7 @@ def write_random_weights(root) -> None:
         str(root / "i3d" / "i3d_torchscript.pt"))
 
 
+@pytest.mark.slow  # I3D, VGG16 and IResNet forward passes on CPU
 def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(mini_data_root, tmp_path, monkeypatch):
     from benchmark.engine.runner import RunConfig, Runner
 

@@ -13,13 +13,9 @@ from tests.conftest import run_bench
 
 
 @pytest.fixture(scope="module")
-def runs(mini_data_root, tmp_path_factory):
+def runs(reference_runs):
     """Complete runs of the reference adapters on mini (tables use complete runs only)."""
-    tmp = tmp_path_factory.mktemp("table-runs")
-    for model in ("still", "ground-truth"):
-        run_bench("run", "--model", model, "--dataset", "mini", "--metrics", "psnr,ssim,cpbd",
-                  "--out", str(tmp), "--no-progress", data_root=mini_data_root, cwd=tmp)
-    return tmp
+    return reference_runs
 
 
 def test_thesis_table_5_1_has_published_rows_and_measured_reference_rows(runs):

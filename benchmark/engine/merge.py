@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmark.engine.plan import RunPlan, clip_seed
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.core.errors import BenchError
-from benchmark.core.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json, write_error
+from benchmark.core.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
 _MUST_AGREE = [
