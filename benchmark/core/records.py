@@ -261,7 +261,7 @@ class Record(dict):
 
 def integrity_of(record: dict) -> str:
     """What `load_record` found (UNCHECKED for a record built in memory, e.g. by the runner)."""
-    return getattr(record, "integrity", UNCHECKED)
+    return record.integrity if isinstance(record, Record) else UNCHECKED
 
 
 def integrity_problem(record: dict) -> str:

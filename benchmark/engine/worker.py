@@ -71,7 +71,7 @@ def open_protocol(dataset: str, settings: Settings, log=None):
     from protocols import open_dataset
 
     protocol = open_dataset(dataset, settings.data_dir)
-    if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
+    if protocol.builds_itself and not protocol.is_prepared():
         if log:
             log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
         protocol.prepare()
@@ -119,7 +119,7 @@ class ClipWorker:
         protocol = open_protocol(self.plan.dataset, self.settings)
         self.clips: dict[str, Clip] = {c.id: c for c in protocol.clips()}
         self.planned = {c.id: c for c in self.plan.clips}
-        self.cache_dir = protocol.prepared_dir / "features" if hasattr(protocol, "prepared_dir") else None
+        self.cache_dir = protocol.prepared_dir / "features"
         self._ready = False
 
     def process(self, task: ClipTask) -> ClipResult:
