@@ -245,7 +245,7 @@ def fake_grid_runs(mini, tmp_path_factory):
 
     source, data = tmp_path_factory.mktemp("grid-source"), tmp_path_factory.mktemp("grid-data")
     make_fake_grid(mini, source, speakers=("s2",), per_speaker=1)
-    assert GridProtocol(data).prepare(source, workers=1)["clips"] == 1
+    assert GridProtocol(data).prepare(source, workers=1).clips == 1
     records = {}
     for model in ("ground-truth", "still"):
         config = RunConfig(model=model, dataset="grid", metrics=("bilabial", "bilabial-recall"), data_dir=data,
