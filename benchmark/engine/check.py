@@ -9,7 +9,6 @@ rewritten by `bench check --update`.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
