@@ -87,18 +87,21 @@ def build_adapter(model: str, model_args: dict, settings: Settings):
 
 
 def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
-    """column -> Metric, checking each rebuilt metric has exactly the planned parameters and backend."""
+    """column -> Metric, each built once, after checking its declaration here has exactly the planned
+    parameters and backend."""
     from benchmark.engine.plan import column_id
-    from metrics import create_metric
+    from metrics import declare_metric
 
     out = {}
     for spec in specs:
-        metric = create_metric(spec["variant"], settings)
-        column = column_id(metric.spec.to_dict())
+        declared = declare_metric(spec["variant"], settings)
+        declared.check()
+        here = declared.spec().to_dict()
+        column = column_id(here)
         if column != spec["column"]:
-            raise BenchError(f"metric {spec['variant']} here is {metric.spec.to_dict()}, the plan has {spec}",
+            raise BenchError(f"metric {spec['variant']} here is {here}, the plan has {spec}",
                              hint="run every worker with the same harness, packages and weights")
-        out[column] = metric
+        out[column] = declared.build()
     return out
 
 
@@ -196,33 +199,49 @@ class ClipWorker:
 
         ctx = ClipContext(clip, video, reference, cache_dir=self.cache_dir, settings=self.settings)
         for column in columns:
-            metric = self.metrics[column]
             t0 = time.perf_counter()
-            score: dict[str, Any] = {"status": "ok"}
-            try:
-                value = metric.score_clip(ctx)
-                score["value"] = value.value
-                if value.pooled:
-                    score["pooled"] = value.pooled
-                if value.extras:
-                    score["extras"] = value.extras
-                if value.artifacts:
-                    result.artifacts[column] = value.artifacts
-            except MetricNotApplicable as exc:
-                score = {"status": "n/a", "value": None, "reason": exc.message}
-            except ClipError as exc:
-                score = {"status": "failed", "value": None, "reason": exc.message}
-            except BenchError as exc:
-                score = {"status": "failed", "value": None, "reason": str(exc)}
-            except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
-                score = {"status": "failed", "value": None, "reason": f"{type(exc).__name__}: {exc}"}
-                result.traceback = (result.traceback or "") + \
-                    f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
+            outcome = score_metric(self.metrics[column], ctx)
+            score = outcome.score
+            if outcome.artifacts:
+                result.artifacts[column] = outcome.artifacts
+            if outcome.traceback:
+                result.traceback = (result.traceback or "") + f"--- {clip.id} [metric {column}]\n{outcome.traceback}\n"
             score["seconds"] = round(time.perf_counter() - t0, 4)
             score["threads"] = self.settings.threads  # CPU values round with it: a resumed or merged run may mix
             result.row["scores"][column] = score
         if ctx.cache_misses:  # the one-off ground-truth feature cache was filled for this clip
             result.cached_reference = ctx.cache_misses
+
+
+@dataclass
+class MetricOutcome:
+    """One metric on one clip: the row's score (status ok, n/a or failed with a reason), the arrays kept
+    beside the run, and the traceback of an unexpected exception (a metric's bug), if any."""
+
+    score: dict[str, Any]
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+    traceback: str | None = None
+
+
+def score_metric(metric, ctx) -> MetricOutcome:
+    """Score one clip with one metric; whatever happens stays that metric's status on that clip."""
+    try:
+        value = metric.score_clip(ctx)
+    except MetricNotApplicable as exc:
+        return MetricOutcome({"status": "n/a", "value": None, "reason": exc.message})
+    except ClipError as exc:
+        return MetricOutcome({"status": "failed", "value": None, "reason": exc.message})
+    except BenchError as exc:
+        return MetricOutcome({"status": "failed", "value": None, "reason": str(exc)})
+    except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
+        return MetricOutcome({"status": "failed", "value": None, "reason": f"{type(exc).__name__}: {exc}"},
+                             traceback=traceback.format_exc())
+    score: dict[str, Any] = {"status": "ok", "value": value.value}
+    if value.pooled:
+        score["pooled"] = value.pooled
+    if value.extras:
+        score["extras"] = value.extras
+    return MetricOutcome(score, dict(value.artifacts or {}))
 
 
 def _encode_lossless(video: Video) -> bytes:
