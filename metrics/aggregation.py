@@ -50,6 +50,21 @@ def resolve(declared: Any, params: dict) -> Any:
     return declared
 
 
+@dataclass(frozen=True)
+class Channels:
+    """What one clip's outcome carries: a per-clip value, counts pooled across clips (keys of
+    `ClipValue.pooled`), and arrays kept beside the run (keys of `ClipValue.artifacts`)."""
+
+    value: bool = True
+    pooled: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    def covers(self, other: "Channels") -> bool:
+        """Whether every channel `other` names is one of these."""
+        return (self.value or not other.value) and set(other.pooled) <= set(self.pooled) and \
+            set(other.artifacts) <= set(self.artifacts)
+
+
 class Aggregation:
     """The declared reduction of a metric's clip outcomes; `new_state()` makes its empty mergeable state."""
 
@@ -62,6 +77,10 @@ class Aggregation:
         return dataclasses.replace(self, **values)
 
     def new_state(self):
+        raise NotImplementedError
+
+    def reads(self) -> Channels:
+        """The clip-outcome channels this aggregation reads: the metric must declare them."""
         raise NotImplementedError
 
     # ---- running sums, for ClipMetric's torchmetrics states (summed across processes) -----------
@@ -86,6 +105,9 @@ class Mean(Aggregation):
 
     def new_state(self) -> MeanState:
         return MeanState()
+
+    def reads(self) -> Channels:
+        return Channels(value=True)
 
     def tracked_sums(self) -> tuple[str, ...]:
         return ("value",)
@@ -112,6 +134,9 @@ class Pooled(Aggregation):
 
     def new_state(self) -> PooledState:
         return PooledState(dict(self.ratios), self.primary, means=dict(self.means))
+
+    def reads(self) -> Channels:
+        return Channels(value=False, pooled=self.counts())
 
     def counts(self) -> tuple[str, ...]:
         """Every count key a clip's outcome pools."""
@@ -145,6 +170,9 @@ class Frechet(Aggregation):
     consumes_artifacts = True
     untracked = WHOLE_SET
 
+    def reads(self) -> Channels:
+        return Channels(value=False, artifacts=("generated", "reference"))
+
     def new_state(self):
         from metrics.feature_states import FrechetState
 
@@ -163,6 +191,9 @@ class KernelMMD(Aggregation):
     description = "unbiased polynomial-kernel MMD over seeded subsets of pooled features"
     consumes_artifacts = True
     untracked = WHOLE_SET
+
+    def reads(self) -> Channels:
+        return Channels(value=False, artifacts=("generated", "reference"))
 
     def new_state(self):
         from metrics.feature_states import KernelState

@@ -20,7 +20,7 @@ import torch
 from benchmark.core.errors import ClipError
 from benchmark.core.settings import Settings
 from benchmark.core.types import Direction, MetricSpec
-from metrics.aggregation import Aggregation, ByParam, Mean, resolve
+from metrics.aggregation import Aggregation, ByParam, Channels, Mean, resolve  # noqa: F401 (Channels: for metric modules)
 from metrics.context import ClipContext
 
 
@@ -38,16 +38,6 @@ class ClipValue:
 # The features a metric may declare it needs: the names the clip context's feature providers answer to.
 FEATURES = ("frames", "audio", "phones", "landmarks", "identity-embeddings", "inception", "pytorch-fid-inception",
             "syncnet", "i3d")
-
-
-@dataclass(frozen=True)
-class Channels:
-    """What one clip's outcome carries: a per-clip value, counts pooled across clips (keys of
-    `ClipValue.pooled`), and arrays kept beside the run (keys of `ClipValue.artifacts`)."""
-
-    value: bool = True
-    pooled: tuple[str, ...] = ()
-    artifacts: tuple[str, ...] = ()
 
 
 class Metric(ABC):
