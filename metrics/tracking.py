@@ -83,10 +83,14 @@ class ClipMetric(TorchMetric):
         self.aggregation = declared.aggregation
         if self.aggregation.untracked:  # known from the declaration: nothing is built or loaded
             raise ValueError(f"{name} is {self.aggregation.untracked}")
+        try:
+            self._sums = {k: f"sum_{k}" for k in self.aggregation.tracked_sums()}
+        except NotImplementedError:
+            raise ValueError(f"{name}: its aggregation ({type(self.aggregation).__name__}) declares no running sums "
+                             "to track clip by clip, nor why not (`untracked`)") from None
         declared.check()
         self.harness = declared.build()
         self.fps = fps
-        self._sums = {k: f"sum_{k}" for k in self.aggregation.tracked_sums()}
         zero = torch.tensor(0.0, dtype=torch.float64)
         for state in ("clips", "clips_failed", *self._sums.values()):
             self.add_state(state, default=zero.clone(), dist_reduce_fx="sum")

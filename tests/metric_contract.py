@@ -2,7 +2,7 @@
 the plugin of docs/metrics.md): tiny synthetic clips, scored the way a worker scores them.
 
 Clips are 64x64 renders of the mini protocol's face (mediapipe finds it at that size), 16 frames
-at 25 fps with phones and seeded noise audio; a faceless clip (noise) and a 2-frame clip test the
+at 25 fps with phones and seeded noise audio; a faceless clip (8 frames of noise) and a 2-frame clip test the
 outcomes a metric must give instead of crashing. Weights this machine lacks are random files in
 the official layouts (as tests/test_lse_variants.py, test_fvd.py, test_lpips.py fake them):
 the plumbing is tested, the magnitudes mean nothing.
@@ -56,7 +56,7 @@ def clip_frames(key: str) -> tuple[np.ndarray, np.ndarray]:
     """(generated, reference) frames of the synthetic clip `key`."""
     faces = _rendered()
     if key == "faceless":
-        noise = np.random.default_rng(7).integers(0, 256, (N_FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
+        noise = np.random.default_rng(7).integers(0, 256, (N_FRAMES // 2, SIZE, SIZE, 3), dtype=np.uint8)
         return noise, noise[::-1].copy()
     if key == "short":
         return faces[:2], faces[1:3]
@@ -70,18 +70,20 @@ def clip_audio(n_frames: int) -> np.ndarray:
     return (np.random.default_rng(n_frames).standard_normal(int(n_frames / FPS * RATE)) * 0.1).astype(np.float32)
 
 
-def make_context(key: str, settings) -> ClipContext:
+def make_context(key: str, settings, cache_dir=None) -> ClipContext:
     generated, reference = clip_frames(key)
     clip = FramesClip(f"contract-{key}", FPS, reference[0], _annotations(), clip_audio(len(reference)), RATE)
-    return ClipContext(clip, Video(generated, FPS), reference, settings=settings)
+    return ClipContext(clip, Video(generated, FPS), reference, cache_dir=cache_dir, settings=settings)
 
 
 class Scoring:
     """Each metric built once and each synthetic clip's context shared by every metric (as a worker
     shares a clip's features); outcomes memoised, so one scoring serves every check."""
 
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self, settings, cache_dir=None):
+        """`cache_dir`: where reference features persist, as a prepared protocol's do (a fresh
+        context then reads them back, as the next run would)."""
+        self.settings, self.cache_dir = settings, cache_dir
         self._metrics: dict[str, object] = {}
         self._contexts: dict[str, ClipContext] = {}
         self._outcomes: dict[tuple[str, str], object] = {}
@@ -100,7 +102,7 @@ class Scoring:
         if memo not in self._outcomes:
             context_key = memo[1]
             if context_key not in self._contexts:
-                self._contexts[context_key] = make_context(key, self.settings)
+                self._contexts[context_key] = make_context(key, self.settings, self.cache_dir)
             self._outcomes[memo] = score_metric(self.metric(name), self._contexts[context_key])
         return self._outcomes[memo]
 

@@ -70,8 +70,8 @@ def settings(weights, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def scoring(settings):
-    return contract.Scoring(settings)
+def scoring(settings, tmp_path_factory):
+    return contract.Scoring(settings, cache_dir=tmp_path_factory.mktemp("features"))
 
 
 def _available(name, settings):
