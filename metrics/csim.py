@@ -18,8 +18,8 @@ import numpy as np
 
 from benchmark.core.errors import BenchError, ClipError
 from benchmark.perception.registry import get_embedder
-from benchmark.core.stats import PooledState
-from metrics.base import ClipValue, require_coverage
+from metrics.aggregation import ByParam, Pooled
+from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
@@ -41,27 +41,31 @@ class CSIM(LandmarkMetric):
     default_params = {**LANDMARK_DEFAULTS, "network": "arcface", "alignment": ALIGNED,
                       "reduction": "mean over all frames of the protocol (pooled)"}
     variants = {"csim-unaligned": {"alignment": UNALIGNED}}
+    features = ByParam("alignment", {ALIGNED: ("landmarks", "identity-embeddings"),
+                                     UNALIGNED: ("frames", "identity-embeddings")})
+    aggregation = Pooled(ratios={"value": ("similarity_sum", "frames"),
+                                 "reference_value": ("reference_similarity_sum", "reference_frames")}, primary="value")
+    channels = Channels(value=True, pooled=aggregation.counts())
 
     def embedder(self):
         return get_embedder(self.params["network"], self.settings.device, self.settings.weights_dir)
 
-    def check(self) -> None:
+    @classmethod
+    def check(cls, settings, params) -> None:
         from benchmark.perception.user_weights import ARCFACE_R100
 
         try:
-            self.embedder()
+            get_embedder(params["network"], settings.device, settings.weights_dir)
         except BenchError as exc:  # unlike ACD, CSIM has no file-free embedder to fall back on
             raise BenchError(exc.message, hint=f"get {ARCFACE_R100.filename} from {ARCFACE_R100.source} (licence: "
                                                f"{ARCFACE_R100.licence}) and put it there") from None
 
-    def backend_id(self) -> str:
-        if self.params["alignment"] == UNALIGNED:
-            return f"{self.embedder().version()} on whole frames"
-        return f"{self.embedder().version()} on {super().backend_id()} 5-point chips"
-
-    def new_state(self) -> PooledState:
-        return PooledState(ratios={"value": ("similarity_sum", "frames"),
-                                   "reference_value": ("reference_similarity_sum", "reference_frames")}, primary="value")
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        embedder = get_embedder(params["network"], settings.device, settings.weights_dir)
+        if params["alignment"] == UNALIGNED:
+            return f"{embedder.version()} on whole frames"
+        return f"{embedder.version()} on {super().backend_for(settings, params)} 5-point chips"
 
     def _embed(self, ctx: ClipContext, frames: np.ndarray, which: str) -> np.ndarray:
         embedder = self.embedder()

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from benchmark.core.errors import ClipError
-from metrics.base import ClipValue, Metric
+from benchmark.perception.i3d import FEATURE_DIM
+from metrics.aggregation import Frechet, Param
+from metrics.base import Channels, ClipValue, Metric
 from metrics.context import ClipContext
-from metrics.fid import FrechetState
 
 
 def window_starts(n_frames: int, clip_frames: int, stride: int, start: int, windows: str) -> list[int]:
@@ -49,24 +50,29 @@ class FVD(Metric):
                       "accumulate": "float64 sums", "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)", "min_windows": 10}
     variants = {"fvd-windows": {"windows": "non-overlapping"},
                 "fvd-pytorch-i3d": {"network": "pytorch-i3d", "features": "400 logits averaged over time"}}
+    features = ("i3d",)
+    channels = Channels(value=False, artifacts=("generated", "reference"))  # features of every window, pooled
+    aggregation = Frechet(min_samples=Param("min_windows"), dim=FEATURE_DIM, what="FVD", samples="windows",
+                          small_set_hint="")
 
     batch_windows = 4
 
     def i3d(self):
+        return self.i3d_for(self.settings, self.params)
+
+    @staticmethod
+    def i3d_for(settings, params):
         from benchmark.perception.i3d import load_i3d
 
-        return load_i3d(self.params["network"], str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
+        return load_i3d(params["network"], str(torch.device(settings.device)), Path(settings.weights_dir).expanduser().resolve())
 
-    def check(self) -> None:
-        self.i3d()
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.i3d_for(settings, params)
 
-    def backend_id(self) -> str:
-        return self.i3d().version()
-
-    def new_state(self) -> FrechetState:
-        from benchmark.perception.i3d import FEATURE_DIM
-
-        return FrechetState(self.params["min_windows"], FEATURE_DIM, "FVD", "windows", "")
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        return cls.i3d_for(settings, params).version()
 
     def _features(self, frames: np.ndarray) -> np.ndarray:
         p = self.params

@@ -35,18 +35,21 @@ class LPIPS(Metric):
     default_params = {"net": "alex", "version": "0.1", "input_range": "[-1, 1] (x / 127.5 - 1)",
                       "resolution": "the protocol's frames, no resize", "reduction": "mean over frames, then clips"}
     variants = {"lpips-vgg": {"net": "vgg"}}
+    features = ("frames",)
 
     chunk_frames = 16
 
     def network(self):
         return lpips_network(self.params["net"], str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
 
-    def check(self) -> None:
-        self.network()
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.backend_for(settings, params)
 
-    def backend_id(self) -> str:
-        net = self.network()
-        return f"lpips-v0.1-{self.params['net']} heads {net.heads_sha256[:12]}, backbone {net.backbone_sha256[:12]}"
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        net = lpips_network(params["net"], str(torch.device(settings.device)), Path(settings.weights_dir).expanduser().resolve())
+        return f"lpips-v0.1-{params['net']} heads {net.heads_sha256[:12]}, backbone {net.backbone_sha256[:12]}"
 
     @torch.inference_mode()
     def score_clip(self, ctx: ClipContext) -> ClipValue:

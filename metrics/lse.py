@@ -91,22 +91,30 @@ class _LSE(Metric):
                       "mfcc": "python_speech_features 13 coeffs 100 Hz on 16 kHz 16-bit-scale samples",
                       "windows": "min(frames, samples // 640) - 5", "crop": "landmark box, margin 0.4, 224 BGR"}
     backend = "SyncNet syncnet_v2.model (user-supplied)"
+    features = ("landmarks", "audio", "syncnet")
 
-    def backend_id(self) -> str:
-        if self.params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        syncnet = cls.syncnet_for(settings)[1]
+        if params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
             from benchmark.perception.registry import get_landmark_backend
 
-            landmarks = get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
-            return f"{self.syncnet()[1]}; face boxes from {landmarks.version()}"
-        return self.syncnet()[1]
+            landmarks = get_landmark_backend(params["landmarks"], settings.device, settings.weights_dir)
+            return f"{syncnet}; face boxes from {landmarks.version()}"
+        return syncnet
 
     def syncnet(self):
+        return self.syncnet_for(self.settings)
+
+    @staticmethod
+    def syncnet_for(settings):
         from benchmark.perception.syncnet import load_syncnet
 
-        return load_syncnet(self.settings.device, self.settings.weights_dir)
+        return load_syncnet(settings.device, settings.weights_dir)
 
-    def check(self) -> None:
-        self.syncnet()
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.syncnet_for(settings)
 
     score_key: str  # which of sync_scores' numbers this metric reports
 

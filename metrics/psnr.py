@@ -60,6 +60,7 @@ class PSNR(Metric):
     unit = "dB"
     description = "Peak signal-to-noise ratio per RGB frame (MSE over C*H*W, range 255), mean over frames"
     default_params = {"data_range": 255.0, "color": "rgb", "cap_db": 100.0, "reduction": "mean-over-frames"}
+    features = ("frames",)
 
     chunk_frames = 32
 

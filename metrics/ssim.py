@@ -61,6 +61,7 @@ class SSIM(Metric):
     description = "Structural similarity, Gaussian 11x11 window (sigma 1.5), per RGB frame, mean over frames"
     default_params = {"data_range": 255.0, "window": "gaussian", "sigma": 1.5, "truncate": 3.5,
                       "k1": 0.01, "k2": 0.03, "color": "rgb", "reduction": "mean-over-frames"}
+    features = ("frames",)
 
     # each chunk's float32 temporaries (the five maps, their blurs, the SSIM map's terms) are ~15 MB
     # per 256² frame: 4 frames keep them under 100 MB (16 frames: +1.1 GB peak RSS on a 1000-frame clip)

@@ -16,25 +16,25 @@ from benchmark.engine.plan import PlannedClip
 MAX_LISTED_FAILURES = 50
 
 
+def aggregation_of(spec: dict):
+    """The metric's declared aggregation for its recorded variant and parameters (no metric is built)."""
+    from metrics import recorded_metric
+
+    return recorded_metric(spec).aggregation
+
+
 def new_state(spec: dict):
-    """The metric's aggregate state, built from its recorded variant and parameters."""
-    from metrics import METRICS, family_of
-
-    cls = METRICS.get(spec.get("name") or family_of(spec["variant"]))
-    metric = cls(variant=spec["variant"] if spec["variant"] != cls.name else None, **spec.get("params", {}))
-    return metric.new_state()
-
-
-def aggregation_of(spec: dict) -> str:
-    return getattr(new_state(spec), "aggregation", "mean over clips")
+    """The metric's empty mergeable state, from its declared aggregation."""
+    return aggregation_of(spec).new_state()
 
 
 def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, ClipRow],
                   load_artifacts: Callable[[str], dict]) -> dict:
     """One metric's result over the plan's clips (rows by key; a clip with no row is 'missing')."""
     column = spec["column"]
-    state = new_state(spec)
-    consumes = getattr(state, "consumes_artifacts", False)
+    aggregation = aggregation_of(spec)
+    state = aggregation.new_state()
+    consumes = aggregation.consumes_artifacts
     failures, n_failed, n_na, n_ok = [], 0, 0, 0
     na_reasons = set()
     for clip in clips:

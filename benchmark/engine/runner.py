@@ -19,7 +19,7 @@ from typing import Any
 from benchmark.core import provenance
 from benchmark.engine.lineage import find_resembling, reuse_unchanged_rows
 from benchmark.engine.plan import PlannedClip, RunPlan, clip_seed, column_id, row_key, shard_of
-from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
+from benchmark.engine.reduce import clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.core.errors import BenchError
@@ -146,7 +146,7 @@ class Runner:
         if not names:
             raise BenchError("no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)")
         adapter = build_adapter(cfg.model, cfg.model_args, settings)
-        built = list(zip(names, build_metrics_from_names(names, settings)))
+        declared = list(zip(names, declare_metrics(names, settings)))
         label = self._label(adapter)
         for warning in adapter.warnings():
             self.log(f"warning: {warning}")
@@ -154,8 +154,9 @@ class Runner:
         every_clip = protocol.clips()
         clips = stratified_subset(every_clip, cfg.limit, cfg.subset_seed)
         specs = []
-        for name, metric in self._enough_frames(built, [c.n_frames for c in clips], protocol.id):
-            spec = metric.spec.to_dict()
+        kept = self._enough_frames(declared, [c.n_frames for c in clips], protocol.id)
+        for name, metric in kept:
+            spec = metric.spec().to_dict()
             specs.append({**spec, "column": column_id(spec)})
         adapter_fp = adapter.fingerprint()
         planned = []
@@ -168,8 +169,8 @@ class Runner:
             planned.append(PlannedClip(c.id, c.speaker, c.fingerprint, seed, key, i, clip_input))
         sizes = {tuple(c.size) for c in clips}
         resolution = list(sizes.pop()) if len(sizes) == 1 else "mixed"
-        for spec in specs:
-            spec.update(resolution=resolution, aggregation=aggregation_of(spec))
+        for spec, (_, metric) in zip(specs, kept):
+            spec.update(resolution=resolution, aggregation=metric.aggregation.description)
         plan = RunPlan(
             dataset=cfg.dataset,
             protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
@@ -181,12 +182,12 @@ class Runner:
         ).shard_plan(cfg.shard)
         return plan, adapter
 
-    def _enough_frames(self, built: list, frame_counts: list[int], protocol_id: str) -> list:
+    def _enough_frames(self, declared: list, frame_counts: list[int], protocol_id: str) -> list:
         """The metrics that can give a value on these clips. One that cannot (FID on too few frames)
         stops the run before any work when asked for by name; under `all` it is skipped and recorded."""
         asked = set(self.config.metrics) - {"all"}
         kept = []
-        for name, metric in built:
+        for name, metric in declared:
             reason = metric.too_few(frame_counts)
             if reason is None:
                 kept.append((name, metric))
@@ -425,15 +426,18 @@ def merge_rows(old: ClipRow, new: ClipRow, columns: list[str]) -> ClipRow:
     return replace(old, outcomes={**old.outcomes, **{c: MetricOutcome.not_scored(FAILED, reason) for c in columns}})
 
 
-def build_metrics_from_names(names, settings: Settings) -> list:
-    """Every metric built and checked before any work; all that cannot run are named in one error."""
+def declare_metrics(names, settings: Settings) -> list:
+    """Every metric declared and its requirements checked before any work (no scorer is built here: the
+    workers build them); all that cannot run are named in one error."""
     from benchmark.core.errors import BenchError
-    from metrics import create_metric
+    from metrics import declare_metric
 
-    built, problems = [], []
+    declared, problems = [], []
     for name in names:
         try:
-            built.append(create_metric(name, settings))
+            metric = declare_metric(name, settings)
+            metric.check()
+            declared.append(metric)
         except BenchError as exc:
             problems.append((name, exc))
     if len(problems) == 1:
@@ -442,7 +446,7 @@ def build_metrics_from_names(names, settings: Settings) -> list:
         lines = "\n".join(f"  {name}: {exc.message}" + (f"\n      fix: {exc.hint}" if exc.hint else "")
                           for name, exc in problems)
         raise BenchError(f"{len(problems)} metrics cannot run (nothing was computed):\n{lines}")
-    return built
+    return declared
 
 
 # ---- reduce ---------------------------------------------------------------------------------

@@ -85,18 +85,21 @@ def build_adapter(model: str, model_args: dict, settings: Settings):
 
 
 def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
-    """column -> Metric, checking each rebuilt metric has exactly the planned parameters and backend."""
+    """column -> Metric, each built once, after checking its declaration here has exactly the planned
+    parameters and backend."""
     from benchmark.engine.plan import column_id
-    from metrics import create_metric
+    from metrics import declare_metric
 
     out = {}
     for spec in specs:
-        metric = create_metric(spec["variant"], settings)
-        column = column_id(metric.spec.to_dict())
+        declared = declare_metric(spec["variant"], settings)
+        declared.check()
+        here = declared.spec().to_dict()
+        column = column_id(here)
         if column != spec["column"]:
-            raise BenchError(f"metric {spec['variant']} here is {metric.spec.to_dict()}, the plan has {spec}",
+            raise BenchError(f"metric {spec['variant']} here is {here}, the plan has {spec}",
                              hint="run every worker with the same harness, packages and weights")
-        out[column] = metric
+        out[column] = declared.build()
     return out
 
 
@@ -194,28 +197,50 @@ class ClipWorker:
 
         ctx = ClipContext(clip, video, ground_truth, cache_dir=self.cache_dir, settings=self.settings)
         for column in columns:
-            metric = self.metrics[column]
             t0 = time.perf_counter()
-            try:
-                value = metric.score_clip(ctx)
-                outcome = MetricOutcome(OK, value.value, pooled=value.pooled or None, extras=value.extras or None)
-                if value.artifacts:
-                    result.artifacts[column] = value.artifacts
-            except MetricNotApplicable as exc:
-                outcome = MetricOutcome.not_scored(NOT_APPLICABLE, exc.message)
-            except ClipError as exc:
-                outcome = MetricOutcome.not_scored(FAILED, exc.message)
-            except BenchError as exc:
-                outcome = MetricOutcome.not_scored(FAILED, str(exc))
-            except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
-                outcome = MetricOutcome.not_scored(FAILED, f"{type(exc).__name__}: {exc}")
-                result.traceback = (result.traceback or "") + \
-                    f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
+            scored = score_metric(self.metrics[column], ctx)
+            if scored.artifacts:
+                result.artifacts[column] = scored.artifacts
+            if scored.traceback:
+                result.traceback = (result.traceback or "") + f"--- {clip.id} [metric {column}]\n{scored.traceback}\n"
+            outcome = scored.outcome
             outcome.seconds = round(time.perf_counter() - t0, 4)
             outcome.threads = self.settings.threads  # CPU values round with it: a resumed or merged run may mix
             result.row.outcomes[column] = outcome
         if ctx.cache_misses:  # the one-off ground-truth feature cache was filled for this clip
             result.cached_reference = ctx.cache_misses
+
+
+@dataclass
+class ScoredMetric:
+    """One metric on one clip: its outcome for the row (ok, n/a or failed with a reason), the arrays kept
+    beside the run, and the traceback of an unexpected exception (a metric's bug), if any."""
+
+    outcome: MetricOutcome
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+    traceback: str | None = None
+
+    @property
+    def score(self) -> dict[str, Any]:
+        """The outcome as clips.jsonl stores it."""
+        return self.outcome.to_json()
+
+
+def score_metric(metric, ctx) -> ScoredMetric:
+    """Score one clip with one metric; whatever happens stays that metric's status on that clip."""
+    try:
+        value = metric.score_clip(ctx)
+    except MetricNotApplicable as exc:
+        return ScoredMetric(MetricOutcome.not_scored(NOT_APPLICABLE, exc.message))
+    except ClipError as exc:
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, exc.message))
+    except BenchError as exc:
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, str(exc)))
+    except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, f"{type(exc).__name__}: {exc}"),
+                            traceback=traceback.format_exc())
+    outcome = MetricOutcome(OK, value.value, pooled=value.pooled or None, extras=value.extras or None)
+    return ScoredMetric(outcome, dict(value.artifacts or {}))
 
 
 def _encode_lossless(video: Video) -> bytes:
