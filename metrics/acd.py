@@ -59,19 +59,10 @@ class ACD(LandmarkMetric):
         return f"{embedder.version()} on {super().backend_for(settings, params)} chips"
 
     def _embeddings(self, ctx: ClipContext, which: str) -> np.ndarray:
-        embedder = self.embedder()
-        key = ("embeddings", which, embedder.version())
-        if key not in ctx._memo:
-            track = ctx.landmarks(which, self.params["landmarks"])
-            require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-            if which == "generated":
-                ctx._memo[key] = embedder.embed(ctx.generated.frames, track.points, track.found)
-            else:  # the ground truth's embeddings are computed once per protocol version and reused
-                landmarks = ctx.landmark_backend(self.params["landmarks"]).cache_key()
-                folder = ctx.feature_folder("embeddings", {**embedder.cache_key(), "landmarks": landmarks})
-                ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": embedder.embed(
-                    ctx.reference, track.points, track.found)})["embeddings"]
-        return ctx._memo[key]
+        """Each frame's embedding (NaN where no face); the ground truth's are computed once per protocol version."""
+        track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
+        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
+        return ctx.feature("identity-embeddings", which, embedder=self.params["embedder"], landmarks=self.params["landmarks"])
 
     def _anchor(self, ctx: ClipContext) -> np.ndarray | None:
         if self.params["reference"] != "identity":

@@ -206,27 +206,28 @@ class BilabialClosure(LandmarkMetric):
     channels = Channels(value=True, pooled=tuple(event_counts([], [])), artifacts=("aperture", "reference_aperture", "strips"))
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        notes = ctx.annotations()
+        notes = ctx.feature("phones")
         if "phones" not in notes or not len(notes["phones"]):
             raise MetricNotApplicable("no phone alignments: without phone timings there are no /p b m/ events or vowels "
                                       "to check (prepare the protocol with its alignments)")
         p = self.params
         aperture = {}
         for which in ("generated", "reference"):
-            track = ctx.landmarks(which, p["landmarks"])
+            track = ctx.feature("landmarks", which, backend=p["landmarks"])
             require_coverage(track.found, p["min_face_coverage"], f"{self.variant} ({which})")
             aperture[which] = fill_missing(mouth_aperture(track.points), track.found)
         phones = (notes["phones"], notes["phone_start"], notes["phone_end"])
         counts, closures, openings = score_traces(aperture["generated"], aperture["reference"], bilabial_intervals(*phones),
                                                   vowel_intervals(*phones), ctx.clip.fps, p)
-        reference_points = ctx.landmarks("reference", p["landmarks"]).points
+        reference_points = ctx.feature("landmarks", "reference", backend=p["landmarks"]).points
+        generated_frames, reference_frames = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         per_event, strips = [], []
         for event in closures:
             frame = event["frame"]  # where the ground truth closes most
             per_event.append({"start": round(event["start"], 4), "end": round(event["end"], 4), "frame": frame,
                               "generated_min_aperture": round(event["generated_min_aperture"], 4),
                               "reference_min_aperture": round(event["reference_min_aperture"], 4)})
-            strips.append(mouth_strip(ctx.generated.frames[frame], ctx.reference[frame], reference_points[frame]))
+            strips.append(mouth_strip(generated_frames[frame], reference_frames[frame], reference_points[frame]))
         vowels = [{"frame": e["frame"], "generated_held_aperture": round(e["generated_held_aperture"], 4),
                    "reference_held_aperture": round(e["reference_held_aperture"], 4),
                    "reference_open": bool(e["reference_open"]), "generated_open": bool(e["generated_open"])} for e in openings]

@@ -228,7 +228,7 @@ class BlinkRate(LandmarkMetric):
         backend, fps = self.params["landmarks"], ctx.clip.fps
         pooled, extras, artifacts = {"seconds": ctx.generated.n_frames / fps}, {}, {}
         for which, prefix in (("generated", ""), ("reference", "reference_")):
-            track = ctx.landmarks(which, backend)
+            track = ctx.feature("landmarks", which, backend=backend)
             require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
             ear = fill_missing(eye_aspect_ratio(track.points), track.found)
             blinks = detect_blinks(ear, fps, self.params)
@@ -238,9 +238,9 @@ class BlinkRate(LandmarkMetric):
             artifacts[f"{prefix}ear"] = ear.astype(np.float32)  # EAR over time, plotted on the run page
             if which == "generated":
                 generated_blinks = blinks.frames
-        planted = ctx.annotations().get("blink_onsets")
+        planted = ctx.feature("phones").get("blink_onsets")
         if planted is not None:  # synthetic clips know where they blinked: validate the detector
-            span = len(ctx.annotations().get("blink_profile", [0] * 5))
+            span = len(ctx.feature("phones").get("blink_profile", [0] * 5))
             tp, fp, fn = match_events(generated_blinks, planted, span)
             pooled.update(planted_tp=tp, planted_detected=tp + fp, planted_total=tp + fn)
         return ClipValue(pooled["blinks"] / pooled["seconds"], pooled=pooled, extras=extras, artifacts=artifacts)

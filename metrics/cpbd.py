@@ -327,15 +327,15 @@ class CPBD(Metric):
         return "numba-exact-cpbd-1.0.7" if _kernels(None) is not None else "numpy-exact-cpbd-1.0.7"
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        to_grey = GREY_CONVERSIONS[self.params["color"]]
+        to_grey, frames = GREY_CONVERSIONS[self.params["color"]], ctx.feature("frames", "generated")
         if self.device.type == "cuda":
             import torch
 
             from metrics.cpbd_torch import cpbd_frames_torch
 
-            gray = torch.from_numpy(to_grey(ctx.generated.frames)).to(self.device)
+            gray = torch.from_numpy(to_grey(frames)).to(self.device)
             return ClipValue(float(cpbd_frames_torch(gray).mean()))
-        return ClipValue(float(cpbd_video(ctx.generated.frames, to_grey=to_grey).mean()))
+        return ClipValue(float(cpbd_video(frames, to_grey=to_grey).mean()))
 
 
 CHUNK_FRAMES = 4  # small chunks stay in cache: faster than big batches on CPU

@@ -67,26 +67,15 @@ class CSIM(LandmarkMetric):
             return f"{embedder.version()} on whole frames"
         return f"{embedder.version()} on {super().backend_for(settings, params)} 5-point chips"
 
-    def _embed(self, ctx: ClipContext, frames: np.ndarray, which: str) -> np.ndarray:
-        embedder = self.embedder()
-        if self.params["alignment"] == UNALIGNED:
-            return embedder.embed_whole(frames)
-        track = ctx.landmarks(which, self.params["landmarks"])
-        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-        return embedder.embed(frames, track.points, track.found)
-
     def _embeddings(self, ctx: ClipContext, which: str) -> np.ndarray:
-        key = ("csim-embeddings", which, self.params["alignment"], self.embedder().version())
-        if key not in ctx._memo:
-            if which == "generated":
-                ctx._memo[key] = self._embed(ctx, ctx.generated.frames, which)
-            else:  # the ground truth's embeddings: once per protocol version, backend and convention
-                key_parts = {**self.embedder().cache_key(), "alignment": self.params["alignment"]}
-                if self.params["alignment"] == ALIGNED:
-                    key_parts["landmarks"] = ctx.landmark_backend(self.params["landmarks"]).cache_key()
-                folder = ctx.feature_folder("csim", key_parts)
-                ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": self._embed(ctx, ctx.reference, which)})["embeddings"]
-        return ctx._memo[key]
+        """Each frame's embedding (NaN where no face); the ground truth's are cached per protocol version,
+        backend and convention."""
+        if self.params["alignment"] == UNALIGNED:
+            return ctx.feature("identity-embeddings", which, embedder=self.params["network"], alignment=UNALIGNED)
+        track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
+        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
+        return ctx.feature("identity-embeddings", which, embedder=self.params["network"],
+                           landmarks=self.params["landmarks"], alignment=self.params["alignment"])
 
     def _identity(self, ctx: ClipContext) -> np.ndarray:
         identity = ctx.clip.load_identity()[None]

@@ -10,12 +10,10 @@ Each clip's features are stored beside the run, so an interrupted run resumes ex
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import numpy as np
-import torch
 
 from benchmark.perception.inception import FEATURE_DIM
+from benchmark.perception.registry import get_network
 from metrics.aggregation import ByParam, Frechet, KernelMMD, Param
 from metrics.base import Channels, ClipValue, Metric
 from metrics.context import ClipContext
@@ -31,19 +29,18 @@ class _InceptionMetric(Metric):
     features = ByParam("implementation", {None: ("inception",), PYTORCH_FID: ("pytorch-fid-inception",)})
     channels = Channels(value=False, artifacts=("generated", "reference"))  # features of every frame, pooled
 
+    def feature_name(self) -> str:
+        """The Inception features this variant pools (a registered feature and network of the same name)."""
+        return "pytorch-fid-inception" if self.params.get("implementation") == PYTORCH_FID else "inception"
+
     def inception(self):
-        """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
+        """The network on this metric's settings: the same instance the clip context's features use."""
         return self.inception_for(self.settings, self.params)
 
     @staticmethod
     def inception_for(settings, params):
-        if params.get("implementation") == PYTORCH_FID:
-            from benchmark.perception.pytorch_fid_inception import load_pytorch_fid
-
-            return load_pytorch_fid(str(torch.device(settings.device)), Path(settings.weights_dir).expanduser().resolve())
-        from benchmark.perception.inception import load_inception
-
-        return load_inception(settings.device, settings.weights_dir)
+        name = "pytorch-fid-inception" if params.get("implementation") == PYTORCH_FID else "inception"
+        return get_network(name, settings.device, settings.weights_dir)
 
     @classmethod
     def check(cls, settings, params) -> None:
@@ -51,31 +48,13 @@ class _InceptionMetric(Metric):
 
     @classmethod
     def backend_for(cls, settings, params) -> str:
-        if params.get("implementation") == PYTORCH_FID:
-            return cls.inception_for(settings, params)[1]
-        from benchmark.perception.inception import BACKEND
-
-        return f"{BACKEND} ({cls.inception_for(settings, params)[1]})"
+        return cls.inception_for(settings, params).version()
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        if self.params.get("implementation") == PYTORCH_FID:
-            generated, reference = self._pytorch_fid_features(ctx)
-        else:
-            generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
-            reference = ctx.inception_features("reference")
+        generated = ctx.feature(self.feature_name(), "generated")  # on the context's settings (the same as this metric's)
+        reference = ctx.feature(self.feature_name(), "reference")
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"frames": len(generated)})
-
-    def _pytorch_fid_features(self, ctx: ClipContext) -> tuple[np.ndarray, np.ndarray]:
-        from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
-
-        weights, device = self.settings.weights_dir, str(self.device)
-        key = ("pytorch-fid", "generated")
-        if key not in ctx._memo:
-            ctx._memo[key] = pytorch_fid_features(ctx.generated.frames, device, weights)
-        folder = ctx.feature_folder("inception", {"backend": self.backend_id(), "device": device})
-        reference = ctx.cached(folder, lambda: {"features": pytorch_fid_features(ctx.reference, device, weights)})
-        return ctx._memo[key], reference["features"]
 
 
 class FID(_InceptionMetric):

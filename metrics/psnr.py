@@ -65,7 +65,7 @@ class PSNR(Metric):
     chunk_frames = 32
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated, reference = ctx.generated.frames, ctx.reference
+        generated, reference = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         values = []
         for part in frame_chunks(len(generated), self.chunk_frames):
             values.append(psnr_frames(generated[part], reference[part], self.params["data_range"], self.params["cap_db"],
