@@ -9,6 +9,7 @@ digest would change for the same rows.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -93,7 +94,8 @@ def test_the_reduce_reads_typed_rows(monkeypatch):
     import benchmark.engine.reduce as reduce
 
     state = _MeanState()
-    monkeypatch.setattr(reduce, "new_state", lambda spec: state)
+    declared = SimpleNamespace(new_state=lambda: state, consumes_artifacts=False)  # a declared aggregation
+    monkeypatch.setattr(reduce, "aggregation_of", lambda spec: declared)
     rows = {r["key"]: ClipRow.from_json(r) for r in (SCORED, OLDER, FAILED)}
     clips = [PlannedClip(r["clip_id"], r["speaker"], r["clip_fingerprint"], r["seed"], r["key"], i, None)
              for i, r in enumerate((SCORED, OLDER, FAILED))] + [PlannedClip("s3_a", "s3", "c4", 1, "e" * 64, 3, None)]
