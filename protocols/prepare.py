@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.fingerprint import sha256_file, sha256_json
 from benchmark.types import PhoneEvent
+from protocols.pool import stop_pool
 from protocols.source_checks import SourceProblem, check_audio, check_timings
 
 PREP_VERSION = "prep-v1"
@@ -213,7 +214,7 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
             if progress:
                 progress(src.clip_id)
     except BaseException as exc:  # Ctrl-C, or SIGTERM turned into one by the CLI: queued clips are dropped, not waited for
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         if isinstance(exc, KeyboardInterrupt):
             raise PrepareInterrupted(len(entries), len(sources), clips_root) from None
         raise
