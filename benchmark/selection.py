@@ -41,6 +41,13 @@ class SelectedRun:
         problem = integrity_problem(self.record)
         return run_completeness(self.record)["reasons"] + ([problem] if problem else [])
 
+    @property
+    def warning(self) -> str:
+        """What a table says beside a pinned run's values: the worse of its problems."""
+        if integrity_problem(self.record):
+            return "RECORD DOES NOT MATCH ITS ROWS"
+        return "INCOMPLETE RUN" if self.reasons else ""
+
 
 @dataclass
 class Selection:
@@ -54,7 +61,9 @@ class Selection:
             if (label, protocol) in self.runs:
                 continue
             listed = "; ".join(f"{r.run_dir} ({', '.join(r.reasons)})" for r in runs[:MAX_LISTED])
-            out.append(f"{label} on {protocol}: not used, only incomplete runs found: {listed}. "
+            kinds = " or ".join(sorted({"incomplete" if run_completeness(r.record)["reasons"] else "not matching its rows"
+                                        for r in runs}))
+            out.append(f"{label} on {protocol}: not used, every run found is {kinds}: {listed}. "
                        f"Use one anyway by naming its folder: --runs {runs[0].run_dir}")
         return out
 

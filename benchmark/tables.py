@@ -62,7 +62,8 @@ class Cell:
     note: int | None = None       # footnote number
     mark: str = ""               # "best" | "second"
     status: str = ""             # "" | "not run" | "failed" (ran, nothing scored) | "n/a"
-    incomplete: bool = False     # measured on a pinned incomplete run: shown loudly, never ranked
+    incomplete: bool = False     # measured on a pinned incomplete (or untrustworthy) run: shown loudly, never ranked
+    warning: str = ""            # what is shown beside it: INCOMPLETE RUN, or RECORD DOES NOT MATCH ITS ROWS
     target: float | None = None  # the ground truth's value the run recorded beside its own (e.g. blink rate)
     protocol: str = ""           # the protocol the measured value is on (a stand-in's under --substitute)
     interval: tuple | None = None  # 95% CI of the measured value (results tables)
@@ -135,11 +136,11 @@ def _fill(cell: Cell, run: SelectedRun | None, label: str, variant: str, dataset
         cell.status = row["status"] if row else "not run"
         return
     clips = row["coverage"] or f"{run.record['clips']['scored']}"
-    incomplete = f" — INCOMPLETE RUN ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
+    incomplete = f" — {run.warning} ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
     where = (f"measured on {row['protocol']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
              f", {clips} clips at {row['resolution']}, seed {row['seed']}, run {row['run_id'][:8]} in {run.run_dir}"
              + incomplete)
-    cell.measured, cell.incomplete = row["value"], bool(run.reasons)
+    cell.measured, cell.incomplete, cell.warning = row["value"], bool(run.reasons), run.warning
     cell.target, cell.protocol = row["reference_value"], protocol
     cell.coverage = row["partial_coverage"]
     if row["ci95_low"] is not None:
@@ -427,7 +428,7 @@ def _format_cell(cell: Cell, row: Row, style: Style, results: bool = False) -> s
         if results and _interval_text(cell):
             text += " " + style.muted.format(t=esc(_interval_text(cell)))
         if cell.incomplete:
-            text += " " + esc("⚠ INCOMPLETE RUN")
+            text += " " + esc(f"⚠ {cell.warning or 'INCOMPLETE RUN'}")
     elif cell.published is None:
         text = esc(diff or "n/a")
     elif row.adapter and diff:  # a published number with nothing measured beside it: never read as measured

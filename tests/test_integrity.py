@@ -203,6 +203,11 @@ def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_r
     # paper tables: a flagged run is never picked silently; pinned, its reasons say why
     pinned = select_runs([edited]).runs[("still", "mini")]
     assert any("record.json was edited" in reason for reason in pinned.reasons)
+    assert pinned.warning == "RECORD DOES NOT MATCH ITS ROWS"  # not "INCOMPLETE RUN": the worse problem is named
+    from benchmark.tables import build_results_table, render_markdown
+
+    text = render_markdown(build_results_table([edited], "mini", ["psnr"]))
+    assert "⚠ RECORD DOES NOT MATCH ITS ROWS" in text and "⚠ INCOMPLETE RUN" not in text
 
     # compare: the comparison says which side cannot be trusted
     text = render_comparison(compare_runs(clean, edited))

@@ -166,3 +166,25 @@ def test_sigterm_to_bench_prepare_mini_ends_the_process(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted: mini" in err and "Re-run the same command" in err and "Traceback" not in err
     assert not list((data / "mini").glob("*.partial-*"))  # nothing half-built is kept
+
+
+def test_an_interrupted_first_use_build_in_bench_run_says_what_happened(tmp_path, monkeypatch, capsys):
+    """`bench run` builds mini on first use; Ctrl-C / SIGTERM there printed only "aborted"."""
+    import sys
+
+    import pytest
+
+    from benchmark import cli
+    from protocols.mini import build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build", interrupted)
+    monkeypatch.setattr(sys, "argv", ["bench", "run", "--model", "still", "--dataset", "mini", "--metrics", "psnr",
+                                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "runs")])
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 130 and "aborted" not in err
+    assert "interrupted: mini/v2 was not built" in err and "Re-run the same command to build it" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.errors import DatasetNotPreparedError
+from benchmark.errors import DatasetNotPreparedError, Interrupted
 from protocols.base import ManifestProtocol
 from protocols.mini import build as _build
 
@@ -33,5 +33,9 @@ class MiniProtocol(ManifestProtocol):
     def prepare(self, force: bool = False, progress=None) -> Path:
         if self.is_prepared() and not force:
             return self.prepared_dir
-        _build.build(self.prepared_dir, progress=progress)
+        try:
+            _build.build(self.prepared_dir, progress=progress)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted: {self.id} was not built (it builds in a temporary folder; nothing half-built "
+                              "is kept). Re-run the same command to build it.") from None
         return self.prepared_dir
