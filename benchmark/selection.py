@@ -137,14 +137,18 @@ def resolve_run(ref: str | Path, paths: list[Path], protocol: str | None = None,
     if is_run_dir(path):
         return path
     label = str(ref)
-    records = load_records([p for p in paths if Path(p).exists()])[0]
+    records, unreadable = load_records([p for p in paths if Path(p).exists()])
     found = [(run_dir, record) for run_dir, record in records
              if run_label(record) == label and (protocol is None or on_protocol(record, protocol))]
     if not found:
+        from benchmark.runner import folder_label
+
         labels = sorted({run_label(r) for _, r in records if protocol is None or on_protocol(r, protocol)})
         where = ", ".join(map(str, paths))
+        named = [f"{d}: {why}" for d, why in unreadable if Path(d).name.startswith(folder_label(label) + "-")]
         raise BenchError(f"{label!r} is neither a run folder nor the label of a run under {where}"
-                         + (f" on {protocol}" if protocol else ""),
+                         + (f" on {protocol}" if protocol else "")
+                         + (f"; a run folder of that name cannot be read: {named[0]}" if named else ""),
                          hint=(f"labels there: {', '.join(labels[:12])}" if labels else "score one with `bench run --name ...`")
                          + "; or search elsewhere with --runs FOLDER")
     protocols = sorted({protocol_name(r) for _, r in found})

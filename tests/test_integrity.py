@@ -307,3 +307,16 @@ def test_a_data_dir_that_is_a_file_is_one_line(mini_data_root, tmp_path):
 
     with pytest.raises(BenchError, match=r"\$BENCH_DATA .* lies under .*data.txt, which is a file"):
         Settings.create(environ={"BENCH_DATA": str(a_file / "sub")})
+
+
+def test_a_label_whose_run_cannot_be_read_says_so(good_run, tmp_path):
+    """`bench compare det still` answered "'det' is neither a run folder nor the label of a run" when det's
+    record.json was cut short: the folder is there, the message must name why it cannot be used."""
+    from benchmark.selection import resolve_run
+
+    runs = tmp_path / "runs"
+    broken = _copy(good_run, runs, good_run.name)  # still-seed0-…: the folder of the label 'still'
+    text = (broken / "record.json").read_text()
+    (broken / "record.json").write_text(text[: len(text) // 2])
+    with pytest.raises(BenchError, match=r"'still' is neither .*a run folder of that name cannot be read: .*not valid JSON"):
+        resolve_run("still", [runs])
