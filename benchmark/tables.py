@@ -497,10 +497,13 @@ def render_latex(t: Table) -> str:
              r"\begin{tabular}{" + ("l" if has_group else "") + "l" + "r" * len(t.columns) + "}", r"\toprule",
              " & ".join((["Dataset"] if has_group else []) + ["Method"] + _labels(t, _tex)) + r" \\", r"\midrule"]
     lines += [" & ".join(cells) + r" \\" for cells in _body_rows(t, LATEX)]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(t.caption) + ". " + _tex(legend(t, "bold best, underlined second")) + " Source: " + _tex(t.source) + ".}",
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    notes = [r"\textsuperscript{" + str(i) + "}~" + _tex(n) for i, n in enumerate(t.footnotes, 1)]
+    notes += [_tex(n) for n in t.ranking_notes]
+    if notes:  # in the compiled table, where its superscripts point (comments after it were never printed)
+        lines += [r"\par\smallskip", r"{\footnotesize\raggedright"] + [n + r"\par" for n in notes] + ["}"]
+    lines += [r"\caption{" + _tex(t.caption) + ". " + _tex(legend(t, "bold best, underlined second")) + " Source: " + _tex(t.source) + ".}",
               r"\end{table}", ""]
-    lines += [f"% {i}. {_tex(n)}" for i, n in enumerate(t.footnotes, 1)]
-    lines += [f"% {_tex(n)}" for n in t.ranking_notes]
     return "\n".join(lines) + "\n"
 
 
