@@ -24,6 +24,7 @@ of cwd, dirty or not): without either, a changed model would reuse old scores, s
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -75,7 +76,8 @@ class CommandAdapter(Adapter):
         self.version = version or _git_commit(self.cwd)
 
     def default_label(self) -> str:
-        return self.cwd.name if self.cwd else shlex.split(self.template)[0]
+        """The model's folder, else the script or program the command runs (not `{python}`, `python3`, `bash`)."""
+        return self.cwd.name if self.cwd else program_name(self.template)
 
     def warnings(self) -> list[str]:
         if self.version:
@@ -193,6 +195,19 @@ def _check_template(template: str) -> None:
                              hint=f"use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; write {{{{ }}}} for a literal brace") from None
     if not any("{output}" in part for part in parts):
         raise BenchError("command adapter: run= never mentions {output}", hint="the command must write its video to {output}")
+
+
+INTERPRETERS = re.compile(r"(python[0-9.]*|bash|sh|env|uv|conda|micromamba|srun)")
+
+
+def program_name(template: str) -> str:
+    """What a command template runs, as a label: `{python} infer.py --audio {audio}` -> `infer`."""
+    for word in shlex.split(template):
+        name = Path(word).name
+        if word.startswith(("{", "-")) or "=" in word or INTERPRETERS.fullmatch(name):
+            continue  # placeholders, options, VAR=value and interpreters say nothing about the model
+        return Path(name).stem if Path(name).suffix in (".py", ".sh") else name
+    return "command"
 
 
 def _positive_seconds(value) -> float:

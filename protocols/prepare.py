@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.errors import Interrupted
 from benchmark.core.hashing import sha256_file, sha256_json
 from benchmark.core.types import PhoneEvent
+from protocols.pool import stop_pool
 from protocols.source_checks import SourceProblem, check_audio, check_timings
 
 PREP_VERSION = "prep-v1"
@@ -36,7 +38,7 @@ class PrepareProblem(Exception):
         self.message, self.kind, self.file = message, kind, file
 
 
-class PrepareInterrupted(KeyboardInterrupt):
+class PrepareInterrupted(Interrupted):
     """Ctrl-C or SIGTERM while clips were being prepared: says what was kept and how to resume."""
 
     def __init__(self, n_prepared: int, n_total: int, folder: Path, message: str | None = None):
@@ -216,7 +218,7 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
             if progress:
                 progress(src.clip_id)
     except BaseException as exc:  # Ctrl-C, or SIGTERM turned into one by the CLI: queued clips are dropped, not waited for
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         if isinstance(exc, KeyboardInterrupt):
             raise PrepareInterrupted(len(entries), len(sources), clips_root) from None
         raise

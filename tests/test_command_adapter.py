@@ -284,3 +284,15 @@ def test_a_new_model_version_is_a_new_run_that_names_the_one_it_follows(mini_dat
     assert outcomes["v1"].run_dir != outcomes["v2"].run_dir and load_record(outcomes["v1"].run_dir)["adapter"]["model_version"] == "v1"
     assert any(f"a new run: model version v2 (run {outcomes['v1'].run_dir} was made by v1)" in s for s in said), said
     assert outcomes["v2"].n_generated == 1  # another version: nothing reused
+
+
+def test_the_default_label_names_the_script_not_the_interpreter():
+    """`{python} det.py ...` was labelled `_python_` (the placeholder made folder-safe)."""
+    from adapters.command import program_name
+
+    assert program_name("{python} /models/det.py --audio {audio} --out {out}") == "det"
+    assert program_name("python3 -u infer.py {audio}") == "infer"
+    assert program_name("env CUDA_VISIBLE_DEVICES=0 bash run_model.sh {audio}") == "run_model"
+    assert program_name("/opt/sadtalker/bin/talk --in {audio}") == "talk"
+    assert program_name("{python} -m mymodel.infer {audio}") == "mymodel.infer"
+    assert program_name("{python}") == "command"

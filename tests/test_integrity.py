@@ -203,6 +203,11 @@ def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_r
     # paper tables: a flagged run is never picked silently; pinned, its reasons say why
     pinned = select_runs([edited]).runs[("still", "mini")]
     assert any("record.json was edited" in reason for reason in pinned.reasons)
+    assert pinned.warning == "RECORD DOES NOT MATCH ITS ROWS"  # not "INCOMPLETE RUN": the worse problem is named
+    from benchmark.reports.tables import build_results_table, render_markdown
+
+    text = render_markdown(build_results_table([edited], "mini", ["psnr"]))
+    assert "⚠ RECORD DOES NOT MATCH ITS ROWS" in text and "⚠ INCOMPLETE RUN" not in text
 
     # compare: the comparison says which side cannot be trusted
     text = render_comparison(compare_runs(clean, edited))
@@ -302,3 +307,16 @@ def test_a_data_dir_that_is_a_file_is_one_line(mini_data_root, tmp_path):
 
     with pytest.raises(BenchError, match=r"\$BENCH_DATA .* lies under .*data.txt, which is a file"):
         Settings.create(environ={"BENCH_DATA": str(a_file / "sub")})
+
+
+def test_a_label_whose_run_cannot_be_read_says_so(good_run, tmp_path):
+    """`bench compare det still` answered "'det' is neither a run folder nor the label of a run" when det's
+    record.json was cut short: the folder is there, the message must name why it cannot be used."""
+    from benchmark.reports.selection import resolve_run
+
+    runs = tmp_path / "runs"
+    broken = _copy(good_run, runs, good_run.name)  # still-seed0-…: the folder of the label 'still'
+    text = (broken / "record.json").read_text()
+    (broken / "record.json").write_text(text[: len(text) // 2])
+    with pytest.raises(BenchError, match=r"'still' is neither .*a run folder of that name cannot be read: .*not valid JSON"):
+        resolve_run("still", [runs])

@@ -139,3 +139,54 @@ def test_identity_is_a_rest_frame_of_the_ground_truth(mini):
     error = (identity.astype(np.float64) - back) ** 2
     psnr = {name: 10 * np.log10(255**2 / error[mask].mean()) for name, mask in (("face", face), ("mouth", mouth))}
     assert psnr["face"] > 35 and psnr["mouth"] > 30, psnr
+
+
+def test_sigterm_to_bench_prepare_mini_ends_the_process(tmp_path):
+    """`kill PID` while mini is built: it printed "interrupted" and then never exited (the pool's
+    workers, started with max_tasks_per_child, were left running and the exit waited for them)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "data"
+    env = {**os.environ, "BENCH_DATA": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "prepare", "mini", "--workers", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((data / "mini").glob("*.partial-*/identity.png")):  # written just before the pool starts
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(3.0)  # the spawned workers are importing or rendering clips
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("bench prepare mini did not exit within 60 s of SIGTERM")
+    assert proc.returncode == 130, err
+    assert "interrupted: mini" in err and "Re-run the same command" in err and "Traceback" not in err
+    assert not list((data / "mini").glob("*.partial-*"))  # nothing half-built is kept
+
+
+def test_an_interrupted_first_use_build_in_bench_run_says_what_happened(tmp_path, monkeypatch, capsys):
+    """`bench run` builds mini on first use; Ctrl-C / SIGTERM there printed only "aborted"."""
+    import sys
+
+    import pytest
+
+    from benchmark import cli
+    from protocols.mini import build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build", interrupted)
+    monkeypatch.setattr(sys, "argv", ["bench", "run", "--model", "still", "--dataset", "mini", "--metrics", "psnr",
+                                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "runs")])
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 130 and "aborted" not in err
+    assert "interrupted: mini/v2 was not built" in err and "Re-run the same command to build it" in err

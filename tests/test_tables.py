@@ -45,6 +45,8 @@ def test_every_format_renders_measured_and_published(runs):
     assert "<td class=\"best\">21.84 <span class=\"muted\">(published; not run here)</span></td>" in html
     assert r"\textbf{21.84 (published; not run here)}" in tex and r"\underline{20.33 (published; not run here)}" in tex
     assert r"$\uparrow$" in tex
+    body = tex[: tex.index(r"\end{table}")]  # footnotes are printed in the table, not left as % comments
+    assert r"\textsuperscript{1}~" in body and not any(line.startswith("% 1.") for line in tex.splitlines())
     assert "Prajwal et al. 2020 (Wav2Lip)" in html and "<script" not in html
 
 

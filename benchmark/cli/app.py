@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.core.errors import BenchError
+from benchmark.core.errors import BenchError, Interrupted
 
 
 def read_model_args_file(path: Path | None) -> dict:
@@ -57,8 +57,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # `kill`, Slurm pre-emption: stop cleanly, resumable
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:  # click turns a KeyboardInterrupt escaping a command into Abort
+        cause = exc.__cause__
+        click.echo(str(cause) if isinstance(cause, Interrupted) else
+                   "interrupted (Ctrl-C or SIGTERM); re-run the same command: what was finished is reused", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -66,6 +68,6 @@ def main() -> None:
     except BenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        click.echo(str(exc) if isinstance(exc, Interrupted) else "interrupted", err=True)
         sys.exit(130)

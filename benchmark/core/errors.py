@@ -43,3 +43,8 @@ class MetricNotApplicable(ClipError):
 
     def __init__(self, message: str):
         super().__init__("metric", message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during work that can say what it kept and how to go on: the CLI prints the
+    message and exits 130 (a bare KeyboardInterrupt only gets a generic line)."""

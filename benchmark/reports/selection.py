@@ -41,6 +41,13 @@ class SelectedRun:
         problem = integrity_problem(self.record)
         return run_completeness(self.record)["reasons"] + ([problem] if problem else [])
 
+    @property
+    def warning(self) -> str:
+        """What a table says beside a pinned run's values: the worse of its problems."""
+        if integrity_problem(self.record):
+            return "RECORD DOES NOT MATCH ITS ROWS"
+        return "INCOMPLETE RUN" if self.reasons else ""
+
 
 @dataclass
 class Selection:
@@ -54,7 +61,9 @@ class Selection:
             if (label, protocol) in self.runs:
                 continue
             listed = "; ".join(f"{r.run_dir} ({', '.join(r.reasons)})" for r in runs[:MAX_LISTED])
-            out.append(f"{label} on {protocol}: not used, only incomplete runs found: {listed}. "
+            kinds = " or ".join(sorted({"incomplete" if run_completeness(r.record)["reasons"] else "not matching its rows"
+                                        for r in runs}))
+            out.append(f"{label} on {protocol}: not used, every run found is {kinds}: {listed}. "
                        f"Use one anyway by naming its folder: --runs {runs[0].run_dir}")
         return out
 
@@ -128,14 +137,18 @@ def resolve_run(ref: str | Path, paths: list[Path], protocol: str | None = None,
     if is_run_dir(path):
         return path
     label = str(ref)
-    records = load_records([p for p in paths if Path(p).exists()])[0]
+    records, unreadable = load_records([p for p in paths if Path(p).exists()])
     found = [(run_dir, record) for run_dir, record in records
              if run_label(record) == label and (protocol is None or on_protocol(record, protocol))]
     if not found:
+        from benchmark.engine.runner import folder_label
+
         labels = sorted({run_label(r) for _, r in records if protocol is None or on_protocol(r, protocol)})
         where = ", ".join(map(str, paths))
+        named = [f"{d}: {why}" for d, why in unreadable if Path(d).name.startswith(folder_label(label) + "-")]
         raise BenchError(f"{label!r} is neither a run folder nor the label of a run under {where}"
-                         + (f" on {protocol}" if protocol else ""),
+                         + (f" on {protocol}" if protocol else "")
+                         + (f"; a run folder of that name cannot be read: {named[0]}" if named else ""),
                          hint=(f"labels there: {', '.join(labels[:12])}" if labels else "score one with `bench run --name ...`")
                          + "; or search elsewhere with --runs FOLDER")
     protocols = sorted({protocol_name(r) for _, r in found})

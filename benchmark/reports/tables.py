@@ -64,7 +64,8 @@ class Cell:
     note: int | None = None       # footnote number
     mark: str = ""               # "best" | "second"
     status: str = ""             # "" | "not run" | "failed" (ran, nothing scored) | "n/a"
-    incomplete: bool = False     # measured on a pinned incomplete run: shown loudly, never ranked
+    incomplete: bool = False     # measured on a pinned incomplete (or untrustworthy) run: shown loudly, never ranked
+    warning: str = ""            # what is shown beside it: INCOMPLETE RUN, or RECORD DOES NOT MATCH ITS ROWS
     target: float | None = None  # the ground truth's value the run recorded beside its own (e.g. blink rate)
     protocol: str = ""           # the protocol the measured value is on (a stand-in's under --substitute)
     interval: tuple | None = None  # 95% CI of the measured value (results tables)
@@ -139,11 +140,11 @@ def _fill(cell: Cell, run: SelectedRun | None, label: str, variant: str, dataset
         cell.status = found.status if found else "not run"
         return
     clips = found.coverage or f"{run.record['clips']['scored']}"
-    incomplete = f" — INCOMPLETE RUN ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
+    incomplete = f" — {run.warning} ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
     where = (f"measured on {found.protocol}" + (f" standing in for {dataset}" if protocol != dataset else "") +
              f", {clips} clips at {found.resolution}, seed {found.seed}, run {found.run_id[:8]} in {run.run_dir}"
              + incomplete)
-    cell.measured, cell.incomplete = found.value, bool(run.reasons)
+    cell.measured, cell.incomplete, cell.warning = found.value, bool(run.reasons), run.warning
     cell.target, cell.protocol = found.reference_value, protocol
     cell.coverage = found.partial_coverage
     if found.ci95_low is not None:
@@ -429,7 +430,7 @@ def _format_cell(cell: Cell, row: TableRow, style: Style, results: bool = False)
         if results and _interval_text(cell):
             text += " " + style.muted.format(t=esc(_interval_text(cell)))
         if cell.incomplete:
-            text += " " + esc("⚠ INCOMPLETE RUN")
+            text += " " + esc(f"⚠ {cell.warning or 'INCOMPLETE RUN'}")
     elif cell.published is None:
         text = esc(diff or "n/a")
     elif row.adapter and diff:  # a published number with nothing measured beside it: never read as measured
@@ -498,10 +499,13 @@ def render_latex(t: Table) -> str:
              r"\begin{tabular}{" + ("l" if has_group else "") + "l" + "r" * len(t.columns) + "}", r"\toprule",
              " & ".join((["Dataset"] if has_group else []) + ["Method"] + _labels(t, _tex)) + r" \\", r"\midrule"]
     lines += [" & ".join(cells) + r" \\" for cells in _body_rows(t, LATEX)]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(t.caption) + ". " + _tex(legend(t, "bold best, underlined second")) + " Source: " + _tex(t.source) + ".}",
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    notes = [r"\textsuperscript{" + str(i) + "}~" + _tex(n) for i, n in enumerate(t.footnotes, 1)]
+    notes += [_tex(n) for n in t.ranking_notes]
+    if notes:  # in the compiled table, where its superscripts point (comments after it were never printed)
+        lines += [r"\par\smallskip", r"{\footnotesize\raggedright"] + [n + r"\par" for n in notes] + ["}"]
+    lines += [r"\caption{" + _tex(t.caption) + ". " + _tex(legend(t, "bold best, underlined second")) + " Source: " + _tex(t.source) + ".}",
               r"\end{table}", ""]
-    lines += [f"% {i}. {_tex(n)}" for i, n in enumerate(t.footnotes, 1)]
-    lines += [f"% {_tex(n)}" for n in t.ranking_notes]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ from protocols import grid_grammar
 from protocols.base import clip_list_fingerprint
 from protocols.mini import choreography as C
 from protocols.mini import face as F
+from protocols.pool import stop_pool
 
 VERSION = "v2"  # bump when the clips change (v2: the identity is a rest frame of the ground truth's rendering)
 FPS = 25
@@ -181,7 +182,7 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
             if progress:
                 progress(entry["id"])
     except BaseException:  # Ctrl-C / SIGTERM or a failed clip: nothing half-built is kept, queued clips are dropped
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     pool.shutdown()
