@@ -40,7 +40,8 @@ def motion_beats(angles: np.ndarray, fps: float, found: np.ndarray | None = None
     """Times (s) of the strict local minima of the head's angular speed, run by run (never across a gap).
 
     Speed v_t = |a_{t+1} − a_t| (degrees per frame), Gaussian-smoothed (σ = smooth_s · fps frames, reflect,
-    truncate 4, as scipy.ndimage.gaussian_filter); a minimum at index t is a beat at t / fps (Bailando)."""
+    truncate 4, as Bailando's scipy.ndimage.gaussian_filter); a minimum at index t is a beat at (t + ½) / fps
+    (Bailando counts it at frame t; half a frame is 8 ms at its 60 fps but 20 ms at 25 fps)."""
     from scipy.ndimage import gaussian_filter1d
     from scipy.signal import argrelextrema
 
@@ -53,7 +54,8 @@ def motion_beats(angles: np.ndarray, fps: float, found: np.ndarray | None = None
         v = np.linalg.norm(np.diff(a[start:stop], axis=0), axis=1)
         v = gaussian_filter1d(v, smooth_s * fps, mode="reflect", truncate=4.0)
         beats += (start + argrelextrema(v, np.less)[0]).tolist()
-    return np.asarray(beats, dtype=np.float64) / fps
+    # v_t is the speed between frames t and t + 1 (frame t shown at t / fps): it belongs to (t + ½) / fps
+    return (np.asarray(beats, dtype=np.float64) + 0.5) / fps
 
 
 def speech_onsets(audio: np.ndarray, rate: int, min_gap_s: float = ONSET_MIN_GAP_S, window_s: float = 0.032,
