@@ -32,7 +32,7 @@ import numpy as np
 # camera; unit = the outer-eye-corner distance (36-45), origin = their mid-point. Proportions of an
 # average adult face (eye fissure ~30 mm of ~90 mm ex-ex, nose tip ~38 mm in front of the outer corners).
 RIGID_IDS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
-_CANONICAL_MM = {
+CANONICAL_MM = {
     27: (0.0, -5.0, -18.0),  # nasion (bridge between the eyes)
     28: (0.0, 12.0, -24.0),
     29: (0.0, 25.0, -30.0),
@@ -47,7 +47,7 @@ _CANONICAL_MM = {
     42: (16.0, 2.0, -8.0),
     45: (45.0, 0.0, 0.0),
 }
-CANONICAL_RIGID = np.array([_CANONICAL_MM[i] for i in RIGID_IDS], dtype=np.float64) / 90.0
+CANONICAL_RIGID = np.array([CANONICAL_MM[i] for i in RIGID_IDS], dtype=np.float64) / 90.0
 RIGID_WEIGHTS = np.ones(len(RIGID_IDS))
 OUTER_EYE_CORNERS = (36, 45)
 
@@ -97,30 +97,27 @@ def euler_angles(r: np.ndarray) -> np.ndarray:
 
 def reference_from_points(points: np.ndarray, found: np.ndarray | None = None) -> np.ndarray:
     """A 3-D reference with this face's proportions: the median of its rigid points over `points`'
-    frames (each frame first aligned to the canonical shape by a 2-D similarity), lifted to 3-D with the
-    canonical depths. Angles measured against it are relative to the median head pose of those frames.
+    frames (each frame first brought to the canonical shape's size and place by a least-squares scale
+    and shift, no rotation), lifted to 3-D with the canonical depths. Angles measured against it are
+    relative to the median head pose of those frames, roll included.
 
     `points` (T, 68, 2) pixels; a single frame (1, 68, 2) works too (e.g. the identity image)."""
     rigid = np.asarray(points, dtype=np.float64)[:, RIGID_IDS]
-    ok = np.isfinite(rigid).all(axis=(1, 2)) if found is None else (np.asarray(found, bool) & np.isfinite(rigid).all(axis=(1, 2)))
+    ok = np.isfinite(rigid).all(axis=(1, 2))
+    if found is not None:
+        ok &= np.asarray(found, dtype=bool)
     if not ok.any():
         raise ValueError("no frame with a face to build a pose reference from")
     target = CANONICAL_RIGID[:, :2]
-    aligned = np.stack([_similarity_align(frame, target) for frame in rigid[ok]])
+    aligned = np.stack([_scale_align(frame, target) for frame in rigid[ok]])
     shape = np.median(aligned, axis=0)
     return np.concatenate([shape, CANONICAL_RIGID[:, 2:]], axis=1)
 
 
-def _similarity_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`source` (N, 2) moved onto `target` by the least-squares rotation, scale and translation."""
-    ms, mt = source.mean(0), target.mean(0)
-    a, b = source - ms, target - mt
-    u, sig, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    fix = np.diag([1.0, d])
-    rot = u @ fix @ vt
-    scale = (sig * np.diag(fix)).sum() / (a**2).sum()
-    return scale * a @ rot + mt
+def _scale_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`source` (N, 2) moved onto `target` by the least-squares isotropic scale and translation."""
+    a, b = source - source.mean(0), target - target.mean(0)
+    return (a * b).sum() / (a * a).sum() * a + target.mean(0)
 
 
 def estimate_head_pose(points: np.ndarray, found: np.ndarray | None = None, reference: np.ndarray | None = None,

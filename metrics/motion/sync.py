@@ -1,7 +1,7 @@
 """Weightless audio-visual offset: the lag at which mouth openness best follows the speech envelope.
 
 Our definition (no published metric computes it; it mirrors SyncNet's offset and confidence, vshift 15):
-both signals lose their slow trend (a 0.5 s centred moving mean, over frames where each is valid), then
+both signals lose their slow trend (a 1 s centred moving mean, over frames where each is valid), then
 r(k) = Pearson(o_t, e_{t−k}) over frames t where the face was found and both t and t − k are speech
 (VAD), for k = −K … K (K = 15 frames). Offset = argmax_k r(k) in frames, positive when the video is late
 (the mouth moves k frames after the sound); confidence = max r − median_k r(k); r(0) is reported too.
@@ -19,7 +19,7 @@ import numpy as np
 from metrics.motion.frames import valid_frames
 
 MAX_LAG = 15
-DETREND_S = 0.5
+DETREND_S = 1.0  # a 1 s moving mean: a ~1 Hz high-pass below the 2-7 Hz band where mouth and envelope co-vary
 MIN_PAIRS_S = 1.0  # a lag needs this much overlap (seconds of frames) to get a correlation
 
 
