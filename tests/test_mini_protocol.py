@@ -155,7 +155,8 @@ def test_planted_motion_silences_and_brows(mini):
         audio, rate = read_wav(clip.audio_path)
         centres = (np.arange(clip.n_frames) + 0.5) / clip.fps
         for start, end in silences:
-            assert np.abs(audio[int(np.ceil(start * rate)) : int(end * rate)]).max() < 1e-3
+            # no speech: below -40 dBFS (the synthesiser's own decay after the last phone is ~-50 dBFS)
+            assert np.abs(audio[int(np.ceil(start * rate)) : int(end * rate)]).max() < 1e-2
             inside = (centres >= start) & (centres < end)
             assert inside.sum() >= 0.3 * clip.fps
             assert np.all(truth["mouth_state"][inside] == np.float32(C.REST_APERTURE))

@@ -206,7 +206,8 @@ _DEPTH_MM = {
     **dict(zip(range(17, 27), (8, -2, -8, -12, -14, -14, -12, -8, -2, 8))),  # brows
     **dict(zip((37, 38, 40, 41, 43, 44, 46, 47), (-6, -8, -8, -6, -8, -6, -6, -8))),  # lids
     **dict(zip(range(48, 60), (-8, -16, -21, -23, -21, -16, -8, -14, -18, -19, -18, -14))),  # outer lips
-    **dict(zip(range(60, 68), (-10, -18, -20, -18, -10, -16, -18, -16))),  # inner lips
+    # inner lips: facing points share a depth, so lips closed in the image stay closed when the head turns
+    **dict(zip(range(60, 68), (-10, -18, -20, -18, -10, -18, -20, -18))),
     **{i: xyz[2] for i, xyz in H.CANONICAL_MM.items()},  # nose and eye corners
 }
 JAW_RING_BEHIND_MM, FOREHEAD_BEHIND_MM = 25.0, 10.0
