@@ -268,6 +268,10 @@ def test_av_offset_of_an_unrelated_mouth_has_no_confidence_and_silence_is_exclud
     speech = np.zeros(n, bool)
     speech[:20] = True  # 0.8 s of speech: under the 1 s a lag needs
     assert np.isnan(S.av_offset(other(np.arange(n) / FPS), e, speech, FPS).offset)
+    # a still image's mouth: constant up to float noise -> no offset (was ±15 from rounding residue)
+    still = np.full(n, 0.03) + 1e-13 * np.random.default_rng(0).normal(size=n)
+    assert np.isnan(S.av_offset(still, e, np.ones(n, bool), FPS).offset)
+    assert np.isnan(S.av_offset_paired(still, other(np.arange(n) / FPS), FPS).offset)
 
 
 # --- head motion ---------------------------------------------------------------------------------------------

@@ -62,8 +62,9 @@ def correlogram(x: np.ndarray, y: np.ndarray, valid_x: np.ndarray, valid_y: np.n
             continue
         a, b = x[t[keep]], y[t[keep] - k]
         a, b = a - a.mean(), b - b.mean()
-        den = np.sqrt((a * a).sum() * (b * b).sum())
-        r[i] = (a * b).sum() / den if den > 0 else np.nan
+        if a.std() < 1e-9 or b.std() < 1e-9:  # a constant mouth (a still image) has no correlation, not a tiny one
+            continue
+        r[i] = (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())
     return lags, r
 
 
