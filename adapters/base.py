@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Iterable
 from benchmark.core.version import __version__
 from benchmark.core.errors import BenchError
 from benchmark.core.hashing import sha256_bytes, sha256_json
-from benchmark.core.types import GenerationRequest, Video
+from benchmark.core.types import Clip, GenerationRequest, Video
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,17 @@ class Adapter(ABC):
     def weights(self) -> dict[str, str]:
         """File name -> sha256 of every weight file the adapter loads (none for reference adapters)."""
         return {}
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Network name -> number of parameters it runs in this process (`bench profile`); none by default
+        (reference adapters, and models run elsewhere: folder, command)."""
+        return {}
+
+    def inspect_clip(self, clip: Clip) -> dict | None:
+        """Check the file the model wrote for `clip` before the run, as scoring will read it, scoring
+        nothing (`bench validate`): {"clip_id", "file", "status": ok | conformed | failed, "conformed",
+        "problem"}. None (the default): the adapter reads no such file, there is nothing to check."""
+        return None
 
     def code_version(self) -> str:
         """Package version + hash of the adapter's source: editing the adapter invalidates cached results."""

@@ -5,6 +5,7 @@ The public Python API, imported on first use (so `bench` starts without pandas o
     from benchmark import load_runs, load_clips      # results as DataFrames (benchmark.reports.frames)
     from benchmark import ClipMetric                 # a clip metric as a torchmetrics.Metric
     from benchmark import Settings, create_metric    # one settings object; any metric by name
+    from benchmark import declare_metric             # a metric's declaration (spec, aggregation), nothing built
 
 User code never needs the top-level `metrics`, `adapters` or `protocols` packages for these
 (a model's own repository may have a `metrics` package that shadows ours).
@@ -23,6 +24,7 @@ _PUBLIC_API = {
     "ClipMetric": "metrics.tracking:ClipMetric",
     "Settings": "benchmark.core.settings:Settings",
     "create_metric": "metrics:create_metric",
+    "declare_metric": "metrics:declare_metric",
     "RunConfig": "benchmark.engine.runner:RunConfig",
     "Runner": "benchmark.engine.runner:Runner",
     "BenchError": "benchmark.core.errors:BenchError",

@@ -12,7 +12,7 @@ from benchmark.core.registry import Registry
 from benchmark.core.settings import Settings
 
 if TYPE_CHECKING:
-    from metrics.base import Metric
+    from metrics.base import Metric, MetricDeclaration
 
 BUILTIN_METRICS: dict[str, str] = {
     "psnr": "metrics.psnr:PSNR",
@@ -43,12 +43,29 @@ def family_of(name: str) -> str:
     return METRICS.resolve(name)
 
 
-def create_metric(name: str, settings: Settings) -> Metric:
-    """The metric (or variant) `name` on the settings' device, weights folder and backends, checked."""
+def declare_metric(name: str, settings: Settings) -> MetricDeclaration:
+    """The metric (or variant) `name` declared on the settings' device, weights folder and backends
+    (nothing is built or checked: see MetricDeclaration.check and .build)."""
     family = family_of(name)
-    metric = METRICS.get(family)(variant=name if name != family else None, settings=settings)
-    metric.check()
-    return metric
+    return METRICS.get(family).declare(name if name != family else None, settings)
+
+
+def recorded_metric(spec: dict) -> MetricDeclaration:
+    """The declaration of a metric spec as a record or plan wrote it (its variant and parameters),
+    for its aggregation and channels: reduce and compare read it; it has no settings to build on."""
+    from metrics.base import MetricDeclaration
+
+    cls = METRICS.get(spec.get("name") or family_of(spec["variant"]))
+    variant = spec["variant"]
+    overrides = dict(spec.get("params", {}))
+    return MetricDeclaration(cls, variant, cls.params_for(variant, None, overrides), None, overrides)
+
+
+def create_metric(name: str, settings: Settings) -> Metric:
+    """The metric (or variant) `name` on the settings' device, weights folder and backends, checked and built."""
+    declared = declare_metric(name, settings)
+    declared.check()
+    return declared.build()
 
 
 # fast, offline, and what most papers report; `--metrics all` adds FID/KID, ACD and (with weights) LSE
@@ -68,7 +85,7 @@ def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print,
     available = []
     for name in METRICS.names():
         try:
-            METRICS.get(name)(settings=settings).check()
+            declare_metric(name, settings).check()
             available.append(name)
         except BenchError as exc:
             log(f"--metrics all: skipping {name}: {exc.message}")

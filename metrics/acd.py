@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.perception.registry import get_embedder
-from benchmark.core.stats import PooledState
-from metrics.base import ClipValue, require_coverage
+from metrics.aggregation import Pooled
+from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
@@ -44,32 +44,25 @@ class ACD(LandmarkMetric):
         "acd-identity": {"reference": "identity"},
         "acd-e-identity": {"distance": "euclidean", "reference": "identity"},
     }
+    features = ("landmarks", "identity-embeddings")
+    aggregation = Pooled(ratios={"value": ("distance_sum", "pairs"),
+                                 "reference_value": ("reference_distance_sum", "reference_pairs")}, primary="value")
+    channels = Channels(value=True, pooled=aggregation.counts())
 
     def embedder(self):
         """This metric's identity embedder on its settings' device and weights folder."""
         return get_embedder(self.params["embedder"], self.settings.device, self.settings.weights_dir)
 
-    def backend_id(self) -> str:
-        return f"{self.embedder().version()} on {super().backend_id()} chips"
-
-    def new_state(self) -> PooledState:
-        return PooledState(ratios={"value": ("distance_sum", "pairs"),
-                                   "reference_value": ("reference_distance_sum", "reference_pairs")}, primary="value")
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        embedder = get_embedder(params["embedder"], settings.device, settings.weights_dir)
+        return f"{embedder.version()} on {super().backend_for(settings, params)} chips"
 
     def _embeddings(self, ctx: ClipContext, which: str) -> np.ndarray:
-        embedder = self.embedder()
-        key = ("embeddings", which, embedder.version())
-        if key not in ctx._memo:
-            track = ctx.landmarks(which, self.params["landmarks"])
-            require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-            if which == "generated":
-                ctx._memo[key] = embedder.embed(ctx.generated.frames, track.points, track.found)
-            else:  # the ground truth's embeddings are computed once per protocol version and reused
-                landmarks = ctx.landmark_backend(self.params["landmarks"]).cache_key()
-                folder = ctx.feature_folder("embeddings", {**embedder.cache_key(), "landmarks": landmarks})
-                ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": embedder.embed(
-                    ctx.reference, track.points, track.found)})["embeddings"]
-        return ctx._memo[key]
+        """Each frame's embedding (NaN where no face); the ground truth's are computed once per protocol version."""
+        track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
+        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
+        return ctx.feature("identity-embeddings", which, embedder=self.params["embedder"], landmarks=self.params["landmarks"])
 
     def _anchor(self, ctx: ClipContext) -> np.ndarray | None:
         if self.params["reference"] != "identity":

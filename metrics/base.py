@@ -1,8 +1,11 @@
-"""The interface every metric shares.
+"""The interface every metric shares: a declaration on the class, a scorer built from it.
 
-A metric scores one clip at a time (`update` returns that clip's value and folds it into a
-mergeable state), declares whether higher or lower is better, and names its variant and
-parameters so every number it produces can be traced back to an exact convention.
+A metric class declares, as data, its name and variants, parameters, direction, unit, the
+features it needs, what each clip's outcome carries and how outcomes aggregate (metrics/
+aggregation.py). Planning, reduce, compare, tables and ClipMetric read that declaration; only a
+worker builds the scorer, which scores one clip at a time (`score_clip`, or `update` to fold it
+into a mergeable state). Every number names its variant and parameters, so it can be traced back
+to an exact convention.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import torch
 
 from benchmark.core.errors import ClipError
 from benchmark.core.settings import Settings
-from benchmark.core.stats import MeanState
 from benchmark.core.types import Direction, MetricSpec
+from metrics.aggregation import Aggregation, ByParam, Channels, Mean, resolve  # noqa: F401 (Channels: for metric modules)
 from metrics.context import ClipContext
 
 
@@ -32,7 +35,21 @@ class ClipValue:
     artifacts: dict[str, np.ndarray] = field(default_factory=dict)  # large per-clip arrays kept beside the run
 
 
+# The features a metric may declare it needs: the names the clip context's feature providers answer to.
+FEATURES = ("frames", "audio", "phones", "landmarks", "identity-embeddings", "inception", "pytorch-fid-inception",
+            "syncnet", "i3d")
+
+
 class Metric(ABC):
+    """A metric is declared by its class (data and classmethods, read without building it) and
+    built once per worker to score clips.
+
+    The declaration: name and variants, default parameters, direction, unit, the features it needs,
+    its per-clip channels and its aggregation; `check` and `backend_for` answer from settings and
+    parameters. `declare()` resolves a variant under settings into a `MetricDeclaration` (the spec,
+    the empty state, the requirements check); only `MetricDeclaration.build()` makes a scorer.
+    """
+
     name: ClassVar[str]
     direction: ClassVar[Direction]
     unit: ClassVar[str] = ""
@@ -41,37 +58,69 @@ class Metric(ABC):
     default_params: ClassVar[dict[str, Any]] = {}
     # variant name -> parameter overrides; the default variant is called `name`
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    features: ClassVar[tuple[str, ...] | ByParam] = ("frames",)  # names from FEATURES
+    channels: ClassVar[Channels | ByParam] = Channels()
+    aggregation: ClassVar[Aggregation | ByParam] = Mean()
 
-    def __init__(self, variant: str | None = None, settings: Settings | None = None, **overrides: Any):
-        """`settings` gives the device, the weights folder and the backend choices (None: Settings.create(),
-        for tests and the Python API); explicit `overrides` win over everything."""
-        variant = variant or self.name
-        if variant != self.name and variant not in self.variants:
-            raise ValueError(f"metric {self.name} has no variant {variant!r}; known: {[self.name, *self.variants]}")
-        self.variant = variant
-        self.settings = settings if settings is not None else Settings.create()
-        self.params = {**self.default_params, **self.variants.get(variant, {}), **self.settings_params(), **overrides}
-        self.device = torch.device(self.settings.device)
-        self.state = self.new_state()
+    # ---- the declaration: answered from the class, settings and parameters ----------------------
 
-    def settings_params(self) -> dict[str, Any]:
+    @classmethod
+    def declare(cls, variant: str | None = None, settings: Settings | None = None, **overrides: Any) -> MetricDeclaration:
+        """This metric (or variant) with its parameters resolved under `settings` (None: Settings.create());
+        explicit `overrides` win over everything. Unknown variants and parameter values raise ValueError."""
+        variant = variant or cls.name
+        if variant != cls.name and variant not in cls.variants:
+            raise ValueError(f"metric {cls.name} has no variant {variant!r}; known: {[cls.name, *cls.variants]}")
+        settings = settings if settings is not None else Settings.create()
+        declared = MetricDeclaration(cls, variant, cls.params_for(variant, settings, overrides), settings, dict(overrides))
+        try:  # a parameter value the declarations do not know fails here, not mid-run
+            declared.aggregation, declared.features, declared.channels
+        except ValueError as exc:
+            raise ValueError(f"{cls.name}: {exc}") from None
+        return declared
+
+    @classmethod
+    def params_for(cls, variant: str, settings: Settings | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Defaults, then the variant's, then the settings' backend choices, then `overrides`."""
+        return {**cls.default_params, **cls.variants.get(variant, {}), **cls.settings_params(settings), **overrides}
+
+    @classmethod
+    def settings_params(cls, settings: Settings | None) -> dict[str, Any]:
         """The backend choices of the settings this metric has a parameter for (a None choice keeps the default)."""
-        chosen = {"landmarks": self.settings.landmarks, "embedder": self.settings.embedder}
-        return {k: v for k, v in chosen.items() if v is not None and k in self.default_params}
+        if settings is None:
+            return {}
+        chosen = {"landmarks": settings.landmarks, "embedder": settings.embedder}
+        return {k: v for k, v in chosen.items() if v is not None and k in cls.default_params}
 
-    def check(self) -> None:
+    @classmethod
+    def check(cls, settings: Settings, params: dict[str, Any]) -> None:
         """Raise a BenchError now (before any clip is processed) if something the metric needs is missing."""
 
-    def too_few(self, frame_counts: list[int]) -> str | None:
+    @classmethod
+    def backend_for(cls, settings: Settings, params: dict[str, Any]) -> str:
+        """The backend that produces the numbers under these settings, as recorded (e.g. a landmark detector's version)."""
+        return cls.backend
+
+    @classmethod
+    def too_few(cls, variant: str, params: dict[str, Any], frame_counts: list[int]) -> str | None:
         """Why this metric can give no value over clips of these frame counts, known before any work (or None).
 
         A metric pooled over the whole set (FID) needs enough samples; saying so up front spares
         generating and featurising every clip for a number that cannot come."""
         return None
 
+    # ---- the scorer ---------------------------------------------------------------------------
+
+    def __init__(self, variant: str | None = None, settings: Settings | None = None, **overrides: Any):
+        """`settings` gives the device, the weights folder and the backend choices (None: Settings.create(),
+        for tests and the Python API); explicit `overrides` win over everything."""
+        declared = type(self).declare(variant, settings, **overrides)
+        self.variant, self.settings, self.params = declared.variant, declared.settings, dict(declared.params)
+        self.device = torch.device(self.settings.device)
+        self._state = None
+
     def backend_id(self) -> str:
-        """The backend that produced the numbers, as recorded (e.g. a landmark detector's version)."""
-        return self.backend
+        return type(self).backend_for(self.settings, self.params)
 
     @property
     def spec(self) -> MetricSpec:
@@ -83,8 +132,19 @@ class Metric(ABC):
         """Score one clip (generated vs reference frames, with shared cached features)."""
 
     def new_state(self):
-        """The mergeable aggregate: the mean over clips unless a metric pools (sums) across clips."""
-        return MeanState()
+        """The declared aggregation's empty mergeable state for this metric's parameters."""
+        return resolve(type(self).aggregation, self.params).new_state()
+
+    @property
+    def state(self):
+        """The aggregate of the clips `update` saw (made on first use: the engine's workers never need it)."""
+        if getattr(self, "_state", None) is None:
+            self._state = self.new_state()
+        return self._state
+
+    @state.setter
+    def state(self, value) -> None:
+        self._state = value
 
     def update(self, ctx: ClipContext) -> ClipValue:
         self.require_same_settings(ctx)
@@ -105,6 +165,60 @@ class Metric(ABC):
 
     def reset(self) -> None:
         self.state = self.new_state()
+
+
+@dataclass(frozen=True)
+class MetricDeclaration:
+    """One metric (variant) with its parameters resolved: its spec, requirements, features,
+    channels and aggregation, everything but the scorer (which `build` makes).
+
+    `settings` is None for a declaration rebuilt from a record (reduce, compare): its aggregation
+    and channels are known, its requirements and backend are not asked."""
+
+    cls: type[Metric]
+    variant: str
+    params: dict[str, Any]
+    settings: Settings | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # what `build` passes on to the class
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    @property
+    def direction(self) -> Direction:
+        return self.cls.direction
+
+    @property
+    def aggregation(self) -> Aggregation:
+        return resolve(self.cls.aggregation, self.params)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(resolve(self.cls.features, self.params))
+
+    @property
+    def channels(self) -> Channels:
+        return resolve(self.cls.channels, self.params)
+
+    def check(self) -> None:
+        self.cls.check(self.settings, self.params)
+
+    def backend(self) -> str:
+        return self.cls.backend_for(self.settings, self.params)
+
+    def spec(self) -> MetricSpec:
+        return MetricSpec(self.cls.name, self.variant, self.cls.direction, dict(self.params), self.backend(), self.cls.unit,
+                          self.cls.description)
+
+    def too_few(self, frame_counts: list[int]) -> str | None:
+        return self.cls.too_few(self.variant, self.params, frame_counts)
+
+    def build(self) -> Metric:
+        """The scorer: the only place a metric is constructed (once per worker, or once per ClipMetric)."""
+        if self.settings is None:
+            raise ValueError(f"{self.variant}: a declaration read from a record has no settings to build a scorer on")
+        return self.cls(self.variant if self.variant != self.cls.name else None, self.settings, **self.overrides)
 
 
 def require_coverage(found: np.ndarray, minimum: float, what: str) -> None:

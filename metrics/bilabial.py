@@ -25,8 +25,8 @@ import numpy as np
 
 from benchmark.core.errors import MetricNotApplicable
 from benchmark.perception.face_geometry import fill_missing, mouth_aperture
-from benchmark.core.stats import PooledState
-from metrics.base import ClipValue, require_coverage
+from metrics.aggregation import ByParam, Pooled
+from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
@@ -177,6 +177,16 @@ def mouth_strip(generated: np.ndarray, reference: np.ndarray, points: np.ndarray
 
 HEADLINES = ("mean(closure_recall, opening_recall)", "closure_recall")
 
+# the pooled results, each a ratio of counts summed over clips (event_counts' keys)
+RATIOS = {"closure_recall": ("both_closed", "reference_closed"), "opening_recall": ("both_open", "reference_open"),
+          "closure_rate": ("generated_closed", "events"), "reference_closure_rate": ("reference_closed", "events"),
+          "opening_rate": ("generated_open", "vowel_events"), "reference_opening_rate": ("reference_open", "vowel_events"),
+          "mean_aperture_at_events": ("generated_aperture_sum", "events"),
+          "reference_mean_aperture_at_events": ("reference_aperture_sum", "events"),
+          "held_aperture_at_vowels": ("generated_vowel_aperture_sum", "vowel_events"),
+          "reference_held_aperture_at_vowels": ("reference_vowel_aperture_sum", "vowel_events")}
+BALANCED = ("closure_recall", "opening_recall")
+
 
 class BilabialClosure(LandmarkMetric):
     name = "bilabial"
@@ -188,47 +198,36 @@ class BilabialClosure(LandmarkMetric):
                       "open_events": "vowels: ground truth's peak frame +- halfwidth, held open", "headline": HEADLINES[0]}
     # the pre-2026 headline, closure recall alone: reproduces old numbers (a closed still scores 1.0 on it)
     variants = {"bilabial-recall": {"headline": "closure_recall"}}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.params["headline"] not in HEADLINES:
-            raise ValueError(f"bilabial: unknown headline {self.params['headline']!r}; known: {list(HEADLINES)}")
-
-    def new_state(self) -> PooledState:
-        ratios = {"closure_recall": ("both_closed", "reference_closed"), "opening_recall": ("both_open", "reference_open"),
-                  "closure_rate": ("generated_closed", "events"), "reference_closure_rate": ("reference_closed", "events"),
-                  "opening_rate": ("generated_open", "vowel_events"), "reference_opening_rate": ("reference_open", "vowel_events"),
-                  "mean_aperture_at_events": ("generated_aperture_sum", "events"),
-                  "reference_mean_aperture_at_events": ("reference_aperture_sum", "events"),
-                  "held_aperture_at_vowels": ("generated_vowel_aperture_sum", "vowel_events"),
-                  "reference_held_aperture_at_vowels": ("reference_vowel_aperture_sum", "vowel_events")}
-        balanced = ("closure_recall", "opening_recall")
-        if self.params["headline"] == "closure_recall":
-            return PooledState({"value": ratios["closure_recall"], **ratios}, primary="value", means={"balanced": balanced})
-        return PooledState(ratios, primary="value", means={"value": balanced})
+    features = ("landmarks", "phones", "frames")  # frames: the mouth strips kept per event
+    aggregation = ByParam("headline", {
+        HEADLINES[0]: Pooled(RATIOS, primary="value", means={"value": BALANCED}),
+        "closure_recall": Pooled({"value": RATIOS["closure_recall"], **RATIOS}, primary="value", means={"balanced": BALANCED}),
+    })
+    channels = Channels(value=True, pooled=tuple(event_counts([], [])), artifacts=("aperture", "reference_aperture", "strips"))
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        notes = ctx.annotations()
+        notes = ctx.feature("phones")
         if "phones" not in notes or not len(notes["phones"]):
             raise MetricNotApplicable("no phone alignments: without phone timings there are no /p b m/ events or vowels "
                                       "to check (prepare the protocol with its alignments)")
         p = self.params
         aperture = {}
         for which in ("generated", "reference"):
-            track = ctx.landmarks(which, p["landmarks"])
+            track = ctx.feature("landmarks", which, backend=p["landmarks"])
             require_coverage(track.found, p["min_face_coverage"], f"{self.variant} ({which})")
             aperture[which] = fill_missing(mouth_aperture(track.points), track.found)
         phones = (notes["phones"], notes["phone_start"], notes["phone_end"])
         counts, closures, openings = score_traces(aperture["generated"], aperture["reference"], bilabial_intervals(*phones),
                                                   vowel_intervals(*phones), ctx.clip.fps, p)
-        reference_points = ctx.landmarks("reference", p["landmarks"]).points
+        reference_points = ctx.feature("landmarks", "reference", backend=p["landmarks"]).points
+        generated_frames, reference_frames = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         per_event, strips = [], []
         for event in closures:
             frame = event["frame"]  # where the ground truth closes most
             per_event.append({"start": round(event["start"], 4), "end": round(event["end"], 4), "frame": frame,
                               "generated_min_aperture": round(event["generated_min_aperture"], 4),
                               "reference_min_aperture": round(event["reference_min_aperture"], 4)})
-            strips.append(mouth_strip(ctx.generated.frames[frame], ctx.reference[frame], reference_points[frame]))
+            strips.append(mouth_strip(generated_frames[frame], reference_frames[frame], reference_points[frame]))
         vowels = [{"frame": e["frame"], "generated_held_aperture": round(e["generated_held_aperture"], 4),
                    "reference_held_aperture": round(e["reference_held_aperture"], 4),
                    "reference_open": bool(e["reference_open"]), "generated_open": bool(e["generated_open"])} for e in openings]

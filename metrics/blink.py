@@ -25,8 +25,8 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from benchmark.perception.face_geometry import eye_aspect_ratio, fill_missing
-from benchmark.core.stats import PooledState
-from metrics.base import ClipValue, require_coverage
+from metrics.aggregation import Pooled
+from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
@@ -206,28 +206,29 @@ class BlinkRate(LandmarkMetric):
                    "with the ground truth's rate")
     default_params = {**LANDMARK_DEFAULTS, **RELATIVE_DEFAULTS}
     variants = {"blink-vougioukas": VOUGIOUKAS, "blink-online": ONLINE}
+    aggregation = Pooled(
+        ratios={"value": ("blinks", "seconds"), "reference_value": ("reference_blinks", "seconds"),
+                "mean_duration_s": ("blink_seconds", "blinks"),
+                "reference_mean_duration_s": ("reference_blink_seconds", "reference_blinks"),
+                "planted_precision": ("planted_tp", "planted_detected"),
+                "planted_recall": ("planted_tp", "planted_total")},
+        primary="value")
+    # planted_* only on synthetic clips that know where they blinked
+    channels = Channels(value=True, pooled=aggregation.counts(), artifacts=("ear", "reference_ear"))
 
-    def __init__(self, variant: str | None = None, settings=None, **overrides):
-        super().__init__(variant, settings, **overrides)
-        # a variant records its own detector's parameters, not those of the detectors it does not use
-        own = DETECTOR_PARAMS[self.params["detector"]]
-        foreign = {k for params in DETECTOR_PARAMS.values() for k in params} - own.keys() - overrides.keys()
-        self.params = {**own, **{k: v for k, v in self.params.items() if k not in foreign}}
-
-    def new_state(self) -> PooledState:
-        return PooledState(
-            ratios={"value": ("blinks", "seconds"), "reference_value": ("reference_blinks", "seconds"),
-                    "mean_duration_s": ("blink_seconds", "blinks"),
-                    "reference_mean_duration_s": ("reference_blink_seconds", "reference_blinks"),
-                    "planted_precision": ("planted_tp", "planted_detected"),
-                    "planted_recall": ("planted_tp", "planted_total")},
-            primary="value")
+    @classmethod
+    def params_for(cls, variant, settings, overrides):
+        """A variant records its own detector's parameters, not those of the detectors it does not use."""
+        params = super().params_for(variant, settings, overrides)
+        own = DETECTOR_PARAMS[params["detector"]]
+        foreign = {k for p in DETECTOR_PARAMS.values() for k in p} - own.keys() - overrides.keys()
+        return {**own, **{k: v for k, v in params.items() if k not in foreign}}
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         backend, fps = self.params["landmarks"], ctx.clip.fps
         pooled, extras, artifacts = {"seconds": ctx.generated.n_frames / fps}, {}, {}
         for which, prefix in (("generated", ""), ("reference", "reference_")):
-            track = ctx.landmarks(which, backend)
+            track = ctx.feature("landmarks", which, backend=backend)
             require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
             ear = fill_missing(eye_aspect_ratio(track.points), track.found)
             blinks = detect_blinks(ear, fps, self.params)
@@ -237,9 +238,9 @@ class BlinkRate(LandmarkMetric):
             artifacts[f"{prefix}ear"] = ear.astype(np.float32)  # EAR over time, plotted on the run page
             if which == "generated":
                 generated_blinks = blinks.frames
-        planted = ctx.annotations().get("blink_onsets")
+        planted = ctx.feature("phones").get("blink_onsets")
         if planted is not None:  # synthetic clips know where they blinked: validate the detector
-            span = len(ctx.annotations().get("blink_profile", [0] * 5))
+            span = len(ctx.feature("phones").get("blink_profile", [0] * 5))
             tp, fp, fn = match_events(generated_blinks, planted, span)
             pooled.update(planted_tp=tp, planted_detected=tp + fp, planted_total=tp + fn)
         return ClipValue(pooled["blinks"] / pooled["seconds"], pooled=pooled, extras=extras, artifacts=artifacts)

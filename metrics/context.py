@@ -1,10 +1,14 @@
-"""What a metric sees for one clip, with face features computed once and shared.
+"""What a metric sees for one clip: features by name, each computed once and shared between metrics.
 
-LMD, blink rate and the bilabial check all need landmarks of the same two videos; the
-context runs the detector once per video and backend. Reference features are also cached
-on disk beside the prepared protocol, so every model's run reuses them: each cache folder is
-named by what the features depend on (backend version, weights hash, device), so features
-computed under other settings are never read back.
+A metric asks `ctx.feature(name, which, **params)` ("which" is "generated" or "reference") and a
+registered feature provider computes it (frames, audio, phones, landmarks, identity embeddings,
+Inception, SyncNet, I3D features, ...; `FEATURES`, open to plugins through the entry-point group
+talking_head_bench.features). The context keeps each (name, which, params) once per clip in memory,
+so LMD, blink and the bilabial check run the landmark detector once per video. Reference features
+are also cached on disk beside the prepared protocol, so every model's run reuses them: each cache
+folder is named by what the provider says the features depend on (backend, parameters, weights
+hash, device), with that key written beside them, so features computed under other settings are
+never read back.
 """
 
 from __future__ import annotations
@@ -12,21 +16,66 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from benchmark.core.hashing import sha256_json
-from benchmark.perception.base import LandmarkBackend, LandmarkTrack
-from benchmark.perception.registry import get_landmark_backend
+from benchmark.core.registry import Registry
 from benchmark.core.settings import Settings
 from benchmark.core.types import Clip, Video
+from benchmark.perception.base import LandmarkBackend
+from benchmark.perception.registry import get_landmark_backend
+
+SIDES = ("generated", "reference")
 
 
 def cache_tag(key: dict) -> str:
     """Short, filesystem-safe name for a feature cache folder from what the features depend on."""
     return sha256_json(key)[:16]
+
+
+class FeatureProvider(ABC):
+    """Computes one named feature of one side of a clip. Stateless: the context memoizes and caches.
+
+    `per_side` False: the feature is the clip's own (its audio, its phone timings), the same whichever
+    side asks. `reference_cache` says where the ground truth's features persist on disk, or None."""
+
+    name: ClassVar[str]
+    per_side: ClassVar[bool] = True
+
+    @abstractmethod
+    def compute(self, ctx: ClipContext, which: str, **params: Any) -> Any:
+        """The feature of `which` side's video (or of the clip, when not `per_side`)."""
+
+    def reference_cache(self, ctx: ClipContext, **params: Any) -> tuple[str, dict] | None:
+        """(cache folder, key): what the reference's features depend on (backend, parameters, weights
+        hash, device); None keeps them in memory only."""
+        return None
+
+    def to_arrays(self, value: Any) -> dict[str, np.ndarray]:
+        """The value as the named arrays of its cache file."""
+        return {"features": value}
+
+    def from_arrays(self, arrays: dict[str, np.ndarray], **params: Any) -> Any:
+        """The value back from its cache file's arrays (`params`: those the feature was asked with)."""
+        return arrays["features"]
+
+
+FEATURES: Registry = Registry("feature", "features", {
+    "frames": "metrics.features:Frames",
+    "audio": "metrics.features:Audio",
+    "phones": "metrics.features:Phones",
+    "landmarks": "metrics.features:Landmarks",
+    "identity-embeddings": "metrics.features:IdentityEmbeddings",
+    "inception": "metrics.features:InceptionFeatures",
+    "pytorch-fid-inception": "metrics.features:PytorchFidInceptionFeatures",
+    "syncnet": "metrics.lse:SyncNetFeatures",
+    "i3d": "metrics.fvd:I3DFeatureWindows",
+}, base="metrics.context:FeatureProvider", hint="`metrics.context.FEATURES.names()` lists them")
 
 
 @dataclass
@@ -36,39 +85,36 @@ class ClipContext:
     reference: np.ndarray  # (T, H, W, 3) uint8 ground-truth frames
     cache_dir: Path | None = None  # where reference features persist between runs
     settings: Settings | None = None  # device and weights folder of the backends (None: Settings.create())
-    _memo: dict = field(default_factory=dict, repr=False)
     cache_misses: int = 0  # reference features computed (not found in the cache) for this clip
+    _memo: dict = field(default_factory=dict, init=False, repr=False)  # this clip's features; only read here
 
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = Settings.create()
 
+    def feature(self, name: str, which: str | None = None, **params: Any) -> Any:
+        """The registered feature `name` of the generated or reference video, computed once per clip
+        (per parameters); the reference's is read from the on-disk cache when the provider keeps one."""
+        provider = FEATURES.get(name)()
+        if not provider.per_side:
+            which = None  # the clip's own: one value whichever side asks
+        elif which not in SIDES:
+            raise ValueError(f"feature {name!r}: which must be one of {SIDES}, got {which!r}")
+        key = (name, which, json.dumps(params, sort_keys=True, default=str))
+        if key not in self._memo:
+            self._memo[key] = self._compute(provider, which, params)
+        return self._memo[key]
+
+    def _compute(self, provider: FeatureProvider, which: str | None, params: dict) -> Any:
+        location = provider.reference_cache(self, **params) if which == "reference" else None
+        if location is None:
+            return provider.compute(self, which, **params)
+        folder = self.feature_folder(*location)
+        arrays = self.cached(folder, lambda: provider.to_arrays(provider.compute(self, which, **params)))
+        return provider.from_arrays(arrays, **params)
+
     def landmark_backend(self, backend: str) -> LandmarkBackend:
         return get_landmark_backend(backend, self.settings.device, self.settings.weights_dir)
-
-    def landmarks(self, which: str, backend: str) -> LandmarkTrack:
-        key = ("landmarks", which, backend)
-        if key not in self._memo:
-            self._memo[key] = self._reference_landmarks(backend) if which == "reference" else \
-                self.landmark_backend(backend).detect(self.generated.frames)
-        return self._memo[key]
-
-    def inception_features(self, which: str) -> np.ndarray:
-        """(T, 2048) pool3 features; the reference's are cached on disk per weights and device."""
-        from benchmark.perception.inception import BACKEND, inception_features, load_inception
-
-        key = ("inception", which)
-        if key not in self._memo:
-            device, weights = self.settings.device, self.settings.weights_dir
-            if which == "generated":
-                self._memo[key] = inception_features(self.generated.frames, device, weights)
-            else:
-                provenance = load_inception(device, weights)[1]
-                folder = self.feature_folder("inception", {"backend": BACKEND, "weights": provenance,
-                                                           "device": str(device)})
-                self._memo[key] = self.cached(folder, lambda: {
-                    "features": inception_features(self.reference, device, weights)})["features"]
-        return self._memo[key]
 
     def feature_folder(self, kind: str, key: dict) -> tuple[str, str]:
         """(kind, short hash of `key`): the cache folder, with the key written beside the features for humans."""
@@ -106,21 +152,6 @@ class ClipContext:
         finally:
             _remove_quietly(tmp)
         return arrays
-
-    def annotations(self) -> dict[str, np.ndarray]:
-        if "annotations" not in self._memo:
-            self._memo["annotations"] = self.clip.load_annotations()
-        return self._memo["annotations"]
-
-    def _reference_landmarks(self, backend: str) -> LandmarkTrack:
-        detector = self.landmark_backend(backend)
-
-        def detect():
-            track = detector.detect(self.reference)
-            return {"points": track.points, "found": track.found}
-
-        arrays = self.cached(self.feature_folder("landmarks", detector.cache_key()), detect)
-        return LandmarkTrack(arrays["points"], arrays["found"], backend)
 
 
 def _remove_quietly(path: Path) -> None:

@@ -314,25 +314,28 @@ class CPBD(Metric):
     direction = "closest-to-ground-truth"
     backend = "exact re-implementation of cpbd 1.0.7: numpy + numba loops on CPU (numpy alone without numba), torch on CUDA"
 
-    def backend_id(self) -> str:
-        if self.device.type == "cuda":
-            return "torch-cuda-cpbd-1.0.7"
-        return "numba-exact-cpbd-1.0.7" if _kernels(None) is not None else "numpy-exact-cpbd-1.0.7"
     description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
     default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
                       "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}
     variants = {"cpbd-bt709": {"color": "skimage-rgb2gray-bt709-uint8"}}
+    features = ("frames",)  # the generated frames only: no reference
+
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        if str(settings.device).split(":")[0] == "cuda":
+            return "torch-cuda-cpbd-1.0.7"
+        return "numba-exact-cpbd-1.0.7" if _kernels(None) is not None else "numpy-exact-cpbd-1.0.7"
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        to_grey = GREY_CONVERSIONS[self.params["color"]]
+        to_grey, frames = GREY_CONVERSIONS[self.params["color"]], ctx.feature("frames", "generated")
         if self.device.type == "cuda":
             import torch
 
             from metrics.cpbd_torch import cpbd_frames_torch
 
-            gray = torch.from_numpy(to_grey(ctx.generated.frames)).to(self.device)
+            gray = torch.from_numpy(to_grey(frames)).to(self.device)
             return ClipValue(float(cpbd_frames_torch(gray).mean()))
-        return ClipValue(float(cpbd_video(ctx.generated.frames, to_grey=to_grey).mean()))
+        return ClipValue(float(cpbd_video(frames, to_grey=to_grey).mean()))
 
 
 CHUNK_FRAMES = 4  # small chunks stay in cache: faster than big batches on CPU

@@ -18,8 +18,8 @@ import numpy as np
 
 from benchmark.core.errors import BenchError, ClipError
 from benchmark.perception.registry import get_embedder
-from benchmark.core.stats import PooledState
-from metrics.base import ClipValue, require_coverage
+from metrics.aggregation import ByParam, Pooled
+from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
@@ -41,48 +41,41 @@ class CSIM(LandmarkMetric):
     default_params = {**LANDMARK_DEFAULTS, "network": "arcface", "alignment": ALIGNED,
                       "reduction": "mean over all frames of the protocol (pooled)"}
     variants = {"csim-unaligned": {"alignment": UNALIGNED}}
+    features = ByParam("alignment", {ALIGNED: ("landmarks", "identity-embeddings"),
+                                     UNALIGNED: ("frames", "identity-embeddings")})
+    aggregation = Pooled(ratios={"value": ("similarity_sum", "frames"),
+                                 "reference_value": ("reference_similarity_sum", "reference_frames")}, primary="value")
+    channels = Channels(value=True, pooled=aggregation.counts())
 
     def embedder(self):
         return get_embedder(self.params["network"], self.settings.device, self.settings.weights_dir)
 
-    def check(self) -> None:
+    @classmethod
+    def check(cls, settings, params) -> None:
         from benchmark.perception.user_weights import ARCFACE_R100
 
         try:
-            self.embedder()
+            get_embedder(params["network"], settings.device, settings.weights_dir)
         except BenchError as exc:  # unlike ACD, CSIM has no file-free embedder to fall back on
             raise BenchError(exc.message, hint=f"get {ARCFACE_R100.filename} from {ARCFACE_R100.source} (licence: "
                                                f"{ARCFACE_R100.licence}) and put it there") from None
 
-    def backend_id(self) -> str:
-        if self.params["alignment"] == UNALIGNED:
-            return f"{self.embedder().version()} on whole frames"
-        return f"{self.embedder().version()} on {super().backend_id()} 5-point chips"
-
-    def new_state(self) -> PooledState:
-        return PooledState(ratios={"value": ("similarity_sum", "frames"),
-                                   "reference_value": ("reference_similarity_sum", "reference_frames")}, primary="value")
-
-    def _embed(self, ctx: ClipContext, frames: np.ndarray, which: str) -> np.ndarray:
-        embedder = self.embedder()
-        if self.params["alignment"] == UNALIGNED:
-            return embedder.embed_whole(frames)
-        track = ctx.landmarks(which, self.params["landmarks"])
-        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-        return embedder.embed(frames, track.points, track.found)
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        embedder = get_embedder(params["network"], settings.device, settings.weights_dir)
+        if params["alignment"] == UNALIGNED:
+            return f"{embedder.version()} on whole frames"
+        return f"{embedder.version()} on {super().backend_for(settings, params)} 5-point chips"
 
     def _embeddings(self, ctx: ClipContext, which: str) -> np.ndarray:
-        key = ("csim-embeddings", which, self.params["alignment"], self.embedder().version())
-        if key not in ctx._memo:
-            if which == "generated":
-                ctx._memo[key] = self._embed(ctx, ctx.generated.frames, which)
-            else:  # the ground truth's embeddings: once per protocol version, backend and convention
-                key_parts = {**self.embedder().cache_key(), "alignment": self.params["alignment"]}
-                if self.params["alignment"] == ALIGNED:
-                    key_parts["landmarks"] = ctx.landmark_backend(self.params["landmarks"]).cache_key()
-                folder = ctx.feature_folder("csim", key_parts)
-                ctx._memo[key] = ctx.cached(folder, lambda: {"embeddings": self._embed(ctx, ctx.reference, which)})["embeddings"]
-        return ctx._memo[key]
+        """Each frame's embedding (NaN where no face); the ground truth's are cached per protocol version,
+        backend and convention."""
+        if self.params["alignment"] == UNALIGNED:
+            return ctx.feature("identity-embeddings", which, embedder=self.params["network"], alignment=UNALIGNED)
+        track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
+        require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
+        return ctx.feature("identity-embeddings", which, embedder=self.params["network"],
+                           landmarks=self.params["landmarks"], alignment=self.params["alignment"])
 
     def _identity(self, ctx: ClipContext) -> np.ndarray:
         identity = ctx.clip.load_identity()[None]

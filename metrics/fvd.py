@@ -16,15 +16,17 @@ FVD is biased upward: the result says so.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from benchmark.core.errors import ClipError
-from metrics.base import ClipValue, Metric
-from metrics.context import ClipContext
-from metrics.fid import FrechetState
+from benchmark.perception.i3d import FEATURE_DIM
+from benchmark.perception.registry import get_network
+from metrics.aggregation import Frechet, Param
+from metrics.base import Channels, ClipValue, Metric
+from metrics.context import ClipContext, FeatureProvider
 
 
 def window_starts(n_frames: int, clip_frames: int, stride: int, start: int, windows: str) -> list[int]:
@@ -35,6 +37,38 @@ def window_starts(n_frames: int, clip_frames: int, stride: int, start: int, wind
     if windows == "first":
         return [start]
     return list(range(start, n_frames - span + 1, span))  # "non-overlapping"
+
+
+WINDOW_PARAMS = ("network", "clip_frames", "frame_stride", "start", "windows", "resize", "input_range")
+
+
+class I3DFeatureWindows(FeatureProvider):
+    """(W, 400) float64 I3D features of a video's windows of `clip_frames` frames (`window_starts`), on the
+    network `network` ("i3d-torchscript" | "pytorch-i3d"); the other parameters are recorded in the cache key."""
+
+    name = "i3d"
+    batch_windows = 4
+
+    def compute(self, ctx: ClipContext, which: str, network: str, clip_frames: int, frame_stride: int, start: int,
+                windows: str, **recorded: Any) -> np.ndarray:
+        frames, i3d = ctx.feature("frames", which), self._network(ctx, network)
+        starts = window_starts(len(frames), clip_frames, frame_stride, start, windows)
+        if not starts:
+            raise ClipError("metric", f"i3d: the clip has {len(frames)} frames, a window needs "
+                                      f"{(clip_frames - 1) * frame_stride + 1} from frame {start}")
+        index = np.asarray(starts)[:, None] + np.arange(clip_frames) * frame_stride
+        out = []
+        for k in range(0, len(index), self.batch_windows):
+            out.append(i3d.features(torch.from_numpy(np.ascontiguousarray(frames[index[k:k + self.batch_windows]]))))
+        return torch.cat(out).numpy()
+
+    def reference_cache(self, ctx: ClipContext, network: str, **params: Any) -> tuple[str, dict]:
+        i3d = self._network(ctx, network)
+        return "i3d", {"backend": i3d.version(), "device": i3d.device, "network": network, **params}
+
+    @staticmethod
+    def _network(ctx: ClipContext, network: str):
+        return get_network(network, ctx.settings.device, ctx.settings.weights_dir)
 
 
 class FVD(Metric):
@@ -49,43 +83,36 @@ class FVD(Metric):
                       "accumulate": "float64 sums", "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)", "min_windows": 10}
     variants = {"fvd-windows": {"windows": "non-overlapping"},
                 "fvd-pytorch-i3d": {"network": "pytorch-i3d", "features": "400 logits averaged over time"}}
-
-    batch_windows = 4
+    features = ("i3d",)
+    channels = Channels(value=False, artifacts=("generated", "reference"))  # features of every window, pooled
+    aggregation = Frechet(min_samples=Param("min_windows"), dim=FEATURE_DIM, what="FVD", samples="windows",
+                          small_set_hint="")
 
     def i3d(self):
-        from benchmark.perception.i3d import load_i3d
+        return self.i3d_for(self.settings, self.params)
 
-        return load_i3d(self.params["network"], str(self.device), Path(self.settings.weights_dir).expanduser().resolve())
+    @staticmethod
+    def i3d_for(settings, params):
+        return get_network(params["network"], settings.device, settings.weights_dir)
 
-    def check(self) -> None:
-        self.i3d()
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.i3d_for(settings, params)
 
-    def backend_id(self) -> str:
-        return self.i3d().version()
-
-    def new_state(self) -> FrechetState:
-        from benchmark.perception.i3d import FEATURE_DIM
-
-        return FrechetState(self.params["min_windows"], FEATURE_DIM, "FVD", "windows", "")
-
-    def _features(self, frames: np.ndarray) -> np.ndarray:
-        p = self.params
-        starts = window_starts(len(frames), p["clip_frames"], p["frame_stride"], p["start"], p["windows"])
-        if not starts:
-            span = (p["clip_frames"] - 1) * p["frame_stride"] + 1
-            raise ClipError("metric", f"{self.variant}: the clip has {len(frames)} frames, a window needs {span} "
-                                      f"from frame {p['start']}")
-        index = np.asarray(starts)[:, None] + np.arange(p["clip_frames"]) * p["frame_stride"]
-        out = []
-        for k in range(0, len(index), self.batch_windows):
-            out.append(self.i3d().features(torch.from_numpy(np.ascontiguousarray(frames[index[k:k + self.batch_windows]]))))
-        return torch.cat(out).numpy()
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        return cls.i3d_for(settings, params).version()
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated = self._features(ctx.generated.frames)
-        keys = ("network", "clip_frames", "frame_stride", "start", "windows", "resize", "input_range")
-        folder = ctx.feature_folder("i3d", {"backend": self.i3d().version(), "device": str(self.device),
-                                            **{k: self.params[k] for k in keys}})
-        reference = ctx.cached(folder, lambda: {"features": self._features(ctx.reference)})["features"]
+        p = self.params
+        for which in ("generated", "reference"):  # too short for one window: the clip fails, naming this variant
+            n = len(ctx.feature("frames", which))
+            if not window_starts(n, p["clip_frames"], p["frame_stride"], p["start"], p["windows"]):
+                span = (p["clip_frames"] - 1) * p["frame_stride"] + 1
+                raise ClipError("metric", f"{self.variant}: the clip has {n} frames, a window needs {span} "
+                                          f"from frame {p['start']}")
+        window_params = {k: p[k] for k in WINDOW_PARAMS}
+        generated = ctx.feature("i3d", "generated", **window_params)
+        reference = ctx.feature("i3d", "reference", **window_params)
         return ClipValue(None, artifacts={"generated": generated, "reference": reference},
                          extras={"windows": len(generated)})

@@ -14,10 +14,12 @@ LANDMARK_DEFAULTS: dict[str, Any] = {"landmarks": "mediapipe", "min_face_coverag
 class LandmarkMetric(Metric):
     backend = "landmarks: mediapipe (default) | dlib68 (upsample 1) | dlib68-up0 | fan, fan-s3fd (face-alignment, user weights)"
     default_params: ClassVar[dict[str, Any]] = dict(LANDMARK_DEFAULTS)
+    features = ("landmarks",)
 
     def landmark_backend(self) -> LandmarkBackend:
         """This metric's landmark backend on its settings' device and weights folder."""
         return get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
 
-    def backend_id(self) -> str:
-        return self.landmark_backend().version()
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        return get_landmark_backend(params["landmarks"], settings.device, settings.weights_dir).version()

@@ -43,7 +43,8 @@ class LMD(LandmarkMetric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         backend = self.params["landmarks"]
-        gen, ref = ctx.landmarks("generated", backend), ctx.landmarks("reference", backend)
+        gen = ctx.feature("landmarks", "generated", backend=backend)
+        ref = ctx.feature("landmarks", "reference", backend=backend)
         both = gen.found & ref.found
         require_coverage(both, self.params["min_face_coverage"], self.variant)
         per_frame = landmark_distance(gen.points[both][:, MOUTH], ref.points[both][:, MOUTH], self.params["centered"],

@@ -18,14 +18,18 @@ clip fails with that reason instead of scoring nothing silently. Both refuse vid
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from benchmark.core.errors import ClipError
 from benchmark.perception.face_geometry import face_box_from_landmarks
+from benchmark.perception.registry import get_network
 from metrics.base import ClipValue, Metric
-from metrics.context import ClipContext
+from metrics.context import ClipContext, FeatureProvider
 from metrics.landmark_metric import LANDMARK_DEFAULTS
 from metrics.lse_syncnet_python import FPS as SYNCNET_FPS
 from metrics.lse_syncnet_python import PAD_VALUE, WINDOW_FRAMES, int16_audio_16k, track_features
@@ -86,27 +90,90 @@ def syncnet_crops(frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> 
     return crops
 
 
+@dataclass
+class SyncTrack:
+    """SyncNet features of one face track: lip and audio embeddings of each 5-frame window."""
+
+    lips: torch.Tensor  # (N, 1024)
+    audio: torch.Tensor  # (N, 1024)
+    frames: tuple[int, int]  # first and last frame of the track
+
+
+@dataclass
+class SyncWindows:
+    """A video's SyncNet features: the scored face tracks, why the others were dropped, its frame count."""
+
+    tracks: list[SyncTrack]
+    dropped: list[str]
+    n_frames: int
+
+
+class SyncNetFeatures(FeatureProvider):
+    """SyncNet lip and audio features of a video (`SyncWindows`), from faces cropped around the landmark
+    backend's boxes: the clip's frames directly (default), or through syncnet_python's tracker and
+    smoothed crops (`pipeline="syncnet_python"` with its tracker and crop parameters). In memory only."""
+
+    name = "syncnet"
+
+    @torch.no_grad()
+    def compute(self, ctx: ClipContext, which: str, landmarks: str, pipeline: str | None = None,
+                **tracker: Any) -> SyncWindows:
+        model = get_network("syncnet", ctx.settings.device, ctx.settings.weights_dir).model
+        frames, track = ctx.feature("frames", which), ctx.feature("landmarks", which, backend=landmarks)
+        samples = int16_audio_16k(ctx.feature("audio"), ctx.clip.sample_rate)  # what SyncNet was trained on
+        if pipeline == "syncnet_python":
+            return self._syncnet_python(model, frames, track, samples, ctx.settings.device, **tracker)
+        crops = syncnet_crops(frames, track.points, track.found)
+        lips, audio = track_features(model, crops, samples, ctx.settings.device)  # the pipeline's windows, batches of 20
+        return SyncWindows([SyncTrack(lips, audio, (0, len(frames) - 1))], [], len(frames))
+
+    @staticmethod
+    def _syncnet_python(model, frames, track, samples, device, min_track, num_failed_det, track_iou, min_face_size,
+                        crop_scale, smooth_kernel, batch_size) -> SyncWindows:
+        from metrics import lse_syncnet_python as sp
+
+        boxes = np.full((len(track.points), 4), np.nan)
+        for t in np.flatnonzero(track.found):
+            boxes[t] = face_box_from_landmarks(track.points[t])
+        faces, dropped = sp.track_faces(boxes, min_track, num_failed_det, track_iou, min_face_size)
+        tracks = []
+        for face in faces:
+            crops = sp.crop_track(frames, face, crop_scale, smooth_kernel)
+            lips, audio = sp.track_features(model, crops, sp.track_audio(samples, face), device, batch_size)
+            tracks.append(SyncTrack(lips, audio, (int(face.frames[0]), int(face.frames[-1]))))
+        return SyncWindows(tracks, dropped, len(boxes))
+
+
+TRACKER_PARAMS = ("min_track", "num_failed_det", "track_iou", "min_face_size", "crop_scale", "smooth_kernel", "batch_size")
+
+
 class _LSE(Metric):
     default_params = {**LANDMARK_DEFAULTS, "vshift_frames": VSHIFT, "window_frames": WINDOW_FRAMES,
                       "mfcc": "python_speech_features 13 coeffs 100 Hz on 16 kHz 16-bit-scale samples",
                       "windows": "min(frames, samples // 640) - 5", "crop": "landmark box, margin 0.4, 224 BGR"}
     backend = "SyncNet syncnet_v2.model (user-supplied)"
+    features = ("landmarks", "audio", "syncnet")
 
-    def backend_id(self) -> str:
-        if self.params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
+    @classmethod
+    def backend_for(cls, settings, params) -> str:
+        syncnet = cls.syncnet_for(settings).version()
+        if params.get("pipeline") == "syncnet_python":  # its face boxes come from the landmark backend
             from benchmark.perception.registry import get_landmark_backend
 
-            landmarks = get_landmark_backend(self.params["landmarks"], self.settings.device, self.settings.weights_dir)
-            return f"{self.syncnet()[1]}; face boxes from {landmarks.version()}"
-        return self.syncnet()[1]
+            landmarks = get_landmark_backend(params["landmarks"], settings.device, settings.weights_dir)
+            return f"{syncnet}; face boxes from {landmarks.version()}"
+        return syncnet
 
     def syncnet(self):
-        from benchmark.perception.syncnet import load_syncnet
+        return self.syncnet_for(self.settings)
 
-        return load_syncnet(self.settings.device, self.settings.weights_dir)
+    @staticmethod
+    def syncnet_for(settings):
+        return get_network("syncnet", settings.device, settings.weights_dir)
 
-    def check(self) -> None:
-        self.syncnet()
+    @classmethod
+    def check(cls, settings, params) -> None:
+        cls.syncnet_for(settings)
 
     score_key: str  # which of sync_scores' numbers this metric reports
 
@@ -114,49 +181,31 @@ class _LSE(Metric):
         scores = self._scores(ctx)
         return ClipValue(scores[self.score_key], extras={k: v for k, v in scores.items() if k not in ("lse_c", "lse_d")})
 
+    def feature_params(self) -> dict:
+        """What this convention's SyncNet features depend on (lse-c and lse-d of one convention share them)."""
+        p = self.params
+        if p.get("pipeline") == "syncnet_python":
+            return {"landmarks": p["landmarks"], "pipeline": "syncnet_python", **{k: p[k] for k in TRACKER_PARAMS}}
+        return {"landmarks": p["landmarks"]}
+
     def _scores(self, ctx: ClipContext) -> dict:
         require_25_fps(ctx, self.variant)
-        key = ("lse", tuple(sorted(self.params.items())))  # lse-c and lse-d of one convention share it
-        if key not in ctx._memo:
-            pipeline = self.params.get("pipeline")
-            ctx._memo[key] = self._compute_syncnet_python(ctx) if pipeline == "syncnet_python" else self._compute(ctx)
-        return ctx._memo[key]
-
-    @torch.no_grad()
-    def _compute(self, ctx: ClipContext) -> dict:
-        model, _ = self.syncnet()
-        track = ctx.landmarks("generated", self.params["landmarks"])
-        crops = syncnet_crops(ctx.generated.frames, track.points, track.found)
-        samples = int16_audio_16k(ctx.clip.load_audio(), ctx.clip.sample_rate)  # what SyncNet was trained on
-        lips, audio = track_features(model, crops, samples, self.device)  # the pipeline's windows, batches of 20
-        return sync_scores(offset_distances(lips, audio))
-
-    @torch.no_grad()
-    def _compute_syncnet_python(self, ctx: ClipContext) -> dict:
-        from metrics import lse_syncnet_python as sp
-
-        p = self.params
-        model, _ = self.syncnet()
-        track = ctx.landmarks("generated", p["landmarks"])
-        boxes = np.full((len(track.points), 4), np.nan)
-        for t in np.flatnonzero(track.found):
-            boxes[t] = face_box_from_landmarks(track.points[t])
-        tracks, dropped = sp.track_faces(boxes, p["min_track"], p["num_failed_det"], p["track_iou"], p["min_face_size"])
-        if not tracks:
-            why = "; ".join(dropped) or "no face was found in any frame"
+        windows = ctx.feature("syncnet", "generated", **self.feature_params())
+        if self.params.get("pipeline") != "syncnet_python":
+            (face,) = windows.tracks
+            return sync_scores(offset_distances(face.lips, face.audio))
+        if not windows.tracks:
+            why = "; ".join(windows.dropped) or "no face was found in any frame"
             raise ClipError("metric", f"{self.variant}: syncnet_python's face tracker keeps no track of this "
-                                      f"{len(boxes)}-frame clip ({why}), so the pipeline would score nothing; "
+                                      f"{windows.n_frames}-frame clip ({why}), so the pipeline would score nothing; "
                                       f"{self.name} scores short clips (pre-aligned crops, no min_track)")
-        samples = sp.int16_audio_16k(ctx.clip.load_audio(), ctx.clip.sample_rate)
-        per_track = []
-        for face in tracks:
-            crops = sp.crop_track(ctx.generated.frames, face, p["crop_scale"], p["smooth_kernel"])
-            lips, audio = sp.track_features(model, crops, sp.track_audio(samples, face), self.device, p["batch_size"])
-            scores = sync_scores(offset_distances(lips, audio, p["vshift_frames"]), p["vshift_frames"])
-            per_track.append({**scores, "frames": [int(face.frames[0]), int(face.frames[-1])], "windows": len(lips)})
+        vshift, per_track = self.params["vshift_frames"], []
+        for face in windows.tracks:
+            scores = sync_scores(offset_distances(face.lips, face.audio, vshift), vshift)
+            per_track.append({**scores, "frames": list(face.frames), "windows": len(face.lips)})
         return {"lse_c": float(np.mean([t["lse_c"] for t in per_track])),
                 "lse_d": float(np.mean([t["lse_d"] for t in per_track])),
-                "av_offset": per_track[0]["av_offset"], "tracks": per_track, "dropped_tracks": dropped}
+                "av_offset": per_track[0]["av_offset"], "tracks": per_track, "dropped_tracks": windows.dropped}
 
 
 def require_25_fps(ctx: ClipContext, variant: str) -> None:

@@ -60,11 +60,12 @@ class PSNR(Metric):
     unit = "dB"
     description = "Peak signal-to-noise ratio per RGB frame (MSE over C*H*W, range 255), mean over frames"
     default_params = {"data_range": 255.0, "color": "rgb", "cap_db": 100.0, "reduction": "mean-over-frames"}
+    features = ("frames",)
 
     chunk_frames = 32
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated, reference = ctx.generated.frames, ctx.reference
+        generated, reference = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         values = []
         for part in frame_chunks(len(generated), self.chunk_frames):
             values.append(psnr_frames(generated[part], reference[part], self.params["data_range"], self.params["cap_db"],

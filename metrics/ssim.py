@@ -61,6 +61,7 @@ class SSIM(Metric):
     description = "Structural similarity, Gaussian 11x11 window (sigma 1.5), per RGB frame, mean over frames"
     default_params = {"data_range": 255.0, "window": "gaussian", "sigma": 1.5, "truncate": 3.5,
                       "k1": 0.01, "k2": 0.03, "color": "rgb", "reduction": "mean-over-frames"}
+    features = ("frames",)
 
     # each chunk's float32 temporaries (the five maps, their blurs, the SSIM map's terms) are ~15 MB
     # per 256² frame: 4 frames keep them under 100 MB (16 frames: +1.1 GB peak RSS on a 1000-frame clip)
@@ -68,14 +69,14 @@ class SSIM(Metric):
     trim_every = 16  # chunks between returning freed memory: each trim costs the next chunk its page faults
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated, reference = ctx.generated, ctx.reference
+        generated, reference = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         p = self.params
         values = []
         # float32 on CPU; on CUDA, cuDNN may run float32 convolutions as TF32 (10-bit mantissa; torch allows
         # it by default), which would move SSIM by ~1e-3: float64 there
         dtype = torch.float32 if str(self.device) == "cpu" else torch.float64
-        for i, part in enumerate(frame_chunks(generated.n_frames, self.chunk_frames)):
-            g = frames_to_tensor(generated.frames[part], self.device, dtype)
+        for i, part in enumerate(frame_chunks(len(generated), self.chunk_frames)):
+            g = frames_to_tensor(generated[part], self.device, dtype)
             r = frames_to_tensor(reference[part], self.device, dtype)
             values.append(ssim_per_frame(g, r, p["data_range"], p["sigma"], p["truncate"], p["k1"], p["k2"]))
             if i % self.trim_every == self.trim_every - 1:

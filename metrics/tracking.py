@@ -5,13 +5,15 @@
         lmd.update(generated_frames, target_frames, phones=phones)   # one clip per call
     lmd.compute()                                 # the number `bench run` would report for those clips
 
-Each update scores one clip exactly as a run does (the same metric object, convention and backend)
-and folds it into declared tensor states that torchmetrics sums across processes under DDP:
-the sum of clip values and the clip count for metrics averaged over clips, or each pooled count
-(blinks and seconds, events and closures) for metrics pooled over the protocol. A clip the metric
-cannot score (no face found) is counted in `clips_failed` and skipped, never raised mid-training;
-a metric given nothing it could ever score (bilabial without `phones`) raises at once, with the reason.
-Distribution metrics (FID, KID, FVD) need the whole set: torchmetrics has its own FID for that.
+Each update scores one clip exactly as a run does (the same metric class, convention and backend)
+and folds it into tensor states that torchmetrics sums across processes under DDP. The states are
+the running sums the metric's declared aggregation names (metrics/aggregation.py): the sum of clip
+values for a mean over clips, or each pooled count (blinks and seconds, events and closures) for
+metrics pooled over the protocol; the value is computed from them by the same declaration. A clip
+the metric cannot score (no face found) is counted in `clips_failed` and skipped, never raised
+mid-training; a metric given nothing it could ever score (bilabial without `phones`) raises at
+once, with the reason. An aggregation that needs the whole set (FID, KID, FVD) declares why it
+cannot be tracked, and is refused before anything is built.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from torchmetrics import Metric as TorchMetric
 
 from benchmark.core.errors import ClipError, MetricNotApplicable
 from benchmark.core.settings import Settings
-from benchmark.core.stats import MeanState, PooledState
 from benchmark.core.video import Video
 from metrics.context import ClipContext
 
@@ -76,22 +77,22 @@ class ClipMetric(TorchMetric):
 
     def __init__(self, name: str, settings: Settings | None = None, fps: float = 25.0, **kwargs):
         super().__init__(**kwargs)
-        from metrics import create_metric
+        from metrics import declare_metric
 
-        self.harness = create_metric(name, settings if settings is not None else Settings.create())
+        declared = declare_metric(name, settings if settings is not None else Settings.create())
+        self.aggregation = declared.aggregation
+        if self.aggregation.untracked:  # known from the declaration: nothing is built or loaded
+            raise ValueError(f"{name} is {self.aggregation.untracked}")
+        try:
+            self._sums = {k: f"sum_{k}" for k in self.aggregation.tracked_sums()}
+        except NotImplementedError:
+            raise ValueError(f"{name}: its aggregation ({type(self.aggregation).__name__}) declares no running sums "
+                             "to track clip by clip, nor why not (`untracked`)") from None
+        declared.check()
+        self.harness = declared.build()
         self.fps = fps
-        template = self.harness.new_state()
-        if isinstance(template, PooledState):
-            self._pooled_keys = sorted({k for pair in template.ratios.values() for k in pair})
-            self._template = template
-        elif isinstance(template, MeanState):
-            self._pooled_keys = []
-            self._template = None
-        else:
-            raise ValueError(f"{name} is a distribution metric ({type(template).__name__}); track it with "
-                             "torchmetrics' own FID, or score the whole set with `bench run`")
         zero = torch.tensor(0.0, dtype=torch.float64)
-        for state in ("value_sum", "clips", "clips_failed", *(f"pooled_{k}" for k in self._pooled_keys)):
+        for state in ("clips", "clips_failed", *self._sums.values()):
             self.add_state(state, default=zero.clone(), dist_reduce_fx="sum")
 
     @property
@@ -126,25 +127,18 @@ class ClipMetric(TorchMetric):
         except ClipError:
             self.clips_failed += 1
             return
-        if self._template is not None:
-            if not result.pooled:
-                self.clips_failed += 1
-                return
-            for key in self._pooled_keys:
-                state = getattr(self, f"pooled_{key}")
-                setattr(self, f"pooled_{key}", state + float(result.pooled.get(key, 0.0)))
-        elif result.value is None:
+        added = self.aggregation.clip_sums(result.value, result.pooled)
+        if added is None:  # nothing to add (no value, no counts): counted, not raised
             self.clips_failed += 1
             return
-        else:
-            self.value_sum += float(result.value)
+        for key, state in self._sums.items():
+            setattr(self, state, getattr(self, state) + added[key])
         self.clips += 1
 
     def compute(self) -> torch.Tensor:
-        """The metric's value over the clips seen (mean of clip values, or ratio of pooled sums); NaN if none."""
+        """The metric's value over the clips seen, by its declared aggregation (mean of clip values, or
+        ratio of pooled sums); NaN if none."""
         if self.clips == 0:
             return torch.tensor(float("nan"), dtype=torch.float64)
-        if self._template is None:
-            return self.value_sum / self.clips
-        totals = {k: float(getattr(self, f"pooled_{k}")) for k in self._pooled_keys}
-        return torch.tensor(float(self._template.evaluate(totals)), dtype=torch.float64)
+        sums = {key: float(getattr(self, state)) for key, state in self._sums.items()}
+        return torch.tensor(float(self.aggregation.value_of_sums(sums, int(self.clips))), dtype=torch.float64)

@@ -17,17 +17,13 @@ BUILTIN_DATASETS: dict[str, str] = {
 DATASETS: Registry = Registry("dataset", "protocols", BUILTIN_DATASETS, base="protocols.base:Protocol")
 
 
-def open_dataset(name: str, data_root):
-    """The protocol `name` over `data_root`: a registered name, or `videos:NAME` for a prepared folder of videos."""
+def open_dataset(name: str, data_root, collection: str | None = None):
+    """The protocol `name` over `data_root`: a registered name, or `FAMILY:NAME` for a protocol that
+    takes a name (its `prepare_options` has "name", e.g. `videos:my-lab`); `collection` gives the
+    name apart (`bench prepare videos --name NAME`)."""
     from pathlib import Path
 
-    family, _, collection = name.partition(":")
-    if family == "videos":
-        from benchmark.core.errors import BenchError
-        from protocols.user_videos import VideosProtocol, prepared_hint
-
-        if not collection:
-            raise BenchError("--dataset videos needs the name it was prepared under: videos:NAME",
-                             hint=prepared_hint(Path(data_root)))
-        return VideosProtocol(Path(data_root), collection)
-    return DATASETS.get(name)(data_root)
+    family, sep, named = name.partition(":")
+    if sep and family in DATASETS.names() and "name" in DATASETS.get(family).prepare_options:
+        return DATASETS.get(family).open(Path(data_root), named)
+    return DATASETS.get(name).open(Path(data_root), collection)  # an unknown name: one line with suggestions

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, ClassVar
 
 from benchmark.core.errors import BenchError, DatasetNotPreparedError
 from benchmark.core.hashing import sha256_json
@@ -20,12 +22,35 @@ def clip_list_fingerprint(clips) -> str:
     return sha256_json([[clip_id, fingerprint] for clip_id, fingerprint in clips])
 
 
+# the `bench prepare` options only some protocols take; each protocol declares its own in `prepare_options`
+PREPARE_OPTIONS = ("name", "split", "alignments")
+OPTION_VALUES = {"name": "NAME", "split": "FILE", "alignments": "DIR"}
+
+
+@dataclass
+class PrepareReport:
+    """What `Protocol.prepare` did: the clips in the prepared data, how many were already there, the
+    source files that could not be prepared (`protocols.prepare.Problem`, by file) and what the
+    prepared data lacks of the whole split (`Protocol.partial`'s form; None: nothing)."""
+
+    folder: Path
+    clips: int
+    reused: int = 0
+    problems: list = field(default_factory=list)
+    partial: dict | None = None
+
+
 class Protocol(ABC):
-    name: str  # registry name, e.g. "mini" or "grid"
-    version: str
-    description: str = ""
-    builds_itself: bool = False  # True: `bench run` may prepare it on first use (needs no source data)
-    identity_rule: str = "the protocol's identity image for the clip"  # how the identity image is chosen (bench export)
+    """The interface the engine and the CLI use, declared here with one signature for every protocol
+    (tests/test_interfaces.py checks each registered one): they never ask which protocol it is."""
+
+    name: ClassVar[str]  # registry name, e.g. "mini" or "grid"
+    version: ClassVar[str]
+    description: ClassVar[str] = ""
+    builds_itself: ClassVar[bool] = False  # True: built from what ships with the harness (no --source); `bench run` prepares it on first use
+    # which of PREPARE_OPTIONS (`bench prepare --name / --split / --alignments`) it takes; the others are refused
+    prepare_options: ClassVar[tuple[str, ...]] = ()
+    identity_rule: ClassVar[str] = "the protocol's identity image for the clip"  # how the identity image is chosen (bench export)
 
     def __init__(self, data_root: Path):
         self.data_root = Path(data_root)
@@ -44,6 +69,47 @@ class Protocol(ABC):
     def clips(self) -> list[Clip]:
         """All clips of the split; raises DatasetNotPreparedError when the data is not on disk."""
 
+    @property
+    @abstractmethod
+    def prepared_dir(self) -> Path:
+        """The folder of the prepared data; the ground-truth feature cache lives under it (`features/`)."""
+
+    @abstractmethod
+    def is_prepared(self) -> bool:
+        """Whether `clips()` finds the prepared data on disk."""
+
+    @abstractmethod
+    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
+                force: bool = False, progress: Callable[[str], None] | None = None,
+                on_total: Callable[[int], None] | None = None, split: Path | None = None,
+                alignments: Path | None = None) -> PrepareReport:
+        """Prepare the data `clips()` reads. `source`: the user's copy of the corpus (None for a
+        protocol that builds itself); `sizes`: crop sizes to write; `workers`: parallel clips;
+        `force`: rebuild what is already there; `progress(clip_id)` after each clip; `on_total(n)`
+        once the number of clips is known; `split` / `alignments`: only where `prepare_options`
+        lists them. Ctrl-C raises `protocols.prepare.PrepareInterrupted`, saying what was kept."""
+
+    @classmethod
+    def open(cls, data_root: Path, collection: str | None = None) -> "Protocol":
+        """The protocol over `data_root`. `collection`: the name it was prepared under, for a protocol
+        that takes one (`prepare_options` has "name": one protocol per collection, `videos:NAME`);
+        the others take none."""
+        return cls(data_root)
+
+    @classmethod
+    def refuse_options(cls, **given) -> None:
+        """One BenchError when a `bench prepare` option this protocol does not take (see
+        `prepare_options`) was given: dropped silently, it would prepare something else than asked."""
+        refused = [option for option in PREPARE_OPTIONS if option not in cls.prepare_options]
+        if not any(given.get(option) for option in refused):
+            return
+        flags = [f"--{option}" for option in refused]
+        listed = flags[0] if len(flags) == 1 else ", ".join(flags[:-1]) + " and " + flags[-1]
+        usage = f"bench prepare {cls.name}" + ("" if cls.builds_itself else " --source DIR") + "".join(
+            f" [--{option} {OPTION_VALUES[option]}]" for option in cls.prepare_options)
+        raise BenchError(f"{listed} {'is' if len(flags) == 1 else 'are'} for `bench prepare videos`, not {cls.name}",
+                         hint=usage)
+
     def fingerprint(self, clips: list[Clip] | None = None) -> str:
         """Hash of the clip list and each clip's content: two runs with equal fingerprints saw the same data."""
         clips = self.clips() if clips is None else clips
@@ -56,6 +122,9 @@ class ManifestProtocol(Protocol):
     @property
     def prepared_dir(self) -> Path:
         return self.data_root / self.name / self.version
+
+    def is_prepared(self) -> bool:
+        return (self.prepared_dir / "manifest.json").is_file()
 
     def not_prepared_error(self) -> DatasetNotPreparedError:
         return DatasetNotPreparedError(

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 from benchmark.core.errors import BenchError, DatasetNotPreparedError
 from benchmark.core.hashing import sha256_json
 from benchmark.core.types import SAFE_ID_RULE, is_safe_clip_id
-from protocols.base import ManifestProtocol, clip_list_fingerprint
+from protocols.base import ManifestProtocol, PrepareReport, clip_list_fingerprint
 from protocols.phones import expand_words, read_grid_align, read_htk_mlf
 from protocols.prepare import FPS, PREP_VERSION, SAMPLE_RATE, Problem, SourceClip, prepare_clips
 from protocols import source_checks
@@ -64,9 +65,6 @@ class PreparedCorpusProtocol(ManifestProtocol):
     def clips_root(self) -> Path:
         return self.data_root / self.corpus / "clips"
 
-    def is_prepared(self) -> bool:
-        return (self.prepared_dir / "manifest.json").is_file()
-
     def discover(self, source: Path, speakers: list[str]) -> tuple[list[SourceClip], list[Problem]]:
         raise NotImplementedError
 
@@ -94,11 +92,16 @@ class PreparedCorpusProtocol(ManifestProtocol):
                                     f"file name ({SAFE_ID_RULE}); rename the file", "unsafe-clip-id", src.speaker, src.clip_id))
         return safe
 
-    def prepare(self, source: Path | None = None, sizes=(256,), workers=None, progress=None, force=False,
-                on_total=None) -> dict:
+    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
+                force: bool = False, progress: Callable[[str], None] | None = None,
+                on_total: Callable[[int], None] | None = None, split: Path | None = None,
+                alignments: Path | None = None) -> PrepareReport:
         """Validate the source, prepare every test clip that can be, write the split manifest.
 
-        `on_total(n)` is told how many clips will be prepared as soon as the source is scanned (progress bars)."""
+        `on_total(n)` is told how many clips will be prepared as soon as the source is scanned (progress bars).
+        Prepared clips are always reused (their inputs are hashed), so `force` changes nothing here;
+        `split` and `alignments` are for the protocols whose `prepare_options` list them."""
+        self.refuse_options(split=split, alignments=alignments)
         if source is None:
             raise BenchError(f"preparing {self.name} needs your copy of {self.corpus}",
                              hint=f"bench prepare {self.name} --source /path/to/{self.corpus}")
@@ -119,7 +122,7 @@ class PreparedCorpusProtocol(ManifestProtocol):
         entries, failures = prepare_clips(sources, self.clips_root, sizes, workers=workers, progress=progress)
         problems += failures
         if not entries:
-            return {"clips": 0, "reused": 0, "problems": problems, "partial": None}
+            return PrepareReport(self.prepared_dir, 0, problems=problems)
         clips = []
         for e in entries:
             rel = Path("..") / "clips" / e["speaker"] / e["id"]
@@ -143,8 +146,8 @@ class PreparedCorpusProtocol(ManifestProtocol):
         tmp = self.prepared_dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")
         tmp.replace(self.prepared_dir / "manifest.json")
-        return {"clips": len(clips), "reused": sum(e.get("reused", False) for e in entries), "problems": problems,
-                "partial": manifest["partial"]}
+        return PrepareReport(self.prepared_dir, len(clips), reused=sum(e.get("reused", False) for e in entries),
+                             problems=problems, partial=manifest["partial"])
 
 
 def _speaker_of(path: Path, pattern: re.Pattern) -> str | None:

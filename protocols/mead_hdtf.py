@@ -25,12 +25,17 @@ class _NamedCollection(VideosProtocol):
     """A videos protocol whose split ships with the harness instead of coming from `--split`."""
 
     corpus = ""
+    prepare_options = ("alignments",)
 
     def __init__(self, data_root: Path):
         PreparedCorpusProtocol.__init__(self, data_root)
         self.collection = ""
         self.split_file = None
         self.alignments = None
+
+    @classmethod
+    def open(cls, data_root: Path, collection: str | None = None) -> "_NamedCollection":
+        return cls(data_root)  # one protocol, named by the harness: no collection name
 
     @property
     def id(self) -> str:

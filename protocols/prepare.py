@@ -39,11 +39,14 @@ class PrepareProblem(Exception):
 class PrepareInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM while clips were being prepared: says what was kept and how to resume."""
 
-    def __init__(self, n_prepared: int, n_total: int, folder: Path):
+    def __init__(self, n_prepared: int, n_total: int, folder: Path, message: str | None = None):
         super().__init__(n_prepared, n_total, folder)
         self.n_prepared, self.n_total, self.folder = n_prepared, n_total, folder
+        self.message = message  # a protocol's own account (one that builds all or nothing says so)
 
     def __str__(self) -> str:
+        if self.message:
+            return self.message
         return (f"interrupted: {self.n_prepared} of {self.n_total} clips prepared in this run and kept in {self.folder} "
                 "(with those of earlier runs); the protocol's manifest is written once every clip is through. "
                 "Re-run the same command to resume: prepared clips are reused.")

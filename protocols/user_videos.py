@@ -21,9 +21,11 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 from benchmark.core.errors import BenchError
 from benchmark.core.hashing import sha256_file
+from protocols.base import PrepareReport
 from protocols.corpora import PreparedCorpusProtocol
 from protocols.phones import PhoneEvent, read_htk_mlf
 from protocols.prepare import Problem, SourceClip
@@ -131,6 +133,7 @@ def _clip_of(video: Path, source: Path) -> tuple[str, str]:
 class VideosProtocol(PreparedCorpusProtocol):
     name = "videos"
     version = "v1"
+    prepare_options = ("name", "split", "alignments")
     description = "your own folder of talking-head videos (bench prepare videos --source DIR --name NAME)"
     corpus_layout = "video files with audio (or a same-stem .wav), optionally in one folder per speaker"
 
@@ -140,6 +143,13 @@ class VideosProtocol(PreparedCorpusProtocol):
         self.corpus = f"videos/{self.collection}"
         self.split_file: Path | None = None
         self.alignments: Path | None = None
+
+    @classmethod
+    def open(cls, data_root: Path, collection: str | None = None) -> "VideosProtocol":
+        if not collection:
+            raise BenchError("the videos protocol needs the name it was prepared under: --dataset videos:NAME "
+                             "(bench prepare videos --name NAME)", hint=prepared_hint(Path(data_root)))
+        return cls(data_root, collection)
 
     @property
     def id(self) -> str:
@@ -221,8 +231,11 @@ class VideosProtocol(PreparedCorpusProtocol):
                 return mlf[stem], self.alignments
         raise ValueError(f"no {clip_id}.TextGrid, {clip_id}.ctm or .mlf entry in {self.alignments}")
 
-    def prepare(self, source=None, sizes=(256,), workers=None, progress=None, force=False, on_total=None,
-                split: Path | None = None, alignments: Path | None = None) -> dict:
+    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
+                force: bool = False, progress: Callable[[str], None] | None = None,
+                on_total: Callable[[int], None] | None = None, split: Path | None = None,
+                alignments: Path | None = None) -> PrepareReport:
+        self.refuse_options(split=split, alignments=alignments)
         if split is not None and not Path(split).expanduser().is_file():
             raise BenchError(f"--split {split}: no such file", hint='a JSON {"test": [clip ids]} or a CSV with clip_id')
         if alignments is not None and not Path(alignments).expanduser().is_dir():
@@ -230,4 +243,4 @@ class VideosProtocol(PreparedCorpusProtocol):
                              hint="a folder of <clip id>.TextGrid / .ctm files, or one .mlf")
         self.split_file = Path(split).expanduser().resolve() if split else None
         self.alignments = Path(alignments).expanduser().resolve() if alignments else None
-        return super().prepare(source, sizes=sizes, workers=workers, progress=progress, force=force, on_total=on_total)
+        return super().prepare(source, sizes=sizes, workers=workers, force=force, progress=progress, on_total=on_total)

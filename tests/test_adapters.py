@@ -322,7 +322,7 @@ def test_bench_weights_does_not_call_a_file_with_the_wrong_hash_present(mini_dat
     fan.parent.mkdir(parents=True)
     fan.write_bytes(b"not the published 2DFAN4 weights")
     out = run_bench("weights", "--weights", str(tmp_path / "w"), data_root=mini_data_root, cwd=tmp_path).stdout
-    line = next(l for l in out.splitlines() if str(fan) in l)
+    line = next(line for line in out.splitlines() if str(fan) in line)
     assert line.startswith("  WRONG    fan, fan-s3fd") and "is not the published 11f355bf06" in line, line
     assert "1 file(s) with the wrong sha256" in out
     # model files with a published hash are judged the same way
@@ -348,6 +348,7 @@ def test_tiny_run_end_to_end(model, mini_data_root, tmp_path):
         assert row["resized"] == {"from": [64, 64], "to": [256, 256], "filter": "PIL Lanczos"}
 
 
+@pytest.mark.slow  # full-size wav2lip and a 256² StyleGAN2 on CPU
 def test_official_format_weights_run_end_to_end(mini_data_root, tmp_path):
     """wav2lip at full official size, mocogan-hd with a 256² rosinality g_ema, man in its documented format."""
     weights = tmp_path / "w"

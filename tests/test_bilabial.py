@@ -245,7 +245,7 @@ def fake_grid_runs(mini, tmp_path_factory):
 
     source, data = tmp_path_factory.mktemp("grid-source"), tmp_path_factory.mktemp("grid-data")
     make_fake_grid(mini, source, speakers=("s2",), per_speaker=1)
-    assert GridProtocol(data).prepare(source, workers=1)["clips"] == 1
+    assert GridProtocol(data).prepare(source, workers=1).clips == 1
     records = {}
     for model in ("ground-truth", "still"):
         config = RunConfig(model=model, dataset="grid", metrics=("bilabial", "bilabial-recall"), data_dir=data,
@@ -273,11 +273,11 @@ def test_without_phone_alignments_bilabial_is_na_and_the_run_says_why(mini_data_
     from benchmark.cli import cli
     from benchmark.reports.frames import empty_status
     from benchmark.core.records import load_record
-    from metrics.context import ClipContext
+    from metrics.features import Phones
 
-    real = ClipContext.annotations
-    monkeypatch.setattr(ClipContext, "annotations",
-                        lambda self: {k: v for k, v in real(self).items() if not k.startswith("phone")})
+    real = Phones.compute
+    monkeypatch.setattr(Phones, "compute",
+                        lambda self, ctx, which: {k: v for k, v in real(self, ctx, which).items() if not k.startswith("phone")})
     monkeypatch.setenv("BENCH_DATA", str(mini_data_root))
     result = CliRunner().invoke(cli, ["run", "--model", "still", "--dataset", "mini", "--limit", "2", "--metrics",
                                       "psnr,bilabial", "--out", str(tmp_path), "--no-progress"])

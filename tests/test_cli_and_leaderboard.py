@@ -2,8 +2,9 @@
 
 import html
 import json
-from pathlib import Path
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.conftest import run_bench
 
 def test_unprepared_grid_says_what_to_do_without_a_traceback(tmp_path):
     proc = run_bench("run", "--model", "still", "--dataset", "grid", data_root=tmp_path / "empty", cwd=tmp_path,
-                     check_codes=(1,))
+                     check_codes=(1,), subprocess=True)  # the installed console script, as a user runs it
     assert "grid is not prepared" in proc.stderr
     assert "bench prepare grid --source" in proc.stderr
     assert str(tmp_path / "empty" / "grid") in proc.stderr
@@ -43,19 +44,28 @@ def test_list_commands(tmp_path):
     assert "mini/v2" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
 
 
-def _runs(mini_data_root, out):
+@pytest.fixture(scope="module")
+def limited_runs(mini_data_root, tmp_path_factory) -> Path:
+    """`--limit 4` runs of ground-truth (psnr, ssim) and still (psnr only), made once for this module."""
+    out = tmp_path_factory.mktemp("runs")
     cfg = dict(dataset="mini", limit=4, data_dir=mini_data_root, runs_dir=out)
-    a = Runner(RunConfig(model="ground-truth", metrics=("psnr", "ssim"), **cfg), progress=False, log=lambda s: None).run()
-    b = Runner(RunConfig(model="still", metrics=("psnr",), **cfg), progress=False, log=lambda s: None).run()
-    return a, b
+    for model, metrics in (("ground-truth", ("psnr", "ssim")), ("still", ("psnr",))):
+        assert Runner(RunConfig(model=model, metrics=metrics, **cfg), progress=False, log=lambda s: None).run().exit_code == 0
+    return out
 
 
-def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_path):
-    gt, still = _runs(mini_data_root, tmp_path / "runs")
+def _runs(limited_runs: Path, out: Path) -> tuple[Path, Path]:
+    """A copy of the module's runs in `out`, free to edit: the ground-truth and the still run folders."""
+    shutil.copytree(limited_runs, out)
+    return next(out.glob("mini/ground-truth-*")), next(out.glob("mini/still-*"))
+
+
+def test_leaderboard_marks_best_says_not_run_and_escapes(limited_runs, tmp_path):
+    gt, still = _runs(limited_runs, tmp_path / "runs")
     # a user-supplied string (a third-party adapter's name) must come out escaped
-    record = json.loads((still.run_dir / "record.json").read_text())
+    record = json.loads((still / "record.json").read_text())
     record["label"] = "<script>alert(1)</script>"
-    (still.run_dir / "record.json").write_text(json.dumps(record))
+    (still / "record.json").write_text(json.dumps(record))
     index, skipped = build_site([tmp_path / "runs"], tmp_path / "site")
     page = index.read_text()
     assert skipped == []
@@ -68,20 +78,19 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(mini_data_root, tmp_pat
     assert "mini/v2" in page and "http://" not in page and "https://" not in page
 
 
-def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(mini_data_root, tmp_path):
-    gt, _ = _runs(mini_data_root, tmp_path / "runs")
-    record = json.loads((gt.run_dir / "record.json").read_text())
+def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(limited_runs, tmp_path):
+    gt, _ = _runs(limited_runs, tmp_path / "runs")
+    record = json.loads((gt / "record.json").read_text())
     record["schema_version"] = SCHEMA_VERSION + 1
-    (gt.run_dir / "record.json").write_text(json.dumps(record))
+    (gt / "record.json").write_text(json.dumps(record))
     with pytest.raises(BenchError, match="schema version"):
-        load_record(gt.run_dir)
+        load_record(gt)
     _, skipped = build_site([tmp_path / "runs"], tmp_path / "site")
-    assert [p for p, _ in skipped] == [gt.run_dir]
+    assert [p for p, _ in skipped] == [gt]
 
 
-def test_leaderboard_command_prints_the_page_path(mini_data_root, tmp_path):
-    _runs(mini_data_root, tmp_path / "runs")
-    proc = run_bench("leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "site"), data_root=mini_data_root,
+def test_leaderboard_command_prints_the_page_path(limited_runs, mini_data_root, tmp_path):
+    proc = run_bench("leaderboard", str(limited_runs), "-o", str(tmp_path / "site"), data_root=mini_data_root,
                      cwd=tmp_path)
     assert f"leaderboard: {(tmp_path / 'site' / 'index.html').resolve()}" in proc.stdout
 

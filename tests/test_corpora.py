@@ -23,10 +23,17 @@ def fake_grid(mini, tmp_path_factory):
     return root, make_fake_grid(mini, root)
 
 
-def test_grid_prepares_reports_bad_files_by_name_and_scores_end_to_end(fake_grid, tmp_path):
+@pytest.fixture(scope="module")
+def prepared_grid(fake_grid, tmp_path_factory):
+    """`bench prepare grid` of the fake corpus, once for this module: the data root and what the command said."""
+    source, _ = fake_grid
+    data = tmp_path_factory.mktemp("grid-data")
+    return data, run_bench("prepare", "grid", "--source", str(source), data_root=data, cwd=data, check_codes=(3,))
+
+
+def test_grid_prepares_reports_bad_files_by_name_and_scores_end_to_end(fake_grid, prepared_grid, tmp_path):
     source, made = fake_grid
-    data = tmp_path / "data"
-    proc = run_bench("prepare", "grid", "--source", str(source), data_root=data, cwd=tmp_path, check_codes=(3,))
+    data, proc = prepared_grid
     assert f"{made['corrupt']}: unreadable video" in proc.stderr
     assert "missing audio lwaz1s.wav" in proc.stderr
     assert "missing speaker s11" in proc.stderr
@@ -90,10 +97,9 @@ def test_a_complete_corpus_records_partial_none(mini, tmp_path):
     assert manifest["preprocessing"]["source_checks"]["silence_rms_dbfs"] == -60.0
 
 
-def test_preparing_twice_does_no_work_and_keeps_the_fingerprint(fake_grid, tmp_path):
+def test_preparing_twice_does_no_work_and_keeps_the_fingerprint(fake_grid, prepared_grid, tmp_path):
     source, _ = fake_grid
-    data = tmp_path / "data"
-    first = run_bench("prepare", "grid", "--source", str(source), data_root=data, cwd=tmp_path, check_codes=(3,))
+    data, first = prepared_grid
     videos = sorted((data / "grid" / "clips").rglob("video_256.mkv"))
     stamps = [v.stat().st_mtime_ns for v in videos]
     second = run_bench("prepare", "grid", "--source", str(source), data_root=data, cwd=tmp_path, check_codes=(3,))

@@ -60,15 +60,40 @@ def local_run(mini_data_root, tmp_path_factory):
     return outcome
 
 
-def test_ray_with_two_workers_gives_the_local_record(mini_data_root, tmp_path, local_run):
-    outcome = _run(mini_data_root, tmp_path, executor="ray", workers=2)
-    assert outcome.exit_code == 0 and outcome.record["execution"]["executor"] == "ray"
-    assert _values(outcome.run_dir) == _values(local_run.run_dir)
-    assert _numbers(outcome.record) == _numbers(local_run.record)
-    for name in ENGINE_METRICS:  # FID, KID and the bootstrap intervals included
-        assert outcome.record["results"][name] == local_run.record["results"][name]
-    assert outcome.record["results"]["fid"]["value"] > 0 and outcome.record["results"]["psnr"]["ci95"]
-    assert not ray.is_initialized()  # the local cluster it started is shut down
+def test_the_ray_executor_starts_and_stops_a_local_cluster_only_when_none_is_running(monkeypatch):
+    from benchmark.engine import executors
+    from benchmark.engine.worker import ClipTask
+
+    class Cluster:  # the three calls run() makes around _drive
+        def __init__(self, running):
+            self.running, self.calls = running, []
+
+        def is_initialized(self):
+            return self.running
+
+        def init(self, **kwargs):
+            self.calls.append(("init", kwargs))
+            self.running = True
+
+        def shutdown(self):
+            self.calls.append(("shutdown",))
+            self.running = False
+
+    class Plan:
+        settings = {"device": "cpu", "threads": 1}
+
+    for running in (False, True):
+        cluster = Cluster(running)
+        monkeypatch.setattr(executors, "_import_ray", lambda: cluster)
+        executor = RayExecutor(workers=2, log=lambda s: None)
+        monkeypatch.setattr(executor, "_drive", lambda ray, plan, tasks: iter([("scored", tasks.popleft().clip_id)]))
+        assert list(executor.run(Plan(), [ClipTask("c0", ["psnr"])])) == [("scored", "c0")]
+        if running:  # a cluster someone else started (`ray start`, an earlier run in this process) is left alone
+            assert cluster.calls == [] and cluster.running
+        else:  # started for this run, sized for its workers, and shut down after
+            (init, kwargs), (shutdown,) = cluster.calls
+            assert (init, shutdown) == ("init", "shutdown") and not cluster.running
+            assert kwargs["address"] is None and kwargs["num_cpus"] == 2 and kwargs["include_dashboard"] is False
 
 
 class _KillingRayExecutor(RayExecutor):
@@ -85,13 +110,36 @@ class _KillingRayExecutor(RayExecutor):
             yield result
 
 
-def test_a_killed_ray_worker_is_replaced_and_the_record_is_unchanged(mini_data_root, tmp_path, local_run):
-    executor = _KillingRayExecutor(workers=2, log=lambda s: None)
-    outcome = _run(mini_data_root, tmp_path, executor=executor)
-    assert executor.killed, "no worker was killed"
-    assert outcome.exit_code == 0 and outcome.n_scored == LIMIT
-    assert _values(outcome.run_dir) == _values(local_run.run_dir)
-    assert outcome.record["results"] == local_run.record["results"]
+@pytest.mark.slow
+class TestOnOneRayCluster:
+    """The tests that need a real Ray cluster share one (starting one takes many seconds on 2 cores), shut down
+    after the last of them. The executor finds it running, so it neither starts nor stops one: that rule is
+    tested on a fake (test_the_ray_executor_starts_and_stops_a_local_cluster_only_when_none_is_running)."""
+
+    @pytest.fixture(scope="class", autouse=True)
+    def ray_cluster(self):
+        assert not ray.is_initialized()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+        yield
+        ray.shutdown()
+
+    def test_ray_with_two_workers_gives_the_local_record(self, mini_data_root, tmp_path, local_run):
+        outcome = _run(mini_data_root, tmp_path, executor="ray", workers=2)
+        assert outcome.exit_code == 0 and outcome.record["execution"]["executor"] == "ray"
+        assert _values(outcome.run_dir) == _values(local_run.run_dir)
+        assert _numbers(outcome.record) == _numbers(local_run.record)
+        for name in ENGINE_METRICS:  # FID, KID and the bootstrap intervals included
+            assert outcome.record["results"][name] == local_run.record["results"][name]
+        assert outcome.record["results"]["fid"]["value"] > 0 and outcome.record["results"]["psnr"]["ci95"]
+        assert ray.is_initialized()  # a cluster it did not start is left running
+
+    def test_a_killed_ray_worker_is_replaced_and_the_record_is_unchanged(self, mini_data_root, tmp_path, local_run):
+        executor = _KillingRayExecutor(workers=2, log=lambda s: None)
+        outcome = _run(mini_data_root, tmp_path, executor=executor)
+        assert executor.killed, "no worker was killed"
+        assert outcome.exit_code == 0 and outcome.n_scored == LIMIT
+        assert _values(outcome.run_dir) == _values(local_run.run_dir)
+        assert outcome.record["results"] == local_run.record["results"]
 
 
 class _FakeRay:

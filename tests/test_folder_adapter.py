@@ -35,7 +35,7 @@ def test_corrupt_and_missing_videos_fail_with_reasons_others_score(mini, mini_da
     assert record["results"]["psnr"]["n"] == 10
     # lossy h264 copies of the ground truth: high but not the identical-frame cap
     assert 30 < record["results"]["psnr"]["value"] < 100
-    rows = [json.loads(l) for l in (run_dir / "clips.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run_dir / "clips.jsonl").read_text().splitlines()]
     assert sum(r["status"] == "ok" for r in rows) == 10
 
 
@@ -257,7 +257,7 @@ def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_dat
     (videos / f"{swapped.id}.mp4").symlink_to(next(c for c in clips if c.id != swapped.id).video_path)
     worker = ClipWorker(plan)
     failed = worker.process(ClipTask(swapped.id, [plan.metrics[0]["column"]])).row
-    assert failed["status"] == "failed" and failed["error"]["message"] == (
+    assert failed.status == "failed" and failed.error["message"] == (
         f"{swapped.id}.mp4 changed after this run was planned; re-run the same command to score the new file")
     ok = worker.process(ClipTask(kept.id, [plan.metrics[0]["column"]])).row
-    assert ok["status"] == "ok" and ok["input"] == kept.input and ok["scores"][plan.metrics[0]["column"]]["value"] == 100.0
+    assert ok.status == "ok" and ok.input == kept.input and ok.outcomes[plan.metrics[0]["column"]].value == 100.0

@@ -12,11 +12,13 @@ from torch import nn
 
 from benchmark.core.errors import BenchError
 from benchmark.perception.i3d import (
-    I3DFeatures,
     InceptionI3d,
+    PytorchI3D,
+    TorchscriptI3D,
     _same_padding,
     to_i3d_input,
 )
+from benchmark.perception.registry import get_network
 from metrics.fid import GaussianSums, frechet_distance
 from metrics.fvd import FVD, window_starts
 
@@ -67,21 +69,21 @@ def test_same_padding_is_tensorflows():
 def test_strict_loading_names_a_wrong_key(weights, tmp_path):
     (tmp_path / "i3d").mkdir()
     with pytest.raises(BenchError, match="rgb_imagenet.pt"):
-        I3DFeatures("pytorch-i3d", "cpu", tmp_path)
+        PytorchI3D(tmp_path, "cpu")
     state = torch.load(weights / "i3d" / "rgb_imagenet.pt", weights_only=True)
     state["Mixed_3b.b9.conv3d.weight"] = state.pop("Mixed_3b.b0.conv3d.weight")
     torch.save(state, tmp_path / "i3d" / "rgb_imagenet.pt")
     with pytest.raises(BenchError, match="Mixed_3b.b0.conv3d.weight"):
-        I3DFeatures("pytorch-i3d", "cpu", tmp_path)
+        PytorchI3D(tmp_path, "cpu")
     (tmp_path / "i3d" / "i3d_torchscript.pt").write_bytes(b"not torchscript")
     with pytest.raises(BenchError, match="not a TorchScript file"):
-        I3DFeatures("i3d-torchscript", "cpu", tmp_path)
+        TorchscriptI3D(tmp_path, "cpu")
 
 
 def test_both_formats_give_the_same_features_for_the_same_network(weights):
     clips = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 16, 64, 80, 3), dtype=np.uint8))
-    scripted = I3DFeatures("i3d-torchscript", "cpu", weights).features(clips)
-    state_dict = I3DFeatures("pytorch-i3d", "cpu", weights).features(clips)
+    scripted = get_network("i3d-torchscript", "cpu", weights).features(clips)
+    state_dict = get_network("pytorch-i3d", "cpu", weights).features(clips)
     assert scripted.shape == (2, 400)
     np.testing.assert_allclose(scripted.numpy(), state_dict.numpy(), rtol=1e-4, atol=1e-5)
 

@@ -72,7 +72,7 @@ def test_a_missing_shards_clips_count_as_never_attempted(shards, tmp_path):
 
 def test_bench_merge_with_a_shard_missing_exits_3(shards, mini_data_root, tmp_path):
     proc = run_bench("merge", str(shards[1]), "-o", str(tmp_path / "merged"), data_root=mini_data_root, cwd=tmp_path,
-                     check_codes=(3,))
+                     check_codes=(3,), subprocess=True)  # exit status 3 as a shell sees it
     assert "shard(s) 0/2 not given" in proc.stderr and "never attempted" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -191,8 +191,9 @@ def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_r
 
     # leaderboard: shown, marked, never ranked (the edited 99 dB would otherwise be best)
     records = sorted(load_records([runs])[0], key=lambda pr: pr[0].name)
-    for _, loaded in records:  # in memory, after the check: rank them as complete runs of a model
-        loaded.update(completeness={"complete": True, "reasons": []}, adapter={**loaded["adapter"], "name": "a-model"})
+    for path, loaded in records:  # in memory, after the check: rank them as complete runs of a model, one run each
+        loaded.update(completeness={"complete": True, "reasons": []}, adapter={**loaded["adapter"], "name": "a-model"},
+                      run_id=f"{path.name}-{loaded['run_id']}")
     (table,) = leaderboard_tables(records)
     rows = {Path(r["path"]).name: r for r in table["rows"]}
     assert rows["edited"]["mismatch"] and rows["edited"]["cells"]["psnr"]["text"].startswith("⚠")
@@ -207,6 +208,21 @@ def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_r
     text = render_comparison(compare_runs(clean, edited))
     assert f"(!) B = {edited}: MISMATCH: record.json was edited" in text
     assert "(!)" not in render_comparison(compare_runs(clean, older))
+
+
+def test_an_edited_newer_copy_never_hides_the_run_it_was_copied_from(good_run, tmp_path):
+    from benchmark.reports.leaderboard import leaderboard_tables
+
+    runs = tmp_path / "runs"
+    _copy(good_run, runs, "a-clean")
+    edited = _copy(good_run, runs, "b-edited")  # newer, and its value edited: it must not stand for the run
+    record = json.loads((edited / "record.json").read_text())
+    record.update(finished_at="2999-01-01T00:00:00+00:00")
+    record["results"]["psnr"]["value"] = 99.0
+    (edited / "record.json").write_text(json.dumps(record))
+    (table,) = leaderboard_tables(load_records([runs])[0])
+    assert [Path(r["path"]).name for r in table["rows"]] == ["a-clean"] and not table["rows"][0]["mismatch"]
+    assert len(table["hidden"]) == 1 and "b-edited: a copy" in table["hidden"][0]
 
 
 def test_the_digest_is_in_the_record_and_identical_for_merged_shards(good_run, shards, tmp_path):

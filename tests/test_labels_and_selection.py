@@ -153,6 +153,6 @@ def test_a_bad_label_is_refused(name):
 
 def test_a_bad_label_is_one_clear_line_before_any_work(mini_data_root, tmp_path):
     proc = run_bench("run", "--model", "still", "--dataset", "mini", "--name", "two\nlines", "--out", str(tmp_path),
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+                     data_root=mini_data_root, cwd=tmp_path, check_codes=(1,), subprocess=True)  # a real argv
     assert "a run label must be 1 to 64 printable characters" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.rglob("run.json"))

@@ -70,6 +70,7 @@ def test_mouth_pixels_follow_the_planted_aperture(mini):
     assert corr > 0.8, corr
 
 
+@pytest.mark.slow  # a second full build of mini (about 30 s)
 def test_rebuilding_gives_identical_bytes(mini, tmp_path):
     again = MiniProtocol(tmp_path)
     again.prepare()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from benchmark.perception import i3d, lpips_net, user_weights
@@ -38,6 +39,7 @@ def write_random_weights(root) -> None:
         str(root / "i3d" / "i3d_torchscript.pt"))
 
 
+@pytest.mark.slow  # I3D, VGG16 and IResNet forward passes on CPU
 def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(mini_data_root, tmp_path, monkeypatch):
     from benchmark.engine.runner import RunConfig, Runner
 
@@ -65,11 +67,11 @@ def test_missing_weights_stop_the_run_before_any_work_naming_every_file(tmp_path
     import pytest
 
     from benchmark.core.errors import BenchError
-    from benchmark.engine.runner import build_metrics_from_names
+    from benchmark.engine.runner import declare_metrics
     from benchmark.core.settings import Settings
 
     with pytest.raises(BenchError) as caught:
-        build_metrics_from_names(("psnr", *NEW_METRICS), Settings.create(weights_dir=tmp_path))
+        declare_metrics(("psnr", *NEW_METRICS), Settings.create(weights_dir=tmp_path))
     message = str(caught.value)
     assert message.startswith(f"{len(NEW_METRICS)} metrics cannot run (nothing was computed)")
     for path in ("i3d/i3d_torchscript.pt", "i3d/rgb_imagenet.pt", "torchvision/alexnet-owt-7be5be79.pth",

@@ -188,7 +188,7 @@ def test_reference_feature_cache_folders_name_backend_weights_and_device(tmp_pat
     frames = clip.load_frames()[:2]
     settings = Settings.create(data_dir=mini.data_root, environ={})
     ctx = ClipContext(clip, Video(frames, 25.0), frames, tmp_path, settings)
-    ctx.landmarks("reference", "mediapipe")
+    ctx.feature("landmarks", "reference", backend="mediapipe")
     (folder,) = (tmp_path / "landmarks").iterdir()
     key = json.loads((folder / "key.json").read_text())
     assert key["backend"].startswith("mediapipe-") and key["device"] == "cpu" and "weights" in key

@@ -13,13 +13,9 @@ from tests.conftest import run_bench
 
 
 @pytest.fixture(scope="module")
-def runs(mini_data_root, tmp_path_factory):
+def runs(reference_runs):
     """Complete runs of the reference adapters on mini (tables use complete runs only)."""
-    tmp = tmp_path_factory.mktemp("table-runs")
-    for model in ("still", "ground-truth"):
-        run_bench("run", "--model", model, "--dataset", "mini", "--metrics", "psnr,ssim,cpbd",
-                  "--out", str(tmp), "--no-progress", data_root=mini_data_root, cwd=tmp)
-    return tmp
+    return reference_runs
 
 
 def test_thesis_table_5_1_has_published_rows_and_measured_reference_rows(runs):
@@ -101,3 +97,17 @@ def test_published_blink_rates_are_compared_with_the_papers_detector():
     _measure(cell, Selection({("man", "mini"): SelectedRun(Path("run"), without, False)}), "man", "grid", "blinks_per_s",
              {"grid": "mini"}, Footnotes())
     assert cell.measured is None and cell.status == "not run"
+
+
+def test_an_unreadable_profile_file_is_skipped_with_one_line(tmp_path):
+    """A truncated `bench profile` row (Table 5.2) is left out naming the file, the table still builds."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "wav2lip.json").write_text('{"model": "wav2lip", "params_m": 3')  # cut short
+    (folder / "other.json").write_text('[1, 2]')  # JSON, but not a profile row
+    lines = []
+    table = build_table("alghamdi2023-5.2", [], profile_paths=[folder], log=lines.append)
+    assert len(lines) == 2 and all(line.startswith("skipped ") for line in lines)
+    assert any("wav2lip.json: not valid JSON" in line for line in lines)
+    assert any("other.json: not a profile row" in line for line in lines)
+    assert table.rows  # the published rows are still there

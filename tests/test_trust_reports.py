@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 
+from benchmark.core.records import record_seal
 from benchmark.reports.leaderboard import leaderboard_tables
 from tests.conftest import run_bench
 
@@ -104,24 +104,25 @@ def test_a_merged_run_is_listed_once_and_rows_sort_by_a_chosen_metric():
 # ---- runs on mini: tables, compare by label -------------------------------------------------
 
 def _fake_model(src: Path, dst: Path, label: str, values: dict[str, float]) -> Path:
-    """A copy of a real run relabelled as another model, with chosen values: the ranking rule on real loading."""
+    """A copy of a real run relabelled as another model, with chosen values: the ranking rule on real loading.
+
+    The record is sealed again, as a record written by a run is, so readers see a verified run of that model."""
     shutil.copytree(src, dst)
     record = json.loads((dst / "record.json").read_text())
     record.update(label=label, run_id=f"{label}-{record['run_id']}"[:64])
     record["adapter"]["name"] = label
     for variant, value in values.items():
         record["results"][variant]["value"] = value
+    record["integrity"]["record_sha256"] = record_seal(record, record["integrity"]["rows_sha256"])
     (dst / "record.json").write_text(json.dumps(record))
     return dst
 
 
 @pytest.fixture(scope="module")
-def runs(mini_data_root, tmp_path_factory):
-    """Complete ground-truth and still runs on mini (psnr, cpbd), and two relabelled copies as models."""
+def runs(reference_runs, tmp_path_factory):
+    """Complete ground-truth and still runs on mini (the shared ones, copied), and two relabelled copies as models."""
     tmp = tmp_path_factory.mktemp("trust-runs")
-    for model in ("still", "ground-truth"):
-        run_bench("run", "--model", model, "--dataset", "mini", "--metrics", "psnr,cpbd", "--out", str(tmp / "runs"),
-                  "--no-progress", data_root=mini_data_root, cwd=tmp)
+    shutil.copytree(reference_runs, tmp / "runs")
     still = next((tmp / "runs" / "mini").glob("still-seed0-*"))
     gt_cpbd = json.loads(next((tmp / "runs" / "mini").glob("ground-truth-seed0-*/record.json")).read_text())["results"]["cpbd"]["value"]
     _fake_model(still, tmp / "runs" / "mini" / "sharp", "sharp", {"psnr": 40.0, "cpbd": gt_cpbd + 0.2})
@@ -143,7 +144,7 @@ def test_a_stand_in_protocol_is_never_ranked_against_published_numbers(runs):
 
 
 def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
-    from benchmark.reports.tables import build_results_table, render_latex, render_markdown
+    from benchmark.reports.tables import build_results_table, render_markdown
 
     table = build_results_table([runs / "runs"], "mini", ["psnr", "cpbd"])
     assert [r.method for r in table.rows][:2] == ["ground-truth", "still"]  # references first, not ranked
@@ -156,9 +157,9 @@ def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
     out = run_bench("table", "--runs", str(runs / "runs"), "--dataset", "mini", "--metrics", "psnr,cpbd", "--format",
                     "latex", data_root=mini_data_root, cwd=runs).stdout
     assert r"\textbf{40.00" in out and r"$\rightarrow$GT" in out and "near" in out
-    proc = run_bench("table", "--runs", str(runs / "runs"), "--dataset", "mini", "--metrics", "lmd",
+    proc = run_bench("table", "--runs", str(runs / "runs"), "--dataset", "mini", "--metrics", "fid",
                      data_root=mini_data_root, cwd=runs, check_codes=(1,))
-    assert "no run on mini has lmd" in proc.stderr and "Traceback" not in proc.stderr
+    assert "no run on mini has fid" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_compare_by_label_never_calls_a_sharpness_better_than_the_ground_truths(runs, mini_data_root):
@@ -180,7 +181,7 @@ def test_results_frames_say_protocol_and_load_clips_takes_a_folder_of_runs(runs)
     from benchmark import load_clips, load_runs
 
     frame = load_runs([runs / "runs"])
-    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {"mini/v1"}
+    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {"mini/v2"}
     with pytest.warns(FutureWarning, match="'dataset' column is now 'protocol'"):
         assert list(frame["dataset"]) == list(frame["protocol"])
     clips = load_clips(runs / "runs")

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from benchmark.core.errors import BenchError
-from benchmark.core.paths import DEFAULT_RUNS_DIR
 
 
 def read_model_args_file(path: Path | None) -> dict:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli.app import cli, parse_model_args, read_model_args_file
+from benchmark.cli.app import cli
 from benchmark.core.errors import BenchError
-from benchmark.core.paths import DEFAULT_RUNS_DIR
 
 
 @cli.command("list")
@@ -72,50 +71,27 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
     from tqdm import tqdm
 
     from benchmark.core.paths import data_root
-    from protocols import DATASETS
-    from protocols.user_videos import VideosProtocol, check_name
+    from protocols import DATASETS, open_dataset
+    from protocols.prepare import PrepareInterrupted
 
-    extra = {}
-    if dataset == "videos":
-        protocol = VideosProtocol(data_root(data_dir), check_name(name))
-        extra = {"split": split_file, "alignments": alignments}
-    else:
-        protocol = DATASETS.get(dataset)(data_root(data_dir))
-        takes_alignments = isinstance(protocol, VideosProtocol)  # mead, hdtf: videos protocols with a shipped split
-        if name or split_file or (alignments and not takes_alignments):
-            given = "--name and --split" if takes_alignments else "--name, --split and --alignments"
-            raise BenchError(f"{given} are for `bench prepare videos`, not {dataset}",
-                             hint=f"bench prepare {dataset} --source DIR" + (" [--alignments DIR]" if takes_alignments else ""))
-        if takes_alignments:
-            extra = {"alignments": alignments}
-    if dataset == "mini":
-        if protocol.is_prepared() and not force:
-            click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
-            return
-        try:
-            with tqdm(total=protocol.planned_clips, desc=f"building {protocol.id}", unit="clip") as bar:
-                path = protocol.prepare(force=force, progress=lambda _id: bar.update(1))
-        except KeyboardInterrupt:
-            click.echo(f"interrupted: {protocol.id} was not built (it builds in a temporary folder; nothing half-built is "
-                       f"kept{' and the previous build is untouched' if protocol.is_prepared() else ''}). "
-                       "Re-run the same command to build it.", err=True)
-            sys.exit(130)
-        click.echo(f"prepared {protocol.id}: {path} (fingerprint {protocol.fingerprint()[:12]})")
+    DATASETS.get(dataset).refuse_options(name=name, split=split_file, alignments=alignments)
+    protocol = open_dataset(dataset, data_root(data_dir), collection=name)
+    if protocol.builds_itself and protocol.is_prepared() and not force:
+        click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
         return
     try:
         size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
     except ValueError:
         raise BenchError(f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024") from None
-    from protocols.prepare import PrepareInterrupted
-
     try:
-        with tqdm(desc=f"preparing {protocol.id}", unit="clip") as bar:
+        with tqdm(desc=f"{'building' if protocol.builds_itself else 'preparing'} {protocol.id}", unit="clip") as bar:
             def set_total(n: int) -> None:
                 bar.total = n
                 bar.refresh()
 
-            report = protocol.prepare(source, sizes=size_list, workers=workers, progress=lambda _id: bar.update(1),
-                                      on_total=set_total, **extra)
+            report = protocol.prepare(source, sizes=size_list, workers=workers, force=force,
+                                      progress=lambda _id: bar.update(1), on_total=set_total,
+                                      split=split_file, alignments=alignments)
     except PrepareInterrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(130)
@@ -123,19 +99,22 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
         click.echo(f"interrupted while scanning the source or writing the manifest of {protocol.id}; clips prepared "
                    "so far are kept. Re-run the same command to resume: prepared clips are reused.", err=True)
         sys.exit(130)
-    for problem in report["problems"]:
+    if protocol.builds_itself:
+        click.echo(f"prepared {protocol.id}: {report.folder} (fingerprint {protocol.fingerprint()[:12]})")
+        return
+    for problem in report.problems:
         click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
-    if not report["clips"]:
-        n = len(report["problems"])
+    if not report.clips:
+        n = len(report.problems)
         raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({n} problem{'s' * (n != 1)} above)")
-    click.echo(f"prepared {protocol.id}: {report['clips']} clips ({report['reused']} already done) in "
+    click.echo(f"prepared {protocol.id}: {report.clips} clips ({report.reused} already done) in "
                f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
-    if report["problems"]:
+    if report.problems:
         from protocols.base import describe_partial
 
-        click.echo(f"completed with {len(report['problems'])} problems (listed above; everything else was prepared)", err=True)
-        if report["partial"]:
-            click.echo(f"{describe_partial(protocol.id, report['partial'])}. The manifest records it as partial: "
+        click.echo(f"completed with {len(report.problems)} problems (listed above; everything else was prepared)", err=True)
+        if report.partial:
+            click.echo(f"{describe_partial(protocol.id, report.partial)}. The manifest records it as partial: "
                        f"`bench run` on it exits 3 unless --allow-partial", err=True)
         sys.exit(3)
 

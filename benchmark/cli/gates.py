@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli.app import cli, parse_model_args, read_model_args_file
-from benchmark.core.errors import BenchError
-from benchmark.core.paths import DEFAULT_RUNS_DIR
+from benchmark.cli.app import cli
 
 
 @cli.command()

@@ -241,7 +241,7 @@ def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
     Exit status 1 if the default `blink` is scored and misses recall >= 0.9 with <= 1 false blink per minute.
     """
     from benchmark.core.settings import Settings
-    from metrics import create_metric, family_of
+    from metrics import declare_metric, family_of
     from metrics.blink_synthetic import meets_target, render_validation, validate_detectors
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
@@ -250,7 +250,7 @@ def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
         raise BenchError(f"--variants {variants!r}: {', '.join(others) or 'nothing'} is not a blink variant",
                          hint="e.g. --variants blink,blink-vougioukas,blink-online (`bench list metrics`)")
     settings = Settings.create()
-    params = {name: create_metric(name, settings).params for name in names}
+    params = {name: declare_metric(name, settings).params for name in names}
     result = validate_detectors(params, seed, clips_per_cell, tolerance)
     click.echo(render_validation(result, seed, clips_per_cell, tolerance), nl=False)
     if "blink" in result.cells and not meets_target(result.overall("blink")):

@@ -1,4 +1,4 @@
-"""Run records on disk: one JSONL row per clip as it finishes, one JSON record per finished run.
+"""Run records on disk: one clip row (JSONL) per clip as it finishes, one JSON record per finished run.
 
 A run directory holds `run.json` (what was asked, written first), `clips.jsonl` (appended and
 fsynced clip by clip, so a crash loses at most the clip in flight) and `record.json` (written
@@ -51,7 +51,9 @@ def remove_quietly(path: Path) -> None:
 
 
 class RowLog:
-    """Append-only per-clip log that survives being killed mid-write, and lines that are not rows."""
+    """clips.jsonl as JSON: an append-only log of clip rows that survives being killed mid-write, and
+    lines that are not clip rows. The engine reads and writes it typed (`engine.store.RunStore`,
+    `benchmark.core.rows.ClipRow`); the integrity check digests its JSON as read."""
 
     def __init__(self, path: Path, warn=None):
         self.path = path
@@ -153,6 +155,9 @@ def _not_a_row(row: Any) -> str | None:
                       ("status", lambda v: v in ("ok", "failed")), ("scores", lambda v: isinstance(v, dict))):
         if not ok(row.get(field)):
             return f"not a clip row (no valid {field!r})"
+    for column, outcome in row["scores"].items():
+        if not isinstance(outcome, dict) or outcome.get("status") not in ("ok", "failed", "n/a"):
+            return f"not a clip row (scores {column!r} has no valid 'status')"
     return None
 
 
@@ -261,7 +266,7 @@ class Record(dict):
 
 def integrity_of(record: dict) -> str:
     """What `load_record` found (UNCHECKED for a record built in memory, e.g. by the runner)."""
-    return getattr(record, "integrity", UNCHECKED)
+    return record.integrity if isinstance(record, Record) else UNCHECKED
 
 
 def integrity_problem(record: dict) -> str:
@@ -324,9 +329,9 @@ def plan_clip_keys(run_dir: Path) -> list[str]:
 
 
 def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
-    """The run's rows for the clips of its record, in protocol order, as the record sees them.
+    """The run's clip rows for the clips of its record, in protocol order, as the record sees them.
 
-    Each row is validated against the clip-row schema, then projected onto the record's metrics:
+    Each clip row is validated against the clip-row schema, then projected onto the record's metrics:
     `metrics` / `outcomes` / `pooled` / `extras` / `artifacts` keyed by variant (the stored rows
     key them by column, variant@hash). Rows of other clips (an earlier selection) are left out.
     """
@@ -346,7 +351,7 @@ def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
 
 
 def project_row(row: dict, columns: dict[str, str]) -> dict:
-    """A stored row with its per-column scores laid out by variant name."""
+    """A stored clip row (JSON) with its per-column outcomes laid out by variant name."""
     out = {k: v for k, v in row.items() if k != "scores"}
     out.update(metrics={}, outcomes={}, pooled={}, extras={}, artifacts={}, seconds={})
     for variant, column in columns.items():
@@ -366,7 +371,7 @@ def project_row(row: dict, columns: dict[str, str]) -> dict:
 
 
 def metric_seconds(rows: list[dict]) -> dict[str, dict]:
-    """Per metric (variant): clips timed, total and mean seconds per clip, from projected rows.
+    """Per metric (variant): clips timed, total and mean seconds per clip, from projected clip rows.
 
     Timings describe the machine, not the frames: they live in the rows only and never enter the
     record, which stays a pure function of the scores (identical across executors and shards). A

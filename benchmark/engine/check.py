@@ -9,13 +9,12 @@ rewritten by `bench check --update`.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.errors import BenchError
-from benchmark.core.records import write_json_atomic
+from benchmark.core.records import read_json, write_json_atomic
 
 GOLDEN_FILE = Path("results") / "golden" / "mini.json"
 GOLDEN_VERSION = 1
@@ -95,11 +94,11 @@ def run_check(golden_path: Path = GOLDEN_FILE, update: bool = False, data_dir: P
     """Re-run every configuration; return the drifts (and rewrite the goldens only if `update`)."""
     golden_path = Path(golden_path)
     if update:
-        configs = configs or (json.loads(golden_path.read_text())["configs"] if golden_path.exists() else DEFAULT_CONFIGS)
+        configs = configs or (read_json(golden_path)["configs"] if golden_path.exists() else DEFAULT_CONFIGS)
     else:
         if not golden_path.exists():
             raise BenchError(f"no golden values at {golden_path}", hint="create them with `bench check --update`")
-        stored = json.loads(golden_path.read_text())
+        stored = read_json(golden_path)
         if stored.get("version") != GOLDEN_VERSION:
             raise BenchError(f"{golden_path}: golden format {stored.get('version')!r}, this harness reads {GOLDEN_VERSION}",
                              hint="regenerate with `bench check --update`")

@@ -234,8 +234,8 @@ def _last_line(exc: BaseException) -> str:
 def _worker_died_result(plan_dict: dict, task: ClipTask, attempts: int) -> ClipResult:
     clip = next(PlannedClip.from_dict(c) for c in plan_dict["clips"] if c["id"] == task.clip_id)
     row = new_row(clip, plan_dict["adapter"]["fingerprint"])
-    row.update(status="failed", error={"stage": "worker", "type": "WorkerDied", "message": f"the worker process died on "
-                                       f"this clip {attempts} times (out of memory or a crash in native code?)"})
+    row.fail("worker", "WorkerDied", f"the worker process died on this clip {attempts} times (out of memory or a "
+                                     "crash in native code?)")
     return ClipResult(row, list(task.columns))
 
 

@@ -87,12 +87,12 @@ def reuse_unchanged_rows(resemblance: Resemblance, plan: RunPlan, store: RunStor
     """Copy the earlier run's scored rows (and their arrays, kept videos) of the clips whose files did not change."""
     if resemblance.versions:
         return 0  # another model version: every frame may differ
-    earlier = RunStore(resemblance.run_dir).rows.latest_by_key()
+    earlier = RunStore(resemblance.run_dir).latest_rows()
     reused = 0
     for clip in plan.clips:
         row = earlier.get(clip.key)
-        if row is not None and row["status"] == "ok":
+        if row is not None and row.ok:
             store.copy_row_files(resemblance.run_dir, row)
-            store.rows.append(row)
+            store.append_row(row)
             reused += 1
     return reused

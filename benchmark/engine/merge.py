@@ -18,7 +18,8 @@ from pathlib import Path
 from benchmark.engine.plan import RunPlan, clip_seed
 from benchmark.engine.store import RunLock, RunStore
 from benchmark.core.errors import BenchError
-from benchmark.core.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json, write_error
+from benchmark.core.rows import ClipRow
+from benchmark.core.records import RUN_FILE, SCHEMA_VERSION, integrity_problem, load_record, read_json
 
 # what every shard must agree on, as (label, getter over (plan dict, record))
 _MUST_AGREE = [
@@ -134,19 +135,19 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
     with RunLock(store.dir) as lock:
         lock.acquire(log=log)
         store.clear_record()
-        rows: dict[str, dict] = {}
+        rows: dict[str, ClipRow] = {}
         for run_dir, shard_plan, _ in shards:
-            source = RunStore(run_dir).rows.latest_by_key()
+            source = RunStore(run_dir).latest_rows()
             for c in shard_plan["clips"]:
                 row = source.get(c["key"])
                 if row is None:
                     continue
                 store.copy_row_files(run_dir, row)
-                rows[row["key"]] = row
+                rows[row.key] = row
         (store.dir / "clips.jsonl").unlink(missing_ok=True)
         for c in plan.clips:  # rows in protocol order
             if c.key in rows:
-                store.rows.append(rows[c.key])
+                store.append_row(rows[c.key])
         command = "bench merge " + " ".join(str(d) for d in run_dirs) + f" -o {out}"
         store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": command, "reported_metrics": specs,
                                           "merged_from": [str(d) for d, _, _ in shards]})

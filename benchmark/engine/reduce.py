@@ -10,48 +10,48 @@ from __future__ import annotations
 
 from typing import Callable
 
+from benchmark.core.rows import ClipRow
 from benchmark.engine.plan import PlannedClip
 
 MAX_LISTED_FAILURES = 50
 
 
+def aggregation_of(spec: dict):
+    """The metric's declared aggregation for its recorded variant and parameters (no metric is built)."""
+    from metrics import recorded_metric
+
+    return recorded_metric(spec).aggregation
+
+
 def new_state(spec: dict):
-    """The metric's aggregate state, built from its recorded variant and parameters."""
-    from metrics import METRICS, family_of
-
-    cls = METRICS.get(spec.get("name") or family_of(spec["variant"]))
-    metric = cls(variant=spec["variant"] if spec["variant"] != cls.name else None, **spec.get("params", {}))
-    return metric.new_state()
+    """The metric's empty mergeable state, from its declared aggregation."""
+    return aggregation_of(spec).new_state()
 
 
-def aggregation_of(spec: dict) -> str:
-    return getattr(new_state(spec), "aggregation", "mean over clips")
-
-
-def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
+def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, ClipRow],
                   load_artifacts: Callable[[str], dict]) -> dict:
     """One metric's result over the plan's clips (rows by key; a clip with no row is 'missing')."""
     column = spec["column"]
-    state = new_state(spec)
-    consumes = getattr(state, "consumes_artifacts", False)
+    aggregation = aggregation_of(spec)
+    state = aggregation.new_state()
+    consumes = aggregation.consumes_artifacts
     failures, n_failed, n_na, n_ok = [], 0, 0, 0
     na_reasons = set()
     for clip in clips:
         row = rows.get(clip.key)
+        outcome = row.outcomes.get(column) if row is not None and row.ok else None
         if row is None:
             status, reason = "failed", "not scored (never attempted: the run was interrupted, or its shard not merged)"
-        elif row["status"] != "ok":
-            status, reason = "failed", f"clip failed at {row['error']['stage']}: {row['error']['message']}"
+        elif not row.ok:
+            status, reason = "failed", f"clip failed at {row.failure_text()}"
+        elif outcome is None:
+            status, reason = "failed", "not scored"
         else:
-            score = row["scores"].get(column)
-            if score is None:
-                status, reason = "failed", "not scored"
-            else:
-                status, reason = score["status"], score.get("reason", "")
+            status, reason = outcome.status, outcome.reason or ""
         if status == "ok":
             n_ok += 1
-            artifacts = load_artifacts(score["artifact"]) if consumes and score.get("artifact") else None
-            state.add(score.get("value"), score.get("pooled"), artifacts)
+            artifacts = load_artifacts(outcome.artifact) if consumes and outcome.artifact else None
+            state.add(outcome.value, outcome.pooled, artifacts)
             continue
         if status == "n/a":
             n_na += 1
@@ -68,12 +68,12 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, dict],
     return summary
 
 
-def reduce_results(specs: list[dict], clips: list[PlannedClip], rows: dict[str, dict],
+def reduce_results(specs: list[dict], clips: list[PlannedClip], rows: dict[str, ClipRow],
                    load_artifacts: Callable[[str], dict]) -> dict[str, dict]:
     return {spec["variant"]: reduce_column(spec, clips, rows, load_artifacts) for spec in specs}
 
 
-def clip_summary(clips: list[PlannedClip], rows: dict[str, dict]) -> tuple[dict, list[dict]]:
+def clip_summary(clips: list[PlannedClip], rows: dict[str, ClipRow]) -> tuple[dict, list[dict]]:
     """Clip-level counts and the clips that failed before any metric (load, generate, validate).
 
     `conformed` (only when some clip was) counts the scored clips whose frames were resized,
@@ -85,10 +85,10 @@ def clip_summary(clips: list[PlannedClip], rows: dict[str, dict]) -> tuple[dict,
         if row is None:
             failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing",
                              "message": "no row: never attempted (the run was interrupted, or its shard not merged)"})
-        elif row["status"] != "ok":
-            failures.append({"clip_id": clip.id, **row["error"]})
+        elif not row.ok:
+            failures.append({"clip_id": clip.id, **row.error})
         else:
-            for kind in row.get("conformed") or {}:
+            for kind in row.conformed or {}:
                 conformed[kind] = conformed.get(kind, 0) + 1
     summary = {"total": len(clips), "scored": len(clips) - len(failures), "failed": len(failures)}
     if conformed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from typing import Any
 from benchmark.core import provenance
 from benchmark.engine.lineage import find_resembling, reuse_unchanged_rows
 from benchmark.engine.plan import PlannedClip, RunPlan, clip_seed, column_id, row_key, shard_of
-from benchmark.engine.reduce import aggregation_of, clip_summary, reduce_results
+from benchmark.engine.reduce import clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.core.errors import BenchError
 from benchmark.core.records import RECORD_FILE, SCHEMA_VERSION, completeness, integrity_block, metric_seconds, project_row
+from benchmark.core.rows import FAILED, ClipRow, MetricOutcome
 from benchmark.core.settings import Settings
 from benchmark.core.subset import stratified_subset
 from metrics import DEFAULT_METRICS
@@ -145,7 +146,7 @@ class Runner:
         if not names:
             raise BenchError("no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)")
         adapter = build_adapter(cfg.model, cfg.model_args, settings)
-        built = list(zip(names, build_metrics_from_names(names, settings)))
+        declared = list(zip(names, declare_metrics(names, settings)))
         label = self._label(adapter)
         for warning in adapter.warnings():
             self.log(f"warning: {warning}")
@@ -153,8 +154,9 @@ class Runner:
         every_clip = protocol.clips()
         clips = stratified_subset(every_clip, cfg.limit, cfg.subset_seed)
         specs = []
-        for name, metric in self._enough_frames(built, [c.n_frames for c in clips], protocol.id):
-            spec = metric.spec.to_dict()
+        kept = self._enough_frames(declared, [c.n_frames for c in clips], protocol.id)
+        for name, metric in kept:
+            spec = metric.spec().to_dict()
             specs.append({**spec, "column": column_id(spec)})
         adapter_fp = adapter.fingerprint()
         planned = []
@@ -167,8 +169,8 @@ class Runner:
             planned.append(PlannedClip(c.id, c.speaker, c.fingerprint, seed, key, i, clip_input))
         sizes = {tuple(c.size) for c in clips}
         resolution = list(sizes.pop()) if len(sizes) == 1 else "mixed"
-        for spec in specs:
-            spec.update(resolution=resolution, aggregation=aggregation_of(spec))
+        for spec, (_, metric) in zip(specs, kept):
+            spec.update(resolution=resolution, aggregation=metric.aggregation.description)
         plan = RunPlan(
             dataset=cfg.dataset,
             protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
@@ -180,12 +182,12 @@ class Runner:
         ).shard_plan(cfg.shard)
         return plan, adapter
 
-    def _enough_frames(self, built: list, frame_counts: list[int], protocol_id: str) -> list:
+    def _enough_frames(self, declared: list, frame_counts: list[int], protocol_id: str) -> list:
         """The metrics that can give a value on these clips. One that cannot (FID on too few frames)
         stops the run before any work when asked for by name; under `all` it is skipped and recorded."""
         asked = set(self.config.metrics) - {"all"}
         kept = []
-        for name, metric in built:
+        for name, metric in declared:
             reason = metric.too_few(frame_counts)
             if reason is None:
                 kept.append((name, metric))
@@ -260,13 +262,13 @@ class Runner:
         if self._model_args_need_file():  # the recorded command line names it
             text = "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
             write_bytes_atomic(store.dir / MODEL_ARGS_FILE, text.encode())
-        rows = store.rows.latest_by_key()
+        rows = store.latest_rows()
         reused = 0
         if resemblance is not None and not rows:
             reused = reuse_unchanged_rows(resemblance, plan, store)
             if reused:
                 self.log(f"reusing the scores of {reused} clips whose files did not change, from {resemblance.run_dir}")
-                rows = store.rows.latest_by_key()
+                rows = store.latest_rows()
         tasks = self._tasks(plan, rows, store)
         skipped = len(plan.clips) - len(tasks)
         if skipped and tasks and not reused:
@@ -287,8 +289,8 @@ class Runner:
                     caching += 1
                     bar.set_postfix_str(f"caching ground-truth features: {caching} clips (once per protocol and backend)")
                 bar.update(1)
-                if row["status"] != "ok":
-                    bar.write(f"  failed {row['clip_id']} [{row['error']['stage']}]: {row['error']['message']}")
+                if not row.ok:
+                    bar.write(f"  failed {row.clip_id} [{row.error['stage']}]: {row.error['message']}")
         except KeyboardInterrupt:
             outcome.interrupted = True
         finally:
@@ -309,7 +311,8 @@ class Runner:
             self.log(f"warning: {warning}")
         outcome.record = record
         columns = {m["variant"]: m["column"] for m in reported}
-        outcome.metric_seconds = metric_seconds([project_row(rows[c.key], columns) for c in plan.clips if c.key in rows])
+        outcome.metric_seconds = metric_seconds([project_row(rows[c.key].to_json(), columns)
+                                                 for c in plan.clips if c.key in rows])
         outcome.n_scored, outcome.n_failed = record["clips"]["scored"], record["clips"]["failed"]
         return outcome
 
@@ -325,12 +328,12 @@ class Runner:
         raise BenchError(f"unknown executor {cfg.executor!r}", hint="use --executor local or --executor ray")
 
     @staticmethod
-    def _missing(plan: RunPlan, row: dict) -> list[str]:
-        if row["status"] != "ok":
+    def _missing(plan: RunPlan, row: ClipRow) -> list[str]:
+        if not row.ok:
             return [m["column"] for m in plan.metrics]
-        return [m["column"] for m in plan.metrics if m["column"] not in row["scores"]]
+        return [m["column"] for m in plan.metrics if m["column"] not in row.outcomes]
 
-    def _tasks(self, plan: RunPlan, rows: dict[str, dict], store: RunStore) -> list[ClipTask]:
+    def _tasks(self, plan: RunPlan, rows: dict[str, ClipRow], store: RunStore) -> list[ClipTask]:
         tasks = []
         for clip in plan.clips:
             row = rows.get(clip.key)
@@ -338,40 +341,32 @@ class Runner:
             if not missing:
                 continue
             task = ClipTask(clip.id, missing, keep_video=plan.keep_videos)
-            if row is not None and row["status"] == "ok":
-                kept = row.get("video", {}).get("path")
+            if row is not None and row.ok:
+                kept = (row.video or {}).get("path")
                 task.kept_video = str(store.dir / kept) if kept else None
-                task.expected_video_sha256 = row.get("video", {}).get("sha256")
+                task.expected_video_sha256 = (row.video or {}).get("sha256")
                 task.keep_video = plan.keep_videos and not kept
             tasks.append(task)
         return tasks
 
-    def _write_result(self, store: RunStore, rows: dict[str, dict], result: ClipResult, outcome: RunOutcome) -> dict:
+    def _write_result(self, store: RunStore, rows: dict[str, ClipRow], result: ClipResult, outcome: RunOutcome) -> ClipRow:
         """Merge a result into the clip's row (earlier columns are kept) and append it to clips.jsonl."""
         new = result.row
         if result.traceback:
             store.log_error(result.traceback)
         for column, arrays in result.artifacts.items():
-            new["scores"][column]["artifact"] = store.save_artifacts(column, new["clip_id"], arrays)
+            new.outcomes[column].artifact = store.save_artifacts(column, new.clip_id, arrays)
         if result.video_bytes is not None:
-            new.setdefault("video", {})["path"] = store.save_video(new["clip_id"], result.video_bytes)
-        if new.get("video", {}).get("source") == "generated":
+            new.video = {**(new.video or {}), "path": store.save_video(new.clip_id, result.video_bytes)}
+        if (new.video or {}).get("source") == "generated":
             outcome.n_generated += 1
-        old = rows.get(new["key"])
-        if old is not None and old["status"] == "ok":
-            if new["status"] == "ok":
-                merged = {**old, "scores": {**old["scores"], **new["scores"]},
-                          "timing": {**old.get("timing", {}), **new["timing"]},
-                          "video": {**old.get("video", {}), **new.get("video", {})}}
-            else:  # frames scored before, but the extra pass failed: those columns fail, earlier ones stay
-                reason = f"{new['error']['stage']}: {new['error']['message']}"
-                merged = {**old, "scores": {**old["scores"], **{
-                    c: {"status": "failed", "value": None, "reason": reason} for c in result.columns}}}
-            new = merged
-        store.rows.append(new)
-        rows[new["key"]] = new
-        for column in new["scores"]:
-            if column in result.row.get("scores", {}):
+        old = rows.get(new.key)
+        if old is not None and old.ok:
+            new = merge_rows(old, new, result.columns)
+        store.append_row(new)
+        rows[new.key] = new
+        for column in new.outcomes:
+            if column in result.row.outcomes:
                 outcome.scored_columns[column] = outcome.scored_columns.get(column, 0) + 1
         return new
 
@@ -419,15 +414,30 @@ class Runner:
         return any("," in str(v) or "\n" in str(v) for v in self.config.model_args.values())
 
 
-def build_metrics_from_names(names, settings: Settings) -> list:
-    """Every metric built and checked before any work; all that cannot run are named in one error."""
-    from benchmark.core.errors import BenchError
-    from metrics import create_metric
+def merge_rows(old: ClipRow, new: ClipRow, columns: list[str]) -> ClipRow:
+    """A scored clip's row with a later pass's columns added (earlier columns are kept as they were).
 
-    built, problems = [], []
+    When the later pass failed (its frames could not be loaded or regenerated), only the columns it
+    was asked for fail, with its reason; the clip itself stays scored."""
+    if new.ok:
+        return replace(old, outcomes={**old.outcomes, **new.outcomes}, timing={**(old.timing or {}), **new.timing},
+                       video={**(old.video or {}), **(new.video or {})})
+    reason = new.failure_text()
+    return replace(old, outcomes={**old.outcomes, **{c: MetricOutcome.not_scored(FAILED, reason) for c in columns}})
+
+
+def declare_metrics(names, settings: Settings) -> list:
+    """Every metric declared and its requirements checked before any work (no scorer is built here: the
+    workers build them); all that cannot run are named in one error."""
+    from benchmark.core.errors import BenchError
+    from metrics import declare_metric
+
+    declared, problems = [], []
     for name in names:
         try:
-            built.append(create_metric(name, settings))
+            metric = declare_metric(name, settings)
+            metric.check()
+            declared.append(metric)
         except BenchError as exc:
             problems.append((name, exc))
     if len(problems) == 1:
@@ -436,13 +446,13 @@ def build_metrics_from_names(names, settings: Settings) -> list:
         lines = "\n".join(f"  {name}: {exc.message}" + (f"\n      fix: {exc.hint}" if exc.hint else "")
                           for name, exc in problems)
         raise BenchError(f"{len(problems)} metrics cannot run (nothing was computed):\n{lines}")
-    return built
+    return declared
 
 
 # ---- reduce ---------------------------------------------------------------------------------
 
 
-def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store: RunStore, started: datetime,
+def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, ClipRow], store: RunStore, started: datetime,
                  command: str, execution: dict, skipped_metrics: list[dict] | None = None) -> dict:
     """The record: a pure function of the plan and its rows (plus provenance and timings).
 
@@ -480,19 +490,19 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, dict], store:
         **({"skipped_metrics": list(skipped_metrics)} if skipped_metrics else {}),
     }
     # last: the digest of the rows reduced and the seal over what the record reports from them
-    record["integrity"] = integrity_block(record, [rows[c.key] for c in plan.clips if c.key in rows])
+    record["integrity"] = integrity_block(record, [rows[c.key].to_json() for c in plan.clips if c.key in rows])
     return record
 
 
-def scoring_threads(plan: RunPlan, specs: list[dict], rows: dict[str, dict]) -> list[int]:
+def scoring_threads(plan: RunPlan, specs: list[dict], rows: dict[str, ClipRow]) -> list[int]:
     """The torch thread counts the reported scores were computed with (rows from before they said: not counted).
 
     One number for a run scored in one go; more when a run whose frames do not depend on the
     threads was resumed or merged across thread counts (CPU values then differ in the last digits).
     """
     columns = {m["column"] for m in specs}
-    found = {score["threads"] for c in plan.clips if c.key in rows
-             for column, score in rows[c.key].get("scores", {}).items() if column in columns and "threads" in score}
+    found = {outcome.threads for c in plan.clips if c.key in rows
+             for column, outcome in rows[c.key].outcomes.items() if column in columns and outcome.threads is not None}
     return sorted(found)
 
 

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.errors import BenchError
-from benchmark.core.records import RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, remove_quietly, write_error, write_json_atomic
+from benchmark.core.records import (RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, read_json, remove_quietly, write_error,
+                                    write_json_atomic)
+from benchmark.core.rows import ClipRow
 from benchmark.core.types import check_clip_id
 
 LOCK_FILE = ".lock"
@@ -99,7 +101,14 @@ class RunLock:
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
-        self.rows = RowLog(self.dir / ROWS_FILE)
+        self.row_log = RowLog(self.dir / ROWS_FILE)  # clips.jsonl as JSON; the engine reads and writes ClipRows
+
+    def latest_rows(self, strict: bool = True) -> dict[str, ClipRow]:
+        """The latest clip row of each key (`RowLog.latest_by_key`), typed."""
+        return {key: ClipRow.from_json(row) for key, row in self.row_log.latest_by_key(strict).items()}
+
+    def append_row(self, row: ClipRow) -> None:
+        self.row_log.append(row.to_json())
 
     def create(self) -> None:
         """Make the folder, or say in one line why it cannot be written."""
@@ -121,7 +130,8 @@ class RunStore:
         path = self.dir / RUN_FILE
         if not path.is_file():
             return None
-        return json.loads(path.read_text()).get("plan")
+        saved = read_json(path)
+        return saved.get("plan") if isinstance(saved, dict) else None
 
     def write_record(self, record: dict) -> None:
         write_json_atomic(self.dir / RECORD_FILE, record)
@@ -157,11 +167,11 @@ class RunStore:
         write_bytes_atomic(self.dir / relative, data)
         return str(relative)
 
-    def copy_row_files(self, src: Path, row: dict) -> None:
+    def copy_row_files(self, src: Path, row: ClipRow) -> None:
         """A row's per-clip arrays and kept video, copied from run folder `src` (same relative paths)."""
-        relatives = [s["artifact"] for s in row.get("scores", {}).values() if s.get("artifact")]
-        if row.get("video", {}).get("path"):
-            relatives.append(row["video"]["path"])
+        relatives = [outcome.artifact for outcome in row.outcomes.values() if outcome.artifact]
+        if (row.video or {}).get("path"):
+            relatives.append(row.video["path"])
         for relative in relatives:
             target = self.dir / relative
             if target.resolve() == (Path(src) / relative).resolve():

@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmark.engine.plan import PlannedClip, RunPlan
 from benchmark.core.errors import BenchError, ClipError, MetricNotApplicable
+from benchmark.core.rows import FAILED, NOT_APPLICABLE, OK, ClipRow, MetricOutcome
 from benchmark.core.settings import Settings
 from benchmark.core.types import Clip, GenerationRequest, Video
 
@@ -43,7 +44,7 @@ class ClipTask:
 
 @dataclass
 class ClipResult:
-    row: dict
+    row: ClipRow
     columns: list[str] = field(default_factory=list)  # the metric columns this task asked for
     artifacts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # column -> arrays
     video_bytes: bytes | None = None  # lossless FFV1 (.mkv) of the generated frames, when kept
@@ -51,13 +52,10 @@ class ClipResult:
     cached_reference: int = 0  # ground-truth features computed and cached while scoring this clip
 
 
-def new_row(clip: PlannedClip, adapter_fingerprint: str) -> dict[str, Any]:
+def new_row(clip: PlannedClip, adapter_fingerprint: str) -> ClipRow:
     """The row of one clip before any work: who it is, which frames it stands for, nothing scored yet."""
-    row = {"key": clip.key, "clip_id": clip.id, "speaker": clip.speaker, "clip_fingerprint": clip.fingerprint,
-           "adapter_fingerprint": adapter_fingerprint, "seed": clip.seed, "status": "ok", "scores": {}, "timing": {}}
-    if clip.input is not None:
-        row["input"] = clip.input
-    return row
+    return ClipRow(key=clip.key, clip_id=clip.id, speaker=clip.speaker, clip_fingerprint=clip.fingerprint,
+                   adapter_fingerprint=adapter_fingerprint, seed=clip.seed, timing={}, input=clip.input)
 
 
 def video_sha256(frames: np.ndarray) -> str:
@@ -71,7 +69,7 @@ def open_protocol(dataset: str, settings: Settings, log=None):
     from protocols import open_dataset
 
     protocol = open_dataset(dataset, settings.data_dir)
-    if getattr(protocol, "builds_itself", False) and not protocol.is_prepared():
+    if protocol.builds_itself and not protocol.is_prepared():
         if log:
             log(f"building the embedded {protocol.name} protocol in {protocol.prepared_dir} (first use only)")
         protocol.prepare()
@@ -87,18 +85,21 @@ def build_adapter(model: str, model_args: dict, settings: Settings):
 
 
 def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
-    """column -> Metric, checking each rebuilt metric has exactly the planned parameters and backend."""
+    """column -> Metric, each built once, after checking its declaration here has exactly the planned
+    parameters and backend."""
     from benchmark.engine.plan import column_id
-    from metrics import create_metric
+    from metrics import declare_metric
 
     out = {}
     for spec in specs:
-        metric = create_metric(spec["variant"], settings)
-        column = column_id(metric.spec.to_dict())
+        declared = declare_metric(spec["variant"], settings)
+        declared.check()
+        here = declared.spec().to_dict()
+        column = column_id(here)
         if column != spec["column"]:
-            raise BenchError(f"metric {spec['variant']} here is {metric.spec.to_dict()}, the plan has {spec}",
+            raise BenchError(f"metric {spec['variant']} here is {here}, the plan has {spec}",
                              hint="run every worker with the same harness, packages and weights")
-        out[column] = metric
+        out[column] = declared.build()
     return out
 
 
@@ -119,13 +120,13 @@ class ClipWorker:
         protocol = open_protocol(self.plan.dataset, self.settings)
         self.clips: dict[str, Clip] = {c.id: c for c in protocol.clips()}
         self.planned = {c.id: c for c in self.plan.clips}
-        self.cache_dir = protocol.prepared_dir / "features" if hasattr(protocol, "prepared_dir") else None
+        self.cache_dir = protocol.prepared_dir / "features"
         self._ready = False
 
     def process(self, task: ClipTask) -> ClipResult:
         clip = self.clips[task.clip_id]
         row = new_row(self.planned[clip.id], self.plan.adapter["fingerprint"])
-        row["fps"] = clip.fps
+        row.fps = clip.fps
         result = ClipResult(row, list(task.columns))
         stage = "load"
         try:
@@ -133,43 +134,43 @@ class ClipWorker:
             if task.kept_video:
                 stage = "load"
                 video = self._load_kept(task.kept_video, clip)
-                row["video"] = {"source": "kept"}
+                row.video = {"source": "kept"}
             if video is None:
                 stage = "generate"
                 video = self._generate(clip, row)
-                row["video"] = {"source": "generated"}
+                row.video = {"source": "generated"}
             stage = "validate"
-            if row["video"]["source"] == "generated":  # kept frames were stored after fitting
-                video = _fit_to_reference(video, clip, self.adapter, row)
+            if row.video["source"] == "generated":  # kept frames were stored after fitting
+                video = _fit_to_clip_size(video, clip, self.adapter, row)
             _validate(video, clip)
-            row["n_frames"] = video.n_frames
-            row["video"]["sha256"] = video_sha256(video.frames)
-            if task.expected_video_sha256 and row["video"]["sha256"] != task.expected_video_sha256:
+            row.n_frames = video.n_frames
+            row.video["sha256"] = video_sha256(video.frames)
+            if task.expected_video_sha256 and row.video["sha256"] != task.expected_video_sha256:
                 raise ClipError("validate", "the regenerated frames differ from the frames scored before "
-                                            f"({row['video']['sha256'][:12]} vs {task.expected_video_sha256[:12]}): the "
+                                            f"({row.video['sha256'][:12]} vs {task.expected_video_sha256[:12]}): the "
                                             "adapter is not deterministic here; re-run with --keep-videos in a new --out")
             if task.keep_video:
                 result.video_bytes = _encode_lossless(video)
-            stage = "reference"
+            stage = "reference"  # the stage's name in rows on disk: loading the ground-truth frames
             t0 = time.perf_counter()
-            reference = clip.load_frames()
-            if reference.shape[0] != clip.n_frames:
-                raise ClipError("reference", f"{clip.video_path}: has {reference.shape[0]} frames, manifest says {clip.n_frames}")
-            row["timing"]["reference_s"] = round(time.perf_counter() - t0, 4)
+            ground_truth = clip.load_frames()
+            if ground_truth.shape[0] != clip.n_frames:
+                raise ClipError("reference", f"{clip.video_path}: has {ground_truth.shape[0]} frames, manifest says {clip.n_frames}")
+            row.timing["reference_s"] = round(time.perf_counter() - t0, 4)
             stage = "score"
-            self._score(clip, video, reference, task.columns, result)
+            self._score(clip, video, ground_truth, task.columns, result)
         except ClipError as exc:
-            row.update(status="failed", error={"stage": exc.stage, "type": "ClipError", "message": exc.message})
+            row.fail(exc.stage, "ClipError", exc.message)
         except BenchError as exc:
-            row.update(status="failed", error={"stage": stage, "type": "BenchError", "message": str(exc)})
+            row.fail(stage, "BenchError", str(exc))
         except Exception as exc:  # one broken clip must not end the run
-            row.update(status="failed", error={"stage": stage, "type": type(exc).__name__, "message": str(exc)})
+            row.fail(stage, type(exc).__name__, str(exc))
             result.traceback = f"--- {clip.id} [{stage}]\n{traceback.format_exc()}\n"
         return result
 
     # ---- pieces ---------------------------------------------------------------------------
 
-    def _generate(self, clip: Clip, row: dict) -> Video:
+    def _generate(self, clip: Clip, row: ClipRow) -> Video:
         planned = self.planned[clip.id].input
         if planned is not None and self.adapter.clip_input(clip) != planned:
             raise ClipError("generate", f"{planned.get('file', 'its input file')} changed after this run was planned; "
@@ -179,10 +180,10 @@ class ClipWorker:
             self.adapter.setup(self.settings.device)
             self._ready = True
         t0 = time.perf_counter()
-        video = self.adapter.generate(request, seed=row["seed"])
-        row["timing"]["generate_s"] = round(time.perf_counter() - t0, 4)
+        video = self.adapter.generate(request, seed=row.seed)
+        row.timing["generate_s"] = round(time.perf_counter() - t0, 4)
         if video.conformed:  # an external model's file fitted to the clip: the row says how
-            row["conformed"] = video.conformed
+            row.conformed = video.conformed
         return video
 
     @staticmethod
@@ -191,38 +192,55 @@ class ClipWorker:
 
         return read_video(path, n_frames=clip.n_frames, size=clip.size) if Path(path).is_file() else None
 
-    def _score(self, clip: Clip, video: Video, reference: np.ndarray, columns: list[str], result: ClipResult) -> None:
+    def _score(self, clip: Clip, video: Video, ground_truth: np.ndarray, columns: list[str], result: ClipResult) -> None:
         from metrics.context import ClipContext
 
-        ctx = ClipContext(clip, video, reference, cache_dir=self.cache_dir, settings=self.settings)
+        ctx = ClipContext(clip, video, ground_truth, cache_dir=self.cache_dir, settings=self.settings)
         for column in columns:
-            metric = self.metrics[column]
             t0 = time.perf_counter()
-            score: dict[str, Any] = {"status": "ok"}
-            try:
-                value = metric.score_clip(ctx)
-                score["value"] = value.value
-                if value.pooled:
-                    score["pooled"] = value.pooled
-                if value.extras:
-                    score["extras"] = value.extras
-                if value.artifacts:
-                    result.artifacts[column] = value.artifacts
-            except MetricNotApplicable as exc:
-                score = {"status": "n/a", "value": None, "reason": exc.message}
-            except ClipError as exc:
-                score = {"status": "failed", "value": None, "reason": exc.message}
-            except BenchError as exc:
-                score = {"status": "failed", "value": None, "reason": str(exc)}
-            except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
-                score = {"status": "failed", "value": None, "reason": f"{type(exc).__name__}: {exc}"}
-                result.traceback = (result.traceback or "") + \
-                    f"--- {clip.id} [metric {column}]\n{traceback.format_exc()}\n"
-            score["seconds"] = round(time.perf_counter() - t0, 4)
-            score["threads"] = self.settings.threads  # CPU values round with it: a resumed or merged run may mix
-            result.row["scores"][column] = score
+            scored = score_metric(self.metrics[column], ctx)
+            if scored.artifacts:
+                result.artifacts[column] = scored.artifacts
+            if scored.traceback:
+                result.traceback = (result.traceback or "") + f"--- {clip.id} [metric {column}]\n{scored.traceback}\n"
+            outcome = scored.outcome
+            outcome.seconds = round(time.perf_counter() - t0, 4)
+            outcome.threads = self.settings.threads  # CPU values round with it: a resumed or merged run may mix
+            result.row.outcomes[column] = outcome
         if ctx.cache_misses:  # the one-off ground-truth feature cache was filled for this clip
             result.cached_reference = ctx.cache_misses
+
+
+@dataclass
+class ScoredMetric:
+    """One metric on one clip: its outcome for the row (ok, n/a or failed with a reason), the arrays kept
+    beside the run, and the traceback of an unexpected exception (a metric's bug), if any."""
+
+    outcome: MetricOutcome
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+    traceback: str | None = None
+
+    @property
+    def score(self) -> dict[str, Any]:
+        """The outcome as clips.jsonl stores it."""
+        return self.outcome.to_json()
+
+
+def score_metric(metric, ctx) -> ScoredMetric:
+    """Score one clip with one metric; whatever happens stays that metric's status on that clip."""
+    try:
+        value = metric.score_clip(ctx)
+    except MetricNotApplicable as exc:
+        return ScoredMetric(MetricOutcome.not_scored(NOT_APPLICABLE, exc.message))
+    except ClipError as exc:
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, exc.message))
+    except BenchError as exc:
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, str(exc)))
+    except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
+        return ScoredMetric(MetricOutcome.not_scored(FAILED, f"{type(exc).__name__}: {exc}"),
+                            traceback=traceback.format_exc())
+    outcome = MetricOutcome(OK, value.value, pooled=value.pooled or None, extras=value.extras or None)
+    return ScoredMetric(outcome, dict(value.artifacts or {}))
 
 
 def _encode_lossless(video: Video) -> bytes:
@@ -234,8 +252,9 @@ def _encode_lossless(video: Video) -> bytes:
         return path.read_bytes()
 
 
-def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
-    """Frames of a model with its own resolution (e.g. 1024²) resized to the reference size, recorded in the row."""
+def _fit_to_clip_size(video: Video, clip: Clip, adapter, row: ClipRow) -> Video:
+    """Frames of a model with its own resolution (e.g. 1024²) resized to the clip's size, recorded in the row
+    (the adapter declares it as `capabilities.resize_to_reference`)."""
     native = adapter.native_size()
     if native is not None and video.size != tuple(native):
         raise ClipError("validate", f"{adapter.name} declares {native[0]}x{native[1]} frames but generated "
@@ -245,7 +264,7 @@ def _fit_to_reference(video: Video, clip: Clip, adapter, row: dict) -> Video:
     from benchmark.core.media import RESIZE_FILTERS, resize_frame
 
     resized = [resize_frame(f, clip.size, "lanczos") for f in video.frames]
-    row["resized"] = {"from": list(video.size), "to": list(clip.size), "filter": RESIZE_FILTERS["lanczos"][1]}
+    row.resized = {"from": list(video.size), "to": list(clip.size), "filter": RESIZE_FILTERS["lanczos"][1]}
     return Video(np.stack(resized), video.fps)
 
 

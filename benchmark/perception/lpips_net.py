@@ -21,6 +21,7 @@ from torch import nn
 from benchmark.core.checkpoints import load_strict, load_torch_file
 from benchmark.core.errors import BenchError
 from benchmark.core.hashing import sha256_file
+from benchmark.perception.base import Network
 from benchmark.perception.user_weights import ALEXNET_TORCHVISION, VGG16_TORCHVISION
 
 SHIFT = (-0.030, -0.088, -0.188)
@@ -139,3 +140,29 @@ class LPIPSNet(nn.Module):
             diff = (f[:n] - f[n:]).pow(2)
             total = total + nn.functional.conv2d(diff, head.to(diff.dtype)).mean((1, 2, 3))
         return total
+
+
+class LpipsNetwork(Network):
+    """LPIPS v0.1 on the settings' device: `get_network("lpips-alex" | "lpips-vgg", device, weights_dir)`.
+    `distances(a, b)` -> (N,) for [-1, 1] RGB inputs on this device."""
+
+    backbone: str  # "alex" | "vgg": the torchvision backbone
+
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        self.device = str(device)
+        self.net = LPIPSNet(self.backbone, weights_dir).to(self.device)
+        self.weights_sha256 = self.net.backbone_sha256
+
+    def version(self) -> str:
+        return f"lpips-v0.1-{self.backbone} heads {self.net.heads_sha256[:12]}, backbone {self.net.backbone_sha256[:12]}"
+
+    def distances(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.net(a, b)
+
+
+class LpipsAlex(LpipsNetwork):
+    name, backbone = "lpips-alex", "alex"
+
+
+class LpipsVgg(LpipsNetwork):
+    name, backbone = "lpips-vgg", "vgg"

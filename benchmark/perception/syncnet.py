@@ -7,7 +7,6 @@ obtainable offline: the user puts the file in the weights folder (Settings.weigh
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ import torch.nn as nn
 from benchmark.core.checkpoints import check_state_dict, load_torch_file, strip_module_prefix
 from benchmark.core.errors import BenchError
 from benchmark.core.hashing import sha256_file
+from benchmark.perception.base import Network
 
 WEIGHTS_FILE = "syncnet_v2.model"
 
@@ -72,18 +72,21 @@ def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_syncnet(device: str, weights_dir: str | Path) -> tuple[SyncNet, str]:
-    """(network on `device`, weights provenance), shared per device and weights folder."""
-    return _load_syncnet(str(device), Path(weights_dir).expanduser().resolve())
+class SyncNetBackend(Network):
+    """syncnet_v2.model on the settings' device: `get_network("syncnet", device, weights_dir)`; `model` is the network."""
 
+    name = "syncnet"
 
-@lru_cache(maxsize=4)
-def _load_syncnet(device: str, weights_dir: Path) -> tuple[SyncNet, str]:
-    path = weights_path(weights_dir)
-    if not path.is_file():
-        raise BenchError(
-            f"LSE-C/LSE-D need SyncNet weights: put {WEIGHTS_FILE} (joonson/syncnet_python, MIT) at {path}",
-            hint="it cannot be downloaded here; copy it from a machine that has it (or drop lse-c/lse-d from --metrics)")
-    model = SyncNet()
-    model.load_state_dict(load_syncnet_state(path), strict=False)
-    return model.eval().to(device), f"{WEIGHTS_FILE} sha256 {sha256_file(path)}"
+    def __init__(self, weights_dir: Path, device: str = "cpu"):
+        path = weights_path(weights_dir)
+        if not path.is_file():
+            raise BenchError(
+                f"LSE-C/LSE-D need SyncNet weights: put {WEIGHTS_FILE} (joonson/syncnet_python, MIT) at {path}",
+                hint="it cannot be downloaded here; copy it from a machine that has it (or drop lse-c/lse-d from --metrics)")
+        model = SyncNet()
+        model.load_state_dict(load_syncnet_state(path), strict=False)
+        self.device, self.weights_sha256 = str(device), sha256_file(path)
+        self.model = model.eval().to(self.device)
+
+    def version(self) -> str:
+        return f"{WEIGHTS_FILE} sha256 {self.weights_sha256}"

@@ -24,14 +24,16 @@ from benchmark.core.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percent
 
 
 def _pooled_state(spec: dict):
-    """The metric's pooled aggregate (ratios of sums) as the run recorded it, or None for a mean over clips."""
-    from benchmark.engine.reduce import new_state
+    """The metric's pooled aggregate (ratios of sums) as the run recorded it, or None for any other
+    aggregation, or for a metric not installed here (a plugin's): its clip values are then paired."""
+    from metrics import recorded_metric
+    from metrics.aggregation import Pooled
 
     try:
-        state = new_state(spec)
-    except Exception:
+        aggregation = recorded_metric(spec).aggregation
+    except (BenchError, ImportError, ValueError):  # an unknown name or parameter value, a plugin that does not load here
         return None
-    return state if hasattr(state, "ratios") else None
+    return aggregation.new_state() if isinstance(aggregation, Pooled) else None
 
 
 def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:

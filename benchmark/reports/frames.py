@@ -10,15 +10,16 @@ the former `dataset` column still reads, with a FutureWarning, for one release.
 
 Every number keeps what it depends on beside it (variant, backend, parameters, protocol version,
 adapter fingerprint, weights, seeds, code commit, run folder), so a figure made from these frames
-can be traced back as a table made by `bench table` can. The rows of `load_runs` (`run_metric_rows`:
-one per run x metric variant, with why a value is missing) are what the leaderboard and the paper
-tables (benchmark/reports/tables.py) build their cells from, so a number and its status read the same
-everywhere.
+can be traced back as a table made by `bench table` can. The rows of `load_runs` are `RunMetric`s
+(`run_metrics`: one per run x metric variant, with why a value is missing): what the leaderboard and
+the paper tables (benchmark/reports/tables.py) build their cells from, so a number and its status
+read the same everywhere. Words as in docs/glossary.md.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,13 +29,6 @@ from benchmark.core.records import (integrity_of, integrity_problem, is_run_dir,
 
 if TYPE_CHECKING:
     import pandas as pd
-
-RUN_COLUMNS = ("label", "model", "protocol", "protocol_version", "metric", "variant", "value", "status", "ci95_low",
-               "ci95_high", "n", "coverage", "partial_coverage", "n_scored", "n_clips", "n_failed", "n_na", "na_reason",
-               "direction", "unit", "backend", "params", "resolution", "reference_value", "reference_run", "complete",
-               "incomplete_reasons", "run_id", "run_dir", "seed", "subset_limit", "subset_seed", "shard", "adapter_fingerprint", "weights", "device", "torch", "code_commit", "code_dirty",
-               "finished_at", "integrity")
-
 
 REFERENCE_ADAPTERS = ("ground-truth", "still")  # shown beside models as ceiling and floor, never ranked
 
@@ -64,11 +58,64 @@ def _pandas():
     return pd
 
 
-def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
-    """One plain dict per metric of a record: the rows of `load_runs`, and the cells of every table.
+@dataclass(frozen=True)
+class RunMetric:
+    """One run's result for one metric variant, with the run's provenance beside it: a row of
+    `load_runs` (its fields are the frame's columns, in order) and the source of every table and
+    leaderboard cell. `status` is "scored" when there is a value, else why not (`empty_status`);
+    `partial_coverage` is "11/12" when the value did not use every clip of the run (never ranked);
+    `reference_value` is the ground truth's value the metric recorded beside the run's (blink rate,
+    CPBD: the target of a closest-to-ground-truth ranking); `reference_run` says the run is of a
+    reference adapter (ground truth, still): shown, never ranked."""
 
-    `status` is "scored" when there is a value, else why not (`empty_status`); `partial_coverage`
-    is "11/12" when the value did not use every clip of the run (never ranked)."""
+    label: str
+    model: str  # the adapter's registered name (`--model`)
+    protocol: str  # the protocol's id, e.g. mini/v2
+    protocol_version: str | None
+    metric: str  # the metric family, e.g. lse-c
+    variant: str  # the metric variant, e.g. lse-c-syncnet-python
+    value: float | None
+    status: str
+    ci95_low: float | None
+    ci95_high: float | None
+    n: int | None
+    coverage: str | None
+    partial_coverage: str
+    n_scored: int | None
+    n_clips: int | None
+    n_failed: int | None
+    n_na: int | None
+    na_reason: str | None
+    direction: str | None
+    unit: str
+    backend: str | None
+    params: str  # JSON, sorted keys
+    resolution: str | None
+    reference_value: float | None
+    reference_run: bool
+    complete: bool
+    incomplete_reasons: str
+    run_id: str
+    run_dir: str
+    seed: int | None
+    subset_limit: int | None
+    subset_seed: int | None
+    shard: str | None
+    adapter_fingerprint: str | None
+    weights: str  # JSON, sorted keys
+    device: str | None
+    torch: str | None
+    code_commit: str | None
+    code_dirty: bool | None
+    finished_at: str | None
+    integrity: str
+
+
+RUN_COLUMNS = tuple(f.name for f in fields(RunMetric))
+
+
+def run_metrics(run_dir: Path, record: dict) -> list[RunMetric]:
+    """One `RunMetric` per metric of a record, in the record's order."""
     protocol, adapter = record["protocol"], record["adapter"]
     completeness = run_completeness(record)
     common = {
@@ -83,22 +130,22 @@ def run_metric_rows(run_dir: Path, record: dict) -> list[dict]:
         "finished_at": record.get("finished_at"), "reference_run": adapter["name"] in REFERENCE_ADAPTERS,
         "integrity": integrity_of(record),  # "verified", "no digest" (older record) or "MISMATCH: why"
     }
-    rows = []
+    out = []
     for spec in record["metrics"]:
         found = record["results"].get(spec["variant"])
         status = "scored" if found and found.get("value") is not None else empty_status(found)
         result = found or {}
         ci = result.get("ci95") or [None, None]
-        rows.append({**common, "metric": spec["name"], "variant": spec["variant"], "value": result.get("value"),
-                     "status": status, "ci95_low": ci[0], "ci95_high": ci[1], "n": result.get("n"),
-                     "coverage": result.get("coverage"), "partial_coverage": partial_coverage(result),
-                     "n_scored": result.get("n_scored"), "n_clips": result.get("n_clips"), "n_failed": result.get("n_failed"),
-                     "n_na": result.get("n_na"), "na_reason": result.get("na_reason"), "direction": spec.get("direction"),
-                     "unit": spec.get("unit", ""), "backend": spec.get("backend"),
-                     "params": json.dumps(spec.get("params") or {}, sort_keys=True),
-                     "resolution": "x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,
-                     "reference_value": result.get("reference_value")})
-    return rows
+        out.append(RunMetric(**common, metric=spec["name"], variant=spec["variant"], value=result.get("value"),
+                             status=status, ci95_low=ci[0], ci95_high=ci[1], n=result.get("n"),
+                             coverage=result.get("coverage"), partial_coverage=partial_coverage(result),
+                             n_scored=result.get("n_scored"), n_clips=result.get("n_clips"),
+                             n_failed=result.get("n_failed"), n_na=result.get("n_na"), na_reason=result.get("na_reason"),
+                             direction=spec.get("direction"), unit=spec.get("unit", ""), backend=spec.get("backend"),
+                             params=json.dumps(spec.get("params") or {}, sort_keys=True),
+                             resolution="x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,
+                             reference_value=result.get("reference_value")))
+    return out
 
 
 def _shard_text(shard) -> str | None:
@@ -129,7 +176,7 @@ def _runs_frame(paths, complete_only: bool) -> tuple[pd.DataFrame, list[str]]:
     records, skipped = load_records(paths)
     problems = [f"skipped {run_dir}: {reason}" for run_dir, reason in skipped]
     problems += [f"{run_dir}: {integrity_problem(record)}" for run_dir, record in records if integrity_problem(record)]
-    rows = [row for run_dir, record in records for row in run_metric_rows(run_dir, record)]
+    rows = [asdict(m) for run_dir, record in records for m in run_metrics(run_dir, record)]
     frame = _frame_class(pd)(rows, columns=list(RUN_COLUMNS))
     if complete_only:
         frame = frame[frame["complete"]].reset_index(drop=True)

@@ -1,8 +1,9 @@
 """The leaderboard tables: runs x metric variants per protocol, best value per column marked (rendered by benchmark/reports/site.py).
 
-Cells are built from the metric rows of `benchmark.reports.frames.run_metric_rows` (what `load_runs`
-returns), the table model the paper tables share; the best is chosen by `benchmark.reports.ranking.rank`,
-the rule the paper and results tables use too.
+Cells are built from the `RunMetric`s of `benchmark.reports.frames.run_metrics` (the rows `load_runs`
+returns), the table model the paper tables share, and printed by `benchmark.reports.cells.format_number`
+at the leaderboard's precision; the best is chosen by `benchmark.reports.ranking.rank`, the rule the
+paper and results tables use too.
 
 Reference rows (ground truth: the ceiling; still image: the floor) are shown but never ranked,
 and neither are incomplete runs (a --limit subset, a shard, a partial corpus: said in the row) nor
@@ -15,38 +16,36 @@ listed beside the merged run, nor are copies of one run.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from benchmark.reports.frames import REFERENCE_ADAPTERS, run_metric_rows
+from benchmark.reports.cells import LEADERBOARD, format_number
+from benchmark.reports.frames import REFERENCE_ADAPTERS, RunMetric, run_metrics
 from benchmark.core.errors import BenchError
 from benchmark.reports.ranking import MEANING, Entry, rank, sort_key
 from benchmark.core.records import integrity_problem, run_completeness, run_label
 
 
 def _format(value: float | None, unit: str) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{value:.2f}" if unit == "dB" or abs(value) >= 10 else f"{value:.4f}"
+    return format_number(value, LEADERBOARD, unit)
 
 
-def _cell(row: dict | None) -> dict:
-    """A leaderboard cell from a metric row of `run_metric_rows` (None: the run did not ask for the metric)."""
-    if row is None or row["value"] is None:
-        return {"value": None, "text": row["status"] if row else "not run", "ci": "", "best": False,
-                "coverage": row["partial_coverage"] if row else "", "reference": None}
-    unit = row["unit"]
-    ci = (f"95% CI {_format(row['ci95_low'], unit)}–{_format(row['ci95_high'], unit)}"
-          if row["ci95_low"] is not None else "")
-    if row["reference_value"] is not None:  # e.g. blink rate: the ground truth's own value beside it
-        ci = f"ground truth {_format(row['reference_value'], unit)}" + (f" · {ci}" if ci else "")
-    return {"value": row["value"], "text": _format(row["value"], unit), "ci": ci, "n": row["n"], "best": False,
-            "coverage": row["partial_coverage"], "reference": row["reference_value"]}
+def _cell(found: RunMetric | None) -> dict:
+    """A leaderboard cell from a run's `RunMetric` (None: the run did not ask for the metric)."""
+    if found is None or found.value is None:
+        return {"value": None, "text": found.status if found else "not run", "ci": "", "best": False,
+                "coverage": found.partial_coverage if found else "", "target": None}
+    unit = found.unit
+    ci = (f"95% CI {_format(found.ci95_low, unit)}–{_format(found.ci95_high, unit)}"
+          if found.ci95_low is not None else "")
+    if found.reference_value is not None:  # e.g. blink rate: the ground truth's own value beside it
+        ci = f"ground truth {_format(found.reference_value, unit)}" + (f" · {ci}" if ci else "")
+    return {"value": found.value, "text": _format(found.value, unit), "ci": ci, "n": found.n, "best": False,
+            "coverage": found.partial_coverage, "target": found.reference_value}
 
 
 def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, dict]], list[tuple[str, str]]]:
-    """Each run once: a merged run stands for its shards (same run id), the newest record for copies of one run.
+    """Each run once: a merged run stands for its shards (same run id), the newest trusted record for copies of one run.
 
     Returns the records kept and, per record left out, (protocol id, a line saying which run it is listed as)."""
     by_run: dict[tuple[str, str], list[tuple[Path, dict]]] = defaultdict(list)
@@ -58,7 +57,8 @@ def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, di
         if not whole:
             kept += group  # shards never merged: each is shown, incomplete
             continue
-        chosen = max(whole, key=lambda pr: (pr[1].get("finished_at", ""), str(pr[0])))
+        # a copy whose record matches its rows stands for the group before any newer one that does not
+        chosen = max(whole, key=lambda pr: (not integrity_problem(pr[1]), pr[1].get("finished_at", ""), str(pr[0])))
         kept.append(chosen)
         for path, record in group:
             if path != chosen[0]:
@@ -98,8 +98,8 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
                 columns.setdefault(spec["variant"], spec)
         rows = []
         for path, record in runs:
-            metric_rows = {m["variant"]: m for m in run_metric_rows(path, record)}  # the one table model
-            cells = {variant: _cell(metric_rows.get(variant)) for variant in columns}
+            found = {m.variant: m for m in run_metrics(path, record)}  # the one table model
+            cells = {variant: _cell(found.get(variant)) for variant in columns}
             tiny = " (tiny random config)" if record["adapter"].get("config", {}).get("tiny") else ""
             completeness = run_completeness(record)
             mismatch = integrity_problem(record)  # shown, every value marked, never ranked
@@ -121,8 +121,7 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
         for variant, spec in columns.items():
             for r in rows:
                 cell = r["cells"][variant]
-                cell["target"] = cell.pop("reference", None)
-                if cell["target"] is None:
+                if cell["target"] is None:  # no ground-truth value of its own: the ground-truth run's
                     cell["target"] = ground_truth.get((r["fingerprint"], variant))
             entries = [Entry(i, r["cells"][variant]["value"], not r["reference"] and not r["incomplete"] and not r["mismatch"]
                              and not r["cells"][variant]["coverage"],

@@ -27,12 +27,12 @@ MIN_RANKED = 2  # a lone model is not "best" of anything
 
 @dataclass(frozen=True)
 class Entry:
-    """One candidate value of a column: `key` is the caller's handle (a row, a cell)."""
+    """One candidate value of a column: `key` is the caller's handle (a table row, a cell)."""
 
     key: Hashable
     value: float | None
     rankable: bool = True  # False: a reference row, an incomplete run, a value on part of the clips
-    target: float | None = None  # the ground truth's value this entry is measured against (closest-to-ground-truth)
+    target: float | None = None  # the ground-truth value this entry is measured against (`reference_value`; closest-to-ground-truth)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from benchmark.reports.frames import run_metric_rows
+from benchmark.reports.frames import RunMetric, run_metrics
 from benchmark.core.errors import BenchError
 from benchmark.core.records import integrity_problem, is_run_dir, load_records, run_completeness, run_label
 
@@ -31,9 +31,9 @@ class SelectedRun:
         return run_label(self.record)
 
     @cached_property
-    def metric_rows(self) -> dict[str, dict]:
-        """The run's `run_metric_rows` by metric variant: what every table cell is read from, built once."""
-        return {row["variant"]: row for row in run_metric_rows(self.run_dir, self.record)}
+    def run_metrics(self) -> dict[str, RunMetric]:
+        """The run's `RunMetric`s by metric variant: what every table cell is read from, built once."""
+        return {m.variant: m for m in run_metrics(self.run_dir, self.record)}
 
     @property
     def reasons(self) -> list[str]:

@@ -136,7 +136,7 @@ def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> 
         raise BenchError(f"no usable runs in {', '.join(map(str, paths))}{why}", hint="run `bench run ...` first")
     out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
-    env = Environment(loader=PackageLoader("benchmark", "templates"), autoescape=select_autoescape(default=True))
+    env = Environment(loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(default=True))
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     slugs = {str(run_dir): run_slug(run_dir, record) for run_dir, record in records}
     tables = leaderboard_tables(records, sort_by)

@@ -10,13 +10,13 @@ leaderboard's rule: only among two models or more on the same protocol (a stand-
 numbers never against published ones), reference rows and incomplete runs not ranked, and a
 metric whose best is the ground truth's value ranked by distance to it. A published number with nothing measured
 beside it says "published; not run here". Every measured cell has a footnote: protocol, metric
-variant, backend, clips, run. Cells are read from `benchmark.reports.frames.run_metric_rows` (the rows
-of `load_runs`, built once per run: `SelectedRun.metric_rows`), as the leaderboard's are.
+variant, backend, clips, run. Cells are read from `benchmark.reports.frames.RunMetric`s (the rows of
+`load_runs`, built once per run: `SelectedRun.run_metrics`), as the leaderboard's are, and their
+numbers printed by `benchmark.reports.cells.format_number` at the paper tables' precision.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +24,8 @@ from html import escape
 from pathlib import Path
 
 from benchmark.core.errors import BenchError
+from benchmark.core.records import read_json
+from benchmark.reports.cells import PAPER_TABLES, format_number
 from benchmark.reports.frames import REFERENCE_ADAPTERS
 from benchmark.reports.ranking import ARROWS, CLOSEST, RANKED_DIRECTIONS, Entry, rank
 from benchmark.reports.selection import Selection, SelectedRun, protocol_name, select_runs
@@ -70,10 +72,12 @@ class Cell:
 
 
 @dataclass
-class Row:
+class TableRow:
+    """One line of a paper or results table: a method (with the run label filling it) and its cells."""
+
     method: str
     adapter: str | None
-    group: str = ""              # dataset group for per-dataset tables
+    group: str = ""              # the paper's dataset (a corpus) for per-dataset tables
     cells: dict[str, Cell] = field(default_factory=dict)
     reference: bool = False      # ground truth / still: shown, not ranked
     adapter_name: str = ""       # the adapter of the run filling the row (a label's may differ)
@@ -86,7 +90,7 @@ class Table:
     source: str
     columns: list[tuple[str, str]]   # (group, column)
     directions: dict[str, str | None]
-    rows: list[Row]
+    rows: list[TableRow]
     footnotes: list[str]
     ranking_notes: list[str] = field(default_factory=list)  # columns left unranked, and why
     substitutes: dict[str, str] = field(default_factory=dict)  # dataset -> the protocol standing in for it
@@ -130,21 +134,21 @@ def _measure(cell: Cell, selection: Selection, label: str, dataset: str, column:
 def _fill(cell: Cell, run: SelectedRun | None, label: str, variant: str, dataset: str, protocol: str, column: str,
           notes: Footnotes) -> None:
     """Fill `cell` with `run`'s value of `variant` and its footnote, or why there is none."""
-    row = run.metric_rows.get(variant) if run else None
-    if row is None or row["value"] is None:
-        cell.status = row["status"] if row else "not run"
+    found = run.run_metrics.get(variant) if run else None
+    if found is None or found.value is None:
+        cell.status = found.status if found else "not run"
         return
-    clips = row["coverage"] or f"{run.record['clips']['scored']}"
+    clips = found.coverage or f"{run.record['clips']['scored']}"
     incomplete = f" — INCOMPLETE RUN ({'; '.join(run.reasons)}), pinned with --runs" if run.reasons else ""
-    where = (f"measured on {row['protocol']}" + (f" standing in for {dataset}" if protocol != dataset else "") +
-             f", {clips} clips at {row['resolution']}, seed {row['seed']}, run {row['run_id'][:8]} in {run.run_dir}"
+    where = (f"measured on {found.protocol}" + (f" standing in for {dataset}" if protocol != dataset else "") +
+             f", {clips} clips at {found.resolution}, seed {found.seed}, run {found.run_id[:8]} in {run.run_dir}"
              + incomplete)
-    cell.measured, cell.incomplete = row["value"], bool(run.reasons)
-    cell.target, cell.protocol = row["reference_value"], protocol
-    cell.coverage = row["partial_coverage"]
-    if row["ci95_low"] is not None:
-        cell.interval = (row["ci95_low"], row["ci95_high"])
-    cell.note = notes.cite(label, dataset, where, column, f"{variant} ({row['backend']})")
+    cell.measured, cell.incomplete = found.value, bool(run.reasons)
+    cell.target, cell.protocol = found.reference_value, protocol
+    cell.coverage = found.partial_coverage
+    if found.ci95_low is not None:
+        cell.interval = (found.ci95_low, found.ci95_high)
+    cell.note = notes.cite(label, dataset, where, column, f"{variant} ({found.backend})")
 
 
 def _mark_best(table: Table, use_measured: bool = True) -> None:
@@ -189,9 +193,9 @@ def _declared_direction(variant: str | None, selection: Selection | None, fallba
     if variant is None:
         return fallback
     for run in (selection.runs.values() if selection else []):
-        row = run.metric_rows.get(variant)
-        if row is not None and row.get("direction"):
-            return row["direction"]
+        found = run.run_metrics.get(variant)
+        if found is not None and found.direction:
+            return found.direction
     return _metric_direction(variant) or fallback
 
 
@@ -213,16 +217,16 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
     substitutes = substitutes or {}
     footnotes = Footnotes()
     if spec.kind == "profile":
-        return _profile_table(spec, published, profile_paths or [])
+        return _profile_table(spec, published, profile_paths or [], log)
     selection = select_runs(run_paths, log=log)  # `log`: one line per run folder that cannot be read
     adapter_of = {label: run.record["adapter"]["name"] for (label, _), run in selection.runs.items()}
     metrics = list(published["metrics"])
     directions = {column: _declared_direction(METRIC_FOR_COLUMN.get(column), selection, arrow)
                   for column, arrow in published["metrics"].items()}
-    rows: list[Row] = []
+    rows: list[TableRow] = []
 
-    def measured_row(method: str, label: str | None, columns, group: str = "", entry: dict | None = None) -> Row:
-        row = Row(method, label, group=group, reference=entry is None and adapter_of.get(label) in REFERENCE_ADAPTERS,
+    def measured_row(method: str, label: str | None, columns, group: str = "", entry: dict | None = None) -> TableRow:
+        row = TableRow(method, label, group=group, reference=entry is None and adapter_of.get(label) in REFERENCE_ADAPTERS,
                   adapter_name=adapter_of.get(label, ""))
         for dataset, column in columns:
             published_value = None if entry is None else (entry.get(dataset) or {}).get(column) if dataset else entry.get(column)
@@ -232,7 +236,7 @@ def build_table(name: str, run_paths: list[Path], substitutes: dict[str, str] | 
             row.cells[f"{dataset}/{column}"] = cell
         return row
 
-    def extra_rows(datasets, published_labels, columns, group: str = "") -> list[Row]:
+    def extra_rows(datasets, published_labels, columns, group: str = "") -> list[TableRow]:
         """A row per other label measured on these datasets' protocols: reference adapters first."""
         protocols = {substitutes.get(d, d) for d in datasets}
         labels = {label for label, protocol in selection.runs if protocol in protocols} - set(published_labels)
@@ -285,7 +289,7 @@ def build_results_table(run_paths: list[Path], protocol: str, metrics: list[str]
     rows = []
     for label in sorted(runs, key=lambda lab: (adapter_of[lab] not in REFERENCE_ADAPTERS, lab)):
         adapter = adapter_of[label]
-        row = Row(label if adapter == label else f"{label} ({adapter})", label, reference=adapter in REFERENCE_ADAPTERS,
+        row = TableRow(label if adapter == label else f"{label} ({adapter})", label, reference=adapter in REFERENCE_ADAPTERS,
                   adapter_name=adapter)
         for _, variant in columns:
             row.cells[f"/{variant}"] = cell = Cell()
@@ -303,19 +307,27 @@ def build_results_table(run_paths: list[Path], protocol: str, metrics: list[str]
     return table
 
 
-def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path]) -> Table:
+def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path], log=None) -> Table:
+    """Table 5.2 from the rows `bench profile` saved; a profile file that cannot be read is left out
+    with one line to `log` (default: a warning), as an unreadable run is."""
     footnotes = Footnotes()
     profiles = {}
     for folder in profile_paths:
         for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
-            row = json.loads(path.read_text())
+            try:
+                row = read_json(path)
+                if not isinstance(row, dict) or "model" not in row:
+                    raise BenchError(f"{path}: not a profile row (no \"model\")", hint="re-run `bench profile`")
+            except BenchError as exc:
+                _note(log, f"skipped {exc}")
+                continue
             if not row.get("config", {}).get("tiny"):
                 profiles[row["model"]] = (path, row)
     columns = [("", "params_m"), ("", "fps"), ("", "output")]
     rows = []
     seen = set()
     for entry in published["rows"]:
-        row = Row(entry["method"], entry.get("adapter"))
+        row = TableRow(entry["method"], entry.get("adapter"))
         seen.add(entry.get("adapter"))
         hit = profiles.get(entry.get("adapter")) if entry.get("adapter") else None
         for _, column in columns:
@@ -330,7 +342,7 @@ def _profile_table(spec: TableSpec, published: dict, profile_paths: list[Path]) 
         rows.append(row)
     for adapter in sorted(set(profiles) - seen):
         path, prof = profiles[adapter]
-        row = Row(f"{adapter} (measured here)", adapter)
+        row = TableRow(f"{adapter} (measured here)", adapter)
         for _, column in columns:
             row.cells[f"/{column}"] = Cell(measured=prof[column], note=footnotes.cite(adapter, "profile", _profile_where((path, prof)), column, "bench profile"))
         rows.append(row)
@@ -349,14 +361,12 @@ def _profile_where(hit) -> str:
 # ---- rendering ------------------------------------------------------------------------------
 
 def _num(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}" if abs(v) >= 10 else f"{v:.3f}" if abs(v) >= 0.01 else f"{v:.2g}"
-    return str(v)
+    return format_number(v, PAPER_TABLES)
 
 
 def _cell_text(cell: Cell) -> tuple[str, str, str]:
     """(main, published-part, difference) as plain text."""
-    pub = "—" if cell.published is None else _num(cell.published)
+    pub = _num(cell.published)
     if isinstance(cell.measured, (int, float, str)) and cell.measured is not None and cell.status == "":
         meas = _num(float(cell.measured)) if isinstance(cell.measured, (int, float)) else str(cell.measured)
         diff = "same" if cell.measured == cell.published else "differs"
@@ -409,7 +419,7 @@ def _interval_text(cell: Cell) -> str:
 UNMEASURED = {"not run": "not run here", "failed": "every clip failed here", "n/a": "not measurable here"}
 
 
-def _format_cell(cell: Cell, row: Row, style: Style, results: bool = False) -> str:
+def _format_cell(cell: Cell, row: TableRow, style: Style, results: bool = False) -> str:
     main, pub, diff = _cell_text(cell)
     esc = style.esc
     if main:
@@ -496,3 +506,12 @@ def render_latex(t: Table) -> str:
 
 
 RENDERERS = {"md": render_markdown, "markdown": render_markdown, "html": render_html, "latex": render_latex, "tex": render_latex}
+
+
+def _note(log, line: str) -> None:
+    if log is not None:
+        log(line)
+    else:
+        import warnings
+
+        warnings.warn(line, stacklevel=3)

@@ -174,6 +174,7 @@ def _inception_rows(frames, settings: Settings) -> list[CalibrationRow]:
 
     from benchmark.core.hashing import sha256_file
     from benchmark.perception import inception as I
+    from benchmark.perception.registry import get_network
 
     source = I._fid_helper_file()
     if source is None or sha256_file(source) != I.FID_HELPER_SHA256:
@@ -181,7 +182,7 @@ def _inception_rows(frames, settings: Settings) -> list[CalibrationRow]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         oracle = torch.jit.load(str(source), map_location="cpu").eval()
-    model, _ = I.load_inception("cpu", settings.weights_dir)  # compared on the CPU, whatever the settings' device
+    model = get_network("inception", "cpu", settings.weights_dir).model  # compared on the CPU, whatever the settings' device
     images = torch.from_numpy(frames[[0, 40]].copy()).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
         x = model.preprocess(images)

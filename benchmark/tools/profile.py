@@ -46,7 +46,7 @@ def profile_adapter(model: str, model_args: dict, device: str, weights: Path | N
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    counts = adapter.parameter_counts() if hasattr(adapter, "parameter_counts") else {}
+    counts = adapter.parameter_counts()
     best = min(times)
     return {"model": model, "config": adapter.config, "device": device, "parameters": counts,
             "params_m": sum(counts.values()) / 1e6, "output": f"{video.size[1]}x{video.size[0]}",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from benchmark.core.errors import DatasetNotPreparedError
-from protocols.base import ManifestProtocol
+from protocols.base import ManifestProtocol, PrepareReport
+from protocols.prepare import PrepareInterrupted
 from protocols.mini import build as _build
 
 
@@ -23,15 +25,22 @@ class MiniProtocol(ManifestProtocol):
             hint="run `bench prepare mini` (about 30 s, no download)",
         )
 
-    @property
-    def planned_clips(self) -> int:
-        return len(_build.clip_specs())
-
-    def is_prepared(self) -> bool:
-        return (self.prepared_dir / "manifest.json").is_file()
-
-    def prepare(self, force: bool = False, progress=None) -> Path:
+    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
+                force: bool = False, progress: Callable[[str], None] | None = None,
+                on_total: Callable[[int], None] | None = None, split: Path | None = None,
+                alignments: Path | None = None) -> PrepareReport:
+        """Build the 12 clips (about 30 s) unless they are there and `force` is not given; it needs
+        no source and writes one size, so `source`, `sizes`, `split` and `alignments` are not used."""
+        planned = len(_build.clip_specs())
         if self.is_prepared() and not force:
-            return self.prepared_dir
-        _build.build(self.prepared_dir, progress=progress)
-        return self.prepared_dir
+            return PrepareReport(self.prepared_dir, planned, reused=planned)
+        if on_total:
+            on_total(planned)
+        kept = self.is_prepared()
+        try:
+            _build.build(self.prepared_dir, workers=workers, progress=progress)
+        except KeyboardInterrupt:
+            raise PrepareInterrupted(0, planned, self.prepared_dir, message=(
+                f"interrupted: {self.id} was not built (it builds in a temporary folder; nothing half-built is "
+                f"kept{' and the previous build is untouched' if kept else ''}). Re-run the same command to build it.")) from None
+        return PrepareReport(self.prepared_dir, planned)

@@ -54,7 +54,7 @@ def _pairs(dataset: str, limit: int | None, settings: Settings, log):
         reference = clip.load_frames()
         noisy = np.clip(reference + rng.normal(0, NOISE_SIGMA, reference.shape), 0, 255).astype(np.uint8)
         pairs.append((clip, Video(noisy, clip.fps), reference))
-    cache_dir = protocol.prepared_dir / "features" if hasattr(protocol, "prepared_dir") else None
+    cache_dir = protocol.prepared_dir / "features"
     return pairs, cache_dir
 
 
