@@ -274,6 +274,15 @@ def test_av_offset_of_an_unrelated_mouth_has_no_confidence_and_silence_is_exclud
     assert np.isnan(S.av_offset_paired(still, other(np.arange(n) / FPS), FPS).offset)
 
 
+def test_av_offset_of_a_clip_shorter_than_the_detrend_window_has_no_value_not_a_crash():
+    """16 frames (0.64 s) under the 1 s moving mean: np.convolve's "same" output took the window's
+    length (25) and the subtraction raised a broadcast error."""
+    x = np.sin(np.arange(16) / 2.0)
+    result = S.av_offset(x, np.cos(np.arange(16) / 2.0), np.ones(16, bool), FPS)
+    assert np.isnan(result.offset) and result.correlogram.shape == (31,)
+    np.testing.assert_allclose(S.detrend(np.full(16, 3.0), np.ones(16, bool), 25), 0.0, atol=1e-12)
+
+
 # --- head motion ---------------------------------------------------------------------------------------------
 
 def test_pose_diversity_of_sinusoids():

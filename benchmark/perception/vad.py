@@ -48,6 +48,9 @@ class FixedIntervals(VadBackend):
     def speech_intervals(self, audio: np.ndarray, rate: int) -> Intervals:
         return list(self.intervals)
 
+    def version(self) -> str:  # the intervals themselves: a cache must not mix two injections
+        return "fixed" + "".join(f"[{a:g},{b:g}]" for a, b in self.intervals)
+
 
 class SileroVad(VadBackend):
     name = "silero"
@@ -67,6 +70,11 @@ class SileroVad(VadBackend):
         self._model = load_silero_vad()  # the packaged .jit, no download
 
     def version(self) -> str:
+        return self.describe()
+
+    @staticmethod
+    def describe() -> str:
+        """The version string without loading the model (what a metric's backend id records)."""
         params = ",".join(f"{k}={v}" for k, v in SILERO_DEFAULTS.items())
         return f"silero-vad-{package_version('silero-vad')}-jit({params})"
 
@@ -81,6 +89,27 @@ class SileroVad(VadBackend):
         with torch.inference_mode():
             found = self._timestamps(torch.from_numpy(np.ascontiguousarray(wav)), self._model, **SILERO_DEFAULTS)
         return [(float(seg["start"]), float(seg["end"])) for seg in found]
+
+
+# VAD backends by name: what the `speech` feature's `vad` parameter chooses. Tests inject intervals by
+# adding a name here (e.g. monkeypatch.setitem(VAD_BACKENDS, "planted", lambda: FixedIntervals([...]))).
+VAD_BACKENDS = {"silero": SileroVad}
+_BUILT: dict = {}
+
+
+def get_vad(name: str) -> VadBackend:
+    """The VAD backend `name`, built once per process (silero's model loads in ~0.1 s, once)."""
+    if name not in VAD_BACKENDS:
+        raise BenchError(f"unknown voice activity detector {name!r}", hint=f"known: {', '.join(VAD_BACKENDS)}")
+    factory = VAD_BACKENDS[name]
+    if _BUILT.get(name, (None,))[0] is not factory:  # a replaced factory (a test's injection) is built anew
+        _BUILT[name] = (factory, factory())
+    return _BUILT[name][1]
+
+
+def vad_version(name: str) -> str:
+    """The backend's version; silero's is known without loading its model."""
+    return SileroVad.describe() if VAD_BACKENDS.get(name) is SileroVad else get_vad(name).version()
 
 
 def speech_frame_mask(intervals: Intervals, fps: float, n_frames: int) -> np.ndarray:

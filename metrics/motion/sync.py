@@ -38,7 +38,7 @@ def detrend(x: np.ndarray, valid: np.ndarray, window_frames: int) -> np.ndarray:
     valid = np.asarray(valid, dtype=bool)
     if window_frames <= 1:
         return np.where(valid, x, np.nan)
-    kernel = np.ones(int(window_frames))
+    kernel = np.ones(min(int(window_frames), max(len(x), 1)))  # np.convolve "same" is as long as the longer input
     filled = np.where(valid, x, 0.0)
     total = np.convolve(filled, kernel, mode="same")
     count = np.convolve(valid.astype(np.float64), kernel, mode="same")
