@@ -120,7 +120,8 @@ def _print_summary(outcome) -> None:
         if r["value"] is None:
             why = r.get("error") or (f"n/a: {r['na_reason']}" if r.get("na_reason") else
                                      f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
-            click.echo(f"  {name:12s} —  {coverage} {why}")
+            beside = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
+            click.echo(f"  {name:12s} —  {coverage} {why}{beside}")
         else:
             ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
             extra = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
