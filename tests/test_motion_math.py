@@ -274,6 +274,16 @@ def test_av_offset_of_an_unrelated_mouth_has_no_confidence_and_silence_is_exclud
     assert np.isnan(S.av_offset_paired(still, other(np.arange(n) / FPS), FPS).offset)
 
 
+@pytest.mark.parametrize("d, whole", [(0.3, 0), (0.7, 1), (2.4, 2), (-0.7, -1)])
+def test_av_offset_rounds_a_fractional_delay_and_the_subframe_peak_keeps_it(d, whole):
+    audio, envelope = _speech_like(4.0, seed=9)
+    n = 100
+    e = rms_envelope(audio, 16000, n, FPS, window_s=0.05, hop_s=0.01)
+    result = S.av_offset(envelope(np.arange(n) / FPS - d / FPS), e, np.ones(n, bool), FPS)
+    assert result.offset == whole
+    assert result.subframe == pytest.approx(d, abs=0.15)
+
+
 def test_av_offset_of_a_clip_shorter_than_the_detrend_window_has_no_value_not_a_crash():
     """16 frames (0.64 s) under the 1 s moving mean: np.convolve's "same" output took the window's
     length (25) and the subtraction raised a broadcast error."""

@@ -95,7 +95,7 @@ def speech_like(seed: int = 5):
         return 1.2 + np.sum([np.sin(2 * np.pi * f * np.asarray(t) + p) for f, p in zip(freqs, phases)], axis=0) / 3
 
     t = np.arange(int(T / FPS * RATE)) / RATE
-    return (rng.normal(0, 0.1, t.size) * envelope(t)).astype(np.float32), envelope(np.arange(T) / FPS)
+    return (rng.normal(0, 0.1, t.size) * envelope(t)).astype(np.float32), envelope(np.arange(T) / FPS), envelope
 
 
 def planted_context(generated: np.ndarray, reference: np.ndarray, audio=None, cache_dir=None, settings=None):
@@ -158,7 +158,7 @@ def test_pose_diversity_and_head_motion_read_the_planted_yaw(planted_vad):
 
 def test_av_offset_of_a_mouth_three_frames_late(planted_vad, monkeypatch):
     monkeypatch.setitem(vad_module.VAD_BACKENDS, "planted", lambda: FixedIntervals([(0.0, 4.0)]))
-    audio, envelope = speech_like()
+    audio, envelope, _ = speech_like()
     truth = 0.02 + 0.05 * (envelope - envelope.min())
     late = np.r_[np.full(3, truth[0]), truth[:-3]]
     ctx, _ = planted_context(planted_points(gap=late), planted_points(gap=truth), audio=audio)

@@ -4,7 +4,9 @@ Our definition (no published metric computes it; it mirrors SyncNet's offset and
 both signals lose their slow trend (a 1 s centred moving mean, over frames where each is valid), then
 r(k) = Pearson(o_t, e_{t−k}) over frames t where the face was found and both t and t − k are speech
 (VAD), for k = −K … K (K = 15 frames). Offset = argmax_k r(k) in frames, positive when the video is late
-(the mouth moves k frames after the sound); confidence = max r − median_k r(k); r(0) is reported too.
+(the mouth moves k frames after the sound); confidence = max r − median_k r(k); r(0) is reported too, and
+the peak refined below a frame by a parabola through its neighbours (`subframe`): a whole-frame offset
+rounds a lag, so a mouth 0.6 frame late reads 1.
 
 The paired version correlates the generated openness with the ground truth's, o_t vs o^GT_{t−k}, on
 frames where both have a face: a ground-truth video delayed by k frames gives exactly k.
@@ -30,6 +32,7 @@ class Offset:
     corr0: float  # r at lag 0
     lags: np.ndarray  # (2K+1,) −K … K
     correlogram: np.ndarray  # (2K+1,) r(k), NaN where too few frames
+    subframe: float = float("nan")  # the peak refined by a parabola through r(best − 1), r(best), r(best + 1)
 
 
 def detrend(x: np.ndarray, valid: np.ndarray, window_frames: int) -> np.ndarray:
@@ -72,7 +75,12 @@ def _summarise(lags: np.ndarray, r: np.ndarray) -> Offset:
     if not np.isfinite(r).any():
         return Offset(float("nan"), float("nan"), float("nan"), lags, r)
     best = int(np.nanargmax(r))
-    return Offset(float(lags[best]), float(np.nanmax(r) - np.nanmedian(r)), float(r[lags == 0][0]), lags, r)
+    subframe = float("nan")
+    if 0 < best < len(r) - 1 and np.isfinite(r[best - 1 : best + 2]).all():
+        a, b, c = r[best - 1 : best + 2]
+        curvature = a - 2 * b + c
+        subframe = float(lags[best] + (0.5 * (a - c) / curvature if curvature < 0 else 0.0))
+    return Offset(float(lags[best]), float(np.nanmax(r) - np.nanmedian(r)), float(r[lags == 0][0]), lags, r, subframe)
 
 
 def av_offset(openness: np.ndarray, envelope: np.ndarray, speech: np.ndarray, fps: float,

@@ -67,6 +67,7 @@ class AvSync(VadMetric):
                                   "and a moving mouth")
                 extras[prefix + "offset"], extras[prefix + "confidence"] = found.offset, found.confidence
                 extras[prefix + "corr0"] = finite(found.corr0)
+                extras[prefix + "subframe_offset"] = finite(found.subframe)
             except NoValue as why:
                 values[which] = None
                 extras[prefix + "no_value"] = str(why)
