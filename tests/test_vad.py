@@ -55,3 +55,20 @@ def test_injected_intervals_and_the_frame_rule():
     mask = speech_frame_mask([(0.5, 1.5), (3.9, 9.0)], 25.0, 100)
     # int(0.5·25) = 12 … int(1.5·25) = 37 inclusive; the second interval clipped at the last frame
     assert np.flatnonzero(mask).tolist() == list(range(12, 38)) + list(range(97, 100))
+
+
+def test_the_detector_runs_on_one_thread_and_gives_the_process_its_count_back(vad, monkeypatch):
+    """silero's ~100 tiny steps a clip took 2 s instead of 0.05 s with two threads on a busy 2-core
+    machine: it runs on one, and the other metrics keep the process's count."""
+    import torch
+
+    seen = []
+    real = vad._timestamps
+    monkeypatch.setattr(vad, "_timestamps", lambda *a, **k: (seen.append(torch.get_num_threads()), real(*a, **k))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        vad.speech_intervals(np.zeros(16000, np.float32), 16000)
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
