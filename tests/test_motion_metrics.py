@@ -164,7 +164,7 @@ def test_av_offset_of_a_mouth_three_frames_late(planted_vad, monkeypatch):
     ctx, _ = planted_context(planted_points(gap=late), planted_points(gap=truth), audio=audio)
     offset = build("av-offset").score_clip(ctx)
     assert offset.value == 3 and offset.extras["reference_value"] == 0
-    assert set(offset.artifacts) == {"correlogram", "reference_correlogram"}
+    assert set(offset.artifacts) == {"correlogram", "reference_correlogram", "speech"}
     paired = build("av-offset-paired").score_clip(ctx)
     assert paired.value == 3 and paired.extras["reference_value"] == 0
     assert build("av-conf").score_clip(ctx).value > 0.3
@@ -281,3 +281,24 @@ def test_motion_metrics_on_mini_ground_truth_still_and_a_three_frame_delay(mini_
     delayed = results["ground-truth{'delay': '3'}"]
     assert [s["value"] for s in _per_clip(delayed.run_dir, "av-offset-paired")] == [3.0, 3.0]
     assert delayed.record["results"]["pose-l1"]["value"] > 0
+
+
+def test_the_run_page_shows_pose_over_time_with_vad_bands_and_the_correlograms(mini_data_root, tmp_path):
+    from benchmark.engine.runner import RunConfig, Runner
+    from benchmark.reports.site import build_site
+
+    config = RunConfig(model="ground-truth", model_args={"delay": "3"}, dataset="mini",
+                       metrics=("pose-diversity", "av-offset", "av-conf"), limit=1, data_dir=mini_data_root,
+                       runs_dir=tmp_path / "runs", threads=1)
+    outcome = Runner(config, progress=False, log=lambda s: None).run()
+    assert outcome.exit_code == 0
+    [row] = [json.loads(line) for line in (outcome.run_dir / "clips.jsonl").read_text().splitlines()]
+    speech = np.load(outcome.run_dir / _per_clip(outcome.run_dir, "av-offset")[0]["artifact"])["speech"]
+    assert len(speech) >= 1  # mini's sentences have speech, found by silero
+    build_site([tmp_path / "runs"], tmp_path / "site")
+    page = next((tmp_path / "site" / "runs").glob("*.html")).read_text()
+    assert "head yaw (deg) — VAD speech shaded (pose-diversity)" in page and "head pitch (deg)" in page
+    assert "av-offset: r(lag), + = video late" in page and "av-conf: r(lag)" not in page
+    assert "generated peak: +3" in page  # the delayed mouth peaks at lag 3
+    yaw_plot = page.split("head yaw (deg)")[1].split("</svg>")[0]
+    assert yaw_plot.count("<rect") == len(speech)  # one band per speech interval

@@ -25,11 +25,20 @@ class PoseDiversity(SideMetric):
     description = ("Head-pose diversity (SadTalker's idea on our landmark pose): std over frames of yaw, pitch and "
                    "roll, averaged; more is more motion, not better: closest to the ground truth's")
     features = ("landmarks", "head-pose")
+    # the per-frame angles of both sides, for the run page's pose-over-time plot
+    channels = Channels(value=True, pooled=("clips", "reference_clips", "reference_sum", "sum"),
+                        artifacts=("pose", "reference_pose"))
 
     def side_value(self, ctx, which):
         p = pose(ctx, which, self.params)
         value, per_axis = head.pose_diversity(p.angles, track(ctx, which, self.params).found)
         return value, {"std_yaw_pitch_roll": as_list(per_axis)}
+
+    def score_clip(self, ctx: ClipContext) -> ClipValue:
+        scored = super().score_clip(ctx)
+        scored.artifacts = {"pose": pose(ctx, "generated", self.params).angles,
+                            "reference_pose": pose(ctx, "reference", self.params).angles}
+        return scored
 
 
 class BeatAlign(SideMetric):

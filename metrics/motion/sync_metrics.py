@@ -4,7 +4,7 @@
 the speech envelope (50 ms RMS every 10 ms) on VAD speech frames with a face; `av-offset-paired`:
 the lag against the ground truth's openness instead of the audio (a ground truth delayed by k frames
 gives k). `av-conf`: max − median of the correlogram (SyncNet's confidence, on our signals). Each
-beside the ground truth's own; the correlograms are kept beside the run for the report.
+beside the ground truth's own; the correlograms and the VAD intervals are kept beside the run for its page.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class AvSync(VadMetric):
     features = ("landmarks", "mouth-openness", "audio", "speech", "speech-envelope")
     aggregation = Pooled(ratios={"value": ("sum", "clips"), "reference_value": ("reference_sum", "reference_clips")})
     channels = Channels(value=True, pooled=("clips", "reference_clips", "reference_sum", "sum"),
-                        artifacts=("correlogram", "reference_correlogram"))
+                        artifacts=("correlogram", "reference_correlogram", "speech"))
 
     @staticmethod
     def pick(offset: sync.Offset) -> float:
@@ -72,6 +72,7 @@ class AvSync(VadMetric):
                 values[which] = None
                 extras[prefix + "no_value"] = str(why)
                 artifacts.setdefault(prefix + "correlogram", np.full(lags.size, np.nan))
+        artifacts["speech"] = np.asarray(speech(ctx, self.params), dtype=np.float64).reshape(-1, 2)  # the page's VAD bands
         g, r = values["generated"], values["reference"]
         extras["reference_value"] = r
         pooled = {"sum": g or 0.0, "clips": int(g is not None), "reference_sum": r or 0.0,
