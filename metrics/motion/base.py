@@ -12,11 +12,10 @@ may have one); the reason is in its extras under "no_value".
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.core.errors import ClipError
 from benchmark.perception.head_pose import HeadPose
 from benchmark.perception.vad import VAD_BACKENDS
 from metrics.aggregation import Channels, Pooled
@@ -114,6 +113,3 @@ def check_vad(name: str) -> None:
 def as_list(x: np.ndarray) -> list:
     return [finite(float(v)) for v in np.asarray(x, dtype=np.float64).ravel()]
 
-
-SideFunction = Callable[[ClipContext, str, dict], tuple[float, dict]]
-__all__ = ["ClipError", "NoValue", "SideMetric", "GT_BESIDE", "GT_BESIDE_CHANNELS"]

@@ -17,7 +17,7 @@ from metrics.aggregation import Channels, Pooled
 from metrics.base import ClipValue
 from metrics.context import ClipContext
 from metrics.motion import sync
-from metrics.motion.base import NoValue, as_list, covered, finite, fps, speech
+from metrics.motion.base import NoValue, covered, finite, fps, speech
 from metrics.motion.theval_metrics import VAD_DEFAULTS, VadMetric
 from benchmark.perception.vad import speech_frame_mask
 
@@ -103,5 +103,3 @@ class AvConf(AvSync):
     def pick(offset: sync.Offset) -> float:
         return offset.confidence
 
-
-__all__ = ["AvOffset", "AvConf", "as_list"]
