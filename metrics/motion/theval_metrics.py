@@ -198,8 +198,9 @@ class TheValScore(VadMetric):
     name = "theval-score"
     direction = "higher"
     unit = "1 = ground truth"
-    description = ("THEval composite over the five metrics above: per metric 1 - |mean - GT mean| / GT mean "
-                   "(unclipped, may be negative), equal weights; the ground truth scores exactly 1")
+    description = ("THEval composite over lip-dynamics, head-motion-dynamics-lm, eyebrow-dynamics, silent-lip-stability "
+                   "and lip-sync-theval: per metric 1 - |mean - GT mean| / GT mean (unclipped, may be negative), equal "
+                   "weights; the ground truth scores exactly 1")
     default_params: ClassVar[dict[str, Any]] = {**VAD_DEFAULTS, "bridge_gaps": False}
     features = ("landmarks", "head-pose", "audio", "speech")
     aggregation = _composite_aggregation()
