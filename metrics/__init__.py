@@ -29,6 +29,18 @@ BUILTIN_METRICS: dict[str, str] = {
     "fvd": "metrics.fvd:FVD",
     "lse-c": "metrics.lse:LSEC",
     "lse-d": "metrics.lse:LSED",
+    "lip-dynamics": "metrics.motion.theval_metrics:LipDynamics",
+    "eyebrow-dynamics": "metrics.motion.theval_metrics:EyebrowDynamics",
+    "head-motion-dynamics-lm": "metrics.motion.theval_metrics:HeadMotionDynamicsLm",
+    "silent-lip-stability": "metrics.motion.theval_metrics:SilentLipStability",
+    "lip-sync-theval": "metrics.motion.theval_metrics:LipSyncTheval",
+    "theval-score": "metrics.motion.theval_metrics:TheValScore",
+    "av-offset": "metrics.motion.sync_metrics:AvOffset",
+    "av-conf": "metrics.motion.sync_metrics:AvConf",
+    "pose-diversity": "metrics.motion.head_metrics:PoseDiversity",
+    "beat-align": "metrics.motion.head_metrics:BeatAlign",
+    "pose-l1": "metrics.motion.head_metrics:PoseL1",
+    "pose-fd": "metrics.motion.head_metrics:PoseFD",
 }
 
 METRICS: Registry = Registry("metric", "metrics", BUILTIN_METRICS, base="metrics.base:Metric", variants="variants")
@@ -72,14 +84,30 @@ def create_metric(name: str, settings: Settings) -> Metric:
 DEFAULT_METRICS = ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
 
 
+# named groups `--metrics` expands in place (`all` is every available metric, below)
+METRIC_GROUPS: dict[str, tuple[str, ...]] = {
+    # issue 26: THEval's five and its composite, the weightless AV offset, head motion (README "Motion")
+    "motion": ("lip-dynamics", "eyebrow-dynamics", "head-motion-dynamics-lm", "silent-lip-stability",
+               "lip-sync-theval", "theval-score", "av-offset", "av-offset-paired", "av-conf", "pose-diversity",
+               "beat-align", "pose-l1", "pose-fd"),
+}
+
+
+def expand_groups(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Each group name (`motion`) replaced by its metrics, duplicates dropped, order kept."""
+    return tuple(dict.fromkeys(n for name in names for n in METRIC_GROUPS.get(name, (name,))))
+
+
 def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print,
                         skipped: list[dict] | None = None) -> tuple[str, ...]:
-    """`all` = every registered metric whose requirements are met under `settings` (the rest are named and skipped).
+    """Groups (`motion`) expanded; `all` = every registered metric whose requirements are met under
+    `settings` (the rest are named and skipped).
 
     Each metric `all` leaves out is logged and, when `skipped` is given, appended to it as
     {"name", "reason"}: the run records them, so its page says which metrics are missing and why."""
     from benchmark.core.errors import BenchError
 
+    names = expand_groups(tuple(names))
     if "all" not in names:
         return names
     available = []

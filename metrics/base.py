@@ -37,7 +37,7 @@ class ClipValue:
 
 # The features a metric may declare it needs: the names the clip context's feature providers answer to.
 FEATURES = ("frames", "audio", "phones", "landmarks", "identity-embeddings", "inception", "pytorch-fid-inception",
-            "syncnet", "i3d")
+            "syncnet", "i3d", "head-pose", "speech", "mouth-openness", "speech-envelope")
 
 
 class Metric(ABC):

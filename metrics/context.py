@@ -75,6 +75,10 @@ FEATURES: Registry = Registry("feature", "features", {
     "pytorch-fid-inception": "metrics.features:PytorchFidInceptionFeatures",
     "syncnet": "metrics.lse:SyncNetFeatures",
     "i3d": "metrics.fvd:I3DFeatureWindows",
+    "head-pose": "metrics.motion.features:HeadPoseFeature",
+    "speech": "metrics.motion.features:Speech",
+    "mouth-openness": "metrics.motion.features:MouthOpenness",
+    "speech-envelope": "metrics.motion.features:SpeechEnvelope",
 }, base="metrics.context:FeatureProvider", hint="`metrics.context.FEATURES.names()` lists them")
 
 
@@ -106,7 +110,8 @@ class ClipContext:
         return self._memo[key]
 
     def _compute(self, provider: FeatureProvider, which: str | None, params: dict) -> Any:
-        location = provider.reference_cache(self, **params) if which == "reference" else None
+        # the ground truth's features, and the clip's own (its VAD intervals), are the same for every model
+        location = provider.reference_cache(self, **params) if which in ("reference", None) else None
         if location is None:
             return provider.compute(self, which, **params)
         folder = self.feature_folder(*location)

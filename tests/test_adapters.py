@@ -261,6 +261,20 @@ def test_the_fingerprint_follows_the_perception_backends_an_adapter_runs(monkeyp
     assert ADAPTERS.get("still")().perception() == {}  # runs no detector: its fingerprint has no perception part
 
 
+def test_ground_truth_delay_shows_the_reference_k_frames_late():
+    from adapters.ground_truth import delayed
+
+    frames = np.arange(6)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    assert delayed(frames, 3)[:, 0, 0, 0].tolist() == [0, 0, 0, 0, 1, 2]
+    assert delayed(frames, -2)[:, 0, 0, 0].tolist() == [2, 3, 4, 5, 5, 5]
+    assert delayed(frames, 0)[:, 0, 0, 0].tolist() == list(range(6))
+    gt = ADAPTERS.get("ground-truth")
+    assert gt(delay="3").delay == 3 and gt().delay == 0
+    assert gt(delay="3").fingerprint() != gt().fingerprint()
+    with pytest.raises(BenchError, match="not a whole number"):
+        gt(delay="three")
+
+
 def test_unknown_model_option_is_refused():
     with pytest.raises(BenchError, match=r"unknown option 'projct_steps'"):
         ADAPTERS.get("mocogan-hd")(tiny="1", projct_steps="3")
@@ -268,7 +282,7 @@ def test_unknown_model_option_is_refused():
 
 @pytest.mark.parametrize("model,args,accepted", [
     ("still", {"size": "512"}, "it accepts none"),
-    ("ground-truth", {"tiny": "1"}, "it accepts none"),
+    ("ground-truth", {"tiny": "1"}, "it accepts delay"),
     ("folder", {"dir": "/", "rate": "25"}, "it accepts dir, fps, max_length_diff, resize, video_stream"),
     ("wav2lip", {"tiny": "1", "checkpont": "x"}, "it accepts checkpoint, tiny"),
 ])

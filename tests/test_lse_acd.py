@@ -104,7 +104,9 @@ def test_reference_features_are_cached_once_per_protocol_version(mini_data_root,
     config = RunConfig(model="still", dataset="mini", metrics=("acd", "lmd"), limit=1, data_dir=mini_data_root,
                        runs_dir=tmp_path)
     Runner(config, progress=False, log=lambda s: None).run()
-    features = mini_data_root / "mini" / "v2" / "features"
+    from protocols.mini import MiniProtocol
+
+    features = mini_data_root / "mini" / MiniProtocol.version / "features"  # the version in use, not a literal
     assert list((features / "landmarks").rglob("*.npz")) and list((features / "embeddings").rglob("*.npz"))
 
 

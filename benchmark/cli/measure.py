@@ -56,7 +56,7 @@ def speed_cpbd(size, frames, reference_frames, device) -> None:
 @click.option("--dataset", default="mini", show_default=True)
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="clips (default: all of the protocol)")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the machine's cores)")
-@click.option("--metrics", default=None, help="comma-separated (default: psnr,ssim,lmd,cpbd,blink,bilabial,fid)")
+@click.option("--metrics", default=None, help="comma-separated, groups too (motion); default: psnr,ssim,lmd,cpbd,blink,bilabial,fid")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--device", default="cpu", show_default=True, help="the harness's device (the references run as they do)")
 def speed_suite(dataset, limit, threads, metrics, data_dir, device) -> None:

@@ -107,6 +107,11 @@ def merge(run_dirs, out) -> None:
     sys.exit(outcome.exit_code)
 
 
+# results a metric reports beside its value (beat-align's chance level, the THEval score's groups)
+BESIDE = (("shuffled_value", "shuffled audio"), ("reference_shuffled_value", "ground truth shuffled"),
+          ("naturalness", "naturalness"), ("synchronization", "synchronization"))
+
+
 def _print_summary(outcome) -> None:
     record = outcome.record
     click.echo(f"run: {outcome.run_dir}")
@@ -115,10 +120,12 @@ def _print_summary(outcome) -> None:
         if r["value"] is None:
             why = r.get("error") or (f"n/a: {r['na_reason']}" if r.get("na_reason") else
                                      f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
-            click.echo(f"  {name:12s} —  {coverage} {why}")
+            beside = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
+            click.echo(f"  {name:12s} —  {coverage} {why}{beside}")
         else:
             ci = f"  95% CI [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]" if r["ci95"] else ""
             extra = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
+            extra += "".join(f"  ({label} {r[key]:.4f})" for key, label in BESIDE if r.get(key) is not None)
             frames = f" {r['frames_generated']} frames" if r.get("frames_generated") else ""
             click.echo(f"  {name:12s} {r['value']:.4f}  {coverage}{frames}{ci}{extra}")
         if r.get("note"):

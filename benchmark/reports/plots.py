@@ -44,6 +44,36 @@ def time_series(series: list[tuple[str, np.ndarray, str]], fps: float, spans=(),
     return "".join(parts)
 
 
+def correlogram(lags: np.ndarray, series: list[tuple[str, np.ndarray, str]], title: str = "",
+                width: int = 320, height: int = 130) -> str:
+    """Correlation against lag (frames), one line per side, a dashed line at lag 0 and a tick at each peak."""
+    pad_l, pad_r, pad_t, pad_b = 38, 8, 16, 22
+    lags = np.asarray(lags, dtype=float)
+    values = np.concatenate([np.asarray(v, float)[np.isfinite(v)] for _, v, _ in series] or [np.zeros(1)])
+    lo, hi = (min(float(values.min()), 0.0), max(float(values.max()), 0.0)) if values.size else (-1.0, 1.0)
+    x = _scale(float(lags.min()), float(lags.max()), pad_l, width - pad_r)
+    y = _scale(lo, hi if hi > lo else lo + 1, height - pad_b, pad_t)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
+             f'<title>{escape(title)}</title>',
+             f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="#999" stroke-dasharray="3,3"/>',
+             f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#ddd"/>']
+    for label, v, colour in series:
+        v = np.asarray(v, float)
+        pts = " ".join(f"{x(k):.1f},{y(r):.1f}" for k, r in zip(lags, v) if math.isfinite(r))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.4" points="{pts}"><title>{escape(label)}</title></polyline>')
+        if np.isfinite(v).any():
+            peak = lags[int(np.nanargmax(v))]
+            parts.append(f'<line x1="{x(peak):.1f}" x2="{x(peak):.1f}" y1="{height - pad_b}" y2="{height - pad_b - 8}" '
+                         f'stroke="{colour}" stroke-width="2"><title>{escape(label)} peak: {peak:+.0f}</title></line>')
+    parts.append(f'<text x="{pad_l}" y="{height - 6}" font-size="10">{lags.min():+.0f}</text>'
+                 f'<text x="{x(0):.1f}" y="{height - 6}" font-size="10" text-anchor="middle">0 frames</text>'
+                 f'<text x="{width - pad_r}" y="{height - 6}" font-size="10" text-anchor="end">{lags.max():+.0f}</text>'
+                 f'<text x="{pad_l - 4}" y="{y(hi) + 4:.1f}" font-size="10" text-anchor="end">{hi:.2f}</text>'
+                 f'<text x="{pad_l - 4}" y="{y(lo):.1f}" font-size="10" text-anchor="end">{lo:.2f}</text>'
+                 f'<text x="{width / 2:.0f}" y="11" font-size="11" text-anchor="middle">{escape(title)}</text></svg>')
+    return "".join(parts)
+
+
 def distribution(values: list[float], labels: list[str], title: str, width: int = 300, height: int = 70) -> str:
     """One dot per clip along the value axis (hover names the clip), with the mean as a bar."""
     finite = [(v, lab) for v, lab in zip(values, labels) if v is not None and math.isfinite(v)]

@@ -65,9 +65,31 @@ def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, st
                 panel["plots"].append(Markup(plots.time_series(
                     [("generated", arrays["ear"], plots.GENERATED), ("ground truth", arrays["reference_ear"], plots.REFERENCE)],
                     fps, marks=marks, title=f"eye aspect ratio — detected blinks ticked ({variant})")))
+        panel["plots"] += motion_plots(run_dir, row, fps)
         if panel["plots"]:
             panels.append(panel)
     return panels
+
+
+def motion_plots(run_dir: Path, row: dict, fps: float) -> list:
+    """Head pose over time with the VAD's speech shaded (pose-diversity's and av-offset's arrays), and the
+    av-offset correlograms of both sides."""
+    arrays = {variant: _load_npz(run_dir, relative) for variant, relative in sorted(row.get("artifacts", {}).items())}
+    speech = next((a["speech"] for a in arrays.values() if "speech" in a), np.zeros((0, 2)))
+    out = []
+    for variant, a in arrays.items():
+        if "pose" in a:
+            for axis, name in ((0, "yaw"), (1, "pitch")):
+                out.append(Markup(plots.time_series(
+                    [("generated", a["pose"][:, axis], plots.GENERATED), ("ground truth", a["reference_pose"][:, axis], plots.REFERENCE)],
+                    fps, spans=[(float(s), float(e)) for s, e in speech],
+                    title=f"head {name} (deg) — VAD speech shaded ({variant})")))
+        if "correlogram" in a and not variant.startswith("av-conf"):  # av-conf's is av-offset's
+            lags = np.arange(len(a["correlogram"])) - len(a["correlogram"]) // 2
+            out.append(Markup(plots.correlogram(
+                lags, [("generated", a["correlogram"], plots.GENERATED), ("ground truth", a["reference_correlogram"], plots.REFERENCE)],
+                title=f"{variant}: r(lag), + = video late")))
+    return out
 
 
 def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) -> list[dict]:

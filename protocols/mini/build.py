@@ -25,13 +25,21 @@ from protocols.mini import choreography as C
 from protocols.mini import face as F
 from protocols.pool import stop_pool
 
-VERSION = "v2"  # bump when the clips change (v2: the identity is a rest frame of the ground truth's rendering)
+# bump when the clips change (v2: the identity is a rest frame of the ground truth's rendering; v3: 3-D head
+# motion with known yaw/pitch/roll, eyebrow raises, and silences -- lead, mid-sentence, trail -- with the
+# mouth at rest, for the motion and sync metrics)
+VERSION = "v3"
 FPS = 25
 SIZE = 256
 SAMPLE_RATE = 16000
 SEED = 2026
-LEAD_SECONDS = 0.3  # silence before and after the sentence, as GRID clips have
-TRAIL_SECONDS = 0.3
+# silence before and after the sentence (as GRID clips have) and inside it, between the preposition and
+# the letter: each long enough that silero's padding (30 ms) and 0.1 s rounding leave THEval's 0.3 s
+LEAD_SECONDS = 0.6
+TRAIL_SECONDS = 0.6
+PAUSE_SECONDS = 0.6
+PAUSE_BEFORE_WORD = 3  # index of the word the pause precedes (the letter)
+FADE_SECONDS = 0.01  # the speech fades out and in around the pause, so the cut does not click
 MIN_FRAMES = 75  # GRID clips are 3 s at 25 fps
 CAVITY_RGB = np.array([48.0, 16.0, 22.0])
 CAVITY_OPACITY = 0.8
@@ -72,23 +80,27 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     from protocols.mini.speech import synthesise
 
     utterance = synthesise(grid_grammar.spoken_text(spec.words), spec.voice, spec.words_per_minute, SAMPLE_RATE)
-    speech_seconds = utterance.audio.size / SAMPLE_RATE
-    n_frames = max(MIN_FRAMES, int(np.ceil((LEAD_SECONDS + speech_seconds + TRAIL_SECONDS) * FPS)))
+    speech, u_phones, u_words, cut = _with_pause(utterance, PAUSE_BEFORE_WORD, PAUSE_SECONDS, SAMPLE_RATE)
+    n_frames = max(MIN_FRAMES, int(np.ceil((LEAD_SECONDS + speech.size / SAMPLE_RATE + TRAIL_SECONDS) * FPS)))
     audio = np.zeros(int(round(n_frames / FPS * SAMPLE_RATE)), dtype=np.float32)
     lead = int(round(LEAD_SECONDS * SAMPLE_RATE))
-    audio[lead : lead + utterance.audio.size] = utterance.audio
-    phones = tuple(type(p)(p.phone, p.start + LEAD_SECONDS, p.end + LEAD_SECONDS) for p in utterance.phones)
-    words = tuple(type(w)(w.phone, w.start + LEAD_SECONDS, w.end + LEAD_SECONDS) for w in utterance.words)
+    audio[lead : lead + speech.size] = speech
+    phones = tuple(type(p)(p.phone, p.start + LEAD_SECONDS, p.end + LEAD_SECONDS) for p in u_phones)
+    words = tuple(type(w)(w.phone, w.start + LEAD_SECONDS, w.end + LEAD_SECONDS) for w in u_words)
+    spoken = [p for p in phones if C.viseme_class(p.phone) != "pause"]
+    speech_intervals = ((spoken[0].start, LEAD_SECONDS + cut), (LEAD_SECONDS + cut + PAUSE_SECONDS, spoken[-1].end))
+    silences = _gaps(speech_intervals, n_frames / FPS)
 
     rng = np.random.default_rng(spec.seed)
-    aperture = C.mouth_aperture(phones, n_frames, FPS)
+    aperture = C.mouth_aperture(phones, n_frames, FPS, silences)
     eye_openness, blink_onsets = C.blink_schedule(rng, n_frames, FPS)
     motion = C.head_motion(rng, n_frames, FPS)
+    brow_lift, brow_peaks = C.brow_raises(rng, n_frames, FPS, speech_intervals)
 
     frames = np.empty((n_frames, SIZE, SIZE, 3), dtype=np.uint8)
     landmarks = np.empty((n_frames, 68, 2), dtype=np.float32)
     for t in range(n_frames):
-        frames[t], landmarks[t] = render_frame(aperture[t], eye_openness[t], motion[t])
+        frames[t], landmarks[t] = render_frame(aperture[t], eye_openness[t], motion[t], brow_lift[t])
 
     events = C.bilabial_events(phones, n_frames, FPS)
     clip_dir = out_dir / "clips" / spec.id
@@ -97,7 +109,8 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     np.savez(
         clip_dir / "truth.npz",
         landmarks=landmarks,
-        aperture=np.array([C.aperture_of(lm) for lm in landmarks], dtype=np.float32),
+        aperture=np.array([C.aperture_of(lm) for lm in landmarks], dtype=np.float32),  # as the 2-D landmarks show it
+        mouth_state=aperture.astype(np.float32),  # the planted aperture before head rotation (rest in silences)
         eye_openness=eye_openness.astype(np.float32),
         blink_onsets=np.asarray(blink_onsets, dtype=np.int64),
         blink_profile=np.asarray(C.BLINK_PROFILE, dtype=np.float32),
@@ -108,7 +121,14 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
         bilabial_end=np.asarray([e.end for e in events], dtype=np.float64),
         bilabial_phone=np.asarray([e.phone for e in events], dtype="<U8"),
         bilabial_closed_frames=_ragged(e.frames for e in events),
-        head_motion=motion.astype(np.float32),
+        head_motion=motion.astype(np.float32),  # yaw, pitch, roll (deg), tx, ty (px), scale
+        head_pose=motion[:, :3].astype(np.float32),  # yaw, pitch, roll in degrees (head_pose.py's conventions)
+        brow_lift=brow_lift.astype(np.float32),  # 0..1 of C.BROW_LIFT inter-ocular distances
+        brow_peaks=brow_peaks,
+        speech_start=np.asarray([a for a, _ in speech_intervals], dtype=np.float64),
+        speech_end=np.asarray([b for _, b in speech_intervals], dtype=np.float64),
+        silence_start=np.asarray([a for a, _ in silences], dtype=np.float64),
+        silence_end=np.asarray([b for _, b in silences], dtype=np.float64),
         words=np.asarray([w.phone for w in words], dtype="<U16"),
         word_start=np.asarray([w.start for w in words], dtype=np.float64),
         word_end=np.asarray([w.end for w in words], dtype=np.float64),
@@ -121,16 +141,17 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
         "n_frames": n_frames,
         "n_blinks": len(blink_onsets),
         "n_bilabial_events": len(events),
+        "n_brow_raises": len(brow_peaks),
         "files": files,
         "sha256": {k: sha256_file(out_dir / v) for k, v in files.items() if k != "identity"},
     }
 
 
-def render_frame(aperture: float, eye_openness: float, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def render_frame(aperture: float, eye_openness: float, motion: np.ndarray, brow_lift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One frame of the face in a planted state: (pixels, its 68 landmarks)."""
     template = F.load_template(SIZE)
     neutral = np.concatenate([template.landmarks, template.anchors, template.border])
-    posed = C.pose_face(template, aperture, eye_openness, motion)
+    posed = C.pose_face(template, aperture, eye_openness, motion, brow_lift)
     frame = F.piecewise_affine_warp(template.image, neutral, posed, template.triangles)
     return _paint_mouth_cavity(frame, posed[:68], aperture), posed[:68]
 
@@ -142,6 +163,37 @@ def identity_frame() -> tuple[np.ndarray, np.ndarray]:
     The raw photo would not do: the astronaut smiles with teeth showing (aperture 0.16, above the
     0.15 an open mouth is judged by), while every clip rests closed."""
     return render_frame(C.REST_APERTURE, 1.0, C.NEUTRAL_MOTION)
+
+
+def _with_pause(utterance, before_word: int, seconds: float, rate: int):
+    """The utterance with `seconds` of silence spliced in at the phone boundary nearest the start of word
+    `before_word`: (audio, phones, words, cut time in the original utterance), later events shifted."""
+    start = utterance.words[before_word].start
+    cut = min((p.start for p in utterance.phones), key=lambda t: abs(t - start))
+    at = int(round(cut * rate))
+    fade = int(round(FADE_SECONDS * rate))
+    head, tail = utterance.audio[:at].astype(np.float32), utterance.audio[at:].astype(np.float32)
+    head[-fade:] *= np.linspace(1.0, 0.0, min(fade, head.size), dtype=np.float32)
+    tail[:fade] *= np.linspace(0.0, 1.0, min(fade, tail.size), dtype=np.float32)
+    audio = np.concatenate([head, np.zeros(int(round(seconds * rate)), np.float32), tail])
+
+    def shift(events):
+        return tuple(type(e)(e.phone, e.start + seconds * (e.start >= cut - 1e-9), e.end + seconds * (e.end > cut + 1e-9))
+                     for e in events)
+
+    return audio, shift(utterance.phones), shift(utterance.words), cut
+
+
+def _gaps(intervals, duration: float) -> tuple[tuple[float, float], ...]:
+    """The complement of sorted, disjoint intervals within [0, duration)."""
+    out, t = [], 0.0
+    for a, b in intervals:
+        if a > t:
+            out.append((t, a))
+        t = max(t, b)
+    if t < duration:
+        out.append((t, duration))
+    return tuple(out)
 
 
 def _ragged(groups) -> np.ndarray:
@@ -199,7 +251,8 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
         "sample_rate": SAMPLE_RATE,
         "seed": SEED,
         "description": "Synthetic GRID-grammar talking heads: skimage astronaut photo warped by planted "
-        "landmarks; speech and phone timings from libespeak-ng.",
+        "landmarks (3-D head motion, blinks, eyebrow raises); speech and phone timings from libespeak-ng, "
+        "with silences before, inside and after the sentence.",
         "built_with": {p: version(p) for p in ("numpy", "scipy", "scikit-image", "pillow", "av", "espeakng-loader")},
         "identity": {"file": "identity.png", "aperture": round(C.aperture_of(identity_landmarks), 6), "eye_openness": 1.0,
                      "head_motion": C.NEUTRAL_MOTION.tolist(),

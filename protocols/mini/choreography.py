@@ -1,4 +1,5 @@
-"""Per-frame facial state planted in the mini clips: mouth by viseme, seeded blinks, head motion.
+"""Per-frame facial state planted in the mini clips: mouth by viseme, seeded blinks, 3-D head motion
+(yaw, pitch, roll), eyebrow raises, and the mouth at rest through every silence.
 
 Everything here is pure: (phones, seed) -> arrays. The renderer turns them into pixels and the
 same arrays become the ground truth the metrics are tested against.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.core.types import PhoneEvent
+from benchmark.perception import head_pose as H
 from protocols.mini import face as F
 
 BILABIALS = frozenset({"p", "b", "m"})
@@ -27,7 +29,8 @@ APERTURE_BY_CLASS = {
     "consonant": 0.11,
 }
 REST_APERTURE = APERTURE_BY_CLASS["pause"]  # the mouth at rest (silence, pauses): lips together
-NEUTRAL_MOTION = np.array([0.0, 0.0, 0.0, 1.0])  # head_motion's (angle, tx, ty, scale) with no motion
+# head_motion's (yaw, pitch, roll in degrees, tx, ty in pixels, scale) with no motion
+NEUTRAL_MOTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
 _OPEN = ("a", "A", "V", "0", "O", "aI", "aU")
 _CLOSE = ("i", "I", "u", "U", "oU", "OI")
 _MID_FIRST = set("eE3@o")
@@ -96,10 +99,15 @@ def bilabial_events(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -
     return events
 
 
-def mouth_aperture(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -> np.ndarray:
-    """Target aperture per frame: viseme keyframes, linearly blended, exact closure on bilabials."""
+def mouth_aperture(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float,
+                   silences: tuple[tuple[float, float], ...] = ()) -> np.ndarray:
+    """Target aperture per frame: viseme keyframes, linearly blended, exact closure on bilabials, and
+    the rest aperture held on every frame whose centre lies in a silence [start, end)."""
     rest = REST_APERTURE
     times, values = [0.0], [rest]
+    for start, end in silences:
+        times += [start, end]
+        values += [rest, rest]
     for p in phones:
         target = APERTURE_BY_CLASS[viseme_class(p.phone)]
         if target == 0.0:  # hold the closure over the whole phone
@@ -114,6 +122,9 @@ def mouth_aperture(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) ->
     aperture = np.interp(frame_centres(n_frames, fps), np.asarray(times)[order], np.asarray(values)[order])
     for event in bilabial_events(phones, n_frames, fps):
         aperture[list(event.frames)] = 0.0
+    centres = frame_centres(n_frames, fps)
+    for start, end in silences:
+        aperture[(centres >= start) & (centres < end)] = rest
     return aperture
 
 
@@ -135,29 +146,107 @@ def blink_schedule(rng: np.random.Generator, n_frames: int, fps: float) -> tuple
     return openness, onsets
 
 
+# head motion: still for the first STILL_SECONDS (the identity is that rest pose), then eased in by
+# MOTION_EASE_SECONDS; per axis a slow and a faster sinusoid of seeded frequency and phase
+STILL_SECONDS, MOTION_EASE_SECONDS = 0.2, 0.4
+MOTION_AMPLITUDE = {  # (slow, fast) per axis of head_motion
+    "yaw": (5.0, 1.5), "pitch": (3.0, 1.0), "roll": (2.0, 0.5), "tx": (2.0, 0.5), "ty": (1.5, 0.5), "scale": (0.01, 0.0),
+}
+SLOW_HZ, FAST_HZ = (0.2, 0.5), (0.8, 1.5)
+# eyebrow raises: the brows lift by BROW_LIFT inter-ocular distances at the peak of a raised-cosine
+# bump of BROW_RAISE_SECONDS, centred inside speech
+BROW_LIFT = 0.07
+BROW_RAISE_SECONDS = 0.6
+BROWS = list(range(17, 27))
+
+
+def ease(t: np.ndarray) -> np.ndarray:
+    """0 before STILL_SECONDS, smoothstep up to 1 over MOTION_EASE_SECONDS."""
+    x = np.clip((t - STILL_SECONDS) / MOTION_EASE_SECONDS, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
 def head_motion(rng: np.random.Generator, n_frames: int, fps: float) -> np.ndarray:
-    """Slow, small similarity motion per frame: (angle rad, tx px, ty px, scale)."""
+    """Per frame (yaw, pitch, roll in degrees, tx, ty in pixels, scale): neutral at first, then two
+    sinusoids per axis (see MOTION_AMPLITUDE)."""
     t = frame_centres(n_frames, fps)
-    freq = rng.uniform(0.2, 0.5, size=4)
-    phase = rng.uniform(0, 2 * np.pi, size=4)
-    wave = np.sin(2 * np.pi * freq[None] * t[:, None] + phase[None])
-    amplitude = np.array([np.deg2rad(1.5), 2.0, 1.5, 0.01])
-    motion = wave * amplitude
-    motion[:, 3] += 1.0
+    motion = np.zeros((n_frames, 6))
+    for axis, (slow, fast) in enumerate(MOTION_AMPLITUDE.values()):
+        f1, f2 = rng.uniform(*SLOW_HZ), rng.uniform(*FAST_HZ)
+        p1, p2 = rng.uniform(0, 2 * np.pi, size=2)
+        wave = slow * np.sin(2 * np.pi * f1 * t + p1) + fast * np.sin(2 * np.pi * f2 * t + p2)
+        motion[:, axis] = ease(t) * wave
+    motion[:, 5] += 1.0
     return motion
 
 
-def pose_face(template: F.FaceTemplate, aperture: float, eye_openness: float, motion: np.ndarray) -> np.ndarray:
-    """Landmarks + anchors for one frame (the border points are appended unchanged)."""
+def brow_raises(rng: np.random.Generator, n_frames: int, fps: float,
+                speech: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Brow lift per frame in [0, 1] and the peak times (s) of the raises: one per speech interval
+    long enough to hold it, at a seeded time inside it."""
+    t = frame_centres(n_frames, fps)
+    lift = np.zeros(n_frames)
+    peaks = []
+    half = BROW_RAISE_SECONDS / 2
+    for start, end in speech:
+        if end - start < BROW_RAISE_SECONDS:
+            continue
+        peak = rng.uniform(start + half, end - half)
+        bump = np.where(np.abs(t - peak) < half, 0.5 * (1 + np.cos(np.pi * (t - peak) / half)), 0.0)
+        lift = np.maximum(lift, bump)
+        peaks.append(peak)
+    return lift, np.asarray(peaks, dtype=np.float64)
+
+
+# Depth of each iBUG-68 point behind the outer eye corners' plane, in mm of a face 90 mm between those
+# corners (positive = away from the camera). The rigid points take the pose estimator's canonical
+# depths, so the angles it reads from the planted landmarks are the planted ones.
+_DEPTH_MM = {
+    **dict(zip(range(17), (40, 38, 34, 28, 20, 12, 4, -4, -8, -4, 4, 12, 20, 28, 34, 38, 40))),  # jaw
+    **dict(zip(range(17, 27), (8, -2, -8, -12, -14, -14, -12, -8, -2, 8))),  # brows
+    **dict(zip((37, 38, 40, 41, 43, 44, 46, 47), (-6, -8, -8, -6, -8, -6, -6, -8))),  # lids
+    **dict(zip(range(48, 60), (-8, -16, -21, -23, -21, -16, -8, -14, -18, -19, -18, -14))),  # outer lips
+    # inner lips: facing points share a depth, so lips closed in the image stay closed when the head turns
+    **dict(zip(range(60, 68), (-10, -18, -20, -18, -10, -18, -20, -18))),
+    **{i: xyz[2] for i, xyz in H.CANONICAL_MM.items()},  # nose and eye corners
+}
+JAW_RING_BEHIND_MM, FOREHEAD_BEHIND_MM = 25.0, 10.0
+
+
+_DEPTHS: dict[int, tuple[F.FaceTemplate, np.ndarray]] = {}
+
+
+def template_depth(template: F.FaceTemplate) -> np.ndarray:
+    """Depth in pixels (same scale as the template's x, y) of the 68 landmarks and the anchors."""
+    known = _DEPTHS.get(id(template))
+    if known is not None and known[0] is template:
+        return known[1]
+    reference = H.reference_from_points(template.landmarks[None])  # canonical units: 1 = 90 mm
+    rigid = template.landmarks[list(H.RIGID_IDS)]
+    px_per_unit = np.linalg.norm(rigid - rigid.mean(0)) / np.linalg.norm(reference[:, :2] - reference[:, :2].mean(0))
+    depth_mm = np.array([_DEPTH_MM[i] for i in range(68)], dtype=np.float64)
+    ring = depth_mm[F.JAW] + JAW_RING_BEHIND_MM
+    forehead = depth_mm[17:27] + FOREHEAD_BEHIND_MM
+    depth = np.concatenate([depth_mm, ring, forehead]) * px_per_unit / 90.0
+    _DEPTHS[id(template)] = (template, depth)
+    return depth
+
+
+def pose_face(template: F.FaceTemplate, aperture: float, eye_openness: float, motion: np.ndarray,
+              brow_lift: float = 0.0) -> np.ndarray:
+    """Landmarks + anchors for one frame (the border points are appended unchanged): expression first,
+    then the head rotated in 3-D about the nose's centre and projected orthographically."""
     lm = template.landmarks.copy()
     _set_aperture(lm, aperture)
     for upper, lower in ((F.LEFT_EYE_UPPER, F.LEFT_EYE_LOWER), (F.RIGHT_EYE_UPPER, F.RIGHT_EYE_LOWER)):
         lm[upper] = lm[lower] + eye_openness * (lm[upper] - lm[lower])
+    iod = float(np.hypot(*(template.landmarks[45] - template.landmarks[36])))
+    lm[BROWS, 1] -= brow_lift * BROW_LIFT * iod
     moving = np.concatenate([lm, template.anchors])
-    angle, tx, ty, scale = motion
+    yaw, pitch, roll, tx, ty, scale = motion
     centre = template.landmarks[27:36].mean(0)
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    moving = centre + scale * (moving - centre) @ rot.T + [tx, ty]
+    solid = np.concatenate([moving - centre, template_depth(template)[:, None]], axis=1)
+    moving = centre + scale * (solid @ H.rotation(yaw, pitch, roll).T)[:, :2] + [tx, ty]
     return np.concatenate([moving, template.border])
 
 
