@@ -12,6 +12,7 @@ import pytest
 from protocols.mini import MiniProtocol
 
 
+MINI_ID = f"mini/{MiniProtocol.version}"  # the protocol id runs on mini record (the version changes with mini)
 PREPARED = {"mini", "mini_data_root"}  # fixtures that need the prepared mini protocol
 
 

@@ -12,7 +12,7 @@ from benchmark.reports.site import build_site
 from benchmark.core.records import SCHEMA_VERSION, load_record
 from benchmark.core.errors import BenchError
 from benchmark.engine.runner import RunConfig, Runner
-from tests.conftest import run_bench
+from tests.conftest import MINI_ID, run_bench
 
 
 def test_unprepared_grid_says_what_to_do_without_a_traceback(tmp_path):
@@ -41,7 +41,7 @@ def test_list_commands(tmp_path):
     assert "variants: lmd, lmd-centered, lmd-sum, lmd-l1" in metrics and "variants: acd, acd-e, acd-identity" in metrics
     assert "mediapipe (default)" in metrics and "dlib-resnet (default)" in metrics
     datasets = run_bench("list", "datasets", data_root=tmp_path, cwd=tmp_path).stdout
-    assert "mini/v2" in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
+    assert MINI_ID in datasets and "grid/unseen10-v1" in datasets and "tcd-timit" in datasets
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_leaderboard_marks_best_says_not_run_and_escapes(limited_runs, tmp_path)
     assert page.count("(reference, not ranked)") == 2
     assert page.count("incomplete, not ranked: subset: 4 of 12 clips (--limit 4)") == 2
     assert not re.search(r'<td class="best"', page)
-    assert "mini/v2" in page and "http://" not in page and "https://" not in page
+    assert MINI_ID in page and "http://" not in page and "https://" not in page
 
 
 def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(limited_runs, tmp_path):

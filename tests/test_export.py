@@ -10,14 +10,14 @@ import numpy as np
 from benchmark.core.media import read_wav, write_video
 from benchmark.core.records import load_record
 from benchmark.engine.runner import RunConfig, Runner
-from tests.conftest import run_bench
+from tests.conftest import MINI_ID, run_bench
 
 
 def test_export_selects_the_run_clips_and_its_outputs_score_back(mini, mini_data_root, tmp_path):
     pack = tmp_path / "pack"
     proc = run_bench("export", "mini", "-o", str(pack), "--limit", "4", "--subset-seed", "3", data_root=mini_data_root,
                      cwd=tmp_path)
-    assert "exported 4 clips of mini/v2" in proc.stdout
+    assert f"exported 4 clips of {MINI_ID}" in proc.stdout
     manifest = json.loads((pack / "manifest.json").read_text())
     rows = list(csv.DictReader((pack / "manifest.csv").open()))
     plan, _ = Runner(RunConfig(model="still", dataset="mini", limit=4, subset_seed=3, data_dir=mini_data_root),

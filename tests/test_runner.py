@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.core.records import RowLog, is_finished, load_record
 from benchmark.engine.runner import RunConfig, Runner
-from tests.conftest import run_bench
+from tests.conftest import MINI_ID, run_bench
 
 
 def _run(mini_data_root, out, **kw):
@@ -31,7 +31,7 @@ def test_ground_truth_hits_the_ceiling_and_still_is_clearly_lower(reference_runs
 def test_record_carries_full_provenance(mini_data_root, tmp_path):
     outcome = _run(mini_data_root, tmp_path, model="still", dataset="mini", limit=4, seed=3, subset_seed=5)
     record = load_record(outcome.run_dir)
-    assert record["protocol"]["id"] == "mini/v2"
+    assert record["protocol"]["id"] == MINI_ID
     assert len(record["protocol"]["clip_list_fingerprint"]) == 64
     assert record["protocol"]["subset"] == {"limit": 4, "seed": 5, "method": "speaker-stratified"}
     assert record["protocol"]["partial"] is None  # mini is always whole

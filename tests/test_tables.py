@@ -9,7 +9,7 @@ import pytest
 from adapters import random_weights
 from benchmark.core.records import load_record
 from benchmark.reports.tables import TABLES, build_table, load_published, render_html, render_latex, render_markdown
-from tests.conftest import run_bench
+from tests.conftest import MINI_ID, run_bench
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_thesis_table_5_1_has_published_rows_and_measured_reference_rows(runs):
     # best / second per column among the methods: GRID PSNR 21.84 (first model), then 20.33 (second model)
     marks = {r.method: r.cells["grid/psnr"].mark for r in table.rows if r.cells["grid/psnr"].mark}
     assert marks == {"Ours, first model (talking-head StyleGAN)": "best", "Ours, second model (FFHQ StyleGAN + pSp)": "second"}
-    assert "mini/v2 standing in for grid" in table.footnotes[0]
+    assert f"{MINI_ID} standing in for grid" in table.footnotes[0]
 
 
 def test_every_format_renders_measured_and_published(runs):

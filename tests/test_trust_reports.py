@@ -15,7 +15,7 @@ import pytest
 
 from benchmark.core.records import record_seal
 from benchmark.reports.leaderboard import leaderboard_tables
-from tests.conftest import run_bench
+from tests.conftest import MINI_ID, run_bench
 
 CLOSEST = "closest-to-ground-truth"  # the direction a metric declares when the ground truth's value is best
 
@@ -181,7 +181,7 @@ def test_results_frames_say_protocol_and_load_clips_takes_a_folder_of_runs(runs)
     from benchmark import load_clips, load_runs
 
     frame = load_runs([runs / "runs"])
-    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {"mini/v2"}
+    assert "protocol" in frame.columns and "dataset" not in frame.columns and set(frame["protocol"]) == {MINI_ID}
     with pytest.warns(FutureWarning, match="'dataset' column is now 'protocol'"):
         assert list(frame["dataset"]) == list(frame["protocol"])
     clips = load_clips(runs / "runs")
