@@ -67,7 +67,9 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 def wav2lip_mel(audio_16k: np.ndarray) -> np.ndarray:
     """(80, frames at 80/s) normalised log-mel in [-4, 4], Wav2Lip's hparams."""
     y = np.append(audio_16k[:1], audio_16k[1:] - 0.97 * audio_16k[:-1])  # pre-emphasis
-    mel = slaney_mel_filterbank(MODEL_RATE, WAV2LIP_FFT, WAV2LIP_MELS, 55.0, 7600.0) @ stft_magnitude(y, WAV2LIP_FFT, WAV2LIP_HOP)
+    mel = slaney_mel_filterbank(MODEL_RATE, WAV2LIP_FFT, WAV2LIP_MELS, 55.0, 7600.0) @ stft_magnitude(
+        y, WAV2LIP_FFT, WAV2LIP_HOP
+    )
     db = 20 * np.log10(np.maximum(1e-5, mel)) - 20
     return np.clip(8 * (db + 100) / 100 - 4, -4, 4)
 
@@ -80,7 +82,7 @@ def wav2lip_chunks(mel: np.ndarray, n_frames: int, fps: float, centred: bool = F
     last = mel.shape[1] - WAV2LIP_STEP
     offset = WAV2LIP_STEP // 2 if centred else 0
     starts = [min(max(int(i * 80.0 / fps) - offset, 0), last) for i in range(n_frames)]
-    return np.stack([mel[:, s:s + WAV2LIP_STEP] for s in starts]).astype(np.float32)
+    return np.stack([mel[:, s : s + WAV2LIP_STEP] for s in starts]).astype(np.float32)
 
 
 # ---- latent-trajectory model -----------------------------------------------------------------
@@ -97,7 +99,7 @@ def mfcc_windows(audio_16k: np.ndarray, n_frames: int, fps: float) -> np.ndarray
     padded = np.pad(feats, ((half, half), (0, 0)), mode="edge")
     centres = np.round(np.arange(n_frames) / fps * MFCC_RATE).astype(int)
     centres = np.clip(centres, 0, len(feats) - 1)
-    return np.stack([padded[c:c + MFCC_WINDOW].T for c in centres]).astype(np.float32)
+    return np.stack([padded[c : c + MFCC_WINDOW].T for c in centres]).astype(np.float32)
 
 
 # ---- MAN -------------------------------------------------------------------------------------

@@ -32,15 +32,19 @@ def refuse_unknown_args(adapter: str, config: dict, accepted: Iterable[str]) -> 
     unknown = sorted(set(config) - set(accepted))
     if unknown:
         listed = f"it accepts {', '.join(accepted)}" if accepted else "it accepts none"
-        raise BenchError(f"{adapter}: unknown option {unknown[0]!r} in --model-args ({listed})",
-                         hint="correct its spelling, or leave it out" if accepted else "drop --model-args")
+        raise BenchError(
+            f"{adapter}: unknown option {unknown[0]!r} in --model-args ({listed})",
+            hint="correct its spelling, or leave it out" if accepted else "drop --model-args",
+        )
 
 
 class Adapter(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities]
-    external: ClassVar[bool] = False  # frames made elsewhere (folder, command): the adapter name says nothing about the model
+    external: ClassVar[bool] = (
+        False  # frames made elsewhere (folder, command): the adapter name says nothing about the model
+    )
     # the --model-args keys the adapter takes; None: it checks its own (plugins written before this existed)
     accepted_args: ClassVar[tuple[str, ...] | None] = None
     # whether the frames depend on this process's torch thread count (CPU kernels round differently

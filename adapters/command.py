@@ -50,29 +50,48 @@ PIPE_DRAIN_S = 5.0  # for the rest of stderr once the group is gone
 
 class CommandAdapter(Adapter):
     name = "command"
-    description = ("A model in its own environment: --model-args-file with run=COMMAND ({identity} {audio} {output} …), "
-                   "cwd=, python=, version=, timeout=; resize=, fps=, max_length_diff=, video_stream= conform its output")
+    description = (
+        "A model in its own environment: --model-args-file with run=COMMAND ({identity} {audio} {output} …), "
+        "cwd=, python=, version=, timeout=; resize=, fps=, max_length_diff=, video_stream= conform its output"
+    )
     capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False)
     external = True
     accepted_args = ("run", "cwd", "python", "version", "timeout", *CONFORM_ARGS)
     frames_depend_on_threads = False  # made in another process, which does not get bench's threads
 
-    def __init__(self, run: str | None = None, cwd: str | None = None, python: str | None = None,
-                 version: str | None = None, timeout: str | float | None = None, **config):
+    def __init__(
+        self,
+        run: str | None = None,
+        cwd: str | None = None,
+        python: str | None = None,
+        version: str | None = None,
+        timeout: str | float | None = None,
+        **config,
+    ):
         if not run:
-            raise BenchError("the command adapter needs the command to run per clip",
-                             hint="put run=python inference.py --face {identity} --audio {audio} --out {output} "
-                                  "in a file and pass --model-args-file FILE")
+            raise BenchError(
+                "the command adapter needs the command to run per clip",
+                hint="put run=python inference.py --face {identity} --audio {audio} --out {output} "
+                "in a file and pass --model-args-file FILE",
+            )
         self.cwd = Path(cwd).expanduser().resolve() if cwd else None
         if self.cwd is not None and not self.cwd.is_dir():
-            raise BenchError(f"command adapter: cwd {self.cwd} is not a directory", hint="cwd=/path/to/the/model's/repo")
+            raise BenchError(
+                f"command adapter: cwd {self.cwd} is not a directory", hint="cwd=/path/to/the/model's/repo"
+            )
         self.template = run
         self.python = python or "python"
         self.timeout = _positive_seconds(timeout)
         _check_template(run)
         self.conform = ConformPolicy.from_config(self.name, config)
-        super().__init__(run=run, cwd=str(self.cwd) if self.cwd else None, python=python, version=version,
-                         timeout=self.timeout, **config)
+        super().__init__(
+            run=run,
+            cwd=str(self.cwd) if self.cwd else None,
+            python=python,
+            version=version,
+            timeout=self.timeout,
+            **config,
+        )
         self.version = version or _git_commit(self.cwd)
 
     def default_label(self) -> str:
@@ -82,39 +101,61 @@ class CommandAdapter(Adapter):
     def warnings(self) -> list[str]:
         if self.version:
             return []
-        return ["the command adapter has no version= and its cwd is not a git checkout: a changed model would "
-                "reuse this run's scores. Pass version=... (or run from a git checkout)"]
+        return [
+            "the command adapter has no version= and its cwd is not a git checkout: a changed model would "
+            "reuse this run's scores. Pass version=... (or run from a git checkout)"
+        ]
 
     def fingerprint(self) -> str:
         # the model's code lives outside this repository: its version (or commit) stands for it
         return sha256_json({"adapter": super().fingerprint(), "model_version": self.version})
 
     def describe(self) -> dict:
-        return {**super().describe(), "conform": self.conform.describe(),
-                "model_version": self.version or "unversioned: pass version= or use a git checkout as cwd"}
+        return {
+            **super().describe(),
+            "conform": self.conform.describe(),
+            "model_version": self.version or "unversioned: pass version= or use a git checkout as cwd",
+        }
 
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         with tempfile.TemporaryDirectory(prefix="bench-command-") as tmp:
             tmp = Path(tmp)
             identity, audio = _write_request_files(request, tmp)
-            values = {"identity": identity, "audio": audio, "output": tmp / "output.mp4",
-                      "n_frames": request.n_frames, "fps": f"{request.fps:g}", "height": request.size[0],
-                      "width": request.size[1], "clip_id": request.clip.id, "python": self.python,
-                      "audio_rate": request.sample_rate}
+            values = {
+                "identity": identity,
+                "audio": audio,
+                "output": tmp / "output.mp4",
+                "n_frames": request.n_frames,
+                "fps": f"{request.fps:g}",
+                "height": request.size[0],
+                "width": request.size[1],
+                "clip_id": request.clip.id,
+                "python": self.python,
+                "audio_rate": request.sample_rate,
+            }
             argv = [part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(self.template)]
             try:
                 returncode, stderr = run_in_own_group(argv, self.cwd, self.timeout)
             except FileNotFoundError:
-                raise ClipError("generate", f"command not found: {argv[0]!r} (cwd {self.cwd or Path.cwd()}); "
-                                            "give its full path or python=/path/to/venv/bin/python") from None
+                raise ClipError(
+                    "generate",
+                    f"command not found: {argv[0]!r} (cwd {self.cwd or Path.cwd()}); "
+                    "give its full path or python=/path/to/venv/bin/python",
+                ) from None
             except subprocess.TimeoutExpired:
-                raise ClipError("generate", f"the command ran past timeout={self.timeout:g} s and was stopped "
-                                            "(with every process it started); raise timeout= if the model is that slow") from None
+                raise ClipError(
+                    "generate",
+                    f"the command ran past timeout={self.timeout:g} s and was stopped "
+                    "(with every process it started); raise timeout= if the model is that slow",
+                ) from None
             if returncode != 0:
                 raise ClipError("generate", f"the command exited with status {returncode}: {_tail(stderr)}")
             if not values["output"].is_file():
-                raise ClipError("generate", f"the command exited 0 but wrote no {values['output'].name} at {{output}}: "
-                                            f"{_tail(stderr) or 'no stderr'}")
+                raise ClipError(
+                    "generate",
+                    f"the command exited 0 but wrote no {values['output'].name} at {{output}}: "
+                    f"{_tail(stderr) or 'no stderr'}",
+                )
             try:
                 return read_conformed(values["output"], request.n_frames, request.size, request.fps, self.conform)
             except MediaError as exc:
@@ -129,8 +170,16 @@ def run_in_own_group(argv: list[str], cwd: Path | None, timeout: float) -> tuple
     memory or a GPU. The wait is on the command itself, not on its stderr, so a process it left
     behind holding the pipe open cannot stretch a finished clip to the timeout.
     """
-    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, errors="replace", start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     stderr: list[str] = []
     reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
     reader.start()
@@ -171,8 +220,9 @@ def _write_request_files(request: GenerationRequest, folder: Path) -> tuple[Path
     A request whose arrays are not its clip's files (none is, in the harness) gets its own arrays
     written instead: the model must hear what it was asked to speak.
     """
-    identity, audio, _ = write_model_inputs(folder, request.clip.identity_path, request.clip.audio_path,
-                                            request.sample_rate)
+    identity, audio, _ = write_model_inputs(
+        folder, request.clip.identity_path, request.clip.audio_path, request.sample_rate
+    )
     heard, rate = read_wav(audio)
     if rate != request.sample_rate or not np.array_equal(heard, request.audio):
         write_wav(audio, request.audio, request.sample_rate)
@@ -185,16 +235,22 @@ def _check_template(template: str) -> None:
     try:
         parts = shlex.split(template)
     except ValueError as exc:
-        raise BenchError(f"command adapter: run= cannot be split like a shell line ({exc})",
-                         hint="close every quote; put the arguments in --model-args-file to avoid --model-args comma splitting") from None
+        raise BenchError(
+            f"command adapter: run= cannot be split like a shell line ({exc})",
+            hint="close every quote; put the arguments in --model-args-file to avoid --model-args comma splitting",
+        ) from None
     for part in parts:
         try:
             part.format(**{k: "" for k in PLACEHOLDERS})
         except (KeyError, IndexError, ValueError) as exc:
-            raise BenchError(f"command adapter: run= has an unknown placeholder in {part!r} ({exc})",
-                             hint=f"use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; write {{{{ }}}} for a literal brace") from None
+            raise BenchError(
+                f"command adapter: run= has an unknown placeholder in {part!r} ({exc})",
+                hint=f"use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; write {{{{ }}}} for a literal brace",
+            ) from None
     if not any("{output}" in part for part in parts):
-        raise BenchError("command adapter: run= never mentions {output}", hint="the command must write its video to {output}")
+        raise BenchError(
+            "command adapter: run= never mentions {output}", hint="the command must write its video to {output}"
+        )
 
 
 INTERPRETERS = re.compile(r"(python[0-9.]*|bash|sh|env|uv|conda|micromamba|srun)")
@@ -218,7 +274,9 @@ def _positive_seconds(value) -> float:
     except ValueError:
         seconds = -1.0
     if not seconds > 0:
-        raise BenchError(f"command adapter: timeout={value!r} is not a positive number of seconds", hint="e.g. timeout=600")
+        raise BenchError(
+            f"command adapter: timeout={value!r} is not a positive number of seconds", hint="e.g. timeout=600"
+        )
     return seconds
 
 

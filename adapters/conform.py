@@ -50,14 +50,24 @@ class ConformPolicy:
     video_stream: int | None = None  # FFmpeg's 0:v:N; None: a file with several video streams fails the clip
 
     @classmethod
-    def from_args(cls, adapter: str, resize: str | None = None, fps: str | None = None,
-                  max_length_diff: str | int | None = None, video_stream: str | int | None = None) -> ConformPolicy:
+    def from_args(
+        cls,
+        adapter: str,
+        resize: str | None = None,
+        fps: str | None = None,
+        max_length_diff: str | int | None = None,
+        video_stream: str | int | None = None,
+    ) -> ConformPolicy:
         if resize is not None and resize not in RESIZE_FILTERS:
-            raise BenchError(f"{adapter}: resize={resize!r} is not a filter I know",
-                             hint=f"resize={' | '.join(RESIZE_FILTERS)} (lanczos is what built-in models get)")
+            raise BenchError(
+                f"{adapter}: resize={resize!r} is not a filter I know",
+                hint=f"resize={' | '.join(RESIZE_FILTERS)} (lanczos is what built-in models get)",
+            )
         if fps is not None and fps not in FPS_METHODS:
-            raise BenchError(f"{adapter}: fps={fps!r} is not a resampling method I know",
-                             hint="fps=nearest (each output frame is the nearest input frame, as FFmpeg's fps filter)")
+            raise BenchError(
+                f"{adapter}: fps={fps!r} is not a resampling method I know",
+                hint="fps=nearest (each output frame is the nearest input frame, as FFmpeg's fps filter)",
+            )
         return cls(resize, fps, _frames_count(adapter, max_length_diff), _stream_index(adapter, video_stream))
 
     @classmethod
@@ -67,9 +77,12 @@ class ConformPolicy:
 
     def describe(self) -> dict:
         picked = {} if self.video_stream is None else {"video_stream": self.video_stream}
-        return {"resize": RESIZE_FILTERS[self.resize][1] if self.resize else None,
-                "fps": FPS_METHODS[self.fps] if self.fps else None,
-                "max_length_diff": self.max_length_diff, **picked}
+        return {
+            "resize": RESIZE_FILTERS[self.resize][1] if self.resize else None,
+            "fps": FPS_METHODS[self.fps] if self.fps else None,
+            "max_length_diff": self.max_length_diff,
+            **picked,
+        }
 
 
 def _frames_count(adapter: str, value) -> int:
@@ -80,8 +93,10 @@ def _frames_count(adapter: str, value) -> int:
     except (TypeError, ValueError):
         count = -1
     if count < 0:
-        raise BenchError(f"{adapter}: max_length_diff={value!r} is not a number of frames (0 or more)",
-                         hint="e.g. max_length_diff=2 (0: lengths must match exactly)")
+        raise BenchError(
+            f"{adapter}: max_length_diff={value!r} is not a number of frames (0 or more)",
+            hint="e.g. max_length_diff=2 (0: lengths must match exactly)",
+        )
     return count
 
 
@@ -93,8 +108,10 @@ def _stream_index(adapter: str, value) -> int | None:
     except (TypeError, ValueError):
         index = -1
     if index < 0:
-        raise BenchError(f"{adapter}: video_stream={value!r} is not a stream number (0 or more)",
-                         hint="e.g. video_stream=0 (FFmpeg's 0:v:0, the first video stream)")
+        raise BenchError(
+            f"{adapter}: video_stream={value!r} is not a stream number (0 or more)",
+            hint="e.g. video_stream=0 (FFmpeg's 0:v:0, the first video stream)",
+        )
     return index
 
 
@@ -153,23 +170,36 @@ def check_video(path: Path, info: VideoInfo, size: tuple[int, int], fps: float, 
     if policy.video_stream is not None:
         plan["video_stream"] = {"index": policy.video_stream, "of": info.video_streams}
     if info.rotation:
-        plan["rotated"] = {"degrees_counterclockwise": info.rotation, "from": list(info.coded_size),
-                           "to": [info.height, info.width], "why": "the file's display matrix, as players apply it"}
+        plan["rotated"] = {
+            "degrees_counterclockwise": info.rotation,
+            "from": list(info.coded_size),
+            "to": [info.height, info.width],
+            "why": "the file's display matrix, as players apply it",
+        }
     refused: list[str] = []  # every option missing, named at once
     if (info.height, info.width) != tuple(size):
         if policy.resize is None:
-            refused.append(f"frames are {info.height}x{info.width} (HxW), the clip's are {size[0]}x{size[1]}: pass "
-                           f"resize=lanczos in --model-args to resize them (recorded), or write {size[1]}x{size[0]}")
+            refused.append(
+                f"frames are {info.height}x{info.width} (HxW), the clip's are {size[0]}x{size[1]}: pass "
+                f"resize=lanczos in --model-args to resize them (recorded), or write {size[1]}x{size[0]}"
+            )
         elif abs((info.width / info.height) / (size[1] / size[0]) - 1) > ASPECT_TOLERANCE:
-            refused.append(f"frames are {info.height}x{info.width} (HxW), not the clip's shape {size[0]}x{size[1]}: "
-                           "resizing would stretch the face; crop it to the clip's aspect first")
+            refused.append(
+                f"frames are {info.height}x{info.width} (HxW), not the clip's shape {size[0]}x{size[1]}: "
+                "resizing would stretch the face; crop it to the clip's aspect first"
+            )
         else:
-            plan["resized"] = {"from": [info.height, info.width], "to": list(size),
-                               "filter": RESIZE_FILTERS[policy.resize][1]}
+            plan["resized"] = {
+                "from": [info.height, info.width],
+                "to": list(size),
+                "filter": RESIZE_FILTERS[policy.resize][1],
+            }
     if abs(info.fps - fps) > 1e-3:
         if policy.fps is None:
-            refused.append(f"{info.fps:g} fps but the protocol is {fps:g} fps: pass fps=nearest in --model-args to "
-                           f"resample it (recorded), or write {fps:g} fps")
+            refused.append(
+                f"{info.fps:g} fps but the protocol is {fps:g} fps: pass fps=nearest in --model-args to "
+                f"resample it (recorded), or write {fps:g} fps"
+            )
         else:
             plan["fps_resampled"] = {"from": round(info.fps, 6), "to": fps, "method": FPS_METHODS[policy.fps]}
     if refused:
@@ -182,27 +212,40 @@ def read_conformed(path: Path, n_frames: int, size: tuple[int, int], fps: float,
     try:
         info = probe_video(path, policy.video_stream)
     except AmbiguousVideoStreams as exc:
-        raise AmbiguousVideoStreams(f"{exc}, or pass video_stream=N in --model-args to score that one (recorded)") from None
+        raise AmbiguousVideoStreams(
+            f"{exc}, or pass video_stream=N in --model-args to score that one (recorded)"
+        ) from None
     plan = check_video(path, info, size, fps, policy)
     source_frames = math.ceil(n_frames * info.fps / fps) if "fps_resampled" in plan else n_frames
-    video, times = read_video_timed(path, n_frames=n_frames, extra_frames=source_frames - n_frames + policy.max_length_diff,
-                                    fps=None if "fps_resampled" in plan else fps, size=None if "resized" in plan else size,
-                                    resize_to=size if "resized" in plan else None, resize_filter=policy.resize or "lanczos",
-                                    stream=info.stream)
+    video, times = read_video_timed(
+        path,
+        n_frames=n_frames,
+        extra_frames=source_frames - n_frames + policy.max_length_diff,
+        fps=None if "fps_resampled" in plan else fps,
+        size=None if "resized" in plan else size,
+        resize_to=size if "resized" in plan else None,
+        resize_filter=policy.resize or "lanczos",
+        stream=info.stream,
+    )
     frames = video.frames
     irregular = first_irregular_frame(times, info.fps)
     if irregular is not None:
         if policy.fps is None:
             start = float(times.starts[irregular] - times.starts[0])
-            raise VideoMismatch(f"{path}: variable frame rate: frame {irregular} is shown at {start:.3f} s, not at "
-                                f"{irregular / info.fps:.3f} s as at a constant {info.fps:g} fps; pass fps=nearest in "
-                                f"--model-args to place each frame by its timestamp (recorded), or write a constant "
-                                f"{fps:g} fps")
+            raise VideoMismatch(
+                f"{path}: variable frame rate: frame {irregular} is shown at {start:.3f} s, not at "
+                f"{irregular / info.fps:.3f} s as at a constant {info.fps:g} fps; pass fps=nearest in "
+                f"--model-args to place each frame by its timestamp (recorded), or write a constant "
+                f"{fps:g} fps"
+            )
         end = times.end if times.end is not None else times.starts[-1] + 1 / _rational(info.fps)
         indices = timed_frame_indices(times.starts, end, fps)
-        plan["fps_resampled"] = {"from": f"variable (timestamps; {info.fps:g} fps on average)", "to": fps,
-                                 "method": FPS_METHODS[policy.fps] + ", each frame placed by its timestamp",
-                                 "frames": [len(frames), len(indices)]}
+        plan["fps_resampled"] = {
+            "from": f"variable (timestamps; {info.fps:g} fps on average)",
+            "to": fps,
+            "method": FPS_METHODS[policy.fps] + ", each frame placed by its timestamp",
+            "frames": [len(frames), len(indices)],
+        }
         frames = frames[indices]
     elif "fps_resampled" in plan:
         indices = nearest_frame_indices(len(frames), info.fps, fps)
@@ -221,8 +264,13 @@ def _check_length(path: Path, length: int, n_frames: int, policy: ConformPolicy,
         return
     after = " after resampling" if "fps_resampled" in plan else ""
     if abs(diff) > policy.max_length_diff:
-        raise VideoMismatch(f"{path}: {length} frames{after}, the clip has {n_frames}; max_length_diff="
-                            f"{policy.max_length_diff} allows ±{policy.max_length_diff}: if the video is right, pass "
-                            f"max_length_diff={abs(diff)} in --model-args to {'crop' if diff > 0 else 'pad'} it (recorded)")
-    plan["length"] = {"from": length, "to": n_frames,
-                      "how": f"cropped {diff} frame(s) at the end" if diff > 0 else f"padded {-diff} frame(s): last frame repeated"}
+        raise VideoMismatch(
+            f"{path}: {length} frames{after}, the clip has {n_frames}; max_length_diff="
+            f"{policy.max_length_diff} allows ±{policy.max_length_diff}: if the video is right, pass "
+            f"max_length_diff={abs(diff)} in --model-args to {'crop' if diff > 0 else 'pad'} it (recorded)"
+        )
+    plan["length"] = {
+        "from": length,
+        "to": n_frames,
+        "how": f"cropped {diff} frame(s) at the end" if diff > 0 else f"padded {-diff} frame(s): last frame repeated",
+    }

@@ -30,9 +30,11 @@ _CHUNK = 1 << 20
 
 class FolderAdapter(Adapter):
     name = "folder"
-    description = ("Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm); "
-                   "resize=lanczos, fps=nearest (also a variable frame rate), max_length_diff=K (default 2), "
-                   "video_stream=N conform them, recorded per clip (a rotation is applied, as players do)")
+    description = (
+        "Pre-generated videos: --model-args dir=PATH holding <clip id>.mp4 (or .mkv .avi .mov .mpg .webm); "
+        "resize=lanczos, fps=nearest (also a variable frame rate), max_length_diff=K (default 2), "
+        "video_stream=N conform them, recorded per clip (a rotation is applied, as players do)"
+    )
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=False)
     external = True
     accepted_args = ("dir", *CONFORM_ARGS)
@@ -40,7 +42,9 @@ class FolderAdapter(Adapter):
 
     def __init__(self, dir: str | None = None, **config):
         if not dir:
-            raise BenchError("the folder adapter needs the directory of videos", hint="--model-args dir=/path/to/videos")
+            raise BenchError(
+                "the folder adapter needs the directory of videos", hint="--model-args dir=/path/to/videos"
+            )
         self.root = Path(dir).expanduser().resolve()
         if not self.root.is_dir():
             raise BenchError(f"folder adapter: {self.root} is not a directory", hint="--model-args dir=/path/to/videos")
@@ -56,7 +60,9 @@ class FolderAdapter(Adapter):
             try:
                 names = sorted(os.listdir(self.root))
             except OSError as exc:
-                raise ClipError("generate", f"{self.root}: cannot be listed ({exc.strerror}); fix its permissions") from None
+                raise ClipError(
+                    "generate", f"{self.root}: cannot be listed ({exc.strerror}); fix its permissions"
+                ) from None
             self._names = {}
             for name in names:
                 stem, ext = os.path.splitext(name)
@@ -76,9 +82,15 @@ class FolderAdapter(Adapter):
         names = listing.get(clip_id, [])
         if not names:
             near = [n for stem, found in listing.items() if stem.lower() == clip_id.lower() for n in found]
-            hint = f"; found {near[0]}, named in another case: rename it to {clip_id}{os.path.splitext(near[0])[1]}" if near else ""
-            raise ClipError("generate", f"missing video: no {clip_id}.mp4 (or {', '.join(VIDEO_EXTENSIONS[1:])}) "
-                                        f"in {self.root}{hint}")
+            hint = (
+                f"; found {near[0]}, named in another case: rename it to {clip_id}{os.path.splitext(near[0])[1]}"
+                if near
+                else ""
+            )
+            raise ClipError(
+                "generate",
+                f"missing video: no {clip_id}.mp4 (or {', '.join(VIDEO_EXTENSIONS[1:])}) in {self.root}{hint}",
+            )
         if len(names) > 1:
             why = "differ only by case" if len({n.lower() for n in names}) == 1 else "are all videos of this clip"
             raise ClipError("generate", f"ambiguous: {', '.join(names)} in {self.root} {why}; keep one")
@@ -95,12 +107,19 @@ class FolderAdapter(Adapter):
             info = os.stat(path)
             limit = max_file_bytes(clip, MAX_RESIZE_AREA if self.conform.resize else 1)
             if info.st_size > limit:
-                raise ClipError("generate", f"{path}: {info.st_size / 1e6:.1f} MB, more than the {limit / 1e6:.1f} MB "
-                                            f"allowed for {clip.n_frames} frames of {clip.size[0]}x{clip.size[1]}; "
-                                            "is it this clip's video? Encode the clip's frames (e.g. H.264 or FFV1)")
+                raise ClipError(
+                    "generate",
+                    f"{path}: {info.st_size / 1e6:.1f} MB, more than the {limit / 1e6:.1f} MB "
+                    f"allowed for {clip.n_frames} frames of {clip.size[0]}x{clip.size[1]}; "
+                    "is it this clip's video? Encode the clip's frames (e.g. H.264 or FFV1)",
+                )
             cache = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
             if cache not in self._hashes:
-                self._hashes[cache] = {"file": path.name, "bytes": info.st_size, "sha256": _sha256_regular(path, info.st_size)}
+                self._hashes[cache] = {
+                    "file": path.name,
+                    "bytes": info.st_size,
+                    "sha256": _sha256_regular(path, info.st_size),
+                }
             return self._hashes[cache]
         except ClipError as exc:
             return {"problem": exc.message}
@@ -146,15 +165,18 @@ def _check_regular_file(path: Path) -> None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         target = os.readlink(path) if os.path.islink(path) else "?"
-        raise ClipError("generate", f"{path}: a broken symlink (to {target}); point it at the video or replace it "
-                                    "with the file") from None
+        raise ClipError(
+            "generate", f"{path}: a broken symlink (to {target}); point it at the video or replace it with the file"
+        ) from None
     except OSError as exc:
         raise ClipError("generate", f"{path}: cannot be read ({exc.strerror}); fix its permissions") from None
     if stat.S_ISDIR(mode):
         raise ClipError("generate", f"{path}: a directory, not a video file; put the clip's video there instead")
     if not stat.S_ISREG(mode):
-        raise ClipError("generate", f"{path}: not a regular file (a FIFO, socket or device); copy the video "
-                                    "into the folder as a file")
+        raise ClipError(
+            "generate",
+            f"{path}: not a regular file (a FIFO, socket or device); copy the video into the folder as a file",
+        )
 
 
 def _sha256_regular(path: Path, size: int) -> str:
@@ -165,8 +187,10 @@ def _sha256_regular(path: Path, size: int) -> str:
         raise ClipError("generate", f"{path}: cannot be read ({exc.strerror}); fix its permissions") from None
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ClipError("generate", f"{path}: not a regular file (a FIFO, socket or device); copy the video "
-                                        "into the folder as a file")
+            raise ClipError(
+                "generate",
+                f"{path}: not a regular file (a FIFO, socket or device); copy the video into the folder as a file",
+            )
         h, left = hashlib.sha256(), size
         while left > 0 and (block := f.read(min(_CHUNK, left))):
             h.update(block)

@@ -17,8 +17,10 @@ MAX_DELAY = 50
 
 class GroundTruthAdapter(Adapter):
     name = "ground-truth"
-    description = ("The reference video itself (upper bound; checks the metrics, not a model); "
-                   "delay=K shows it K frames late, for the sync metrics")
+    description = (
+        "The reference video itself (upper bound; checks the metrics, not a model); "
+        "delay=K shows it K frames late, for the sync metrics"
+    )
     capabilities = Capabilities(uses_audio=False, uses_identity=False, uses_reference_frames=True)
     accepted_args = ("delay",)
     frames_depend_on_threads = False  # the reference frames as decoded
@@ -29,11 +31,15 @@ class GroundTruthAdapter(Adapter):
         try:
             self.delay = int(str(raw).strip())
         except ValueError:
-            raise BenchError(f"ground-truth: delay={raw!r} is not a whole number of frames",
-                             hint="--model-args delay=3 (frames; negative shows the video early)") from None
+            raise BenchError(
+                f"ground-truth: delay={raw!r} is not a whole number of frames",
+                hint="--model-args delay=3 (frames; negative shows the video early)",
+            ) from None
         if abs(self.delay) > MAX_DELAY:
-            raise BenchError(f"ground-truth: delay={self.delay} frames is beyond ±{MAX_DELAY}",
-                             hint=f"choose a delay within ±{MAX_DELAY} frames")
+            raise BenchError(
+                f"ground-truth: delay={self.delay} frames is beyond ±{MAX_DELAY}",
+                hint=f"choose a delay within ±{MAX_DELAY} frames",
+            )
 
     def default_label(self) -> str:
         return f"{self.name}-delay{self.delay}" if self.delay else super().default_label()

@@ -32,15 +32,21 @@ TINY = dict(size=64, ngf=8, heatmap_size=32, hidden=16, audio_dim=32)
 
 
 def load_man_checkpoint(path, guidance: str) -> ManGenerator:
-    ckpt = require_format(load_torch_file(path, f"a {MAN_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
-                          MAN_FORMAT, path, ("config", "state_dict"))
+    ckpt = require_format(
+        load_torch_file(path, f"a {MAN_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
+        MAN_FORMAT,
+        path,
+        ("config", "state_dict"),
+    )
     try:
         cfg = ManConfig(**ckpt["config"])
     except TypeError as exc:
         raise BenchError(f"{path}: config does not fit ManConfig: {exc}") from exc
     if cfg.guidance != guidance:
-        raise BenchError(f"{path}: a {cfg.guidance!r}-guided MAN checkpoint, but this adapter is the {guidance!r} variant",
-                         hint="use `--model man` for flow, `--model man-keypoint` for keypoints")
+        raise BenchError(
+            f"{path}: a {cfg.guidance!r}-guided MAN checkpoint, but this adapter is the {guidance!r} variant",
+            hint="use `--model man` for flow, `--model man-keypoint` for keypoints",
+        )
     return load_strict(ManGenerator(cfg), ckpt["state_dict"], path, "MAN re-implementation")
 
 
@@ -52,7 +58,9 @@ class ManAdapter(NeuralAdapter):
     name = "man"
     guidance = "flow"
     description = "MAN-optical, OUR re-implementation from the paper (not the authors' model; none was released)"
-    capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False, resize_to_reference=True)
+    capabilities = Capabilities(
+        uses_audio=True, uses_identity=True, uses_reference_frames=False, resize_to_reference=True
+    )
 
     def build(self, paths):
         if paths is None:
@@ -74,7 +82,13 @@ class ManAdapter(NeuralAdapter):
         history = [identity] * cfg.context_frames
         frames = []
         for t in range(request.n_frames):
-            frame, _ = net(identity, torch.cat(history[-cfg.context_frames:], dim=1), mel[t:t + 1], pitch[t:t + 1], energy[t:t + 1])
+            frame, _ = net(
+                identity,
+                torch.cat(history[-cfg.context_frames :], dim=1),
+                mel[t : t + 1],
+                pitch[t : t + 1],
+                energy[t : t + 1],
+            )
             history.append(frame)
             frames.append(to_uint8_rgb(frame))
         return Video(np.concatenate(frames), request.fps)

@@ -45,8 +45,12 @@ def project_to_w(generator: Generator, image: torch.Tensor, steps: int, w_start:
 
 class MocoganHdAdapter(NeuralAdapter):
     name = "mocogan-hd"
-    description = "MoCoGAN-HD (Tian et al. 2021): LSTM motion in StyleGAN2's W, identity projected into W; ignores audio"
-    capabilities = Capabilities(uses_audio=False, uses_identity=True, uses_reference_frames=False, resize_to_reference=True)
+    description = (
+        "MoCoGAN-HD (Tian et al. 2021): LSTM motion in StyleGAN2's W, identity projected into W; ignores audio"
+    )
+    capabilities = Capabilities(
+        uses_audio=False, uses_identity=True, uses_reference_frames=False, resize_to_reference=True
+    )
     options = {"project_steps": "Adam steps projecting the identity image into W (default 100)"}
 
     def build(self, paths):
@@ -59,9 +63,16 @@ class MocoganHdAdapter(NeuralAdapter):
             motion = load_mocogan_motion(paths["motion"])
             comp = torch.from_numpy(load_npy(paths["pca_comp"], "(512, 512)")).float()
             stdev = torch.from_numpy(load_npy(paths["pca_stdev"], "(512,)")).float()
-            if comp.ndim != 2 or comp.shape[0] < motion.h_dim or comp.shape[1] != motion.z_dim or stdev.shape[0] < motion.h_dim:
-                raise BenchError(f"{paths['pca_comp']} / {paths['pca_stdev']}: shapes {tuple(comp.shape)} / {tuple(stdev.shape)}, "
-                                 f"expected ({motion.z_dim}, {motion.z_dim}) and ({motion.z_dim},)")
+            if (
+                comp.ndim != 2
+                or comp.shape[0] < motion.h_dim
+                or comp.shape[1] != motion.z_dim
+                or stdev.shape[0] < motion.h_dim
+            ):
+                raise BenchError(
+                    f"{paths['pca_comp']} / {paths['pca_stdev']}: shapes {tuple(comp.shape)} / {tuple(stdev.shape)}, "
+                    f"expected ({motion.z_dim}, {motion.z_dim}) and ({motion.z_dim},)"
+                )
         self.basis = pca_basis(comp, stdev, motion.h_dim)
         return {"generator": generator, "motion": motion}
 
@@ -80,5 +91,5 @@ class MocoganHdAdapter(NeuralAdapter):
         w0 = project_to_w(generator, image_to_tensor(request.identity, generator.size, self.device), steps, self.w_mean)
         with torch.no_grad():
             noise = torch.Generator().manual_seed(seed)
-            latents = motion.trajectory(w0, request.n_frames, self.basis, noise)[0]   # (T, 512)
+            latents = motion.trajectory(w0, request.n_frames, self.basis, noise)[0]  # (T, 512)
         return Video(np.ascontiguousarray(generate_in_batches(generator, latents)), request.fps)

@@ -75,8 +75,13 @@ class NeuralAdapter(Adapter):
         from benchmark.core.hashing import sha256_bytes
 
         here = Path(__file__).parent
-        files = [Path(inspect.getfile(type(self))), here / "neural.py", here / "audio_features.py",
-                 here / "official_formats.py", *sorted((here / "nets").glob("*.py"))]
+        files = [
+            Path(inspect.getfile(type(self))),
+            here / "neural.py",
+            here / "audio_features.py",
+            here / "official_formats.py",
+            *sorted((here / "nets").glob("*.py")),
+        ]
         return f"{__version__}+{sha256_bytes(b''.join(f.read_bytes() for f in files))[:12]}"
 
     def parameter_counts(self) -> dict[str, int]:
@@ -109,4 +114,4 @@ def image_to_tensor(image: np.ndarray, size: int, device: str) -> torch.Tensor:
 def generate_in_batches(render, latents: torch.Tensor, batch: int = 8) -> np.ndarray:
     """Run `render` over latents in chunks (bounded memory); returns uint8 frames."""
     with torch.no_grad():
-        return np.concatenate([to_uint8_rgb(render(latents[i:i + batch])) for i in range(0, len(latents), batch)])
+        return np.concatenate([to_uint8_rgb(render(latents[i : i + batch])) for i in range(0, len(latents), batch)])

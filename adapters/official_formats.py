@@ -32,7 +32,9 @@ def stylegan2_generator(state: dict, path: Path, prefix: str = "") -> Generator:
     try:
         generator = generator_from_state_dict(sub)
     except (KeyError, IndexError) as exc:
-        raise BenchError(f"{path}: missing key {prefix + str(exc).strip(chr(39))!r}: not a rosinality StyleGAN2 generator") from exc
+        raise BenchError(
+            f"{path}: missing key {prefix + str(exc).strip(chr(39))!r}: not a rosinality StyleGAN2 generator"
+        ) from exc
     return load_strict(generator, sub, path, "rosinality StyleGAN2 generator", prefix)
 
 
@@ -47,22 +49,35 @@ def load_psp(path: Path) -> tuple[GradualStyleEncoder, Generator, torch.Tensor]:
     ckpt = load_torch_file(path, "a pSp checkpoint", hint="use psp_ffhq_encode.pt from eladrich/pixel2style2pixel")
     state = _as_float32(strip_module_prefix(_require(ckpt, "state_dict", path, "a pSp checkpoint")))
     if "encoder.input_layer.0.weight" not in state:
-        raise BenchError(f"{path}: missing key 'encoder.input_layer.0.weight': not a pSp GradualStyleEncoder checkpoint")
-    encoder = load_strict(encoder_from_state_dict(state), sub_state_dict(state, "encoder."), path,
-                          "pSp GradualStyleEncoder(50, 'ir_se')", "encoder.")
+        raise BenchError(
+            f"{path}: missing key 'encoder.input_layer.0.weight': not a pSp GradualStyleEncoder checkpoint"
+        )
+    encoder = load_strict(
+        encoder_from_state_dict(state),
+        sub_state_dict(state, "encoder."),
+        path,
+        "pSp GradualStyleEncoder(50, 'ir_se')",
+        "encoder.",
+    )
     decoder = stylegan2_generator(state, path, "decoder.")
     latent_avg = _require(ckpt, "latent_avg", path, "a pSp checkpoint with start_from_latent_avg").float()
     latent_avg = latent_avg.reshape(-1, latent_avg.shape[-1])
     if latent_avg.shape[0] not in (1, encoder.n_styles) or latent_avg.shape[1] != 512:
-        raise BenchError(f"{path}: latent_avg has shape {tuple(ckpt['latent_avg'].shape)}, expected (512,) or ({encoder.n_styles}, 512)")
+        raise BenchError(
+            f"{path}: latent_avg has shape {tuple(ckpt['latent_avg'].shape)}, expected (512,) or ({encoder.n_styles}, 512)"
+        )
     if encoder.n_styles != decoder.n_latent:
-        raise BenchError(f"{path}: the encoder predicts {encoder.n_styles} styles but the {decoder.size}px decoder takes {decoder.n_latent}")
+        raise BenchError(
+            f"{path}: the encoder predicts {encoder.n_styles} styles but the {decoder.size}px decoder takes {decoder.n_latent}"
+        )
     return encoder, decoder, latent_avg.expand(encoder.n_styles, -1).clone()
 
 
 def load_wav2lip(path: Path, width: float = 1.0) -> Wav2Lip:
     """Official `{state_dict, optimizer, global_step, global_epoch}`, keys with or without `module.`."""
-    ckpt = load_torch_file(path, "a Wav2Lip checkpoint", hint="use wav2lip.pth or wav2lip_gan.pth from Rudrabha/Wav2Lip")
+    ckpt = load_torch_file(
+        path, "a Wav2Lip checkpoint", hint="use wav2lip.pth or wav2lip_gan.pth from Rudrabha/Wav2Lip"
+    )
     state = _as_float32(strip_module_prefix(_require(ckpt, "state_dict", path, "a Wav2Lip checkpoint")))
     return load_strict(Wav2Lip(width), state, path, "Wav2Lip generator")
 
@@ -84,4 +99,6 @@ def load_npy(path: Path, shape_hint: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise BenchError(f"{path}: cannot be read as a .npy array ({type(exc).__name__}); expected {shape_hint}") from exc
+        raise BenchError(
+            f"{path}: cannot be read as a .npy array ({type(exc).__name__}); expected {shape_hint}"
+        ) from exc

@@ -50,24 +50,42 @@ class PcaBasis(nn.Module):
 
 
 def load_ours_checkpoint(path: Path, n_latent: int) -> tuple[AudioEncoder, LatentDecoder, PcaBasis]:
-    ckpt = require_format(load_torch_file(path, f"an {OURS_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
-                          OURS_FORMAT, path, ("config", "audio_encoder", "latent_decoder", "pca_components", "pca_mean"))
+    ckpt = require_format(
+        load_torch_file(path, f"an {OURS_FORMAT} checkpoint", hint="see docs/adapters.md for the format"),
+        OURS_FORMAT,
+        path,
+        ("config", "audio_encoder", "latent_decoder", "pca_components", "pca_mean"),
+    )
     components, mean = ckpt["pca_components"], ckpt["pca_mean"]
     if components.ndim != 2 or components.shape[1] != n_latent * 512 or tuple(mean.shape) != (n_latent * 512,):
-        raise BenchError(f"{path}: PCA basis {tuple(components.shape)} / mean {tuple(mean.shape)} do not fit a "
-                         f"{n_latent}x512 W+ (expected (K, {n_latent * 512}) and ({n_latent * 512},))")
+        raise BenchError(
+            f"{path}: PCA basis {tuple(components.shape)} / mean {tuple(mean.shape)} do not fit a "
+            f"{n_latent}x512 W+ (expected (K, {n_latent * 512}) and ({n_latent * 512},))"
+        )
     k = int(components.shape[0])
-    audio = load_strict(AudioEncoder(width=float(ckpt["config"].get("audio_width", 1.0))), ckpt["audio_encoder"], path,
-                        "latent-trajectory audio encoder", "audio_encoder.")
-    decoder = load_strict(LatentDecoder(n_components=k), ckpt["latent_decoder"], path, "latent decoder", "latent_decoder.")
+    audio = load_strict(
+        AudioEncoder(width=float(ckpt["config"].get("audio_width", 1.0))),
+        ckpt["audio_encoder"],
+        path,
+        "latent-trajectory audio encoder",
+        "audio_encoder.",
+    )
+    decoder = load_strict(
+        LatentDecoder(n_components=k), ckpt["latent_decoder"], path, "latent decoder", "latent_decoder."
+    )
     return audio, decoder, PcaBasis(components, mean)
 
 
 def ours_checkpoint(audio: AudioEncoder, decoder: LatentDecoder, basis: PcaBasis, audio_width: float = 1.0) -> dict:
     """The dict `load_ours_checkpoint` reads (what a training script saves)."""
-    return {"format": OURS_FORMAT, "config": {"audio_width": audio_width},
-            "audio_encoder": audio.state_dict(), "latent_decoder": decoder.state_dict(),
-            "pca_components": basis.components.cpu(), "pca_mean": basis.mean.cpu()}
+    return {
+        "format": OURS_FORMAT,
+        "config": {"audio_width": audio_width},
+        "audio_encoder": audio.state_dict(),
+        "latent_decoder": decoder.state_dict(),
+        "pca_components": basis.components.cpu(),
+        "pca_mean": basis.mean.cpu(),
+    }
 
 
 def random_orthonormal_basis(k: int, dim: int) -> torch.Tensor:
@@ -78,7 +96,9 @@ def random_orthonormal_basis(k: int, dim: int) -> torch.Tensor:
 class OursAdapter(NeuralAdapter):
     name = "ours"
     description = "Latent-trajectory model (thesis ch. 4, second model): pSp + MFCC CNN-LSTM + PCA decoder on StyleGAN2"
-    capabilities = Capabilities(uses_audio=True, uses_identity=True, uses_reference_frames=False, resize_to_reference=True)
+    capabilities = Capabilities(
+        uses_audio=True, uses_identity=True, uses_reference_frames=False, resize_to_reference=True
+    )
     options = {"generator": "a stage-2 (PTI-tuned) rosinality StyleGAN2 file replacing pSp's decoder"}
 
     def build(self, paths):
@@ -89,16 +109,26 @@ class OursAdapter(NeuralAdapter):
             audio, decoder = AudioEncoder(width=0.125), LatentDecoder(n_components=32)
             with torch.no_grad():  # random LSTMs barely vary over time: amplify so speech visibly moves the tiny face
                 decoder.net[-1].weight.mul_(TINY_MOTION_GAIN)
-            basis = PcaBasis(random_orthonormal_basis(32, generator.n_latent * 512), torch.zeros(generator.n_latent * 512))
+            basis = PcaBasis(
+                random_orthonormal_basis(32, generator.n_latent * 512), torch.zeros(generator.n_latent * 512)
+            )
         else:
             encoder, generator, latent_avg = load_psp(paths["psp"])
             if self.config.get("generator"):
                 generator = load_rosinality_checkpoint(Path(self.config["generator"]).expanduser())
                 if generator.n_latent != encoder.n_styles:
-                    raise BenchError(f"{self.config['generator']}: a {generator.size}px generator does not match pSp's {encoder.n_styles} styles")
+                    raise BenchError(
+                        f"{self.config['generator']}: a {generator.size}px generator does not match pSp's {encoder.n_styles} styles"
+                    )
             audio, decoder, basis = load_ours_checkpoint(paths["ours"], generator.n_latent)
         self.latent_avg = latent_avg
-        return {"encoder": encoder, "generator": generator, "audio_encoder": audio, "latent_decoder": decoder, "pca": basis}
+        return {
+            "encoder": encoder,
+            "generator": generator,
+            "audio_encoder": audio,
+            "latent_decoder": decoder,
+            "pca": basis,
+        }
 
     def setup(self, device: str) -> None:
         super().setup(device)
@@ -112,11 +142,13 @@ class OursAdapter(NeuralAdapter):
     def generate(self, request: GenerationRequest, seed: int) -> Video:
         nets, dev = self.nets, self.device
         identity = image_to_tensor(request.identity, PSP_INPUT, dev)
-        w_identity = nets["encoder"](identity) + self.latent_avg[None]                       # (1, L, 512)
-        windows = torch.from_numpy(mfcc_windows(to_16k(request.audio, request.sample_rate), request.n_frames, request.fps))
-        audio = nets["audio_encoder"](windows[None].to(dev))                                   # (1, T, 256)
-        h = nets["latent_decoder"](nets["pca"].project(w_identity), audio)                    # (1, T, K)
+        w_identity = nets["encoder"](identity) + self.latent_avg[None]  # (1, L, 512)
+        windows = torch.from_numpy(
+            mfcc_windows(to_16k(request.audio, request.sample_rate), request.n_frames, request.fps)
+        )
+        audio = nets["audio_encoder"](windows[None].to(dev))  # (1, T, 256)
+        h = nets["latent_decoder"](nets["pca"].project(w_identity), audio)  # (1, T, K)
         generator = nets["generator"]
-        latents = w_identity + nets["pca"].displacement(h, generator.n_latent)[0]              # (T, L, 512)
+        latents = w_identity + nets["pca"].displacement(h, generator.n_latent)[0]  # (T, L, 512)
         frames = generate_in_batches(generator, latents)
         return Video(np.ascontiguousarray(frames), request.fps)

@@ -42,10 +42,14 @@ def stylegan2_file(path: Path, size: int) -> Path:
 def psp_file(path: Path, size: int, dtype=torch.float32) -> Path:
     g = Generator(size)
     enc = GradualStyleEncoder(n_styles=g.n_latent)
-    state = {**{f"encoder.{k}": v.to(dtype) if v.is_floating_point() else v for k, v in enc.state_dict().items()},
-             **{f"decoder.{k}": v for k, v in g.state_dict().items()}}
+    state = {
+        **{f"encoder.{k}": v.to(dtype) if v.is_floating_point() else v for k, v in enc.state_dict().items()},
+        **{f"decoder.{k}": v for k, v in g.state_dict().items()},
+    }
     opts = {"encoder_type": "GradualStyleEncoder", "output_size": size, "start_from_latent_avg": True}
-    return _save({"state_dict": state, "opts": opts, "latent_avg": g.mean_latent(1024).expand(g.n_latent, -1).clone()}, path)
+    return _save(
+        {"state_dict": state, "opts": opts, "latent_avg": g.mean_latent(1024).expand(g.n_latent, -1).clone()}, path
+    )
 
 
 def mocogan_files(folder: Path, size: int) -> None:

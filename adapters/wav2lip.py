@@ -38,8 +38,12 @@ TINY_AUDIO_GAIN = 1000.0
 def face_box(points: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
     """(x1, y1, x2, y2) in pixels from iBUG-68 points, padded as the official script pads S3FD boxes."""
     x1, y1, x2, y2 = face_box_from_landmarks(points)
-    return (max(0, int(round(x1)) - PADS[2]), max(0, int(round(y1)) - PADS[0]),
-            min(width, int(round(x2)) + PADS[3]), min(height, int(round(y2)) + PADS[1]))
+    return (
+        max(0, int(round(x1)) - PADS[2]),
+        max(0, int(round(y1)) - PADS[0]),
+        min(width, int(round(x2)) + PADS[3]),
+        min(height, int(round(y2)) + PADS[1]),
+    )
 
 
 class Wav2LipAdapter(NeuralAdapter):
@@ -69,17 +73,21 @@ class Wav2LipAdapter(NeuralAdapter):
         if not track.found[0]:
             raise ClipError("generate", "wav2lip: no face found in the identity image")
         x1, y1, x2, y2 = face_box(track.points[0], *frame.shape[:2])
-        face = cv2.resize(np.ascontiguousarray(frame[y1:y2, x1:x2, ::-1]), (FACE_SIZE, FACE_SIZE))  # BGR, as cv2 reads it
+        face = cv2.resize(
+            np.ascontiguousarray(frame[y1:y2, x1:x2, ::-1]), (FACE_SIZE, FACE_SIZE)
+        )  # BGR, as cv2 reads it
         masked = face.copy()
-        masked[FACE_SIZE // 2:] = 0
+        masked[FACE_SIZE // 2 :] = 0
         face_input = torch.from_numpy(np.concatenate([masked, face], axis=2) / 255.0).float().permute(2, 0, 1)
-        mels = torch.from_numpy(wav2lip_chunks(wav2lip_mel(to_16k(request.audio, request.sample_rate)), request.n_frames, request.fps))
+        mels = torch.from_numpy(
+            wav2lip_chunks(wav2lip_mel(to_16k(request.audio, request.sample_rate)), request.n_frames, request.fps)
+        )
         net = self.nets["generator"]
         out = np.repeat(frame[None], request.n_frames, axis=0)
         for start in range(0, request.n_frames, BATCH):
-            mel = mels[start:start + BATCH, None].to(self.device)
+            mel = mels[start : start + BATCH, None].to(self.device)
             faces = face_input[None].expand(len(mel), -1, -1, -1).to(self.device)
-            pred = (net(mel, faces).permute(0, 2, 3, 1).cpu().numpy() * 255.0)
+            pred = net(mel, faces).permute(0, 2, 3, 1).cpu().numpy() * 255.0
             for i, p in enumerate(pred):
                 patch = cv2.resize(p.astype(np.uint8), (x2 - x1, y2 - y1))
                 out[start + i, y1:y2, x1:x2] = patch[:, :, ::-1]  # back to RGB

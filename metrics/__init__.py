@@ -87,9 +87,21 @@ DEFAULT_METRICS = ("psnr", "ssim", "lmd", "cpbd", "blink", "bilabial")
 # named groups `--metrics` expands in place (`all` is every available metric, below)
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     # issue 26: THEval's five and its composite, the weightless AV offset, head motion (README "Motion")
-    "motion": ("lip-dynamics", "eyebrow-dynamics", "head-motion-dynamics-lm", "silent-lip-stability",
-               "lip-sync-theval", "theval-score", "av-offset", "av-offset-paired", "av-conf", "pose-diversity",
-               "beat-align", "pose-l1", "pose-fd"),
+    "motion": (
+        "lip-dynamics",
+        "eyebrow-dynamics",
+        "head-motion-dynamics-lm",
+        "silent-lip-stability",
+        "lip-sync-theval",
+        "theval-score",
+        "av-offset",
+        "av-offset-paired",
+        "av-conf",
+        "pose-diversity",
+        "beat-align",
+        "pose-l1",
+        "pose-fd",
+    ),
 }
 
 
@@ -98,8 +110,9 @@ def expand_groups(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for name in names for n in METRIC_GROUPS.get(name, (name,))))
 
 
-def expand_metric_names(names: tuple[str, ...], settings: Settings, log=print,
-                        skipped: list[dict] | None = None) -> tuple[str, ...]:
+def expand_metric_names(
+    names: tuple[str, ...], settings: Settings, log=print, skipped: list[dict] | None = None
+) -> tuple[str, ...]:
     """Groups (`motion`) expanded; `all` = every registered metric whose requirements are met under
     `settings` (the rest are named and skipped).
 

@@ -45,8 +45,10 @@ class ACD(LandmarkMetric):
         "acd-e-identity": {"distance": "euclidean", "reference": "identity"},
     }
     features = ("landmarks", "identity-embeddings")
-    aggregation = Pooled(ratios={"value": ("distance_sum", "pairs"),
-                                 "reference_value": ("reference_distance_sum", "reference_pairs")}, primary="value")
+    aggregation = Pooled(
+        ratios={"value": ("distance_sum", "pairs"), "reference_value": ("reference_distance_sum", "reference_pairs")},
+        primary="value",
+    )
     channels = Channels(value=True, pooled=aggregation.counts())
 
     def embedder(self):
@@ -62,7 +64,9 @@ class ACD(LandmarkMetric):
         """Each frame's embedding (NaN where no face); the ground truth's are computed once per protocol version."""
         track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
         require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-        return ctx.feature("identity-embeddings", which, embedder=self.params["embedder"], landmarks=self.params["landmarks"])
+        return ctx.feature(
+            "identity-embeddings", which, embedder=self.params["embedder"], landmarks=self.params["landmarks"]
+        )
 
     def _anchor(self, ctx: ClipContext) -> np.ndarray | None:
         if self.params["reference"] != "identity":
@@ -79,7 +83,11 @@ class ACD(LandmarkMetric):
         anchor, kind = self._anchor(ctx), self.params["distance"]
         generated = content_distances(self._embeddings(ctx, "generated"), kind, anchor)
         reference = content_distances(self._embeddings(ctx, "reference"), kind, anchor)
-        pooled = {"distance_sum": float(generated.sum()), "pairs": int(generated.size),
-                  "reference_distance_sum": float(reference.sum()), "reference_pairs": int(reference.size)}
+        pooled = {
+            "distance_sum": float(generated.sum()),
+            "pairs": int(generated.size),
+            "reference_distance_sum": float(reference.sum()),
+            "reference_pairs": int(reference.size),
+        }
         value = float(generated.mean()) if generated.size else None
         return ClipValue(value, pooled=pooled)

@@ -61,8 +61,11 @@ class Channels:
 
     def covers(self, other: "Channels") -> bool:
         """Whether every channel `other` names is one of these."""
-        return (self.value or not other.value) and set(other.pooled) <= set(self.pooled) and \
-            set(other.artifacts) <= set(self.artifacts)
+        return (
+            (self.value or not other.value)
+            and set(other.pooled) <= set(self.pooled)
+            and set(other.artifacts) <= set(self.artifacts)
+        )
 
 
 class Aggregation:
@@ -152,8 +155,10 @@ class Pooled(Aggregation):
         return float(self.new_state().evaluate(sums))
 
 
-WHOLE_SET = ("a distribution metric: its value needs the features of the whole set at once; track it with "
-             "torchmetrics' own FID, or score the whole set with `bench run`")
+WHOLE_SET = (
+    "a distribution metric: its value needs the features of the whole set at once; track it with "
+    "torchmetrics' own FID, or score the whole set with `bench run`"
+)
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,21 @@ class ClipValue:
 
 
 # The features a metric may declare it needs: the names the clip context's feature providers answer to.
-FEATURES = ("frames", "audio", "phones", "landmarks", "identity-embeddings", "inception", "pytorch-fid-inception",
-            "syncnet", "i3d", "head-pose", "speech", "mouth-openness", "speech-envelope")
+FEATURES = (
+    "frames",
+    "audio",
+    "phones",
+    "landmarks",
+    "identity-embeddings",
+    "inception",
+    "pytorch-fid-inception",
+    "syncnet",
+    "i3d",
+    "head-pose",
+    "speech",
+    "mouth-openness",
+    "speech-envelope",
+)
 
 
 class Metric(ABC):
@@ -65,14 +78,18 @@ class Metric(ABC):
     # ---- the declaration: answered from the class, settings and parameters ----------------------
 
     @classmethod
-    def declare(cls, variant: str | None = None, settings: Settings | None = None, **overrides: Any) -> MetricDeclaration:
+    def declare(
+        cls, variant: str | None = None, settings: Settings | None = None, **overrides: Any
+    ) -> MetricDeclaration:
         """This metric (or variant) with its parameters resolved under `settings` (None: Settings.create());
         explicit `overrides` win over everything. Unknown variants and parameter values raise ValueError."""
         variant = variant or cls.name
         if variant != cls.name and variant not in cls.variants:
             raise ValueError(f"metric {cls.name} has no variant {variant!r}; known: {[cls.name, *cls.variants]}")
         settings = settings if settings is not None else Settings.create()
-        declared = MetricDeclaration(cls, variant, cls.params_for(variant, settings, overrides), settings, dict(overrides))
+        declared = MetricDeclaration(
+            cls, variant, cls.params_for(variant, settings, overrides), settings, dict(overrides)
+        )
         try:  # a parameter value the declarations do not know fails here, not mid-run
             declared.aggregation, declared.features, declared.channels
         except ValueError as exc:
@@ -124,8 +141,9 @@ class Metric(ABC):
 
     @property
     def spec(self) -> MetricSpec:
-        return MetricSpec(self.name, self.variant, self.direction, dict(self.params), self.backend_id(), self.unit,
-                          self.description)
+        return MetricSpec(
+            self.name, self.variant, self.direction, dict(self.params), self.backend_id(), self.unit, self.description
+        )
 
     @abstractmethod
     def score_clip(self, ctx: ClipContext) -> ClipValue:
@@ -157,8 +175,10 @@ class Metric(ABC):
         device and weights folder this metric records, or its backend id would describe other numbers."""
         mine, theirs = self.settings, ctx.settings
         if (mine.device, mine.weights_dir) != (theirs.device, theirs.weights_dir):
-            raise ValueError(f"{self.variant}: built for device {mine.device} and weights {mine.weights_dir}, but the clip "
-                             f"context has device {theirs.device} and weights {theirs.weights_dir}; build both from one Settings")
+            raise ValueError(
+                f"{self.variant}: built for device {mine.device} and weights {mine.weights_dir}, but the clip "
+                f"context has device {theirs.device} and weights {theirs.weights_dir}; build both from one Settings"
+            )
 
     def compute(self) -> dict:
         return self.state.compute()
@@ -208,8 +228,15 @@ class MetricDeclaration:
         return self.cls.backend_for(self.settings, self.params)
 
     def spec(self) -> MetricSpec:
-        return MetricSpec(self.cls.name, self.variant, self.cls.direction, dict(self.params), self.backend(), self.cls.unit,
-                          self.cls.description)
+        return MetricSpec(
+            self.cls.name,
+            self.variant,
+            self.cls.direction,
+            dict(self.params),
+            self.backend(),
+            self.cls.unit,
+            self.cls.description,
+        )
 
     def too_few(self, frame_counts: list[int]) -> str | None:
         return self.cls.too_few(self.variant, self.params, frame_counts)
@@ -225,8 +252,11 @@ def require_coverage(found: np.ndarray, minimum: float, what: str) -> None:
     """Fail the clip (with its reason) when too few frames have a face to score it honestly."""
     coverage = float(found.mean()) if found.size else 0.0
     if coverage < minimum:
-        raise ClipError("metric", f"{what}: a face was found in only {found.sum()} of {found.size} frames "
-                                  f"({coverage:.0%} < the {minimum:.0%} coverage threshold)")
+        raise ClipError(
+            "metric",
+            f"{what}: a face was found in only {found.sum()} of {found.size} frames "
+            f"({coverage:.0%} < the {minimum:.0%} coverage threshold)",
+        )
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device, dtype=torch.float64) -> torch.Tensor:

@@ -72,7 +72,9 @@ def event_frames(start: float, end: float, fps: float, n_frames: int, tolerance:
     return np.arange(max(first, 0), min(last, n_frames - 1) + 1)
 
 
-def closure_events(generated: np.ndarray, reference: np.ndarray, windows: list[np.ndarray], threshold: float) -> list[dict]:
+def closure_events(
+    generated: np.ndarray, reference: np.ndarray, windows: list[np.ndarray], threshold: float
+) -> list[dict]:
     """Per bilabial event (frames of the phone +- tolerance): each trace's minimum aperture there,
     whether it closes (minimum below `threshold`), and the frame where the ground truth closes most."""
     out = []
@@ -80,9 +82,15 @@ def closure_events(generated: np.ndarray, reference: np.ndarray, windows: list[n
         if frames.size == 0:
             continue
         gen_min, ref_min = float(generated[frames].min()), float(reference[frames].min())
-        out.append({"frame": int(frames[np.argmin(reference[frames])]), "generated_min_aperture": gen_min,
-                    "reference_min_aperture": ref_min, "generated_closed": gen_min < threshold,
-                    "reference_closed": ref_min < threshold})
+        out.append(
+            {
+                "frame": int(frames[np.argmin(reference[frames])]),
+                "generated_min_aperture": gen_min,
+                "reference_min_aperture": ref_min,
+                "generated_closed": gen_min < threshold,
+                "reference_closed": ref_min < threshold,
+            }
+        )
     return out
 
 
@@ -93,8 +101,14 @@ def held_aperture(trace: np.ndarray, nucleus: np.ndarray, tolerance: int) -> flo
     return max(float(trace[np.clip(nucleus + shift, 0, n - 1)].min()) for shift in range(-tolerance, tolerance + 1))
 
 
-def opening_events(generated: np.ndarray, reference: np.ndarray, vowels: list[np.ndarray], threshold: float,
-                   halfwidth: int, tolerance: int) -> list[dict]:
+def opening_events(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    vowels: list[np.ndarray],
+    threshold: float,
+    halfwidth: int,
+    tolerance: int,
+) -> list[dict]:
     """Per vowel phone (its frames, not widened): the nucleus is the ground truth's most open frame
     +- `halfwidth`. A trace opens there if it holds at least `threshold` on every nucleus frame
     (the ground truth in place, the generated video shifted by at most `tolerance` frames): held
@@ -111,8 +125,15 @@ def opening_events(generated: np.ndarray, reference: np.ndarray, vowels: list[np
         seen.add(peak)
         nucleus = np.arange(max(peak - halfwidth, 0), min(peak + halfwidth, n - 1) + 1)
         gen_held, ref_held = held_aperture(generated, nucleus, tolerance), float(reference[nucleus].min())
-        out.append({"frame": peak, "generated_held_aperture": gen_held, "reference_held_aperture": ref_held,
-                    "generated_open": gen_held >= threshold, "reference_open": ref_held >= threshold})
+        out.append(
+            {
+                "frame": peak,
+                "generated_held_aperture": gen_held,
+                "reference_held_aperture": ref_held,
+                "generated_open": gen_held >= threshold,
+                "reference_open": ref_held >= threshold,
+            }
+        )
     return out
 
 
@@ -140,12 +161,21 @@ def _ratio(num: float, den: float) -> float | None:
 
 def balanced_score(counts: dict[str, float]) -> float | None:
     """Mean of closure recall and opening recall; None unless the ground truth both closes and opens."""
-    closure, opening = _ratio(counts["both_closed"], counts["reference_closed"]), _ratio(counts["both_open"], counts["reference_open"])
+    closure, opening = (
+        _ratio(counts["both_closed"], counts["reference_closed"]),
+        _ratio(counts["both_open"], counts["reference_open"]),
+    )
     return None if closure is None or opening is None else (closure + opening) / 2
 
 
-def score_traces(generated: np.ndarray, reference: np.ndarray, bilabials: list[tuple[float, float]],
-                 vowels: list[tuple[float, float]], fps: float, params: dict) -> tuple[dict, list[dict], list[dict]]:
+def score_traces(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    bilabials: list[tuple[float, float]],
+    vowels: list[tuple[float, float]],
+    fps: float,
+    params: dict,
+) -> tuple[dict, list[dict], list[dict]]:
     """Aperture traces (T,) of both videos and the phone intervals -> (counts, closure events, opening events)."""
     n, tol = reference.size, params["tolerance_frames"]
     spans = [(s, e, event_frames(s, e, fps, n, tol)) for s, e in bilabials]
@@ -153,8 +183,14 @@ def score_traces(generated: np.ndarray, reference: np.ndarray, bilabials: list[t
     closures = closure_events(generated, reference, [frames for *_, frames in spans], params["closure_threshold"])
     for (start, end, _), event in zip(spans, closures):
         event.update(start=start, end=end)
-    openings = opening_events(generated, reference, [event_frames(s, e, fps, n, 0) for s, e in vowels],
-                              params["open_threshold"], params["nucleus_halfwidth_frames"], tol)
+    openings = opening_events(
+        generated,
+        reference,
+        [event_frames(s, e, fps, n, 0) for s, e in vowels],
+        params["open_threshold"],
+        params["nucleus_halfwidth_frames"],
+        tol,
+    )
     return event_counts(closures, openings), closures, openings
 
 
@@ -172,44 +208,72 @@ def mouth_strip(generated: np.ndarray, reference: np.ndarray, points: np.ndarray
     half_w = max(8.0, (mouth[:, 0].max() - mouth[:, 0].min()) * 0.8)
     half_h = half_w * STRIP_SIZE[0] / STRIP_SIZE[1]
     box = tuple(int(round(v)) for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
-    return np.stack([np.asarray(Image.fromarray(f).crop(box).resize(STRIP_SIZE[::-1], Image.BILINEAR)) for f in (generated, reference)])
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(f).crop(box).resize(STRIP_SIZE[::-1], Image.BILINEAR))
+            for f in (generated, reference)
+        ]
+    )
 
 
 HEADLINES = ("mean(closure_recall, opening_recall)", "closure_recall")
 
 # the pooled results, each a ratio of counts summed over clips (event_counts' keys)
-RATIOS = {"closure_recall": ("both_closed", "reference_closed"), "opening_recall": ("both_open", "reference_open"),
-          "closure_rate": ("generated_closed", "events"), "reference_closure_rate": ("reference_closed", "events"),
-          "opening_rate": ("generated_open", "vowel_events"), "reference_opening_rate": ("reference_open", "vowel_events"),
-          "mean_aperture_at_events": ("generated_aperture_sum", "events"),
-          "reference_mean_aperture_at_events": ("reference_aperture_sum", "events"),
-          "held_aperture_at_vowels": ("generated_vowel_aperture_sum", "vowel_events"),
-          "reference_held_aperture_at_vowels": ("reference_vowel_aperture_sum", "vowel_events")}
+RATIOS = {
+    "closure_recall": ("both_closed", "reference_closed"),
+    "opening_recall": ("both_open", "reference_open"),
+    "closure_rate": ("generated_closed", "events"),
+    "reference_closure_rate": ("reference_closed", "events"),
+    "opening_rate": ("generated_open", "vowel_events"),
+    "reference_opening_rate": ("reference_open", "vowel_events"),
+    "mean_aperture_at_events": ("generated_aperture_sum", "events"),
+    "reference_mean_aperture_at_events": ("reference_aperture_sum", "events"),
+    "held_aperture_at_vowels": ("generated_vowel_aperture_sum", "vowel_events"),
+    "reference_held_aperture_at_vowels": ("reference_vowel_aperture_sum", "vowel_events"),
+}
 BALANCED = ("closure_recall", "opening_recall")
 
 
 class BilabialClosure(LandmarkMetric):
     name = "bilabial"
     direction = "higher"
-    description = ("Mean of closure recall on /p b m/ and opening recall on vowels (the mouth closes and opens where "
-                   "the ground truth does; a still scores <= 0.5)")
-    default_params = {**LANDMARK_DEFAULTS, "aperture": "inner-gap/mouth-width", "closure_threshold": 0.05,
-                      "tolerance_frames": 1, "open_threshold": 0.15, "nucleus_halfwidth_frames": 1,
-                      "open_events": "vowels: ground truth's peak frame +- halfwidth, held open", "headline": HEADLINES[0]}
+    description = (
+        "Mean of closure recall on /p b m/ and opening recall on vowels (the mouth closes and opens where "
+        "the ground truth does; a still scores <= 0.5)"
+    )
+    default_params = {
+        **LANDMARK_DEFAULTS,
+        "aperture": "inner-gap/mouth-width",
+        "closure_threshold": 0.05,
+        "tolerance_frames": 1,
+        "open_threshold": 0.15,
+        "nucleus_halfwidth_frames": 1,
+        "open_events": "vowels: ground truth's peak frame +- halfwidth, held open",
+        "headline": HEADLINES[0],
+    }
     # the pre-2026 headline, closure recall alone: reproduces old numbers (a closed still scores 1.0 on it)
     variants = {"bilabial-recall": {"headline": "closure_recall"}}
     features = ("landmarks", "phones", "frames")  # frames: the mouth strips kept per event
-    aggregation = ByParam("headline", {
-        HEADLINES[0]: Pooled(RATIOS, primary="value", means={"value": BALANCED}),
-        "closure_recall": Pooled({"value": RATIOS["closure_recall"], **RATIOS}, primary="value", means={"balanced": BALANCED}),
-    })
-    channels = Channels(value=True, pooled=tuple(event_counts([], [])), artifacts=("aperture", "reference_aperture", "strips"))
+    aggregation = ByParam(
+        "headline",
+        {
+            HEADLINES[0]: Pooled(RATIOS, primary="value", means={"value": BALANCED}),
+            "closure_recall": Pooled(
+                {"value": RATIOS["closure_recall"], **RATIOS}, primary="value", means={"balanced": BALANCED}
+            ),
+        },
+    )
+    channels = Channels(
+        value=True, pooled=tuple(event_counts([], [])), artifacts=("aperture", "reference_aperture", "strips")
+    )
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         notes = ctx.feature("phones")
         if "phones" not in notes or not len(notes["phones"]):
-            raise MetricNotApplicable("no phone alignments: without phone timings there are no /p b m/ events or vowels "
-                                      "to check (prepare the protocol with its alignments)")
+            raise MetricNotApplicable(
+                "no phone alignments: without phone timings there are no /p b m/ events or vowels "
+                "to check (prepare the protocol with its alignments)"
+            )
         p = self.params
         aperture = {}
         for which in ("generated", "reference"):
@@ -217,25 +281,49 @@ class BilabialClosure(LandmarkMetric):
             require_coverage(track.found, p["min_face_coverage"], f"{self.variant} ({which})")
             aperture[which] = fill_missing(mouth_aperture(track.points), track.found)
         phones = (notes["phones"], notes["phone_start"], notes["phone_end"])
-        counts, closures, openings = score_traces(aperture["generated"], aperture["reference"], bilabial_intervals(*phones),
-                                                  vowel_intervals(*phones), ctx.clip.fps, p)
+        counts, closures, openings = score_traces(
+            aperture["generated"],
+            aperture["reference"],
+            bilabial_intervals(*phones),
+            vowel_intervals(*phones),
+            ctx.clip.fps,
+            p,
+        )
         reference_points = ctx.feature("landmarks", "reference", backend=p["landmarks"]).points
         generated_frames, reference_frames = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         per_event, strips = [], []
         for event in closures:
             frame = event["frame"]  # where the ground truth closes most
-            per_event.append({"start": round(event["start"], 4), "end": round(event["end"], 4), "frame": frame,
-                              "generated_min_aperture": round(event["generated_min_aperture"], 4),
-                              "reference_min_aperture": round(event["reference_min_aperture"], 4)})
+            per_event.append(
+                {
+                    "start": round(event["start"], 4),
+                    "end": round(event["end"], 4),
+                    "frame": frame,
+                    "generated_min_aperture": round(event["generated_min_aperture"], 4),
+                    "reference_min_aperture": round(event["reference_min_aperture"], 4),
+                }
+            )
             strips.append(mouth_strip(generated_frames[frame], reference_frames[frame], reference_points[frame]))
-        vowels = [{"frame": e["frame"], "generated_held_aperture": round(e["generated_held_aperture"], 4),
-                   "reference_held_aperture": round(e["reference_held_aperture"], 4),
-                   "reference_open": bool(e["reference_open"]), "generated_open": bool(e["generated_open"])} for e in openings]
+        vowels = [
+            {
+                "frame": e["frame"],
+                "generated_held_aperture": round(e["generated_held_aperture"], 4),
+                "reference_held_aperture": round(e["reference_held_aperture"], 4),
+                "reference_open": bool(e["reference_open"]),
+                "generated_open": bool(e["generated_open"]),
+            }
+            for e in openings
+        ]
         if p["headline"] == "closure_recall":
             value = _ratio(counts["both_closed"], counts["reference_closed"])
         else:
             value = balanced_score(counts)
         # per-frame series and mouth crops for the leaderboard's plots and frame strips
-        artifacts = {"aperture": aperture["generated"].astype(np.float32), "reference_aperture": aperture["reference"].astype(np.float32),
-                     "strips": np.stack(strips) if strips else np.zeros((0, 2, *STRIP_SIZE, 3), np.uint8)}
-        return ClipValue(value, pooled=counts, extras={"events": per_event, "vowel_nuclei": vowels}, artifacts=artifacts)
+        artifacts = {
+            "aperture": aperture["generated"].astype(np.float32),
+            "reference_aperture": aperture["reference"].astype(np.float32),
+            "strips": np.stack(strips) if strips else np.zeros((0, 2, *STRIP_SIZE, 3), np.uint8),
+        }
+        return ClipValue(
+            value, pooled=counts, extras={"events": per_event, "vowel_nuclei": vowels}, artifacts=artifacts
+        )

@@ -30,10 +30,18 @@ from metrics.base import Channels, ClipValue, require_coverage
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
-RELATIVE_DEFAULTS = {"detector": "baseline-relative-hysteresis", "smoothing": "mean", "smoothing_frames": 3,
-                     "baseline": "rolling-median-of-open-frames", "baseline_window_s": 2.0,
-                     "onset_drop": 0.12, "release_drop": 0.07, "noise_k": 2.5,
-                     "min_duration_frames": 2, "max_duration_s": 0.6}
+RELATIVE_DEFAULTS = {
+    "detector": "baseline-relative-hysteresis",
+    "smoothing": "mean",
+    "smoothing_frames": 3,
+    "baseline": "rolling-median-of-open-frames",
+    "baseline_window_s": 2.0,
+    "onset_drop": 0.12,
+    "release_drop": 0.07,
+    "noise_k": 2.5,
+    "min_duration_frames": 2,
+    "max_duration_s": 0.6,
+}
 VOUGIOUKAS = {"detector": "offline-dear-peaks", "peak_height": 0.072, "peak_distance_frames": 4}
 ONLINE = {"detector": "online-ear-threshold", "ear_threshold": 0.2, "min_closed_frames": 2}
 DETECTOR_PARAMS = {p["detector"]: p for p in (RELATIVE_DEFAULTS, VOUGIOUKAS, ONLINE)}
@@ -127,9 +135,20 @@ def robust_noise(ear: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2.0))
 
 
-def detect_blinks_relative(ear: np.ndarray, fps: float, *, smoothing: str, smoothing_frames: int, baseline_window_s: float,
-                           onset_drop: float, release_drop: float, noise_k: float, min_duration_frames: int,
-                           max_duration_s: float, **_ignored) -> Blinks:
+def detect_blinks_relative(
+    ear: np.ndarray,
+    fps: float,
+    *,
+    smoothing: str,
+    smoothing_frames: int,
+    baseline_window_s: float,
+    onset_drop: float,
+    release_drop: float,
+    noise_k: float,
+    min_duration_frames: int,
+    max_duration_s: float,
+    **_ignored,
+) -> Blinks:
     """Blinks as dips below the clip's own open-eye level.
 
     relative drop d(t) = 1 - smoothed EAR / open-eye baseline. A blink is a run of frames with
@@ -202,17 +221,23 @@ class BlinkRate(LandmarkMetric):
     name = "blink"
     direction = "closest-to-ground-truth"  # the ground truth's rate, recorded beside the value (reference_value)
     unit = "blinks/s"
-    description = ("Blinks per second pooled over clips (EAR; dips below the clip's open-eye level, with hysteresis), "
-                   "with the ground truth's rate")
+    description = (
+        "Blinks per second pooled over clips (EAR; dips below the clip's open-eye level, with hysteresis), "
+        "with the ground truth's rate"
+    )
     default_params = {**LANDMARK_DEFAULTS, **RELATIVE_DEFAULTS}
     variants = {"blink-vougioukas": VOUGIOUKAS, "blink-online": ONLINE}
     aggregation = Pooled(
-        ratios={"value": ("blinks", "seconds"), "reference_value": ("reference_blinks", "seconds"),
-                "mean_duration_s": ("blink_seconds", "blinks"),
-                "reference_mean_duration_s": ("reference_blink_seconds", "reference_blinks"),
-                "planted_precision": ("planted_tp", "planted_detected"),
-                "planted_recall": ("planted_tp", "planted_total")},
-        primary="value")
+        ratios={
+            "value": ("blinks", "seconds"),
+            "reference_value": ("reference_blinks", "seconds"),
+            "mean_duration_s": ("blink_seconds", "blinks"),
+            "reference_mean_duration_s": ("reference_blink_seconds", "reference_blinks"),
+            "planted_precision": ("planted_tp", "planted_detected"),
+            "planted_recall": ("planted_tp", "planted_total"),
+        },
+        primary="value",
+    )
     # planted_* only on synthetic clips that know where they blinked
     channels = Channels(value=True, pooled=aggregation.counts(), artifacts=("ear", "reference_ear"))
 

@@ -19,9 +19,9 @@ import numpy as np
 
 from metrics.blink import detect_blinks, match_intervals
 
-MINIMA = (0.10, 0.16, 0.22)          # EAR at the deepest point of a blink (full closure .. half blink)
-DURATIONS = (2, 3, 5, 8)             # frames at 25 fps below half depth
-NOISES = (0.005, 0.01, 0.02)         # EAR standard deviation per frame
+MINIMA = (0.10, 0.16, 0.22)  # EAR at the deepest point of a blink (full closure .. half blink)
+DURATIONS = (2, 3, 5, 8)  # frames at 25 fps below half depth
+NOISES = (0.005, 0.01, 0.02)  # EAR standard deviation per frame
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class TraceSpec:
     clip_seconds: tuple[float, ...] = (3.0, 12.0)  # GRID-length and longer clips, alternately
     open_range: tuple[float, float] = (0.28, 0.35)
     drift_amplitude: tuple[float, float] = (0.0, 0.03)  # EAR, of a sinusoid ...
-    drift_period_s: tuple[float, float] = (3.0, 15.0)   # ... this slow
+    drift_period_s: tuple[float, float] = (3.0, 15.0)  # ... this slow
     closing_fraction: tuple[float, float] = (0.3, 0.5)  # share of the blink's width spent closing
     mean_gap_s: float = 2.0  # exponential gap between blinks, after ...
     min_gap_s: float = 0.25  # ... this much open eye at least
@@ -58,13 +58,20 @@ def blink_shape(t: np.ndarray, centre: float, width: float, closing_fraction: fl
     return np.where(np.abs(x) < 1, 0.5 * (1 + np.cos(np.pi * x)), 0.0)
 
 
-def synthesise_trace(rng: np.random.Generator, minimum: float, duration: float, noise: float, seconds: float,
-                     spec: TraceSpec = TraceSpec()) -> Trace:
+def synthesise_trace(
+    rng: np.random.Generator,
+    minimum: float,
+    duration: float,
+    noise: float,
+    seconds: float,
+    spec: TraceSpec = TraceSpec(),
+) -> Trace:
     n = int(round(seconds * spec.fps))
     t = np.arange(n, dtype=np.float64)
     open_level = rng.uniform(*spec.open_range)
-    drift = rng.uniform(*spec.drift_amplitude) * np.sin(2 * np.pi * t / (rng.uniform(*spec.drift_period_s) * spec.fps)
-                                                        + rng.uniform(0, 2 * np.pi))
+    drift = rng.uniform(*spec.drift_amplitude) * np.sin(
+        2 * np.pi * t / (rng.uniform(*spec.drift_period_s) * spec.fps) + rng.uniform(0, 2 * np.pi)
+    )
     level = open_level + drift
     closure = np.zeros(n)
     starts, ends = [], []
@@ -134,14 +141,24 @@ def score_trace(trace: Trace, params: dict, tolerance: int) -> CellScore:
     return CellScore(blinks=tp + fn, detected=tp, false=fp, seconds=trace.seconds)
 
 
-def validate_detectors(variants: dict[str, dict], seed: int, clips_per_cell: int = 12, tolerance: int = 2,
-                       minima=MINIMA, durations=DURATIONS, noises=NOISES, spec: TraceSpec = TraceSpec()) -> Validation:
+def validate_detectors(
+    variants: dict[str, dict],
+    seed: int,
+    clips_per_cell: int = 12,
+    tolerance: int = 2,
+    minima=MINIMA,
+    durations=DURATIONS,
+    noises=NOISES,
+    spec: TraceSpec = TraceSpec(),
+) -> Validation:
     """Every variant scores the same traces: one generator per (seed, cell), so cells and variants are comparable."""
     result = Validation({name: {} for name in variants})
     for index, cell in enumerate(product(minima, durations, noises)):
         rng = np.random.default_rng([seed, index])
-        traces = [synthesise_trace(rng, cell[0], cell[1], cell[2], spec.clip_seconds[i % len(spec.clip_seconds)], spec)
-                  for i in range(clips_per_cell)]
+        traces = [
+            synthesise_trace(rng, cell[0], cell[1], cell[2], spec.clip_seconds[i % len(spec.clip_seconds)], spec)
+            for i in range(clips_per_cell)
+        ]
         for name, params in variants.items():
             score = CellScore()
             for trace in traces:
@@ -157,36 +174,50 @@ def meets_target(score: CellScore) -> bool:
     return score.recall >= TARGET_RECALL and score.false_per_minute <= TARGET_FALSE_PER_MINUTE
 
 
-def render_validation(validation: Validation, seed: int, clips_per_cell: int, tolerance: int,
-                      spec: TraceSpec = TraceSpec()) -> str:
+def render_validation(
+    validation: Validation, seed: int, clips_per_cell: int, tolerance: int, spec: TraceSpec = TraceSpec()
+) -> str:
     """Plain-text table: recall and false blinks per minute per cell, per marginal and overall, variants side by side."""
     variants = list(validation.cells)
     width = {v: max(13, len(v)) for v in variants}
-    cells = lambda scores: "".join(f" | {f'{s.recall:6.3f} {s.false_per_minute:6.2f}':>{width[v]}s}" for v, s in scores.items())
+    cells = lambda scores: "".join(
+        f" | {f'{s.recall:6.3f} {s.false_per_minute:6.2f}':>{width[v]}s}" for v, s in scores.items()
+    )
     head = "".join(f" | {v:>{width[v]}s}" for v in variants)
     sub = "".join(f" | {'recall FP/min':>{width[v]}s}" for v in variants)
-    lines = [f"Blink detectors on synthesised EAR traces: seed {seed}, {clips_per_cell} clips per cell of "
-             f"{' or '.join(f'{s:g}' for s in spec.clip_seconds)} s at {spec.fps:g} fps; open EAR {spec.open_range[0]:g}-"
-             f"{spec.open_range[1]:g}, drift up to {spec.drift_amplitude[1]:g} over {spec.drift_period_s[0]:g}-"
-             f"{spec.drift_period_s[1]:g} s periods, gaps >= {spec.min_gap_s:g} s + exponential (mean {spec.mean_gap_s:g} s).",
-             f"Recall: a detection within {tolerance} frames of a true blink's extent; FP/min: detections matching no blink.",
-             "", f"{'min EAR':>7s} {'frames':>6s} {'noise':>6s} {'blinks':>6s}{head}", f"{'':28s}{sub}"]
+    lines = [
+        f"Blink detectors on synthesised EAR traces: seed {seed}, {clips_per_cell} clips per cell of "
+        f"{' or '.join(f'{s:g}' for s in spec.clip_seconds)} s at {spec.fps:g} fps; open EAR {spec.open_range[0]:g}-"
+        f"{spec.open_range[1]:g}, drift up to {spec.drift_amplitude[1]:g} over {spec.drift_period_s[0]:g}-"
+        f"{spec.drift_period_s[1]:g} s periods, gaps >= {spec.min_gap_s:g} s + exponential (mean {spec.mean_gap_s:g} s).",
+        f"Recall: a detection within {tolerance} frames of a true blink's extent; FP/min: detections matching no blink.",
+        "",
+        f"{'min EAR':>7s} {'frames':>6s} {'noise':>6s} {'blinks':>6s}{head}",
+        f"{'':28s}{sub}",
+    ]
     first = validation.cells[variants[0]]
     for cell in first:
-        lines.append(f"{cell[0]:7.2f} {cell[1]:6d} {cell[2]:6.3f} {first[cell].blinks:6d}"
-                     + cells({v: validation.cells[v][cell] for v in variants}))
+        lines.append(
+            f"{cell[0]:7.2f} {cell[1]:6d} {cell[2]:6.3f} {first[cell].blinks:6d}"
+            + cells({v: validation.cells[v][cell] for v in variants})
+        )
     for axis, label in ((0, "min EAR"), (1, "frames"), (2, "noise")):
         lines.append("")
         margins = {v: validation.marginal(v, axis) for v in variants}
         for key, score in margins[variants[0]].items():
-            lines.append(f"{label + ' ' + format(key, 'g'):>21s} {score.blinks:6d}" + cells({v: margins[v][key] for v in variants}))
+            lines.append(
+                f"{label + ' ' + format(key, 'g'):>21s} {score.blinks:6d}"
+                + cells({v: margins[v][key] for v in variants})
+            )
     lines.append("")
     overall = {v: validation.overall(v) for v in variants}
     lines.append(f"{'overall':>21s} {overall[variants[0]].blinks:6d}" + cells(overall))
     lines.append("")
     for v in variants:
         verdict = "meets" if meets_target(overall[v]) else "misses"
-        lines.append(f"{v}: recall {overall[v].recall:.3f}, {overall[v].false_per_minute:.2f} false blinks/min over "
-                     f"{overall[v].seconds / 60:.1f} min: {verdict} the target (recall >= {TARGET_RECALL:g}, "
-                     f"<= {TARGET_FALSE_PER_MINUTE:g} false/min)")
+        lines.append(
+            f"{v}: recall {overall[v].recall:.3f}, {overall[v].false_per_minute:.2f} false blinks/min over "
+            f"{overall[v].seconds / 60:.1f} min: {verdict} the target (recall >= {TARGET_RECALL:g}, "
+            f"<= {TARGET_FALSE_PER_MINUTE:g} false/min)"
+        )
     return "\n".join(lines) + "\n"

@@ -26,6 +26,8 @@ def use_kernels(module: str, compiled: bool | None, what: str) -> ModuleType | N
     ImportError where they cannot load), False refuses them, None uses them where they load."""
     kernels, why = load_kernels(module)
     if compiled and kernels is None:
-        raise ImportError(f"{what}'s compiled loops are unavailable ({why}); pip install numba, "
-                          "or set NUMBA_CACHE_DIR to a writable folder")
+        raise ImportError(
+            f"{what}'s compiled loops are unavailable ({why}); pip install numba, "
+            "or set NUMBA_CACHE_DIR to a writable folder"
+        )
     return kernels if compiled is None or compiled else None

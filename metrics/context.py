@@ -65,21 +65,27 @@ class FeatureProvider(ABC):
         return arrays["features"]
 
 
-FEATURES: Registry = Registry("feature", "features", {
-    "frames": "metrics.features:Frames",
-    "audio": "metrics.features:Audio",
-    "phones": "metrics.features:Phones",
-    "landmarks": "metrics.features:Landmarks",
-    "identity-embeddings": "metrics.features:IdentityEmbeddings",
-    "inception": "metrics.features:InceptionFeatures",
-    "pytorch-fid-inception": "metrics.features:PytorchFidInceptionFeatures",
-    "syncnet": "metrics.lse:SyncNetFeatures",
-    "i3d": "metrics.fvd:I3DFeatureWindows",
-    "head-pose": "metrics.motion.features:HeadPoseFeature",
-    "speech": "metrics.motion.features:Speech",
-    "mouth-openness": "metrics.motion.features:MouthOpenness",
-    "speech-envelope": "metrics.motion.features:SpeechEnvelope",
-}, base="metrics.context:FeatureProvider", hint="`metrics.context.FEATURES.names()` lists them")
+FEATURES: Registry = Registry(
+    "feature",
+    "features",
+    {
+        "frames": "metrics.features:Frames",
+        "audio": "metrics.features:Audio",
+        "phones": "metrics.features:Phones",
+        "landmarks": "metrics.features:Landmarks",
+        "identity-embeddings": "metrics.features:IdentityEmbeddings",
+        "inception": "metrics.features:InceptionFeatures",
+        "pytorch-fid-inception": "metrics.features:PytorchFidInceptionFeatures",
+        "syncnet": "metrics.lse:SyncNetFeatures",
+        "i3d": "metrics.fvd:I3DFeatureWindows",
+        "head-pose": "metrics.motion.features:HeadPoseFeature",
+        "speech": "metrics.motion.features:Speech",
+        "mouth-openness": "metrics.motion.features:MouthOpenness",
+        "speech-envelope": "metrics.motion.features:SpeechEnvelope",
+    },
+    base="metrics.context:FeatureProvider",
+    hint="`metrics.context.FEATURES.names()` lists them",
+)
 
 
 @dataclass

@@ -37,10 +37,19 @@ from scipy import ndimage as ndi
 from metrics.base import ClipValue, Metric
 from metrics.compiled import use_kernels
 from metrics.context import ClipContext
-from metrics.cpbd_conventions import (BETA, BLOCK, BT709_WEIGHTS, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION,
-                                     JNB_CONTRAST, JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN,
-                                     SHARP_BUCKETS)
-
+from metrics.cpbd_conventions import (
+    BETA,
+    BLOCK,
+    BT709_WEIGHTS,
+    CANNY_HIGH,
+    CANNY_LOW,
+    EDGE_BLOCK_FRACTION,
+    JNB_CONTRAST,
+    JNB_HIGH_CONTRAST_WIDTH,
+    JNB_LOW_CONTRAST_WIDTH,
+    MAX_MARGIN,
+    SHARP_BUCKETS,
+)
 
 
 def rgb_to_luma(frames: np.ndarray, compiled: bool | None = None) -> np.ndarray:
@@ -175,8 +184,12 @@ def octave_sobel_edges(gray: np.ndarray, compiled: bool | None = None) -> np.nda
     if integer_grey and kernels is not None:
         gradient = kernels.octave_gradient(np.ascontiguousarray(gray))
     elif integer_grey:
-        gradient = ndi.correlate1d(ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
-                                   [0.125, 0.25, 0.125], axis=1, mode="reflect")
+        gradient = ndi.correlate1d(
+            ndi.correlate1d(gray, [-1.0, 0.0, 1.0], axis=2, mode="reflect"),
+            [0.125, 0.25, 0.125],
+            axis=1,
+            mode="reflect",
+        )
     else:
         gradient = ndi.convolve(gray, kernel.T[None], mode="reflect")
     strength = np.square(gradient)
@@ -239,7 +252,8 @@ def marziliano_widths(gray: np.ndarray, edges: np.ndarray, compiled: bool | None
     if kernels is not None:
         chosen = (quantised == 0) | (np.abs(quantised) == 180)
         widths[f[chosen], r[chosen], c[chosen]] = kernels.walk_widths(
-            gray, f[chosen], r[chosen], c[chosen], quantised[chosen] == 0, MAX_MARGIN)
+            gray, f[chosen], r[chosen], c[chosen], quantised[chosen] == 0, MAX_MARGIN
+        )
         return widths
     step = np.diff(gray, axis=2)  # step[..., k] = I[k + 1] - I[k]
     for rising, chosen in ((True, quantised == 0), (False, np.abs(quantised) == 180)):
@@ -258,7 +272,7 @@ def marziliano_widths(gray: np.ndarray, edges: np.ndarray, compiled: bool | None
 
 
 def _p_blur(width: np.ndarray, jnb: np.ndarray) -> np.ndarray:
-    return 1 - np.exp(-np.abs(width / jnb) ** BETA)
+    return 1 - np.exp(-(np.abs(width / jnb) ** BETA))
 
 
 @lru_cache(maxsize=1)
@@ -266,12 +280,17 @@ def _sharp_table() -> np.ndarray:
     """(2, max width + 1) bool: is an edge of each integer width sharp, under JNB width 5 (row 0) and 3 (row 1)?
     Widths are integers up to 2 * MAX_MARGIN + 2, so the pooled decision is a lookup of the same numpy values."""
     width = np.arange(2 * MAX_MARGIN + 3, dtype=np.float64)
-    return np.stack([np.round(_p_blur(width, np.full_like(width, jnb)) * 100) < SHARP_BUCKETS
-                     for jnb in (JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH)])
+    return np.stack(
+        [
+            np.round(_p_blur(width, np.full_like(width, jnb)) * 100) < SHARP_BUCKETS
+            for jnb in (JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH)
+        ]
+    )
 
 
-def sharp_edge_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray,
-                      compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sharp_edge_counts(
+    gray: np.ndarray, canny: np.ndarray, widths: np.ndarray, compiled: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: (edges judged sharp, edges measured) over whole 64x64 edge blocks."""
     n, h, w = gray.shape
     kernels = _kernels(compiled)
@@ -312,11 +331,21 @@ class CPBD(Metric):
     name = "cpbd"
     # ground truth is not the sharpest video: a generated video sharper (or blurrier) than the real one is not better
     direction = "closest-to-ground-truth"
-    backend = "exact re-implementation of cpbd 1.0.7: numpy + numba loops on CPU (numpy alone without numba), torch on CUDA"
+    backend = (
+        "exact re-implementation of cpbd 1.0.7: numpy + numba loops on CPU (numpy alone without numba), torch on CUDA"
+    )
 
-    description = "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
-    default_params = {"color": "pil-L-luma", "block": BLOCK, "edge_block_fraction": EDGE_BLOCK_FRACTION,
-                      "beta": BETA, "sharp_buckets": "[0,64)", "reduction": "mean-over-frames"}
+    description = (
+        "Cumulative probability of blur detection (no-reference sharpness) of the generated frames, mean over frames"
+    )
+    default_params = {
+        "color": "pil-L-luma",
+        "block": BLOCK,
+        "edge_block_fraction": EDGE_BLOCK_FRACTION,
+        "beta": BETA,
+        "sharp_buckets": "[0,64)",
+        "reduction": "mean-over-frames",
+    }
     variants = {"cpbd-bt709": {"color": "skimage-rgb2gray-bt709-uint8"}}
     features = ("frames",)  # the generated frames only: no reference
 
@@ -341,14 +370,16 @@ class CPBD(Metric):
 CHUNK_FRAMES = 4  # small chunks stay in cache: faster than big batches on CPU
 
 
-def cpbd_video(frames: np.ndarray, workers: int | None = None, to_grey=rgb_to_luma,
-               compiled: bool | None = None) -> np.ndarray:
+def cpbd_video(
+    frames: np.ndarray, workers: int | None = None, to_grey=rgb_to_luma, compiled: bool | None = None
+) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB -> (T,) CPBD, chunks spread over threads (numpy, scipy and the
     compiled loops release the GIL). `compiled`: as cpbd_frames'."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
     workers = workers or min(len(chunks), os.cpu_count() or 1)
+
     def one(chunk):
         return cpbd_frames(to_grey(chunk), compiled)
 

@@ -127,8 +127,9 @@ def any_nonzero_angle(gray: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def walk_widths(gray: np.ndarray, frames: np.ndarray, rows: np.ndarray, cols: np.ndarray, rising: np.ndarray,
-                max_margin: int) -> np.ndarray:
+def walk_widths(
+    gray: np.ndarray, frames: np.ndarray, rows: np.ndarray, cols: np.ndarray, rising: np.ndarray, max_margin: int
+) -> np.ndarray:
     """Marziliano width at each listed edge pixel: same-signed horizontal steps ending at col - 2
     (leftwards) and starting at col + 1 (rightwards), each capped at `max_margin`, plus 2."""
     w = gray.shape[2]
@@ -200,8 +201,15 @@ def thin_edges(strength: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def block_counts(gray: np.ndarray, canny: np.ndarray, widths: np.ndarray, sharp: np.ndarray, block: int,
-                 min_edge_pixels: int, jnb_contrast: int) -> tuple:
+def block_counts(
+    gray: np.ndarray,
+    canny: np.ndarray,
+    widths: np.ndarray,
+    sharp: np.ndarray,
+    block: int,
+    min_edge_pixels: int,
+    jnb_contrast: int,
+) -> tuple:
     """Per frame (sharp edges, measured edges) over whole edge blocks. `sharp[k, width]` says whether
     an edge of that integer width is sharp under JNB width k (0: low contrast, 1: high contrast)."""
     n, h, w = gray.shape

@@ -12,8 +12,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from metrics.cpbd_conventions import (BETA, BLOCK, CANNY_HIGH, CANNY_LOW, EDGE_BLOCK_FRACTION, JNB_CONTRAST,
-                                     JNB_HIGH_CONTRAST_WIDTH, JNB_LOW_CONTRAST_WIDTH, MAX_MARGIN, SHARP_BUCKETS)
+from metrics.cpbd_conventions import (
+    BETA,
+    BLOCK,
+    CANNY_HIGH,
+    CANNY_LOW,
+    EDGE_BLOCK_FRACTION,
+    JNB_CONTRAST,
+    JNB_HIGH_CONTRAST_WIDTH,
+    JNB_LOW_CONTRAST_WIDTH,
+    MAX_MARGIN,
+    SHARP_BUCKETS,
+)
 
 
 def _gaussian_weights(sigma: float = 1.0, truncate: float = 4.0) -> np.ndarray:
@@ -80,7 +90,9 @@ def canny_edges_torch(gray: torch.Tensor) -> torch.Tensor:
     n21 = torch.where(rows, torch.where(same, at(-1, 0), at(1, 0)), at(0, -1))
     n12 = torch.where(same, at(1, 1), at(-1, 1))
     n22 = torch.where(same, at(-1, -1), at(1, -1))
-    keep = (m >= CANNY_LOW) & ((n12 * weight + n11 * (1.0 - weight)) <= m) & ((n22 * weight + n21 * (1.0 - weight)) <= m)
+    keep = (
+        (m >= CANNY_LOW) & ((n12 * weight + n11 * (1.0 - weight)) <= m) & ((n22 * weight + n21 * (1.0 - weight)) <= m)
+    )
     kept = torch.zeros_like(magnitude)
     kept[inner] = torch.where(keep, m, torch.zeros_like(m))
     low = kept > 0
@@ -171,7 +183,9 @@ def cpbd_frames_torch(gray: torch.Tensor) -> torch.Tensor:
     jnb = torch.where(contrast <= JNB_CONTRAST, JNB_LOW_CONTRAST_WIDTH, JNB_HIGH_CONTRAST_WIDTH).to(gray.dtype)
     wb = blocks(widths)
     measured = (wb != 0) & edge_block[:, :, None, :, None]
-    p_blur = 1 - torch.exp(-torch.abs(wb / jnb[:, :, None, :, None]) ** BETA)
+    p_blur = 1 - torch.exp(-(torch.abs(wb / jnb[:, :, None, :, None]) ** BETA))
     sharp = measured & (torch.round(p_blur * 100) < SHARP_BUCKETS)
     total = measured.sum(dim=(1, 2, 3, 4)).to(torch.float64)
-    return torch.where(total > 0, sharp.sum(dim=(1, 2, 3, 4)).to(torch.float64) / total.clamp(min=1), torch.zeros_like(total))
+    return torch.where(
+        total > 0, sharp.sum(dim=(1, 2, 3, 4)).to(torch.float64) / total.clamp(min=1), torch.zeros_like(total)
+    )

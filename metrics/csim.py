@@ -38,13 +38,23 @@ class CSIM(LandmarkMetric):
     direction = "higher"
     backend = "arcface iresnet100 (user weights: arcface/backbone.pth); alignment from landmarks: mediapipe (default)"
     description = "Identity similarity: cosine similarity of ArcFace embeddings, identity image vs each generated frame"
-    default_params = {**LANDMARK_DEFAULTS, "network": "arcface", "alignment": ALIGNED,
-                      "reduction": "mean over all frames of the protocol (pooled)"}
+    default_params = {
+        **LANDMARK_DEFAULTS,
+        "network": "arcface",
+        "alignment": ALIGNED,
+        "reduction": "mean over all frames of the protocol (pooled)",
+    }
     variants = {"csim-unaligned": {"alignment": UNALIGNED}}
-    features = ByParam("alignment", {ALIGNED: ("landmarks", "identity-embeddings"),
-                                     UNALIGNED: ("frames", "identity-embeddings")})
-    aggregation = Pooled(ratios={"value": ("similarity_sum", "frames"),
-                                 "reference_value": ("reference_similarity_sum", "reference_frames")}, primary="value")
+    features = ByParam(
+        "alignment", {ALIGNED: ("landmarks", "identity-embeddings"), UNALIGNED: ("frames", "identity-embeddings")}
+    )
+    aggregation = Pooled(
+        ratios={
+            "value": ("similarity_sum", "frames"),
+            "reference_value": ("reference_similarity_sum", "reference_frames"),
+        },
+        primary="value",
+    )
     channels = Channels(value=True, pooled=aggregation.counts())
 
     def embedder(self):
@@ -57,8 +67,11 @@ class CSIM(LandmarkMetric):
         try:
             get_embedder(params["network"], settings.device, settings.weights_dir)
         except BenchError as exc:  # unlike ACD, CSIM has no file-free embedder to fall back on
-            raise BenchError(exc.message, hint=f"get {ARCFACE_R100.filename} from {ARCFACE_R100.source} (licence: "
-                                               f"{ARCFACE_R100.licence}) and put it there") from None
+            raise BenchError(
+                exc.message,
+                hint=f"get {ARCFACE_R100.filename} from {ARCFACE_R100.source} (licence: "
+                f"{ARCFACE_R100.licence}) and put it there",
+            ) from None
 
     @classmethod
     def backend_for(cls, settings, params) -> str:
@@ -74,8 +87,13 @@ class CSIM(LandmarkMetric):
             return ctx.feature("identity-embeddings", which, embedder=self.params["network"], alignment=UNALIGNED)
         track = ctx.feature("landmarks", which, backend=self.params["landmarks"])
         require_coverage(track.found, self.params["min_face_coverage"], f"{self.variant} ({which})")
-        return ctx.feature("identity-embeddings", which, embedder=self.params["network"],
-                           landmarks=self.params["landmarks"], alignment=self.params["alignment"])
+        return ctx.feature(
+            "identity-embeddings",
+            which,
+            embedder=self.params["network"],
+            landmarks=self.params["landmarks"],
+            alignment=self.params["alignment"],
+        )
 
     def _identity(self, ctx: ClipContext) -> np.ndarray:
         identity = ctx.clip.load_identity()[None]
@@ -90,6 +108,10 @@ class CSIM(LandmarkMetric):
         anchor = self._identity(ctx)
         generated = cosine_similarities(self._embeddings(ctx, "generated"), anchor)
         reference = cosine_similarities(self._embeddings(ctx, "reference"), anchor)
-        pooled = {"similarity_sum": float(generated.sum()), "frames": int(generated.size),
-                  "reference_similarity_sum": float(reference.sum()), "reference_frames": int(reference.size)}
+        pooled = {
+            "similarity_sum": float(generated.sum()),
+            "frames": int(generated.size),
+            "reference_similarity_sum": float(reference.sum()),
+            "reference_frames": int(reference.size),
+        }
         return ClipValue(float(generated.mean()) if generated.size else None, pooled=pooled)

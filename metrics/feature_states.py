@@ -58,10 +58,22 @@ class FrechetState:
     aggregation = "Frechet distance of pooled float64 feature sums"
     consumes_artifacts = True  # built from the per-clip Inception features stored beside the run
 
-    def __init__(self, min_frames: int, dim: int = FEATURE_DIM, what: str = "FID", samples: str = "frames",
-                 small_set_hint: str = "; use KID for small sets"):
+    def __init__(
+        self,
+        min_frames: int,
+        dim: int = FEATURE_DIM,
+        what: str = "FID",
+        samples: str = "frames",
+        small_set_hint: str = "; use KID for small sets",
+    ):
         """`samples` names what a feature row is (frames for FID, clips of frames for FVD)."""
-        self.min_frames, self.dim, self.what, self.samples, self.small_set_hint = min_frames, dim, what, samples, small_set_hint
+        self.min_frames, self.dim, self.what, self.samples, self.small_set_hint = (
+            min_frames,
+            dim,
+            what,
+            samples,
+            small_set_hint,
+        )
         self.generated, self.reference = GaussianSums.empty(dim), GaussianSums.empty(dim)
 
     def add(self, value, pooled=None, artifacts=None) -> None:
@@ -78,15 +90,20 @@ class FrechetState:
         n_gen, n_ref, samples = self.generated.n, self.reference.n, self.samples
         result = {"n": None, f"{samples}_generated": n_gen, f"{samples}_reference": n_ref, "ci95": None}
         if min(n_gen, n_ref) < self.min_frames:
-            return {**result, "value": None,
-                    "error": f"{self.what} needs at least {self.min_frames} {samples} per side, got {n_gen} generated and "
-                             f"{n_ref} ground-truth{self.small_set_hint}"}
+            return {
+                **result,
+                "value": None,
+                "error": f"{self.what} needs at least {self.min_frames} {samples} per side, got {n_gen} generated and "
+                f"{n_ref} ground-truth{self.small_set_hint}",
+            }
         value = frechet_distance(*self.generated.mean_cov(), *self.reference.mean_cov())
         if -1e-3 < value < 0:  # a squared distance: a small negative is the sqrtm's floating-point noise
             value = 0.0  # (identical rank-deficient sets give about -1e-5)
         if min(n_gen, n_ref) < self.dim:
-            result["note"] = (f"fewer than {self.dim} {samples}: covariances are rank-deficient and {self.what} is "
-                              f"biased upward; compare {self.what} only at equal {samples} counts")
+            result["note"] = (
+                f"fewer than {self.dim} {samples}: covariances are rank-deficient and {self.what} is "
+                f"biased upward; compare {self.what} only at equal {samples} counts"
+            )
         return {**result, "value": value}
 
 
@@ -95,8 +112,9 @@ def polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
     d = x.shape[1]
     kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
     m, n = len(x), len(y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    )
 
 
 class KernelState:
@@ -128,8 +146,13 @@ class KernelState:
         if not self.generated:
             return {"value": None, "n": None, "ci95": None}
         rng = np.random.default_rng(self.seed)
-        order = sorted(range(len(self.generated)), key=lambda i: (hashlib.sha256(self.generated[i].tobytes()).digest(),
-                                                                  hashlib.sha256(self.reference[i].tobytes()).digest()))
+        order = sorted(
+            range(len(self.generated)),
+            key=lambda i: (
+                hashlib.sha256(self.generated[i].tobytes()).digest(),
+                hashlib.sha256(self.reference[i].tobytes()).digest(),
+            ),
+        )
         gen = np.concatenate([self.generated[i] for i in order])
         ref = np.concatenate([self.reference[i] for i in order])
         gen = gen[rng.permutation(len(gen))[: self.cap]]
@@ -137,7 +160,20 @@ class KernelState:
         size = min(self.subset_size, len(gen), len(ref))
         if size < 2:
             return {"value": None, "n": None, "ci95": None, "error": "KID needs at least 2 frames per side"}
-        values = np.array([polynomial_mmd(gen[rng.choice(len(gen), size, replace=False)],
-                                          ref[rng.choice(len(ref), size, replace=False)]) for _ in range(self.subsets)])
-        return {"value": float(values.mean()), "std": float(values.std()), "n": None, "ci95": None,
-                "frames_generated": int(len(gen)), "frames_reference": int(len(ref)), "subset_size": int(size)}
+        values = np.array(
+            [
+                polynomial_mmd(
+                    gen[rng.choice(len(gen), size, replace=False)], ref[rng.choice(len(ref), size, replace=False)]
+                )
+                for _ in range(self.subsets)
+            ]
+        )
+        return {
+            "value": float(values.mean()),
+            "std": float(values.std()),
+            "n": None,
+            "ci95": None,
+            "frames_generated": int(len(gen)),
+            "frames_reference": int(len(ref)),
+            "subset_size": int(size),
+        }

@@ -73,16 +73,18 @@ class IdentityEmbeddings(FeatureProvider):
 
     name = "identity-embeddings"
 
-    def compute(self, ctx: ClipContext, which: str, embedder: str, landmarks: str | None = None,
-                alignment: str | None = None) -> np.ndarray:
+    def compute(
+        self, ctx: ClipContext, which: str, embedder: str, landmarks: str | None = None, alignment: str | None = None
+    ) -> np.ndarray:
         network, frames = self._embedder(ctx, embedder), ctx.feature("frames", which)
         if landmarks is None:
             return network.embed_whole(frames)
         track = ctx.feature("landmarks", which, backend=landmarks)
         return network.embed(frames, track.points, track.found)
 
-    def reference_cache(self, ctx: ClipContext, embedder: str, landmarks: str | None = None,
-                        alignment: str | None = None) -> tuple[str, dict]:
+    def reference_cache(
+        self, ctx: ClipContext, embedder: str, landmarks: str | None = None, alignment: str | None = None
+    ) -> tuple[str, dict]:
         key: dict[str, Any] = dict(self._embedder(ctx, embedder).cache_key())
         if alignment is not None:
             key["alignment"] = alignment

@@ -11,7 +11,6 @@ Each clip's features are stored beside the run, so an interrupted run resumes ex
 from __future__ import annotations
 
 
-
 from benchmark.perception.inception import FEATURE_DIM
 from benchmark.perception.registry import get_network
 from metrics.aggregation import ByParam, Frechet, KernelMMD, Param
@@ -20,8 +19,11 @@ from metrics.context import ClipContext
 from metrics.feature_states import FrechetState, GaussianSums, KernelState, frechet_distance, polynomial_mmd  # noqa: F401
 
 PYTORCH_FID = "pytorch-fid's InceptionV3 module (needs torchvision)"
-INCEPTION_PARAMS = {"features": "inception-v3-2015-12-05-pool3-2048", "input": "RGB [0,1] -> bilinear 299 "
-                    "(align_corners=False) -> [-1,1]", "frames": "all generated vs all ground-truth"}
+INCEPTION_PARAMS = {
+    "features": "inception-v3-2015-12-05-pool3-2048",
+    "input": "RGB [0,1] -> bilinear 299 (align_corners=False) -> [-1,1]",
+    "frames": "all generated vs all ground-truth",
+}
 
 
 class _InceptionMetric(Metric):
@@ -51,30 +53,44 @@ class _InceptionMetric(Metric):
         return cls.inception_for(settings, params).version()
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        generated = ctx.feature(self.feature_name(), "generated")  # on the context's settings (the same as this metric's)
+        generated = ctx.feature(
+            self.feature_name(), "generated"
+        )  # on the context's settings (the same as this metric's)
         reference = ctx.feature(self.feature_name(), "reference")
-        return ClipValue(None, artifacts={"generated": generated, "reference": reference},
-                         extras={"frames": len(generated)})
+        return ClipValue(
+            None, artifacts={"generated": generated, "reference": reference}, extras={"frames": len(generated)}
+        )
 
 
 class FID(_InceptionMetric):
     name = "fid"
     direction = "lower"
     description = "Frechet Inception distance, all generated vs all ground-truth frames of the protocol"
-    default_params = {**INCEPTION_PARAMS, "accumulate": "float64 sums", "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)",
-                      "min_frames": 100}
+    default_params = {
+        **INCEPTION_PARAMS,
+        "accumulate": "float64 sums",
+        "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)",
+        "min_frames": 100,
+    }
     # the same network through pytorch-fid's own module, where it imports: a second implementation
     variants = {"fid-pytorch-fid": {"implementation": PYTORCH_FID}}
-    aggregation = Frechet(min_samples=Param("min_frames"), dim=FEATURE_DIM, what="FID", samples="frames",
-                          small_set_hint="; use KID for small sets")
+    aggregation = Frechet(
+        min_samples=Param("min_frames"),
+        dim=FEATURE_DIM,
+        what="FID",
+        samples="frames",
+        small_set_hint="; use KID for small sets",
+    )
 
     @classmethod
     def too_few(cls, variant, params, frame_counts: list[int]) -> str | None:
         frames = sum(frame_counts)  # generated and ground truth have the clip's frame count each
         if frames < params["min_frames"]:
             clips = f"{len(frame_counts)} clip{'s' if len(frame_counts) != 1 else ''}"
-            return (f"{variant} needs at least {params['min_frames']} frames per side and this run's "
-                    f"{clips} {'has' if len(frame_counts) == 1 else 'have'} {frames}; use kid for small sets, or more clips")
+            return (
+                f"{variant} needs at least {params['min_frames']} frames per side and this run's "
+                f"{clips} {'has' if len(frame_counts) == 1 else 'have'} {frames}; use kid for small sets, or more clips"
+            )
         return None
 
 
@@ -82,10 +98,17 @@ class KID(_InceptionMetric):
     name = "kid"
     direction = "lower"
     description = "Kernel Inception distance (unbiased MMD^2, cubic polynomial kernel), for small sets"
-    default_params = {**INCEPTION_PARAMS, "kernel": "(x.y/d+1)^3", "subsets": 100, "subset_size": 1000,
-                      "max_frames": 20000, "seed": 0}
-    aggregation = KernelMMD(subsets=Param("subsets"), subset_size=Param("subset_size"), cap=Param("max_frames"),
-                            seed=Param("seed"))
+    default_params = {
+        **INCEPTION_PARAMS,
+        "kernel": "(x.y/d+1)^3",
+        "subsets": 100,
+        "subset_size": 1000,
+        "max_frames": 20000,
+        "seed": 0,
+    }
+    aggregation = KernelMMD(
+        subsets=Param("subsets"), subset_size=Param("subset_size"), cap=Param("max_frames"), seed=Param("seed")
+    )
 
     @classmethod
     def too_few(cls, variant, params, frame_counts: list[int]) -> str | None:

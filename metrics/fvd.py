@@ -49,17 +49,29 @@ class I3DFeatureWindows(FeatureProvider):
     name = "i3d"
     batch_windows = 4
 
-    def compute(self, ctx: ClipContext, which: str, network: str, clip_frames: int, frame_stride: int, start: int,
-                windows: str, **recorded: Any) -> np.ndarray:
+    def compute(
+        self,
+        ctx: ClipContext,
+        which: str,
+        network: str,
+        clip_frames: int,
+        frame_stride: int,
+        start: int,
+        windows: str,
+        **recorded: Any,
+    ) -> np.ndarray:
         frames, i3d = ctx.feature("frames", which), self._network(ctx, network)
         starts = window_starts(len(frames), clip_frames, frame_stride, start, windows)
         if not starts:
-            raise ClipError("metric", f"i3d: the clip has {len(frames)} frames, a window needs "
-                                      f"{(clip_frames - 1) * frame_stride + 1} from frame {start}")
+            raise ClipError(
+                "metric",
+                f"i3d: the clip has {len(frames)} frames, a window needs "
+                f"{(clip_frames - 1) * frame_stride + 1} from frame {start}",
+            )
         index = np.asarray(starts)[:, None] + np.arange(clip_frames) * frame_stride
         out = []
         for k in range(0, len(index), self.batch_windows):
-            out.append(i3d.features(torch.from_numpy(np.ascontiguousarray(frames[index[k:k + self.batch_windows]]))))
+            out.append(i3d.features(torch.from_numpy(np.ascontiguousarray(frames[index[k : k + self.batch_windows]]))))
         return torch.cat(out).numpy()
 
     def reference_cache(self, ctx: ClipContext, network: str, **params: Any) -> tuple[str, dict]:
@@ -76,17 +88,29 @@ class FVD(Metric):
     direction = "lower"
     backend = "I3D: i3d_torchscript.pt (StyleGAN-V) | rgb_imagenet.pt (pytorch-i3d); user weights in i3d/"
     description = "Frechet video distance on I3D features of 16-frame windows, generated vs ground truth, pooled"
-    default_params = {"network": "i3d-torchscript", "features": "400 logits (return_features=True)",
-                      "clip_frames": 16, "frame_stride": 1, "start": 0, "windows": "first",
-                      "resize": "shorter side to 224, bilinear (align_corners=False), centre crop 224",
-                      "input_range": "[-1, 1]", "region": "the protocol's frames (face-aligned crops for prepared corpora)",
-                      "accumulate": "float64 sums", "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)", "min_windows": 10}
-    variants = {"fvd-windows": {"windows": "non-overlapping"},
-                "fvd-pytorch-i3d": {"network": "pytorch-i3d", "features": "400 logits averaged over time"}}
+    default_params = {
+        "network": "i3d-torchscript",
+        "features": "400 logits (return_features=True)",
+        "clip_frames": 16,
+        "frame_stride": 1,
+        "start": 0,
+        "windows": "first",
+        "resize": "shorter side to 224, bilinear (align_corners=False), centre crop 224",
+        "input_range": "[-1, 1]",
+        "region": "the protocol's frames (face-aligned crops for prepared corpora)",
+        "accumulate": "float64 sums",
+        "sqrtm": "eigh of sqrt(S1) S2 sqrt(S1)",
+        "min_windows": 10,
+    }
+    variants = {
+        "fvd-windows": {"windows": "non-overlapping"},
+        "fvd-pytorch-i3d": {"network": "pytorch-i3d", "features": "400 logits averaged over time"},
+    }
     features = ("i3d",)
     channels = Channels(value=False, artifacts=("generated", "reference"))  # features of every window, pooled
-    aggregation = Frechet(min_samples=Param("min_windows"), dim=FEATURE_DIM, what="FVD", samples="windows",
-                          small_set_hint="")
+    aggregation = Frechet(
+        min_samples=Param("min_windows"), dim=FEATURE_DIM, what="FVD", samples="windows", small_set_hint=""
+    )
 
     def i3d(self):
         return self.i3d_for(self.settings, self.params)
@@ -109,10 +133,12 @@ class FVD(Metric):
             n = len(ctx.feature("frames", which))
             if not window_starts(n, p["clip_frames"], p["frame_stride"], p["start"], p["windows"]):
                 span = (p["clip_frames"] - 1) * p["frame_stride"] + 1
-                raise ClipError("metric", f"{self.variant}: the clip has {n} frames, a window needs {span} "
-                                          f"from frame {p['start']}")
+                raise ClipError(
+                    "metric", f"{self.variant}: the clip has {n} frames, a window needs {span} from frame {p['start']}"
+                )
         window_params = {k: p[k] for k in WINDOW_PARAMS}
         generated = ctx.feature("i3d", "generated", **window_params)
         reference = ctx.feature("i3d", "reference", **window_params)
-        return ClipValue(None, artifacts={"generated": generated, "reference": reference},
-                         extras={"windows": len(generated)})
+        return ClipValue(
+            None, artifacts={"generated": generated, "reference": reference}, extras={"windows": len(generated)}
+        )

@@ -14,8 +14,9 @@ from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS, LandmarkMetric
 
 
-def landmark_distance(generated: np.ndarray, reference: np.ndarray, centered: bool, distance: str,
-                      reduce_points: str) -> np.ndarray:
+def landmark_distance(
+    generated: np.ndarray, reference: np.ndarray, centered: bool, distance: str, reduce_points: str
+) -> np.ndarray:
     """(T, P, 2) x 2 -> (T,) per-frame distance under the chosen convention."""
     g, r = generated.astype(np.float64), reference.astype(np.float64)
     if centered:
@@ -33,8 +34,13 @@ class LMD(LandmarkMetric):
     direction = "lower"
     unit = "px"
     description = "Mouth landmark distance (iBUG 48-67), Euclidean, mean over points and frames, pixels"
-    default_params = {**LANDMARK_DEFAULTS, "points": "mouth-48-67", "distance": "euclidean",
-                      "reduce_points": "mean", "centered": False}
+    default_params = {
+        **LANDMARK_DEFAULTS,
+        "points": "mouth-48-67",
+        "distance": "euclidean",
+        "reduce_points": "mean",
+        "centered": False,
+    }
     variants = {
         "lmd-centered": {"centered": True},  # ATVGnet, RAD-NeRF family: each frame's mouth minus its mean
         "lmd-sum": {"reduce_points": "sum"},  # ATVGnet's script: sum over the 20 points
@@ -47,8 +53,18 @@ class LMD(LandmarkMetric):
         ref = ctx.feature("landmarks", "reference", backend=backend)
         both = gen.found & ref.found
         require_coverage(both, self.params["min_face_coverage"], self.variant)
-        per_frame = landmark_distance(gen.points[both][:, MOUTH], ref.points[both][:, MOUTH], self.params["centered"],
-                                      self.params["distance"], self.params["reduce_points"])
-        return ClipValue(float(per_frame.mean()), extras={
-            "frames_scored": int(both.sum()), "frames_without_face_generated": int((~gen.found).sum()),
-            "frames_without_face_reference": int((~ref.found).sum())})
+        per_frame = landmark_distance(
+            gen.points[both][:, MOUTH],
+            ref.points[both][:, MOUTH],
+            self.params["centered"],
+            self.params["distance"],
+            self.params["reduce_points"],
+        )
+        return ClipValue(
+            float(per_frame.mean()),
+            extras={
+                "frames_scored": int(both.sum()),
+                "frames_without_face_generated": int((~gen.found).sum()),
+                "frames_without_face_reference": int((~ref.found).sum()),
+            },
+        )

@@ -22,9 +22,16 @@ class LPIPS(Metric):
     name = "lpips"
     direction = "lower"
     backend = "lpips v0.1 heads (lpips package) on a torchvision backbone (user weights: torchvision/*.pth)"
-    description = "Learned perceptual image patch similarity (v0.1) per frame against the ground truth, mean over frames"
-    default_params = {"net": "alex", "version": "0.1", "input_range": "[-1, 1] (x / 127.5 - 1)",
-                      "resolution": "the protocol's frames, no resize", "reduction": "mean over frames, then clips"}
+    description = (
+        "Learned perceptual image patch similarity (v0.1) per frame against the ground truth, mean over frames"
+    )
+    default_params = {
+        "net": "alex",
+        "version": "0.1",
+        "input_range": "[-1, 1] (x / 127.5 - 1)",
+        "resolution": "the protocol's frames, no resize",
+        "reduction": "mean over frames, then clips",
+    }
     variants = {"lpips-vgg": {"net": "vgg"}}
     features = ("frames",)
 
@@ -44,7 +51,11 @@ class LPIPS(Metric):
 
     @torch.inference_mode()
     def score_clip(self, ctx: ClipContext) -> ClipValue:
-        net, generated, reference = self.network(), ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
+        net, generated, reference = (
+            self.network(),
+            ctx.feature("frames", "generated"),
+            ctx.feature("frames", "reference"),
+        )
         values = []
         for part in frame_chunks(len(generated), self.chunk_frames):
             a = frames_to_tensor(generated[part], self.device, torch.float32) / 127.5 - 1.0

@@ -44,10 +44,15 @@ SYNCNET_PYTHON: dict = {
     "face_box": "S3FD-like box from the landmark backend's iBUG-68 points (replaces S3FD, whose weights are not here)",
     "scene_detection": "none: a clip is one shot",
     "crop": "box centre and half-size median-filtered over 13 frames, crop_scale 0.4, pad 110, cv2 bilinear 224, BGR",
-    "crop_scale": 0.4, "smooth_kernel": 13,
+    "crop_scale": 0.4,
+    "smooth_kernel": 13,
     "mfcc": "python_speech_features defaults (13 coeffs, 100 Hz) on 16 kHz 16-bit-scale samples of the track's span",
-    "min_track": 100, "num_failed_det": 25, "track_iou": 0.5, "min_face_size": 100,
-    "batch_size": 20, "tracks": "mean over the kept face tracks",
+    "min_track": 100,
+    "num_failed_det": 25,
+    "track_iou": 0.5,
+    "min_face_size": 100,
+    "batch_size": 20,
+    "tracks": "mean over the kept face tracks",
     "codec_round_trip": "none (the pipeline's XVID/JPEG re-encoding is not applied)",
 }
 
@@ -57,8 +62,13 @@ def offset_distances(lip: torch.Tensor, audio: torch.Tensor, vshift: int = VSHIF
     (audio zero-padded at both ends, as syncnet_python's calc_pdist)."""
     padded = F.pad(audio, (0, 0, vshift, vshift))
     windows = torch.stack([padded[i : i + 2 * vshift + 1] for i in range(len(lip))])  # (N, 2v+1, D)
-    return F.pairwise_distance(lip[:, None, :].expand_as(windows).reshape(-1, lip.shape[1]),
-                               windows.reshape(-1, lip.shape[1])).view(len(lip), -1).mean(0)
+    return (
+        F.pairwise_distance(
+            lip[:, None, :].expand_as(windows).reshape(-1, lip.shape[1]), windows.reshape(-1, lip.shape[1])
+        )
+        .view(len(lip), -1)
+        .mean(0)
+    )
 
 
 def sync_scores(mdist: torch.Tensor, vshift: int = VSHIFT) -> dict:
@@ -84,8 +94,10 @@ def syncnet_crops(frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> 
         mx, my = (x0 + x1) / 2, (y0 + y1) / 2
         pad = int(bs * (1 + 2 * CROP_MARGIN))
         padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), constant_values=PAD_VALUE)
-        crop = padded[int(my + pad - bs): int(my + pad + bs * (1 + 2 * CROP_MARGIN)),
-                      int(mx + pad - bs * (1 + CROP_MARGIN)): int(mx + pad + bs * (1 + CROP_MARGIN))]
+        crop = padded[
+            int(my + pad - bs) : int(my + pad + bs * (1 + 2 * CROP_MARGIN)),
+            int(mx + pad - bs * (1 + CROP_MARGIN)) : int(mx + pad + bs * (1 + CROP_MARGIN)),
+        ]
         crops[t] = np.asarray(Image.fromarray(crop).resize((224, 224), Image.BILINEAR))[..., ::-1]
     return crops
 
@@ -116,20 +128,35 @@ class SyncNetFeatures(FeatureProvider):
     name = "syncnet"
 
     @torch.no_grad()
-    def compute(self, ctx: ClipContext, which: str, landmarks: str, pipeline: str | None = None,
-                **tracker: Any) -> SyncWindows:
+    def compute(
+        self, ctx: ClipContext, which: str, landmarks: str, pipeline: str | None = None, **tracker: Any
+    ) -> SyncWindows:
         model = get_network("syncnet", ctx.settings.device, ctx.settings.weights_dir).model
         frames, track = ctx.feature("frames", which), ctx.feature("landmarks", which, backend=landmarks)
         samples = int16_audio_16k(ctx.feature("audio"), ctx.clip.sample_rate)  # what SyncNet was trained on
         if pipeline == "syncnet_python":
             return self._syncnet_python(model, frames, track, samples, ctx.settings.device, **tracker)
         crops = syncnet_crops(frames, track.points, track.found)
-        lips, audio = track_features(model, crops, samples, ctx.settings.device)  # the pipeline's windows, batches of 20
+        lips, audio = track_features(
+            model, crops, samples, ctx.settings.device
+        )  # the pipeline's windows, batches of 20
         return SyncWindows([SyncTrack(lips, audio, (0, len(frames) - 1))], [], len(frames))
 
     @staticmethod
-    def _syncnet_python(model, frames, track, samples, device, min_track, num_failed_det, track_iou, min_face_size,
-                        crop_scale, smooth_kernel, batch_size) -> SyncWindows:
+    def _syncnet_python(
+        model,
+        frames,
+        track,
+        samples,
+        device,
+        min_track,
+        num_failed_det,
+        track_iou,
+        min_face_size,
+        crop_scale,
+        smooth_kernel,
+        batch_size,
+    ) -> SyncWindows:
         from metrics import lse_syncnet_python as sp
 
         boxes = np.full((len(track.points), 4), np.nan)
@@ -144,13 +171,26 @@ class SyncNetFeatures(FeatureProvider):
         return SyncWindows(tracks, dropped, len(boxes))
 
 
-TRACKER_PARAMS = ("min_track", "num_failed_det", "track_iou", "min_face_size", "crop_scale", "smooth_kernel", "batch_size")
+TRACKER_PARAMS = (
+    "min_track",
+    "num_failed_det",
+    "track_iou",
+    "min_face_size",
+    "crop_scale",
+    "smooth_kernel",
+    "batch_size",
+)
 
 
 class _LSE(Metric):
-    default_params = {**LANDMARK_DEFAULTS, "vshift_frames": VSHIFT, "window_frames": WINDOW_FRAMES,
-                      "mfcc": "python_speech_features 13 coeffs 100 Hz on 16 kHz 16-bit-scale samples",
-                      "windows": "min(frames, samples // 640) - 5", "crop": "landmark box, margin 0.4, 224 BGR"}
+    default_params = {
+        **LANDMARK_DEFAULTS,
+        "vshift_frames": VSHIFT,
+        "window_frames": WINDOW_FRAMES,
+        "mfcc": "python_speech_features 13 coeffs 100 Hz on 16 kHz 16-bit-scale samples",
+        "windows": "min(frames, samples // 640) - 5",
+        "crop": "landmark box, margin 0.4, 224 BGR",
+    }
     backend = "SyncNet syncnet_v2.model (user-supplied)"
     features = ("landmarks", "audio", "syncnet")
 
@@ -179,7 +219,9 @@ class _LSE(Metric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         scores = self._scores(ctx)
-        return ClipValue(scores[self.score_key], extras={k: v for k, v in scores.items() if k not in ("lse_c", "lse_d")})
+        return ClipValue(
+            scores[self.score_key], extras={k: v for k, v in scores.items() if k not in ("lse_c", "lse_d")}
+        )
 
     def feature_params(self) -> dict:
         """What this convention's SyncNet features depend on (lse-c and lse-d of one convention share them)."""
@@ -196,24 +238,34 @@ class _LSE(Metric):
             return sync_scores(offset_distances(face.lips, face.audio))
         if not windows.tracks:
             why = "; ".join(windows.dropped) or "no face was found in any frame"
-            raise ClipError("metric", f"{self.variant}: syncnet_python's face tracker keeps no track of this "
-                                      f"{windows.n_frames}-frame clip ({why}), so the pipeline would score nothing; "
-                                      f"{self.name} scores short clips (pre-aligned crops, no min_track)")
+            raise ClipError(
+                "metric",
+                f"{self.variant}: syncnet_python's face tracker keeps no track of this "
+                f"{windows.n_frames}-frame clip ({why}), so the pipeline would score nothing; "
+                f"{self.name} scores short clips (pre-aligned crops, no min_track)",
+            )
         vshift, per_track = self.params["vshift_frames"], []
         for face in windows.tracks:
             scores = sync_scores(offset_distances(face.lips, face.audio, vshift), vshift)
             per_track.append({**scores, "frames": list(face.frames), "windows": len(face.lips)})
-        return {"lse_c": float(np.mean([t["lse_c"] for t in per_track])),
-                "lse_d": float(np.mean([t["lse_d"] for t in per_track])),
-                "av_offset": per_track[0]["av_offset"], "tracks": per_track, "dropped_tracks": windows.dropped}
+        return {
+            "lse_c": float(np.mean([t["lse_c"] for t in per_track])),
+            "lse_d": float(np.mean([t["lse_d"] for t in per_track])),
+            "av_offset": per_track[0]["av_offset"],
+            "tracks": per_track,
+            "dropped_tracks": windows.dropped,
+        }
 
 
 def require_25_fps(ctx: ClipContext, variant: str) -> None:
     """SyncNet pairs 5 frames with 20 MFCC steps (0.2 s) only at 25 fps: other rates are refused, not mis-scored."""
     for what, fps in (("generated video", ctx.generated.fps), ("clip", ctx.clip.fps)):
         if abs(float(fps) - SYNCNET_FPS) > 1e-6:
-            raise ClipError("metric", f"{variant}: the {what} of {ctx.clip.id} is {float(fps):g} fps, SyncNet needs 25; "
-                                      "convert it first (ffmpeg -i in.mp4 -r 25 out.mp4) or use a 25 fps protocol")
+            raise ClipError(
+                "metric",
+                f"{variant}: the {what} of {ctx.clip.id} is {float(fps):g} fps, SyncNet needs 25; "
+                "convert it first (ffmpeg -i in.mp4 -r 25 out.mp4) or use a 25 fps protocol",
+            )
 
 
 class LSEC(_LSE):

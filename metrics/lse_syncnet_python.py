@@ -51,8 +51,13 @@ def box_iou(a, b) -> float:
     return inter / float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def track_faces(boxes: np.ndarray, min_track: int = 100, num_failed_det: int = 25, iou_threshold: float = 0.5,
-                min_face_size: float = 100) -> tuple[list[FaceTrack], list[str]]:
+def track_faces(
+    boxes: np.ndarray,
+    min_track: int = 100,
+    num_failed_det: int = 25,
+    iou_threshold: float = 0.5,
+    min_face_size: float = 100,
+) -> tuple[list[FaceTrack], list[str]]:
     """(T, 4) per-frame face boxes (NaN rows: no face) -> (kept tracks, why each other track was dropped).
 
     The pipeline's greedy tracker, for one face per frame (what the landmark backends give): a track
@@ -73,14 +78,18 @@ def track_faces(boxes: np.ndarray, min_track: int = 100, num_failed_det: int = 2
         frames = np.array(members)
         span = f"frames {frames[0]}-{frames[-1]}"
         if len(members) <= min_track:
-            dropped.append(f"its face track over {span} has {len(members)} detections, not more than min_track={min_track}")
+            dropped.append(
+                f"its face track over {span} has {len(members)} detections, not more than min_track={min_track}"
+            )
             continue
         every = np.arange(frames[0], frames[-1] + 1)
         filled = np.stack([np.interp(every, frames, boxes[frames, j]) for j in range(4)], axis=1)
         side = max(np.mean(filled[:, 2] - filled[:, 0]), np.mean(filled[:, 3] - filled[:, 1]))
         if side <= min_face_size:
-            dropped.append(f"its face track over {span} has a mean box side of {side:.0f} px, not above "
-                           f"min_face_size={min_face_size:g}")
+            dropped.append(
+                f"its face track over {span} has a mean box side of {side:.0f} px, not above "
+                f"min_face_size={min_face_size:g}"
+            )
             continue
         tracks.append(FaceTrack(every, filled))
     return tracks, dropped
@@ -106,11 +115,17 @@ def crop_track(frames_rgb: np.ndarray, track: FaceTrack, crop_scale: float = 0.4
     for i, frame in enumerate(track.frames):
         bs = ss[i]
         pad = int(bs * (1 + 2 * crop_scale))
-        image = np.pad(np.ascontiguousarray(frames_rgb[frame][..., ::-1]), ((pad, pad), (pad, pad), (0, 0)),
-                       mode="constant", constant_values=PAD_VALUE)
+        image = np.pad(
+            np.ascontiguousarray(frames_rgb[frame][..., ::-1]),
+            ((pad, pad), (pad, pad), (0, 0)),
+            mode="constant",
+            constant_values=PAD_VALUE,
+        )
         my, mx = ys[i] + pad, xs[i] + pad
-        face = image[int(my - bs):int(my + bs * (1 + 2 * crop_scale)),
-                     int(mx - bs * (1 + crop_scale)):int(mx + bs * (1 + crop_scale))]
+        face = image[
+            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
+            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
+        ]
         if face.size == 0:
             raise ClipError("metric", f"syncnet_python crop of frame {frame} is empty (box half-size {bs:.1f} px)")
         out[i] = cv2.resize(face, (224, 224))  # INTER_LINEAR, as the pipeline
@@ -129,7 +144,7 @@ def int16_audio_16k(audio: np.ndarray, rate: int) -> np.ndarray:
 
 def track_audio(samples: np.ndarray, track: FaceTrack) -> np.ndarray:
     """The track's span of the 16 kHz samples (the pipeline cuts start/25 s to (end + 1)/25 s)."""
-    return samples[track.frames[0] * SAMPLES_PER_FRAME:(track.frames[-1] + 1) * SAMPLES_PER_FRAME]
+    return samples[track.frames[0] * SAMPLES_PER_FRAME : (track.frames[-1] + 1) * SAMPLES_PER_FRAME]
 
 
 def mfcc_16k(samples: np.ndarray) -> np.ndarray:
@@ -149,14 +164,21 @@ def track_features(model, crops: np.ndarray, samples: np.ndarray, device, batch_
     """(lip features, audio features), (n, 1024) each, for the track's n windows, in batches of `batch_size`."""
     n = n_windows(len(crops), len(samples))
     if n < 1:
-        raise ClipError("metric", f"lse: {len(crops)} frames and {len(samples) / AUDIO_RATE:.2f} s of "
-                                  "audio leave no 5-frame SyncNet window")
+        raise ClipError(
+            "metric",
+            f"lse: {len(crops)} frames and {len(samples) / AUDIO_RATE:.2f} s of audio leave no 5-frame SyncNet window",
+        )
     video = torch.from_numpy(crops).to(device).permute(3, 0, 1, 2).float()  # (3, T, 224, 224) BGR 0-255
     cc = torch.from_numpy(mfcc_16k(samples)).to(device).float()
     lips, audios = [], []
     for start in range(0, n, batch_size):
         idx = range(start, min(start + batch_size, n))
-        lips.append(model.forward_lips(torch.stack([video[:, i:i + WINDOW_FRAMES] for i in idx])))
-        audios.append(model.forward_audio(torch.stack(
-            [cc[None, :, i * MFCC_STEPS_PER_FRAME:i * MFCC_STEPS_PER_FRAME + MFCC_WINDOW] for i in idx])))
+        lips.append(model.forward_lips(torch.stack([video[:, i : i + WINDOW_FRAMES] for i in idx])))
+        audios.append(
+            model.forward_audio(
+                torch.stack(
+                    [cc[None, :, i * MFCC_STEPS_PER_FRAME : i * MFCC_STEPS_PER_FRAME + MFCC_WINDOW] for i in idx]
+                )
+            )
+        )
     return torch.cat(lips), torch.cat(audios)

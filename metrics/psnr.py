@@ -15,16 +15,19 @@ from metrics.base import ClipValue, Metric, frame_chunks
 from metrics.compiled import use_kernels
 
 
-def squared_errors(generated: np.ndarray, reference: np.ndarray, device: str = "cpu",
-                   compiled: bool | None = None) -> np.ndarray:
+def squared_errors(
+    generated: np.ndarray, reference: np.ndarray, device: str = "cpu", compiled: bool | None = None
+) -> np.ndarray:
     """(T, H, W, C) pairs -> (T,) int64 sum of squared differences per frame, exact for uint8.
     `compiled`: the numba loop of metrics/psnr_kernels.py on CPU uint8 (None: where numba loads)."""
     if str(device) == "cpu":
         kernels = use_kernels("metrics.psnr_kernels", compiled, "PSNR") if _both_uint8(generated, reference) else None
         if kernels is not None:
             n_frames = len(generated)
-            return kernels.squared_error_sums(np.ascontiguousarray(generated).reshape(n_frames, -1),
-                                              np.ascontiguousarray(reference).reshape(n_frames, -1))
+            return kernels.squared_error_sums(
+                np.ascontiguousarray(generated).reshape(n_frames, -1),
+                np.ascontiguousarray(reference).reshape(n_frames, -1),
+            )
         diff = generated.astype(np.int16) - reference
         return np.einsum("thwc,thwc->t", diff, diff, dtype=np.int64)
     g = torch.from_numpy(np.ascontiguousarray(generated)).to(device).to(torch.int32)
@@ -44,8 +47,9 @@ def psnr_from_squared_errors(sse: np.ndarray, n_values: int, data_range: float, 
     return np.where(sse == 0, cap_db, np.minimum(psnr, cap_db))
 
 
-def psnr_frames(generated: np.ndarray, reference: np.ndarray, data_range: float = 255.0, cap_db: float = 100.0,
-                device: str = "cpu") -> np.ndarray:
+def psnr_frames(
+    generated: np.ndarray, reference: np.ndarray, data_range: float = 255.0, cap_db: float = 100.0, device: str = "cpu"
+) -> np.ndarray:
     """(T, H, W, C) uint8 pairs (or one (H, W, C) pair) -> (T,) dB per frame, as the metric computes them."""
     generated, reference = np.asarray(generated), np.asarray(reference)
     if generated.ndim == 3:
@@ -68,8 +72,11 @@ class PSNR(Metric):
         generated, reference = ctx.feature("frames", "generated"), ctx.feature("frames", "reference")
         values = []
         for part in frame_chunks(len(generated), self.chunk_frames):
-            values.append(psnr_frames(generated[part], reference[part], self.params["data_range"], self.params["cap_db"],
-                                      self.device))
+            values.append(
+                psnr_frames(
+                    generated[part], reference[part], self.params["data_range"], self.params["cap_db"], self.device
+                )
+            )
         per_frame = np.concatenate(values)
         capped = int((per_frame >= self.params["cap_db"]).sum())
         return ClipValue(float(per_frame.mean()), extras={"frames_at_cap": capped})

@@ -26,8 +26,13 @@ def gaussian_kernel_1d(sigma: float, truncate: float, dtype, device) -> torch.Te
 
 
 def ssim_per_frame(
-    x: torch.Tensor, y: torch.Tensor, data_range: float, sigma: float = 1.5, truncate: float = 3.5,
-    k1: float = 0.01, k2: float = 0.03,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    data_range: float,
+    sigma: float = 1.5,
+    truncate: float = 3.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
 ) -> torch.Tensor:
     """(T, C, H, W) float -> (T,) SSIM, averaged over the valid region and the channels.
 
@@ -59,8 +64,16 @@ class SSIM(Metric):
     name = "ssim"
     direction = "higher"
     description = "Structural similarity, Gaussian 11x11 window (sigma 1.5), per RGB frame, mean over frames"
-    default_params = {"data_range": 255.0, "window": "gaussian", "sigma": 1.5, "truncate": 3.5,
-                      "k1": 0.01, "k2": 0.03, "color": "rgb", "reduction": "mean-over-frames"}
+    default_params = {
+        "data_range": 255.0,
+        "window": "gaussian",
+        "sigma": 1.5,
+        "truncate": 3.5,
+        "k1": 0.01,
+        "k2": 0.03,
+        "color": "rgb",
+        "reduction": "mean-over-frames",
+    }
     features = ("frames",)
 
     # each chunk's float32 temporaries (the five maps, their blurs, the SSIM map's terms) are ~15 MB

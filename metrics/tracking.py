@@ -86,8 +86,10 @@ class ClipMetric(TorchMetric):
         try:
             self._sums = {k: f"sum_{k}" for k in self.aggregation.tracked_sums()}
         except NotImplementedError:
-            raise ValueError(f"{name}: its aggregation ({type(self.aggregation).__name__}) declares no running sums "
-                             "to track clip by clip, nor why not (`untracked`)") from None
+            raise ValueError(
+                f"{name}: its aggregation ({type(self.aggregation).__name__}) declares no running sums "
+                "to track clip by clip, nor why not (`untracked`)"
+            ) from None
         declared.check()
         self.harness = declared.build()
         self.fps = fps
@@ -112,18 +114,27 @@ class ClipMetric(TorchMetric):
         generated, reference = as_uint8_frames(preds), as_uint8_frames(target)
         annotations = {}
         if phones is not None:
-            annotations = {"phones": np.asarray([p for p, _, _ in phones], dtype="<U8"),
-                           "phone_start": np.asarray([s for _, s, _ in phones], dtype=np.float64),
-                           "phone_end": np.asarray([e for _, _, e in phones], dtype=np.float64)}
-        clip = FramesClip(f"clip-{int(self.clips + self.clips_failed)}", self.fps,
-                          reference[0] if identity is None else as_uint8_frames(np.asarray(identity)[None])[0],
-                          annotations, None if audio is None else np.asarray(audio, dtype=np.float32), sample_rate)
+            annotations = {
+                "phones": np.asarray([p for p, _, _ in phones], dtype="<U8"),
+                "phone_start": np.asarray([s for _, s, _ in phones], dtype=np.float64),
+                "phone_end": np.asarray([e for _, _, e in phones], dtype=np.float64),
+            }
+        clip = FramesClip(
+            f"clip-{int(self.clips + self.clips_failed)}",
+            self.fps,
+            reference[0] if identity is None else as_uint8_frames(np.asarray(identity)[None])[0],
+            annotations,
+            None if audio is None else np.asarray(audio, dtype=np.float32),
+            sample_rate,
+        )
         ctx = ClipContext(clip, Video(generated, self.fps), reference, settings=self.harness.settings)
         try:
             result = self.harness.score_clip(ctx)
         except MetricNotApplicable as exc:  # nothing this metric could score on any clip given so: say why now
-            raise ValueError(f"{self.harness.variant} cannot score this clip: {exc.message}"
-                             + ("; pass phones=[(phone, start_s, end_s), ...] to update()" if phones is None else "")) from None
+            raise ValueError(
+                f"{self.harness.variant} cannot score this clip: {exc.message}"
+                + ("; pass phones=[(phone, start_s, end_s), ...] to update()" if phones is None else "")
+            ) from None
         except ClipError:
             self.clips_failed += 1
             return

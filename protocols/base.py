@@ -47,10 +47,14 @@ class Protocol(ABC):
     name: ClassVar[str]  # registry name, e.g. "mini" or "grid"
     version: ClassVar[str]
     description: ClassVar[str] = ""
-    builds_itself: ClassVar[bool] = False  # True: built from what ships with the harness (no --source); `bench run` prepares it on first use
+    builds_itself: ClassVar[bool] = (
+        False  # True: built from what ships with the harness (no --source); `bench run` prepares it on first use
+    )
     # which of PREPARE_OPTIONS (`bench prepare --name / --split / --alignments`) it takes; the others are refused
     prepare_options: ClassVar[tuple[str, ...]] = ()
-    identity_rule: ClassVar[str] = "the protocol's identity image for the clip"  # how the identity image is chosen (bench export)
+    identity_rule: ClassVar[str] = (
+        "the protocol's identity image for the clip"  # how the identity image is chosen (bench export)
+    )
 
     def __init__(self, data_root: Path):
         self.data_root = Path(data_root)
@@ -79,10 +83,18 @@ class Protocol(ABC):
         """Whether `clips()` finds the prepared data on disk."""
 
     @abstractmethod
-    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
-                force: bool = False, progress: Callable[[str], None] | None = None,
-                on_total: Callable[[int], None] | None = None, split: Path | None = None,
-                alignments: Path | None = None) -> PrepareReport:
+    def prepare(
+        self,
+        source: Path | None = None,
+        *,
+        sizes: tuple[int, ...] = (256,),
+        workers: int | None = None,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        split: Path | None = None,
+        alignments: Path | None = None,
+    ) -> PrepareReport:
         """Prepare the data `clips()` reads. `source`: the user's copy of the corpus (None for a
         protocol that builds itself); `sizes`: crop sizes to write; `workers`: parallel clips;
         `force`: rebuild what is already there; `progress(clip_id)` after each clip; `on_total(n)`
@@ -105,10 +117,14 @@ class Protocol(ABC):
             return
         flags = [f"--{option}" for option in refused]
         listed = flags[0] if len(flags) == 1 else ", ".join(flags[:-1]) + " and " + flags[-1]
-        usage = f"bench prepare {cls.name}" + ("" if cls.builds_itself else " --source DIR") + "".join(
-            f" [--{option} {OPTION_VALUES[option]}]" for option in cls.prepare_options)
-        raise BenchError(f"{listed} {'is' if len(flags) == 1 else 'are'} for `bench prepare videos`, not {cls.name}",
-                         hint=usage)
+        usage = (
+            f"bench prepare {cls.name}"
+            + ("" if cls.builds_itself else " --source DIR")
+            + "".join(f" [--{option} {OPTION_VALUES[option]}]" for option in cls.prepare_options)
+        )
+        raise BenchError(
+            f"{listed} {'is' if len(flags) == 1 else 'are'} for `bench prepare videos`, not {cls.name}", hint=usage
+        )
 
     def fingerprint(self, clips: list[Clip] | None = None) -> str:
         """Hash of the clip list and each clip's content: two runs with equal fingerprints saw the same data."""
@@ -143,9 +159,11 @@ class ManifestProtocol(Protocol):
         manifest = self.manifest()
         if "partial" not in manifest and manifest.get("problems"):
             n = len(manifest["problems"])
-            raise BenchError(f"{self.prepared_dir / 'manifest.json'} was prepared with {n} problem{'s' * (n != 1)} "
-                             "by an older harness that did not record what is missing",
-                             hint=f"run `bench prepare {self.name} --source ...` again (prepared clips are reused)")
+            raise BenchError(
+                f"{self.prepared_dir / 'manifest.json'} was prepared with {n} problem{'s' * (n != 1)} "
+                "by an older harness that did not record what is missing",
+                hint=f"run `bench prepare {self.name} --source ...` again (prepared clips are reused)",
+            )
         return manifest.get("partial")
 
     def clips(self) -> list[Clip]:
@@ -181,8 +199,12 @@ def describe_partial(protocol_id: str, partial: dict) -> str:
     why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     speakers = ""
     if partial.get("missing_speakers"):
-        speakers = (f"{len(partial['missing_speakers'])} of {partial['n_speakers_expected']} speakers missing "
-                    f"({' '.join(partial['missing_speakers'])}); ")
+        speakers = (
+            f"{len(partial['missing_speakers'])} of {partial['n_speakers_expected']} speakers missing "
+            f"({' '.join(partial['missing_speakers'])}); "
+        )
     n_clips = partial["n_expected"] - partial["n_present"]
-    return (f"{protocol_id} is partial: {speakers}{n_clips} of {partial['n_expected']} clips found in the source "
-            f"not prepared; why: {why}")
+    return (
+        f"{protocol_id} is partial: {speakers}{n_clips} of {partial['n_expected']} clips found in the source "
+        f"not prepared; why: {why}"
+    )

@@ -31,12 +31,20 @@ def partial_summary(problems: list[Problem], present: list[dict], speakers: list
     if not problems and have >= set(speakers):
         return None
     missing = [p.missing() for p in problems]
-    missing += [{"speaker": s, "kind": "missing-speaker", "reason": f"no clip of {s} was found"}
-                for s in speakers if s not in have and not any(m.get("speaker") == s for m in missing)]
+    missing += [
+        {"speaker": s, "kind": "missing-speaker", "reason": f"no clip of {s} was found"}
+        for s in speakers
+        if s not in have and not any(m.get("speaker") == s for m in missing)
+    ]
     n_missing_clips = sum(1 for m in missing if "clip" in m)
-    return {"missing": missing, "n_expected": len(present) + n_missing_clips, "n_present": len(present),
-            "n_speakers_expected": len(speakers), "n_speakers_present": len(have & set(speakers)),
-            "missing_speakers": [s for s in speakers if s not in have]}
+    return {
+        "missing": missing,
+        "n_expected": len(present) + n_missing_clips,
+        "n_present": len(present),
+        "n_speakers_expected": len(speakers),
+        "n_speakers_present": len(have & set(speakers)),
+        "missing_speakers": [s for s in speakers if s not in have],
+    }
 
 
 class PreparedCorpusProtocol(ManifestProtocol):
@@ -88,14 +96,30 @@ class PreparedCorpusProtocol(ManifestProtocol):
             if is_safe_clip_id(src.clip_id) and is_safe_clip_id(src.speaker):
                 safe.append(src)
                 continue
-            problems.append(Problem(str(src.video), f"clip id {src.clip_id!r} of speaker {src.speaker!r} is not a safe "
-                                    f"file name ({SAFE_ID_RULE}); rename the file", "unsafe-clip-id", src.speaker, src.clip_id))
+            problems.append(
+                Problem(
+                    str(src.video),
+                    f"clip id {src.clip_id!r} of speaker {src.speaker!r} is not a safe "
+                    f"file name ({SAFE_ID_RULE}); rename the file",
+                    "unsafe-clip-id",
+                    src.speaker,
+                    src.clip_id,
+                )
+            )
         return safe
 
-    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
-                force: bool = False, progress: Callable[[str], None] | None = None,
-                on_total: Callable[[int], None] | None = None, split: Path | None = None,
-                alignments: Path | None = None) -> PrepareReport:
+    def prepare(
+        self,
+        source: Path | None = None,
+        *,
+        sizes: tuple[int, ...] = (256,),
+        workers: int | None = None,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        split: Path | None = None,
+        alignments: Path | None = None,
+    ) -> PrepareReport:
         """Validate the source, prepare every test clip that can be, write the split manifest.
 
         `on_total(n)` is told how many clips will be prepared as soon as the source is scanned (progress bars).
@@ -103,19 +127,25 @@ class PreparedCorpusProtocol(ManifestProtocol):
         `split` and `alignments` are for the protocols whose `prepare_options` list them."""
         self.refuse_options(split=split, alignments=alignments)
         if source is None:
-            raise BenchError(f"preparing {self.name} needs your copy of {self.corpus}",
-                             hint=f"bench prepare {self.name} --source /path/to/{self.corpus}")
+            raise BenchError(
+                f"preparing {self.name} needs your copy of {self.corpus}",
+                hint=f"bench prepare {self.name} --source /path/to/{self.corpus}",
+            )
         source = Path(source).expanduser()
         if not source.is_dir():
-            raise BenchError(f"--source {source} is not a folder", hint=f"point it at your {self.corpus} copy ({self.corpus_layout})")
+            raise BenchError(
+                f"--source {source} is not a folder", hint=f"point it at your {self.corpus} copy ({self.corpus_layout})"
+            )
         if self.size not in sizes:
             sizes = (self.size, *sizes)
         split = self.load_split()
         sources, problems = self.discover(source, split["test"])
         sources = self._safe_ids(sources, problems)
         if not sources and not problems:
-            raise BenchError(f"--source {source}: nothing to prepare (no clip of the split was found there)",
-                             hint=f"point --source at your copy of {self.corpus} ({self.corpus_layout})")
+            raise BenchError(
+                f"--source {source}: nothing to prepare (no clip of the split was found there)",
+                hint=f"point --source at your copy of {self.corpus} ({self.corpus_layout})",
+            )
         self.planned = len(sources)
         if on_total:
             on_total(len(sources))
@@ -126,28 +156,69 @@ class PreparedCorpusProtocol(ManifestProtocol):
         clips = []
         for e in entries:
             rel = Path("..") / "clips" / e["speaker"] / e["id"]
-            files = {"video": str(rel / e["files"][f"video_{self.size}"]), "identity": str(rel / e["files"][f"identity_{self.size}"]),
-                     "audio": str(rel / e["files"]["audio"]), "annotations": str(rel / e["files"]["annotations"])}
-            used = {k: e["sha256"][n] for k, n in (("video", f"video_{self.size}"), ("identity", f"identity_{self.size}"),
-                                                   ("audio", "audio"), ("annotations", "annotations"))}
-            clips.append({"id": e["id"], "speaker": e["speaker"], "n_frames": e["n_frames"], "files": files,
-                          "sha256": used, "fingerprint": sha256_json(used), "face_coverage": e["face_coverage"]})
-        manifest = {"protocol": self.name, "corpus": self.corpus, "version": self.version, "split": split,
-                    "preprocessing": {"version": PREP_VERSION, "fps": FPS, "alignment": "FFHQ quad, smoothed over time",
-                                      "landmarks": entries[0].get("landmarks", "mediapipe"), "sizes": list(sizes),
-                                      "audio": f"{SAMPLE_RATE} Hz mono", "source_checks": source_checks.thresholds()},
-                    "fps": FPS, "size": [self.size, self.size], "sample_rate": SAMPLE_RATE, "clips": clips,
-                    "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
-                    "problems": [{"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
-                                 for p in problems],
-                    "partial": partial_summary(problems, clips, self.expected_speakers(split, sources, problems)),
-                    **self.manifest_extra()}
+            files = {
+                "video": str(rel / e["files"][f"video_{self.size}"]),
+                "identity": str(rel / e["files"][f"identity_{self.size}"]),
+                "audio": str(rel / e["files"]["audio"]),
+                "annotations": str(rel / e["files"]["annotations"]),
+            }
+            used = {
+                k: e["sha256"][n]
+                for k, n in (
+                    ("video", f"video_{self.size}"),
+                    ("identity", f"identity_{self.size}"),
+                    ("audio", "audio"),
+                    ("annotations", "annotations"),
+                )
+            }
+            clips.append(
+                {
+                    "id": e["id"],
+                    "speaker": e["speaker"],
+                    "n_frames": e["n_frames"],
+                    "files": files,
+                    "sha256": used,
+                    "fingerprint": sha256_json(used),
+                    "face_coverage": e["face_coverage"],
+                }
+            )
+        manifest = {
+            "protocol": self.name,
+            "corpus": self.corpus,
+            "version": self.version,
+            "split": split,
+            "preprocessing": {
+                "version": PREP_VERSION,
+                "fps": FPS,
+                "alignment": "FFHQ quad, smoothed over time",
+                "landmarks": entries[0].get("landmarks", "mediapipe"),
+                "sizes": list(sizes),
+                "audio": f"{SAMPLE_RATE} Hz mono",
+                "source_checks": source_checks.thresholds(),
+            },
+            "fps": FPS,
+            "size": [self.size, self.size],
+            "sample_rate": SAMPLE_RATE,
+            "clips": clips,
+            "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
+            "problems": [
+                {"file": p.file, "problem": p.message, "kind": p.kind, "speaker": p.speaker, "clip": p.clip}
+                for p in problems
+            ],
+            "partial": partial_summary(problems, clips, self.expected_speakers(split, sources, problems)),
+            **self.manifest_extra(),
+        }
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.prepared_dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")
         tmp.replace(self.prepared_dir / "manifest.json")
-        return PrepareReport(self.prepared_dir, len(clips), reused=sum(e.get("reused", False) for e in entries),
-                             problems=problems, partial=manifest["partial"])
+        return PrepareReport(
+            self.prepared_dir,
+            len(clips),
+            reused=sum(e.get("reused", False) for e in entries),
+            problems=problems,
+            partial=manifest["partial"],
+        )
 
 
 def _speaker_of(path: Path, pattern: re.Pattern) -> str | None:
@@ -177,19 +248,39 @@ class GridProtocol(PreparedCorpusProtocol):
         for speaker in speakers:
             videos = sorted(k for k in found["mpg"] if k[0] == speaker)
             if not videos:
-                problems.append(Problem(str(source / speaker), f"missing speaker {speaker}: no {speaker}/*.mpg under {source}",
-                                        "missing-speaker", speaker))
+                problems.append(
+                    Problem(
+                        str(source / speaker),
+                        f"missing speaker {speaker}: no {speaker}/*.mpg under {source}",
+                        "missing-speaker",
+                        speaker,
+                    )
+                )
                 continue
             for key in videos:
                 video, clip_id = found["mpg"][key], f"{speaker}_{key[1]}"
                 wav, align = found["wav"].get(key), found["align"].get(key)
                 if wav is None:
-                    problems.append(Problem(str(video.with_suffix(".wav")), f"missing audio {key[1]}.wav for {video}",
-                                            "missing-audio", speaker, clip_id))
+                    problems.append(
+                        Problem(
+                            str(video.with_suffix(".wav")),
+                            f"missing audio {key[1]}.wav for {video}",
+                            "missing-audio",
+                            speaker,
+                            clip_id,
+                        )
+                    )
                     continue
                 if align is None:
-                    problems.append(Problem(f"{speaker}/align/{key[1]}.align", f"missing word alignment for {video}",
-                                            "missing-alignment", speaker, clip_id))
+                    problems.append(
+                        Problem(
+                            f"{speaker}/align/{key[1]}.align",
+                            f"missing word alignment for {video}",
+                            "missing-alignment",
+                            speaker,
+                            clip_id,
+                        )
+                    )
                     continue
                 try:
                     words = read_grid_align(align)
@@ -199,7 +290,9 @@ class GridProtocol(PreparedCorpusProtocol):
                     problems.append(Problem(str(align), str(exc), exc.kind, speaker, clip_id))
                     continue
                 except (ValueError, KeyError) as exc:
-                    problems.append(Problem(str(align), f"malformed alignment: {exc}", "malformed-alignment", speaker, clip_id))
+                    problems.append(
+                        Problem(str(align), f"malformed alignment: {exc}", "malformed-alignment", speaker, clip_id)
+                    )
                     continue
                 sources.append(SourceClip(clip_id, speaker, video, wav, phones, align))
         return sources, problems
@@ -222,8 +315,13 @@ class TcdTimitProtocol(PreparedCorpusProtocol):
         volunteer = re.compile(r"^\d\d[MF]$")
         mlfs = sorted(source.rglob("volunteer_labelfiles.mlf"))
         if not mlfs:
-            return [], [Problem(str(source / "volunteer_labelfiles.mlf"),
-                                "missing the phone label file volunteer_labelfiles.mlf", "missing-alignment")]
+            return [], [
+                Problem(
+                    str(source / "volunteer_labelfiles.mlf"),
+                    "missing the phone label file volunteer_labelfiles.mlf",
+                    "missing-alignment",
+                )
+            ]
         labels, bad_blocks = {}, {}
         try:
             parsed = read_htk_mlf(mlfs[0], errors=bad_blocks)
@@ -239,15 +337,28 @@ class TcdTimitProtocol(PreparedCorpusProtocol):
             folder = source / "volunteers" / speaker
             videos = sorted(p for p in folder.rglob("*.mp4") if "straightcam" in p.parts) if folder.is_dir() else []
             if not videos:
-                problems.append(Problem(str(folder), f"missing volunteer {speaker}: no {folder}/Clips/straightcam/*.mp4",
-                                        "missing-speaker", speaker))
+                problems.append(
+                    Problem(
+                        str(folder),
+                        f"missing volunteer {speaker}: no {folder}/Clips/straightcam/*.mp4",
+                        "missing-speaker",
+                        speaker,
+                    )
+                )
                 continue
             for video in videos:
                 clip_id = f"{speaker}_{video.stem}"
                 phones = labels.get((speaker, video.stem.lower()))
                 if phones is None:
-                    problems.append(Problem(str(video), f"no phone labels for {speaker}/{video.stem} in {mlfs[0]}",
-                                            "missing-alignment", speaker, clip_id))
+                    problems.append(
+                        Problem(
+                            str(video),
+                            f"no phone labels for {speaker}/{video.stem} in {mlfs[0]}",
+                            "missing-alignment",
+                            speaker,
+                            clip_id,
+                        )
+                    )
                     continue
                 try:
                     if isinstance(phones, str):

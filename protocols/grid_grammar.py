@@ -20,7 +20,9 @@ def sentence_code(words: tuple[str, ...]) -> str:
 
 
 def sample_sentence(rng: np.random.Generator) -> tuple[str, ...]:
-    return tuple(str(group[rng.integers(len(group))]) for group in (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS))
+    return tuple(
+        str(group[rng.integers(len(group))]) for group in (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
+    )
 
 
 def spoken_text(words: tuple[str, ...]) -> str:

@@ -50,14 +50,30 @@ class _NamedCollection(VideosProtocol):
     def manifest_extra(self) -> dict:
         return {"alignments": str(self.alignments) if self.alignments else None, "identity_rule": self.identity_rule}
 
-    def _add_source(self, sources: list, problems: list, mlf: dict, clip_id: str, speaker: str, video: Path,
-                    audio: Path | None, first_seconds: float | None = None) -> None:
+    def _add_source(
+        self,
+        sources: list,
+        problems: list,
+        mlf: dict,
+        clip_id: str,
+        speaker: str,
+        video: Path,
+        audio: Path | None,
+        first_seconds: float | None = None,
+    ) -> None:
         """The clip with its phone timings (when --alignments was given), or the problem reading them."""
         try:
             phones, labels = self._phones(clip_id, video, mlf)
         except (OSError, ValueError) as exc:
-            problems.append(Problem(str(self.alignments), f"alignment of {clip_id} cannot be read: {exc}",
-                                    "malformed-alignment", speaker, clip_id))
+            problems.append(
+                Problem(
+                    str(self.alignments),
+                    f"alignment of {clip_id} cannot be read: {exc}",
+                    "malformed-alignment",
+                    speaker,
+                    clip_id,
+                )
+            )
             return
         sources.append(SourceClip(clip_id, speaker, video, audio, tuple(phones), labels, first_seconds))
 
@@ -82,14 +98,26 @@ class MeadProtocol(_NamedCollection):
             videos_dir = source / speaker / "video" / view
             videos = sorted(p for p in videos_dir.rglob("*.mp4") if p.is_file()) if videos_dir.is_dir() else []
             if not videos:
-                problems.append(Problem(str(videos_dir), f"missing speaker {speaker}: no {speaker}/video/{view}/"
-                                        f"EMOTION/level_N/*.mp4 under {source}", "missing-speaker", speaker))
+                problems.append(
+                    Problem(
+                        str(videos_dir),
+                        f"missing speaker {speaker}: no {speaker}/video/{view}/EMOTION/level_N/*.mp4 under {source}",
+                        "missing-speaker",
+                        speaker,
+                    )
+                )
                 continue
             for video in videos:
                 relative = video.relative_to(videos_dir).with_suffix("")
                 clip_id = "_".join((speaker, *relative.parts))
-                audio = next((a for s in MEAD_AUDIO_SUFFIXES
-                              if (a := (source / speaker / "audio" / relative).with_suffix(s)).is_file()), None)
+                audio = next(
+                    (
+                        a
+                        for s in MEAD_AUDIO_SUFFIXES
+                        if (a := (source / speaker / "audio" / relative).with_suffix(s)).is_file()
+                    ),
+                    None,
+                )
                 self._add_source(sources, problems, mlf, clip_id, speaker, video, audio)
         return sources, problems
 
@@ -124,8 +152,15 @@ class HdtfProtocol(_NamedCollection):
             clip_id = re.sub(r"[^A-Za-z0-9._-]", "-", video.stem)
             speaker = re.sub(r"[^A-Za-z0-9._-]", "-", hdtf_source_video(video.stem))
             if clip_id in seen:
-                problems.append(Problem(str(video), f"a second file for clip {clip_id} ({seen[clip_id]} is the first); "
-                                        "keep one", "duplicate-clip", speaker, clip_id))
+                problems.append(
+                    Problem(
+                        str(video),
+                        f"a second file for clip {clip_id} ({seen[clip_id]} is the first); keep one",
+                        "duplicate-clip",
+                        speaker,
+                        clip_id,
+                    )
+                )
                 continue
             seen[clip_id] = video
             self._add_source(sources, problems, mlf, clip_id, speaker, video, None, first_seconds)

@@ -49,9 +49,11 @@ class PrepareInterrupted(Interrupted):
     def __str__(self) -> str:
         if self.message:
             return self.message
-        return (f"interrupted: {self.n_prepared} of {self.n_total} clips prepared in this run and kept in {self.folder} "
-                "(with those of earlier runs); the protocol's manifest is written once every clip is through. "
-                "Re-run the same command to resume: prepared clips are reused.")
+        return (
+            f"interrupted: {self.n_prepared} of {self.n_total} clips prepared in this run and kept in {self.folder} "
+            "(with those of earlier runs); the protocol's manifest is written once every clip is through. "
+            "Re-run the same command to resume: prepared clips are reused."
+        )
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,23 @@ def landmark_backend(landmarks: str, weights_dir: Path | None = None):
     return get_landmark_backend(landmarks, "cpu", weights_dir)
 
 
-def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmarks: str = "mediapipe",
-                 weights_dir: Path | None = None) -> dict:
+def prepare_clip(
+    src: SourceClip,
+    out_dir: Path,
+    sizes: tuple[int, ...],
+    landmarks: str = "mediapipe",
+    weights_dir: Path | None = None,
+) -> dict:
     """Prepare one clip into out_dir; returns its manifest entry (paths relative to out_dir's parent's parent)."""
-    from benchmark.core.media import MediaError, read_audio, read_video, resample_audio, write_image, write_video, write_wav
+    from benchmark.core.media import (
+        MediaError,
+        read_audio,
+        read_video,
+        resample_audio,
+        write_image,
+        write_video,
+        write_wav,
+    )
     from protocols.alignment import ffhq_quad, smooth_quads, warp_to_square
 
     try:
@@ -115,8 +130,11 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     frames = video.frames[resample_indices(video.n_frames, video.fps)]
     video_seconds, audio_seconds = video.n_frames / video.fps, audio.size / rate
     if abs(video_seconds - audio_seconds) > MAX_AV_MISMATCH_S:
-        raise PrepareProblem(f"audio/video length mismatch ({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)",
-                             "av-mismatch", src.audio or src.video)
+        raise PrepareProblem(
+            f"audio/video length mismatch ({audio_seconds:.2f} s audio vs {video_seconds:.2f} s video)",
+            "av-mismatch",
+            src.audio or src.video,
+        )
     audio16 = resample_audio(audio, rate, SAMPLE_RATE).astype(np.float32)
     n_samples = int(round(len(frames) / FPS * SAMPLE_RATE))
     audio16 = np.pad(audio16, (0, max(0, n_samples - audio16.size)))[:n_samples]
@@ -124,7 +142,9 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
     detector = landmark_backend(landmarks, weights_dir)
     track = detector.detect(frames)
     if track.coverage < MIN_FACE_COVERAGE:
-        raise PrepareProblem(f"a face was found in only {track.found.sum()} of {len(frames)} frames", "no-face", src.video)
+        raise PrepareProblem(
+            f"a face was found in only {track.found.sum()} of {len(frames)} frames", "no-face", src.video
+        )
     quads = np.zeros((len(frames), 4, 2))
     quads[track.found] = [ffhq_quad(p.astype(np.float64)) for p in track.points[track.found]]
     quads = smooth_quads(quads, track.found, QUAD_SMOOTHING_FRAMES)
@@ -138,22 +158,40 @@ def prepare_clip(src: SourceClip, out_dir: Path, sizes: tuple[int, ...], landmar
         files[f"video_{size}"], files[f"identity_{size}"] = f"video_{size}.mkv", f"identity_{size}.png"
     write_wav(out_dir / "audio.wav", audio16, SAMPLE_RATE)
     phones = [p for p in src.phones if src.first_seconds is None or p.start < src.first_seconds]
-    np.savez(out_dir / "truth.npz", phones=np.asarray([p.phone for p in phones], dtype="<U8"),
-             phone_start=np.asarray([p.start for p in phones], dtype=np.float64),
-             phone_end=np.asarray([min(p.end, len(frames) / FPS) for p in phones], dtype=np.float64),
-             source_landmarks=track.points, source_quads=quads.astype(np.float32))
+    np.savez(
+        out_dir / "truth.npz",
+        phones=np.asarray([p.phone for p in phones], dtype="<U8"),
+        phone_start=np.asarray([p.start for p in phones], dtype=np.float64),
+        phone_end=np.asarray([min(p.end, len(frames) / FPS) for p in phones], dtype=np.float64),
+        source_landmarks=track.points,
+        source_quads=quads.astype(np.float32),
+    )
     files["audio"], files["annotations"] = "audio.wav", "truth.npz"
-    return {"id": src.clip_id, "speaker": src.speaker, "n_frames": len(frames), "source_fps": video.fps,
-            "first_seconds": src.first_seconds,
-            "face_coverage": track.coverage, "files": files, "landmarks": detector.version(),
-            "sha256": {k: sha256_file(out_dir / v) for k, v in files.items()}}
+    return {
+        "id": src.clip_id,
+        "speaker": src.speaker,
+        "n_frames": len(frames),
+        "source_fps": video.fps,
+        "first_seconds": src.first_seconds,
+        "face_coverage": track.coverage,
+        "files": files,
+        "landmarks": detector.version(),
+        "sha256": {k: sha256_file(out_dir / v) for k, v in files.items()},
+    }
 
 
 def _input_key(src: SourceClip, sizes, landmarks: str) -> str:
     """`landmarks` is the detector's version: a new one moves the crops, so the clip is prepared again."""
-    return sha256_json({"inputs": [sha256_file(p) for p in src.inputs], "phones": [[p.phone, p.start, p.end] for p in src.phones],
-                        "sizes": list(sizes), "landmarks": landmarks, "version": PREP_VERSION,
-                        **({"first_seconds": src.first_seconds} if src.first_seconds is not None else {})})
+    return sha256_json(
+        {
+            "inputs": [sha256_file(p) for p in src.inputs],
+            "phones": [[p.phone, p.start, p.end] for p in src.phones],
+            "sizes": list(sizes),
+            "landmarks": landmarks,
+            "version": PREP_VERSION,
+            **({"first_seconds": src.first_seconds} if src.first_seconds is not None else {}),
+        }
+    )
 
 
 def check_source(src: SourceClip) -> None:
@@ -194,30 +232,49 @@ def _prepare_one(src: SourceClip, clip_dir: Path, sizes, landmarks, weights_dir=
     return {**entry, "reused": False}
 
 
-def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), landmarks="mediapipe",
-                  workers: int | None = None, progress=None,
-                  weights_dir: Path | None = None) -> tuple[list[dict], list[Problem]]:
+def prepare_clips(
+    sources: list[SourceClip],
+    clips_root: Path,
+    sizes=(256,),
+    landmarks="mediapipe",
+    workers: int | None = None,
+    progress=None,
+    weights_dir: Path | None = None,
+) -> tuple[list[dict], list[Problem]]:
     """Prepare every source clip (in parallel); returns (entries, a Problem for each clip left out)."""
     entries, problems = [], []
     workers = workers or min(len(sources), os.cpu_count() or 1) or 1
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
-        futures = {pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks, weights_dir): s
-                   for s in sources}
+        futures = {
+            pool.submit(_prepare_one, s, clips_root / s.speaker / s.clip_id, tuple(sizes), landmarks, weights_dir): s
+            for s in sources
+        }
         for future in as_completed(futures):
             src = futures[future]
             try:
                 entries.append(future.result())
             except PrepareProblem as exc:
                 file = str(exc.file or src.video)
-                problems.append(Problem(file, exc.message if exc.file else _without_prefix(str(exc), file), exc.kind,
-                                        src.speaker, src.clip_id))
+                problems.append(
+                    Problem(
+                        file,
+                        exc.message if exc.file else _without_prefix(str(exc), file),
+                        exc.kind,
+                        src.speaker,
+                        src.clip_id,
+                    )
+                )
             except Exception as exc:  # one bad file must not stop the corpus
-                problems.append(Problem(str(src.video), f"{type(exc).__name__}: {exc}", "error", src.speaker, src.clip_id))
+                problems.append(
+                    Problem(str(src.video), f"{type(exc).__name__}: {exc}", "error", src.speaker, src.clip_id)
+                )
             if progress:
                 progress(src.clip_id)
-    except BaseException as exc:  # Ctrl-C, or SIGTERM turned into one by the CLI: queued clips are dropped, not waited for
+    except (
+        BaseException
+    ) as exc:  # Ctrl-C, or SIGTERM turned into one by the CLI: queued clips are dropped, not waited for
         stop_pool(pool)
         if isinstance(exc, KeyboardInterrupt):
             raise PrepareInterrupted(len(entries), len(sources), clips_root) from None
@@ -231,4 +288,4 @@ def prepare_clips(sources: list[SourceClip], clips_root: Path, sizes=(256,), lan
 
 def _without_prefix(message: str, file: str) -> str:
     """Messages name their file; the Problem names it once."""
-    return message[len(file) + 2:] if message.startswith(file + ": ") else message
+    return message[len(file) + 2 :] if message.startswith(file + ": ") else message

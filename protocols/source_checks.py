@@ -20,8 +20,12 @@ ALIGN_END_MARGIN_S = 0.2  # an alignment may end this far (5 frames at 25 fps) p
 
 def thresholds() -> dict:
     """The thresholds in force, recorded in a prepared protocol's manifest."""
-    return {"silence_rms_dbfs": SILENCE_RMS_DBFS, "full_scale": FULL_SCALE,
-            "max_clipped_fraction": MAX_CLIPPED_FRACTION, "align_end_margin_s": ALIGN_END_MARGIN_S}
+    return {
+        "silence_rms_dbfs": SILENCE_RMS_DBFS,
+        "full_scale": FULL_SCALE,
+        "max_clipped_fraction": MAX_CLIPPED_FRACTION,
+        "align_end_margin_s": ALIGN_END_MARGIN_S,
+    }
 
 
 class SourceProblem(ValueError):
@@ -45,8 +49,11 @@ def check_audio(audio: np.ndarray) -> None:
         raise SourceProblem("silent-audio", f"silent audio: RMS {level:.1f} dBFS is below {SILENCE_RMS_DBFS:g} dBFS")
     clipped = float(np.mean(np.abs(audio) >= FULL_SCALE))
     if clipped > MAX_CLIPPED_FRACTION:
-        raise SourceProblem("clipped-audio", f"clipped audio: {clipped:.2%} of samples at full scale "
-                            f"(|x| >= {FULL_SCALE}), more than {MAX_CLIPPED_FRACTION:.1%}")
+        raise SourceProblem(
+            "clipped-audio",
+            f"clipped audio: {clipped:.2%} of samples at full scale "
+            f"(|x| >= {FULL_SCALE}), more than {MAX_CLIPPED_FRACTION:.1%}",
+        )
 
 
 def check_timings(intervals, duration_s: float | None = None) -> None:
@@ -60,15 +67,25 @@ def check_timings(intervals, duration_s: float | None = None) -> None:
     previous = -math.inf
     for k, (start, end, label) in enumerate(intervals, 1):
         if start < 0 or end < 0:
-            raise SourceProblem("malformed-alignment", f"malformed alignment: negative time in entry {k} ({label} {start:g}-{end:g} s)")
+            raise SourceProblem(
+                "malformed-alignment", f"malformed alignment: negative time in entry {k} ({label} {start:g}-{end:g} s)"
+            )
         if end < start:
-            raise SourceProblem("malformed-alignment", f"malformed alignment: entry {k} ({label}) ends at {end:g} s, "
-                                f"before its start {start:g} s")
+            raise SourceProblem(
+                "malformed-alignment",
+                f"malformed alignment: entry {k} ({label}) ends at {end:g} s, before its start {start:g} s",
+            )
         if start < previous - 1e-6:
-            raise SourceProblem("malformed-alignment", f"malformed alignment: times go back at entry {k} ({label} starts "
-                                f"at {start:g} s, before the previous entry's end {previous:g} s)")
+            raise SourceProblem(
+                "malformed-alignment",
+                f"malformed alignment: times go back at entry {k} ({label} starts "
+                f"at {start:g} s, before the previous entry's end {previous:g} s)",
+            )
         previous = end
     last = max(end for _, end, _ in intervals)
     if duration_s is not None and last > duration_s + ALIGN_END_MARGIN_S:
-        raise SourceProblem("malformed-alignment", f"malformed alignment: ends at {last:.2f} s, beyond the audio's "
-                            f"{duration_s:.2f} s by more than {ALIGN_END_MARGIN_S:g} s")
+        raise SourceProblem(
+            "malformed-alignment",
+            f"malformed alignment: ends at {last:.2f} s, beyond the audio's "
+            f"{duration_s:.2f} s by more than {ALIGN_END_MARGIN_S:g} s",
+        )

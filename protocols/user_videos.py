@@ -51,8 +51,10 @@ def prepared_hint(data_root: Path) -> str:
 
 def check_name(name: str | None) -> str:
     if not name or not NAME_PATTERN.match(name):
-        raise BenchError(f"videos protocol name {name!r}: 1-64 letters, digits, . _ - (starting with a letter or digit)",
-                         hint="e.g. bench prepare videos --source DIR --name my-lab-2026")
+        raise BenchError(
+            f"videos protocol name {name!r}: 1-64 letters, digits, . _ - (starting with a letter or digit)",
+            hint="e.g. bench prepare videos --source DIR --name my-lab-2026",
+        )
     return name
 
 
@@ -113,12 +115,16 @@ def read_split(path: Path) -> list[str]:
             header = [(name or "").strip() for name in reader.fieldnames or []]
             rows = [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
     except (OSError, ValueError) as exc:
-        raise BenchError(f"--split {path}: cannot be read ({exc})",
-                         hint='a JSON {"test": [clip ids]} or a CSV with a clip_id column (and optionally split)') from None
+        raise BenchError(
+            f"--split {path}: cannot be read ({exc})",
+            hint='a JSON {"test": [clip ids]} or a CSV with a clip_id column (and optionally split)',
+        ) from None
     if "clip_id" not in header:
         has = f"its header is {','.join(header)!r}" if header else "it is empty"
-        raise BenchError(f"--split {path}: no clip_id column ({has})",
-                         hint="make the first line clip_id,split (comma-separated; the split column is optional)")
+        raise BenchError(
+            f"--split {path}: no clip_id column ({has})",
+            hint="make the first line clip_id,split (comma-separated; the split column is optional)",
+        )
     return [r["clip_id"].strip() for r in rows if r.get("split", "test").strip().lower() == "test"]
 
 
@@ -147,8 +153,11 @@ class VideosProtocol(PreparedCorpusProtocol):
     @classmethod
     def open(cls, data_root: Path, collection: str | None = None) -> "VideosProtocol":
         if not collection:
-            raise BenchError("the videos protocol needs the name it was prepared under: --dataset videos:NAME "
-                             "(bench prepare videos --name NAME)", hint=prepared_hint(Path(data_root)))
+            raise BenchError(
+                "the videos protocol needs the name it was prepared under: --dataset videos:NAME "
+                "(bench prepare videos --name NAME)",
+                hint=prepared_hint(Path(data_root)),
+            )
         return cls(data_root, collection)
 
     @property
@@ -158,8 +167,10 @@ class VideosProtocol(PreparedCorpusProtocol):
     def not_prepared_error(self):
         from benchmark.core.errors import DatasetNotPreparedError
 
-        return DatasetNotPreparedError(f"videos:{self.collection} is not prepared: no {self.prepared_dir / 'manifest.json'}",
-                                       hint=prepared_hint(self.data_root))
+        return DatasetNotPreparedError(
+            f"videos:{self.collection} is not prepared: no {self.prepared_dir / 'manifest.json'}",
+            hint=prepared_hint(self.data_root),
+        )
 
     # ---- preparation hooks -------------------------------------------------------------------
 
@@ -173,28 +184,46 @@ class VideosProtocol(PreparedCorpusProtocol):
         return sorted({s.speaker for s in sources} | {p.speaker for p in problems if p.speaker})
 
     def manifest_extra(self) -> dict:
-        return {"collection": self.collection,
-                "alignments": str(self.alignments) if self.alignments else None,
-                "identity_rule": self.identity_rule}
+        return {
+            "collection": self.collection,
+            "alignments": str(self.alignments) if self.alignments else None,
+            "identity_rule": self.identity_rule,
+        }
 
     def discover(self, source: Path, test_ids: list[str] | None) -> tuple[list[SourceClip], list[Problem]]:
         videos = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
         if not videos:
-            raise BenchError(f"--source {source}: no video files found (looked for {' '.join(VIDEO_SUFFIXES)}, "
-                             "in sub-folders too)", hint=f"point --source at the folder holding your videos ({self.corpus_layout})")
+            raise BenchError(
+                f"--source {source}: no video files found (looked for {' '.join(VIDEO_SUFFIXES)}, in sub-folders too)",
+                hint=f"point --source at the folder holding your videos ({self.corpus_layout})",
+            )
         found, problems = {}, []
         for video in videos:
             clip_id, speaker = _clip_of(video, source)
             if clip_id in found:
-                problems.append(Problem(str(video), f"a second video for clip id {clip_id} ({found[clip_id][0]} is the "
-                                        "first); rename one", "duplicate-clip", speaker, clip_id))
+                problems.append(
+                    Problem(
+                        str(video),
+                        f"a second video for clip id {clip_id} ({found[clip_id][0]} is the first); rename one",
+                        "duplicate-clip",
+                        speaker,
+                        clip_id,
+                    )
+                )
                 continue
             found[clip_id] = (video, speaker)
         wanted = list(found) if test_ids is None else list(dict.fromkeys(test_ids))
         for clip_id in wanted:
             if clip_id not in found:
-                problems.append(Problem(str(self.split_file), f"split names {clip_id}, which has no video in {source}",
-                                        "missing-clip", None, clip_id))
+                problems.append(
+                    Problem(
+                        str(self.split_file),
+                        f"split names {clip_id}, which has no video in {source}",
+                        "missing-clip",
+                        None,
+                        clip_id,
+                    )
+                )
         mlf = self._mlf()
         sources = []
         for clip_id in (c for c in wanted if c in found):
@@ -203,9 +232,15 @@ class VideosProtocol(PreparedCorpusProtocol):
             try:
                 phones, labels = self._phones(clip_id, video, mlf)
             except (OSError, ValueError) as exc:
-                problems.append(Problem(str(exc.filename if isinstance(exc, OSError) else self.alignments),
-                                        f"alignment of {clip_id} cannot be read: {exc}", "malformed-alignment",
-                                        speaker, clip_id))
+                problems.append(
+                    Problem(
+                        str(exc.filename if isinstance(exc, OSError) else self.alignments),
+                        f"alignment of {clip_id} cannot be read: {exc}",
+                        "malformed-alignment",
+                        speaker,
+                        clip_id,
+                    )
+                )
                 continue
             sources.append(SourceClip(clip_id, speaker, video, wav if wav.is_file() else None, tuple(phones), labels))
         return sources, problems
@@ -231,16 +266,26 @@ class VideosProtocol(PreparedCorpusProtocol):
                 return mlf[stem], self.alignments
         raise ValueError(f"no {clip_id}.TextGrid, {clip_id}.ctm or .mlf entry in {self.alignments}")
 
-    def prepare(self, source: Path | None = None, *, sizes: tuple[int, ...] = (256,), workers: int | None = None,
-                force: bool = False, progress: Callable[[str], None] | None = None,
-                on_total: Callable[[int], None] | None = None, split: Path | None = None,
-                alignments: Path | None = None) -> PrepareReport:
+    def prepare(
+        self,
+        source: Path | None = None,
+        *,
+        sizes: tuple[int, ...] = (256,),
+        workers: int | None = None,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        split: Path | None = None,
+        alignments: Path | None = None,
+    ) -> PrepareReport:
         self.refuse_options(split=split, alignments=alignments)
         if split is not None and not Path(split).expanduser().is_file():
             raise BenchError(f"--split {split}: no such file", hint='a JSON {"test": [clip ids]} or a CSV with clip_id')
         if alignments is not None and not Path(alignments).expanduser().is_dir():
-            raise BenchError(f"--alignments {alignments}: not a folder",
-                             hint="a folder of <clip id>.TextGrid / .ctm files, or one .mlf")
+            raise BenchError(
+                f"--alignments {alignments}: not a folder",
+                hint="a folder of <clip id>.TextGrid / .ctm files, or one .mlf",
+            )
         self.split_file = Path(split).expanduser().resolve() if split else None
         self.alignments = Path(alignments).expanduser().resolve() if alignments else None
         return super().prepare(source, sizes=sizes, workers=workers, force=force, progress=progress, on_total=on_total)

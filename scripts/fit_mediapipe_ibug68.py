@@ -64,12 +64,14 @@ def region_candidates(reference_mesh):
     outer, inner = (rings[0], rings[1]) if spread[0] > spread[1] else (rings[1], rings[0])
     iris = set(vertices(c.FACEMESH_IRISES))
     anywhere = [v for v in range(478) if v not in iris]
-    regions = [(range(0, 17), vertices(c.FACEMESH_FACE_OVAL)),
-               (range(17, 27), vertices(c.FACEMESH_LEFT_EYEBROW, c.FACEMESH_RIGHT_EYEBROW)),
-               (range(27, 36), anywhere),
-               (range(36, 48), vertices(c.FACEMESH_LEFT_EYE, c.FACEMESH_RIGHT_EYE)),
-               (range(48, 60), outer),
-               (range(60, 68), inner)]
+    regions = [
+        (range(0, 17), vertices(c.FACEMESH_FACE_OVAL)),
+        (range(17, 27), vertices(c.FACEMESH_LEFT_EYEBROW, c.FACEMESH_RIGHT_EYEBROW)),
+        (range(27, 36), anywhere),
+        (range(36, 48), vertices(c.FACEMESH_LEFT_EYE, c.FACEMESH_RIGHT_EYE)),
+        (range(48, 60), outer),
+        (range(60, 68), inner),
+    ]
     allowed = {}
     for points, verts in regions:
         for k in points:
@@ -101,8 +103,14 @@ def main():
         correspondence.append(sorted(best[0]))
     mapped = np.stack([test_mesh[:, g].mean(1) for g in correspondence], 1)
     err = np.linalg.norm(mapped - test_truth, axis=2).mean(0)
-    groups = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
-              "outer lips": range(48, 60), "inner lips": range(60, 68)}
+    groups = {
+        "jaw": range(0, 17),
+        "brows": range(17, 27),
+        "nose": range(27, 36),
+        "eyes": range(36, 48),
+        "outer lips": range(48, 60),
+        "inner lips": range(60, 68),
+    }
     report = {g: round(float(err[list(r)].mean()), 3) for g, r in groups.items()}
     doc = {
         "description": "iBUG-68 point k = mean of mediapipe FaceMesh (478, refine_landmarks) vertices correspondence[k]",

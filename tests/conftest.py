@@ -85,7 +85,9 @@ def reference_runs(mini_data_root, tmp_path_factory) -> Path:
 
     with _made_once(tmp_path_factory, "reference-runs") as (out, to_make):
         for model in REFERENCE_MODELS if to_make else ():
-            config = RunConfig(model=model, dataset="mini", metrics=DEFAULT_METRICS, data_dir=mini_data_root, runs_dir=out)
+            config = RunConfig(
+                model=model, dataset="mini", metrics=DEFAULT_METRICS, data_dir=mini_data_root, runs_dir=out
+            )
             outcome = Runner(config, progress=False, log=lambda s: None).run()
             assert outcome.exit_code == 0 and outcome.n_scored == 12, outcome.record.get("failures")
     before = _digests(out)
@@ -96,12 +98,16 @@ def reference_runs(mini_data_root, tmp_path_factory) -> Path:
 def _digests(folder: Path) -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
-def run_bench(*args: str, data_root: Path, cwd: Path, check_codes=(0,), timeout=600, subprocess: bool = False,
-              **popen) -> sp.CompletedProcess:
+def run_bench(
+    *args: str, data_root: Path, cwd: Path, check_codes=(0,), timeout=600, subprocess: bool = False, **popen
+) -> sp.CompletedProcess:
     """`bench ARGS` with $BENCH_DATA=data_root in cwd: its exit status, stdout and stderr.
 
     In this process by default (the same `main()` the console script calls: click parsing, one-line
@@ -113,7 +119,9 @@ def run_bench(*args: str, data_root: Path, cwd: Path, check_codes=(0,), timeout=
         return _run_bench_process(args, data_root, cwd, check_codes, timeout, **popen)
     proc = _run_bench_here(args, data_root, cwd)
     if proc.returncode not in check_codes:
-        raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"bench {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -123,7 +131,9 @@ def _run_bench_process(args, data_root, cwd, check_codes, timeout, **popen) -> s
     bench = Path(sys.executable).with_name("bench")
     proc = sp.run([str(bench), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **popen)
     if proc.returncode not in check_codes:
-        raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"bench {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -155,8 +165,11 @@ def _run_bench_here(args, data_root, cwd) -> sp.CompletedProcess:
 
     argv, sigterm, threads = sys.argv, signal.getsignal(signal.SIGTERM), torch.get_num_threads()
     code = 0
-    with CliRunner().isolation(env={"BENCH_DATA": str(data_root)}) as (out, err, _), _working_folder(cwd), \
-            warnings.catch_warnings(record=True) as caught:
+    with (
+        CliRunner().isolation(env={"BENCH_DATA": str(data_root)}) as (out, err, _),
+        _working_folder(cwd),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("default")
         sys.argv = ["bench", *map(str, args)]
         try:

@@ -19,8 +19,9 @@ def _canvas(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-def _encode(path: Path, frames: np.ndarray, fps: Fraction, codec: str, audio: np.ndarray | None = None,
-            audio_rate: int = 48000) -> None:
+def _encode(
+    path: Path, frames: np.ndarray, fps: Fraction, codec: str, audio: np.ndarray | None = None, audio_rate: int = 48000
+) -> None:
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +130,14 @@ def make_fake_tcd_timit(mini, root: Path, volunteers=("08F", "18M"), per_volunte
             n_out = int(round(len(frames) / 25 * float(ntsc)))
             frames = frames[np.clip(np.round(np.arange(n_out) * 25 / float(ntsc)).astype(int), 0, len(frames) - 1)]
             audio = resample_poly(clip.load_audio(), 3, 1)
-            _encode(root / "volunteers" / volunteer / "Clips" / "straightcam" / f"{stem}.mp4", _canvas(frames, 360, 640),
-                    ntsc, "libx264", audio, 48000)
+            _encode(
+                root / "volunteers" / volunteer / "Clips" / "straightcam" / f"{stem}.mp4",
+                _canvas(frames, 360, 640),
+                ntsc,
+                "libx264",
+                audio,
+                48000,
+            )
             truth = clip.load_annotations()
             mlf.append(f'"/corpus/volunteers/{volunteer}/Clips/straightcam/{stem}.rec"')
             for phone, start, end in zip(truth["phones"], truth["phone_start"], truth["phone_end"]):
@@ -176,8 +183,13 @@ def make_fake_mead(mini, root: Path, speakers=("M003", "W009")) -> list[str]:
             clip = clips[2 * k + j]
             frames, audio = _canvas(_at_30_fps(clip.load_frames()), 320, 320), resample_poly(clip.load_audio(), 3, 1)
             inside = k == 1 and j == 0
-            _encode(root / speaker / "video" / "front" / emotion / level / f"{stem}.mp4", frames, Fraction(30), "libx264",
-                    audio=audio if inside else None)
+            _encode(
+                root / speaker / "video" / "front" / emotion / level / f"{stem}.mp4",
+                frames,
+                Fraction(30),
+                "libx264",
+                audio=audio if inside else None,
+            )
             if not inside:
                 _encode_audio(root / speaker / "audio" / emotion / level / f"{stem}.m4a", audio)
             made.append(f"{speaker}_{emotion}_{level}_{stem}")
@@ -196,7 +208,13 @@ def make_fake_hdtf(mini, root: Path, seconds: float = 17.0) -> dict[str, int]:
         frames, audio = clip.load_frames(), clip.load_audio()
         repeats = repeats or int(np.ceil(seconds * 25 / len(frames)))
         frames, audio = np.concatenate([frames] * repeats), np.concatenate([audio] * repeats)
-        _encode(root / name[: name.index("_")] / f"{name}.mp4", _canvas(_at_30_fps(frames), 320, 320), Fraction(30),
-                "libx264", audio=resample_poly(audio, 3, 1), audio_rate=48000)
+        _encode(
+            root / name[: name.index("_")] / f"{name}.mp4",
+            _canvas(_at_30_fps(frames), 320, 320),
+            Fraction(30),
+            "libx264",
+            audio=resample_poly(audio, 3, 1),
+            audio_rate=48000,
+        )
         made[name] = len(frames)
     return made

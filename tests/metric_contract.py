@@ -46,9 +46,11 @@ def _rendered() -> np.ndarray:
 
 
 def _annotations(phones=PHONES) -> dict:
-    return {"phones": np.asarray([p for p, _, _ in phones], dtype="<U8"),
-            "phone_start": np.asarray([s for _, s, _ in phones], dtype=np.float64),
-            "phone_end": np.asarray([e for _, _, e in phones], dtype=np.float64)}
+    return {
+        "phones": np.asarray([p for p, _, _ in phones], dtype="<U8"),
+        "phone_start": np.asarray([s for _, s, _ in phones], dtype=np.float64),
+        "phone_end": np.asarray([e for _, _, e in phones], dtype=np.float64),
+    }
 
 
 @lru_cache(maxsize=None)
@@ -61,7 +63,7 @@ def clip_frames(key: str) -> tuple[np.ndarray, np.ndarray]:
     if key == "short":
         return faces[:2], faces[1:3]
     start = {"a": 0, "b": 3, "c": 6}[key]
-    reference = faces[start:start + N_FRAMES]
+    reference = faces[start : start + N_FRAMES]
     generated = np.roll(reference, 2, axis=0)  # the right mouth shapes, two frames late
     return generated, reference
 
@@ -117,7 +119,11 @@ def check_declaration(name: str, settings) -> None:
     assert declared.direction in ("higher", "lower", "closest-to-ground-truth"), declared.direction
     assert declared.features and set(declared.features) <= set(FEATURES), (name, declared.features)
     assert isinstance(declared.channels, Channels) and isinstance(declared.aggregation, Aggregation)
-    assert declared.channels.covers(declared.aggregation.reads()), (name, declared.channels, declared.aggregation.reads())
+    assert declared.channels.covers(declared.aggregation.reads()), (
+        name,
+        declared.channels,
+        declared.aggregation.reads(),
+    )
     state = declared.aggregation.new_state()
     assert getattr(state, "aggregation", declared.aggregation.description) == declared.aggregation.description
     assert getattr(state, "consumes_artifacts", False) == declared.aggregation.consumes_artifacts
@@ -146,7 +152,9 @@ def check_spec_rebuilds_column(name: str, settings) -> None:
 def _comparable(outcome) -> tuple:
     score = {k: v for k, v in outcome.score.items() if k != "seconds"}
     arrays = {k: np.asarray(v) for k, v in outcome.artifacts.items()}
-    return json.dumps(score, sort_keys=True, default=str), {k: (a.shape, a.dtype.str, a.tobytes()) for k, a in arrays.items()}
+    return json.dumps(score, sort_keys=True, default=str), {
+        k: (a.shape, a.dtype.str, a.tobytes()) for k, a in arrays.items()
+    }
 
 
 def check_deterministic(scoring: Scoring, name: str) -> None:
@@ -221,12 +229,21 @@ def check_clip_metric(scoring: Scoring, name: str) -> None:
     tracked = ClipMetric(name, scoring.settings, fps=FPS)
     for key in MERGED_CLIPS:
         generated, reference = clip_frames(key)
-        tracked.update(generated, reference, identity=reference[0], phones=PHONES, audio=clip_audio(len(reference)),
-                       sample_rate=RATE)
+        tracked.update(
+            generated,
+            reference,
+            identity=reference[0],
+            phones=PHONES,
+            audio=clip_audio(len(reference)),
+            sample_rate=RATE,
+        )
     expected = _state(declared, [scoring.outcome(name, k) for k in MERGED_CLIPS]).compute()["value"]
     value = float(tracked.compute())
-    assert (expected is None and math.isnan(value)) or math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-12), \
-        (name, value, expected)
+    assert (expected is None and math.isnan(value)) or math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-12), (
+        name,
+        value,
+        expected,
+    )
 
 
 def unavailable(name: str, settings) -> str | None:

@@ -32,6 +32,7 @@ def shapes(state):
 
 # ---- official layouts ---------------------------------------------------------------------
 
+
 def test_wav2lip_generator_has_the_official_keys_and_size():
     state = shapes(Wav2Lip().state_dict())
     assert len(state) == 352
@@ -113,7 +114,10 @@ def test_stylegan2_checkpoints_converted_and_training_form(tmp_path):
     g = load_rosinality_checkpoint(path)
     assert g.size == 256 and g.n_latent == 14
     ckpt = torch.load(path, weights_only=True)
-    torch.save({"g": ckpt["g_ema"], "d": {}, "g_ema": ckpt["g_ema"], "g_optim": {}, "d_optim": {}, "args": {}}, tmp_path / "train.pt")
+    torch.save(
+        {"g": ckpt["g_ema"], "d": {}, "g_ema": ckpt["g_ema"], "g_optim": {}, "d_optim": {}, "args": {}},
+        tmp_path / "train.pt",
+    )
     g2 = load_rosinality_checkpoint(tmp_path / "train.pt")
     w = torch.randn(1, 512)
     assert torch.equal(g(w), g2(w))  # fixed noise: deterministic
@@ -139,10 +143,20 @@ def test_psp_checkpoint_full_size_loads_strictly(tmp_path):
 
 def test_mocogan_motion_generator_official_state_dict(tmp_path):
     official = {  # the keys and shapes of modelR_epoch_N.pth, written out by hand
-        "w": (384, 384), "b": (384,),
-        "enc_cell.weight_ih": (1536, 512), "enc_cell.weight_hh": (1536, 384), "enc_cell.bias_ih": (1536,), "enc_cell.bias_hh": (1536,),
-        "cell.weight_ih": (1536, 512), "cell.weight_hh": (1536, 384), "cell.bias_ih": (1536,), "cell.bias_hh": (1536,),
-        "fc1.weight": (512, 768), "fc1.bias": (512,), "fc2.weight": (512, 512), "fc2.bias": (512,),
+        "w": (384, 384),
+        "b": (384,),
+        "enc_cell.weight_ih": (1536, 512),
+        "enc_cell.weight_hh": (1536, 384),
+        "enc_cell.bias_ih": (1536,),
+        "enc_cell.bias_hh": (1536,),
+        "cell.weight_ih": (1536, 512),
+        "cell.weight_hh": (1536, 384),
+        "cell.bias_ih": (1536,),
+        "cell.bias_hh": (1536,),
+        "fc1.weight": (512, 768),
+        "fc1.bias": (512,),
+        "fc2.weight": (512, 512),
+        "fc2.bias": (512,),
     }
     state = {f"module.{k}": torch.randn(s) * 0.05 for k, s in official.items()}
     torch.save(state, tmp_path / "modelR_epoch_5.pth")
@@ -157,7 +171,9 @@ def test_mocogan_motion_generator_official_state_dict(tmp_path):
 def test_checkpoints_are_read_with_weights_only(tmp_path):
     import argparse
 
-    torch.save({"state_dict": {}, "args": argparse.Namespace(lr=1)}, tmp_path / "pickled.pth")  # arbitrary pickled object
+    torch.save(
+        {"state_dict": {}, "args": argparse.Namespace(lr=1)}, tmp_path / "pickled.pth"
+    )  # arbitrary pickled object
     with pytest.raises(BenchError, match=r"weights_only=True"):
         load_wav2lip(tmp_path / "pickled.pth")
 
@@ -180,8 +196,11 @@ def test_a_malicious_checkpoint_is_refused_in_one_complete_line(tmp_path, payloa
     import os
 
     marker = tmp_path / "ran"
-    entry = {"namespace": argparse.Namespace(lr=1), "touch": _TouchOnLoad(marker),
-             "getcwd": type("Cwd", (), {"__reduce__": lambda self: (os.getcwd, ())})()}[payload]
+    entry = {
+        "namespace": argparse.Namespace(lr=1),
+        "touch": _TouchOnLoad(marker),
+        "getcwd": type("Cwd", (), {"__reduce__": lambda self: (os.getcwd, ())})(),
+    }[payload]
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {"w": torch.zeros(1)}, "x": entry}, path)
     with pytest.raises(BenchError) as err:
@@ -193,16 +212,23 @@ def test_a_malicious_checkpoint_is_refused_in_one_complete_line(tmp_path, payloa
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` will likely succeed. "
-     "Please file an issue with the following so that we can make `weights_only=True` compatible with your use case: "
-     "WeightsUnpickler error: Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default. "
-     "Please use `torch.serialization.add_safe_globals([Namespace])` to allowlist it.",
-     "Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default"),
-    ("Weights only load failed. In PyTorch 2.6, we changed the default.\n\n\nTrying to load unsupported GLOBAL "
-     "posix.system whose module posix is blocked.\n\nCheck the documentation of torch.load to learn more.",
-     "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        (
+            "Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` will likely succeed. "
+            "Please file an issue with the following so that we can make `weights_only=True` compatible with your use case: "
+            "WeightsUnpickler error: Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default. "
+            "Please use `torch.serialization.add_safe_globals([Namespace])` to allowlist it.",
+            "Unsupported global: GLOBAL argparse.Namespace was not an allowed global by default",
+        ),
+        (
+            "Weights only load failed. In PyTorch 2.6, we changed the default.\n\n\nTrying to load unsupported GLOBAL "
+            "posix.system whose module posix is blocked.\n\nCheck the documentation of torch.load to learn more.",
+            "Trying to load unsupported GLOBAL posix.system whose module posix is blocked",
+        ),
+    ],
+)
 def test_the_refusal_reason_is_found_in_each_torch_wording(text, reason):
     import pickle
 
@@ -213,12 +239,14 @@ def test_the_refusal_reason_is_found_in_each_torch_wording(text, reason):
 
 # ---- behaviour of the tiny configurations ----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def request_for(mini):
     clip = mini.clips()[0]
 
     def make(n_frames=12):
         return GenerationRequest.for_clip(clip, n_frames)
+
     return make
 
 
@@ -280,12 +308,15 @@ def test_unknown_model_option_is_refused():
         ADAPTERS.get("mocogan-hd")(tiny="1", projct_steps="3")
 
 
-@pytest.mark.parametrize("model,args,accepted", [
-    ("still", {"size": "512"}, "it accepts none"),
-    ("ground-truth", {"tiny": "1"}, "it accepts delay"),
-    ("folder", {"dir": "/", "rate": "25"}, "it accepts dir, fps, max_length_diff, resize, video_stream"),
-    ("wav2lip", {"tiny": "1", "checkpont": "x"}, "it accepts checkpoint, tiny"),
-])
+@pytest.mark.parametrize(
+    "model,args,accepted",
+    [
+        ("still", {"size": "512"}, "it accepts none"),
+        ("ground-truth", {"tiny": "1"}, "it accepts delay"),
+        ("folder", {"dir": "/", "rate": "25"}, "it accepts dir, fps, max_length_diff, resize, video_stream"),
+        ("wav2lip", {"tiny": "1", "checkpont": "x"}, "it accepts checkpoint, tiny"),
+    ],
+)
 def test_every_builtin_adapter_refuses_an_option_it_does_not_take(model, args, accepted):
     unknown = sorted(set(args) - {"dir", "tiny"} or args)[0]
     with pytest.raises(BenchError) as err:
@@ -295,9 +326,22 @@ def test_every_builtin_adapter_refuses_an_option_it_does_not_take(model, args, a
 
 # ---- through the CLI ------------------------------------------------------------------------
 
+
 def test_missing_weights_stop_the_run_before_any_work(mini_data_root, tmp_path):
-    proc = run_bench("run", "--model", "mocogan-hd", "--dataset", "mini", "--weights", str(tmp_path / "w"),
-                     "--out", str(tmp_path / "runs"), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "mocogan-hd",
+        "--dataset",
+        "mini",
+        "--weights",
+        str(tmp_path / "w"),
+        "--out",
+        str(tmp_path / "runs"),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     err = proc.stderr
     assert "Traceback" not in err
     for name in ("modelR.pth", "pca_comp.npy", "pca_stdev.npy", "g_ema.pt"):
@@ -336,8 +380,24 @@ def test_bench_weights_does_not_call_a_file_with_the_wrong_hash_present(mini_dat
 
 @pytest.mark.parametrize("model", MODELS)
 def test_tiny_run_end_to_end(model, mini_data_root, tmp_path):
-    run_bench("run", "--model", model, "--dataset", "mini", "--limit", "1", "--model-args", "tiny=1",
-              "--metrics", "psnr,ssim", "--out", str(tmp_path), "--no-progress", data_root=mini_data_root, cwd=tmp_path)
+    run_bench(
+        "run",
+        "--model",
+        model,
+        "--dataset",
+        "mini",
+        "--limit",
+        "1",
+        "--model-args",
+        "tiny=1",
+        "--metrics",
+        "psnr,ssim",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
     run_dir = next((tmp_path / "mini").iterdir())
     record = json.loads((run_dir / "record.json").read_text())
     assert record["clips"] == {"total": 1, "scored": 1, "failed": 0}
@@ -356,9 +416,26 @@ def test_official_format_weights_run_end_to_end(mini_data_root, tmp_path):
     random_weights.mocogan_files(weights / "mocogan-hd", 256)
     random_weights.man_file(weights / "man" / "man.pt", size=64, ngf=8, heatmap_size=32, hidden=16, audio_dim=32)
     for model, args in (("wav2lip", ""), ("mocogan-hd", "project_steps=2"), ("man", "")):
-        run_bench("run", "--model", model, "--dataset", "mini", "--limit", "1", "--weights", str(weights),
-                  "--model-args", args, "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress",
-                  data_root=mini_data_root, cwd=tmp_path)
+        run_bench(
+            "run",
+            "--model",
+            model,
+            "--dataset",
+            "mini",
+            "--limit",
+            "1",
+            "--weights",
+            str(weights),
+            "--model-args",
+            args,
+            "--metrics",
+            "psnr",
+            "--out",
+            str(tmp_path / "runs"),
+            "--no-progress",
+            data_root=mini_data_root,
+            cwd=tmp_path,
+        )
         run_dir = next((tmp_path / "runs" / "mini").glob(f"{model}-seed0-*"))
         record = json.loads((run_dir / "record.json").read_text())
         assert record["clips"]["scored"] == 1, model

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from adapters.audio_features import (mfcc_windows, slaney_mel_filterbank, to_16k, wav2lip_chunks, wav2lip_mel,
-                                     frame_f0)
+from adapters.audio_features import mfcc_windows, slaney_mel_filterbank, to_16k, wav2lip_chunks, wav2lip_mel, frame_f0
 
 
 @pytest.fixture(scope="module")

@@ -65,8 +65,9 @@ def pooled_result(candidate, seeds=range(8), lengths=(75, 100, 150), variant=Non
             phones, reference = synthetic_clip(rng, n)
             names, starts, ends = zip(*phones)
             bilabials = [(s, e) for p, s, e in phones if p in ("p", "b", "m")]
-            counts, _, _ = score_traces(candidate(reference, rng), reference, bilabials,
-                                        vowel_intervals(names, starts, ends), FPS, PARAMS)
+            counts, _, _ = score_traces(
+                candidate(reference, rng), reference, bilabials, vowel_intervals(names, starts, ends), FPS, PARAMS
+            )
             state.add(None, counts)
     return state.compute()
 
@@ -122,12 +123,16 @@ def test_score_falls_with_the_timing_error(synthetic_scores):
     assert values[0] > values[1] > values[2]
     assert values[1] < 0.95 and values[2] < 0.7
     # moving too little does not open the vowels
-    assert synthetic_scores["half amplitude"]["opening_recall"] < 0.8 and synthetic_scores["half amplitude"]["value"] < 0.9
+    assert (
+        synthetic_scores["half amplitude"]["opening_recall"] < 0.8 and synthetic_scores["half amplitude"]["value"] < 0.9
+    )
 
 
 def test_old_closure_recall_is_kept_and_is_what_the_closed_still_games():
-    recall = {name: pooled_result(CANDIDATES[name], seeds=range(3), variant="bilabial-recall")
-              for name in ("perfect", "closed still", "flicker")}
+    recall = {
+        name: pooled_result(CANDIDATES[name], seeds=range(3), variant="bilabial-recall")
+        for name in ("perfect", "closed still", "flicker")
+    }
     assert all(r["value"] == 1.0 for r in recall.values())  # why closure recall cannot be the headline
     assert recall["closed still"]["balanced"] == 0.5 and recall["perfect"]["balanced"] == 1.0
 
@@ -165,19 +170,51 @@ def test_vowels_in_every_phone_set_the_protocols_use():
     arpabet = ["aa", "ae", "ah", "ao", "aw", "ay", "eh", "er", "ey", "ih", "iy", "ow", "oy", "uh", "uw"]
     timit = ["ax", "ix", "ux", "axr", "ax-h"]
     assert all(is_vowel(p) for p in espeak + arpabet + timit)
-    consonants = ["v", "p", "b", "m", "t", "T", "D", "N", "S", "tS", "j", "w", "hh", "_", "sil", "sp", "h#",
-                  "el", "em", "en", "eng", "epi", ""]
+    consonants = [
+        "v",
+        "p",
+        "b",
+        "m",
+        "t",
+        "T",
+        "D",
+        "N",
+        "S",
+        "tS",
+        "j",
+        "w",
+        "hh",
+        "_",
+        "sil",
+        "sp",
+        "h#",
+        "el",
+        "em",
+        "en",
+        "eng",
+        "epi",
+        "",
+    ]
     assert not any(is_vowel(p) for p in consonants)
 
 
 def test_balanced_pooled_state_matches_a_hand_computation():
     rng = np.random.default_rng(5)
-    counts = [{"a": float(rng.integers(0, 4)), "b": float(rng.integers(1, 5)), "c": float(rng.integers(0, 3)),
-               "d": float(rng.integers(0, 6))} for _ in range(9)]
+    counts = [
+        {
+            "a": float(rng.integers(0, 4)),
+            "b": float(rng.integers(1, 5)),
+            "c": float(rng.integers(0, 3)),
+            "d": float(rng.integers(0, 6)),
+        }
+        for _ in range(9)
+    ]
     counts[2]["d"] = 0.0  # a clip with no event of the second kind still counts in the sums
     state = PooledState({"ab": ("a", "b"), "cd": ("c", "d")}, primary="value", means={"value": ("ab", "cd")})
-    halves = [PooledState(state.ratios, state.primary, counts[:4], state.means),
-              PooledState(state.ratios, state.primary, counts[4:], state.means)]
+    halves = [
+        PooledState(state.ratios, state.primary, counts[:4], state.means),
+        PooledState(state.ratios, state.primary, counts[4:], state.means),
+    ]
     result = halves[1].merge(halves[0]).compute()
     s = {k: sum(c[k] for c in counts) for k in "abcd"}
     assert result["value"] == pytest.approx((s["a"] / s["b"] + s["c"] / s["d"]) / 2)
@@ -204,7 +241,9 @@ def _score_frames(metric_names, clips, make_frames, settings, cache_dir) -> dict
     metrics = [create_metric(name, settings) for name in metric_names]
     for clip in clips:
         reference = clip.load_frames()
-        ctx = ClipContext(clip, Video(make_frames(clip, reference), clip.fps), reference, cache_dir=cache_dir, settings=settings)
+        ctx = ClipContext(
+            clip, Video(make_frames(clip, reference), clip.fps), reference, cache_dir=cache_dir, settings=settings
+        )
         for metric in metrics:
             metric.update(ctx)
     return {m.variant: m.compute() for m in metrics}
@@ -227,8 +266,13 @@ def test_mini_closed_and_open_stills_rank_clearly_below_the_ground_truth(mini):
         "closed still": lambda clip, ref: np.repeat(ref[:1], len(ref), axis=0),
         "open still": lambda clip, ref: np.repeat(F.load_template(clip.size[0]).image[None], len(ref), axis=0),
     }
-    scores = {name: _score_frames(("bilabial", "bilabial-recall"), clips, make, settings, cache) for name, make in frames.items()}
-    truth, still, closed, opened = (scores[k]["bilabial"] for k in ("ground truth", "still", "closed still", "open still"))
+    scores = {
+        name: _score_frames(("bilabial", "bilabial-recall"), clips, make, settings, cache)
+        for name, make in frames.items()
+    }
+    truth, still, closed, opened = (
+        scores[k]["bilabial"] for k in ("ground truth", "still", "closed still", "open still")
+    )
     assert truth["value"] == 1.0 and truth["totals"]["reference_closed"] >= 3 and truth["totals"]["reference_open"] >= 3
     for name in ("closed still", "still"):  # the old gap: closure recall alone gives a closed still full marks
         assert scores[name]["bilabial"]["closure_recall"] == scores[name]["bilabial-recall"]["value"] == 1.0, name
@@ -248,8 +292,13 @@ def fake_grid_runs(mini, tmp_path_factory):
     assert GridProtocol(data).prepare(source, workers=1).clips == 1
     records = {}
     for model in ("ground-truth", "still"):
-        config = RunConfig(model=model, dataset="grid", metrics=("bilabial", "bilabial-recall"), data_dir=data,
-                           runs_dir=tmp_path_factory.mktemp("grid-runs"))
+        config = RunConfig(
+            model=model,
+            dataset="grid",
+            metrics=("bilabial", "bilabial-recall"),
+            data_dir=data,
+            runs_dir=tmp_path_factory.mktemp("grid-runs"),
+        )
         records[model] = Runner(config, progress=False, log=lambda s: None).run().record
     return records
 
@@ -262,7 +311,10 @@ def test_fake_grid_still_no_longer_scores_like_the_ground_truth(fake_grid_runs):
     assert still["bilabial"]["value"] == 0.5 and still["bilabial"]["opening_recall"] == 0.0
     specs = {s["variant"]: s for s in fake_grid_runs["still"]["metrics"]}
     assert specs["bilabial"]["aggregation"].startswith("mean of ratios of sums")
-    assert specs["bilabial"]["params"]["open_threshold"] == 0.15 and specs["bilabial-recall"]["params"]["headline"] == "closure_recall"
+    assert (
+        specs["bilabial"]["params"]["open_threshold"] == 0.15
+        and specs["bilabial-recall"]["params"]["headline"] == "closure_recall"
+    )
     assert specs["bilabial"]["column"] != specs["bilabial-recall"]["column"]
 
 
@@ -276,15 +328,35 @@ def test_without_phone_alignments_bilabial_is_na_and_the_run_says_why(mini_data_
     from metrics.features import Phones
 
     real = Phones.compute
-    monkeypatch.setattr(Phones, "compute",
-                        lambda self, ctx, which: {k: v for k, v in real(self, ctx, which).items() if not k.startswith("phone")})
+    monkeypatch.setattr(
+        Phones,
+        "compute",
+        lambda self, ctx, which: {k: v for k, v in real(self, ctx, which).items() if not k.startswith("phone")},
+    )
     monkeypatch.setenv("BENCH_DATA", str(mini_data_root))
-    result = CliRunner().invoke(cli, ["run", "--model", "still", "--dataset", "mini", "--limit", "2", "--metrics",
-                                      "psnr,bilabial", "--out", str(tmp_path), "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "still",
+            "--dataset",
+            "mini",
+            "--limit",
+            "2",
+            "--metrics",
+            "psnr,bilabial",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "bilabial     —  [0/2] n/a: no phone alignments" in result.output
     record = load_record(next(tmp_path.rglob("record.json")).parent)
     bilabial = record["results"]["bilabial"]
-    assert bilabial["value"] is None and bilabial["n_na"] == 2 and bilabial["na_reason"].startswith("no phone alignments")
+    assert (
+        bilabial["value"] is None and bilabial["n_na"] == 2 and bilabial["na_reason"].startswith("no phone alignments")
+    )
     assert empty_status(bilabial) == "n/a: no phone alignments"
     assert "na_reason" not in record["results"]["psnr"]

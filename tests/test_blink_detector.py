@@ -96,13 +96,21 @@ def test_blinks_close_together_are_counted_apart():
 def test_matching_tolerance():
     assert match_intervals(np.array([8, 20, 33]), np.array([10, 30]), np.array([14, 31]), 2) == (2, 1, 0)
     assert match_intervals(np.array([8]), np.array([10]), np.array([14]), 1) == (0, 1, 1)
-    assert match_intervals(np.array([11, 12]), np.array([10]), np.array([14]), 0) == (1, 1, 0)  # one detection per blink
+    assert match_intervals(np.array([11, 12]), np.array([10]), np.array([14]), 0) == (
+        1,
+        1,
+        0,
+    )  # one detection per blink
 
 
 def test_each_variant_records_its_own_detector_parameters():
     default, paper, online = _params("blink"), _params("blink-vougioukas"), _params("blink-online")
     assert {k: default[k] for k in RELATIVE_DEFAULTS} == RELATIVE_DEFAULTS
-    assert paper["detector"] == "offline-dear-peaks" and paper["peak_height"] == 0.072 and paper["peak_distance_frames"] == 4
+    assert (
+        paper["detector"] == "offline-dear-peaks"
+        and paper["peak_height"] == 0.072
+        and paper["peak_distance_frames"] == 4
+    )
     assert "onset_drop" not in paper and "ear_threshold" not in paper and "peak_height" not in default
     assert online["ear_threshold"] == 0.2 and online["min_closed_frames"] == 2 and "onset_drop" not in online
     assert default["landmarks"] == paper["landmarks"] == "mediapipe"
@@ -124,6 +132,11 @@ def test_validate_command_refuses_a_metric_that_is_not_a_blink_variant(tmp_path)
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "validate", "blink", "--variants", "blink,lmd"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", "validate", "blink", "--variants", "blink,lmd"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "lmd is not a blink variant" in proc.stderr and "Traceback" not in proc.stderr

@@ -17,8 +17,17 @@ def rows(mini):
 
 
 def test_every_calibration_row_is_within_tolerance(rows):
-    assert {r.metric for r in rows} >= {"ssim", "psnr", "cpbd", "cpbd-bt709", "cpbd grey conventions", "fid features", "lmd", "ear",
-                                        "mouth aperture"}
+    assert {r.metric for r in rows} >= {
+        "ssim",
+        "psnr",
+        "cpbd",
+        "cpbd-bt709",
+        "cpbd grey conventions",
+        "fid features",
+        "lmd",
+        "ear",
+        "mouth aperture",
+    }
     bad = [(r.metric, r.input, r.ours, r.reference, r.tolerance) for r in rows if not r.ok]
     assert not bad, bad
     assert all(r.covers for r in rows)  # every tolerance says which input and conversion it holds for

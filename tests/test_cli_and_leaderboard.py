@@ -16,8 +16,17 @@ from tests.conftest import MINI_ID, run_bench
 
 
 def test_unprepared_grid_says_what_to_do_without_a_traceback(tmp_path):
-    proc = run_bench("run", "--model", "still", "--dataset", "grid", data_root=tmp_path / "empty", cwd=tmp_path,
-                     check_codes=(1,), subprocess=True)  # the installed console script, as a user runs it
+    proc = run_bench(
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "grid",
+        data_root=tmp_path / "empty",
+        cwd=tmp_path,
+        check_codes=(1,),
+        subprocess=True,
+    )  # the installed console script, as a user runs it
     assert "grid is not prepared" in proc.stderr
     assert "bench prepare grid --source" in proc.stderr
     assert str(tmp_path / "empty" / "grid") in proc.stderr
@@ -25,8 +34,9 @@ def test_unprepared_grid_says_what_to_do_without_a_traceback(tmp_path):
 
 
 def test_typo_in_model_name_fails_before_any_data_work(tmp_path):
-    proc = run_bench("run", "--model", "stil", "--dataset", "mini", data_root=tmp_path / "data", cwd=tmp_path,
-                     check_codes=(1,))
+    proc = run_bench(
+        "run", "--model", "stil", "--dataset", "mini", data_root=tmp_path / "data", cwd=tmp_path, check_codes=(1,)
+    )
     assert "Did you mean 'still'?" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "data").exists()  # the mini protocol was not built for a run that cannot start
 
@@ -50,7 +60,10 @@ def limited_runs(mini_data_root, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs")
     cfg = dict(dataset="mini", limit=4, data_dir=mini_data_root, runs_dir=out)
     for model, metrics in (("ground-truth", ("psnr", "ssim")), ("still", ("psnr",))):
-        assert Runner(RunConfig(model=model, metrics=metrics, **cfg), progress=False, log=lambda s: None).run().exit_code == 0
+        assert (
+            Runner(RunConfig(model=model, metrics=metrics, **cfg), progress=False, log=lambda s: None).run().exit_code
+            == 0
+        )
     return out
 
 
@@ -90,8 +103,9 @@ def test_leaderboard_skips_incomplete_runs_and_refuses_unknown_schema(limited_ru
 
 
 def test_leaderboard_command_prints_the_page_path(limited_runs, mini_data_root, tmp_path):
-    proc = run_bench("leaderboard", str(limited_runs), "-o", str(tmp_path / "site"), data_root=mini_data_root,
-                     cwd=tmp_path)
+    proc = run_bench(
+        "leaderboard", str(limited_runs), "-o", str(tmp_path / "site"), data_root=mini_data_root, cwd=tmp_path
+    )
     assert f"leaderboard: {(tmp_path / 'site' / 'index.html').resolve()}" in proc.stdout
 
 
@@ -107,29 +121,61 @@ def test_default_metrics_and_all(mini_data_root, tmp_path):
         assert any("lse-c" in line and "syncnet_v2.model" in line for line in skipped)
 
 
-def _record(name: str, psnr: float, coverage: tuple[int, int], blink: float | None = None, complete: bool = True) -> dict:
+def _record(
+    name: str, psnr: float, coverage: tuple[int, int], blink: float | None = None, complete: bool = True
+) -> dict:
     n, total = coverage
-    results = {"psnr": {"value": psnr, "n": n, "ci95": None, "n_failed": total - n, "n_na": 0, "n_clips": total,
-                        "n_scored": n, "coverage": f"{n}/{total}", "failures": []}}
+    results = {
+        "psnr": {
+            "value": psnr,
+            "n": n,
+            "ci95": None,
+            "n_failed": total - n,
+            "n_na": 0,
+            "n_clips": total,
+            "n_scored": n,
+            "coverage": f"{n}/{total}",
+            "failures": [],
+        }
+    }
     metrics = [{"name": "psnr", "variant": "psnr", "direction": "higher", "unit": "dB"}]
     if blink is not None:
-        results["blink"] = {"value": blink, "n": total, "ci95": None, "reference_value": 0.333, "n_failed": 0, "n_na": 0,
-                            "n_clips": total, "n_scored": total, "coverage": f"{total}/{total}", "failures": []}
+        results["blink"] = {
+            "value": blink,
+            "n": total,
+            "ci95": None,
+            "reference_value": 0.333,
+            "n_failed": 0,
+            "n_na": 0,
+            "n_clips": total,
+            "n_scored": total,
+            "coverage": f"{total}/{total}",
+            "failures": [],
+        }
         metrics.append({"name": "blink", "variant": "blink", "direction": "none", "unit": "1/s"})
-    return {"protocol": {"id": "mini/v1", "clip_list_fingerprint": "0" * 64}, "metrics": metrics, "results": results,
-            "adapter": {"name": name, "fingerprint": "f" * 64, "config": {}}, "seed": 0,
-            "clips": {"total": total, "scored": total, "failed": 0}, "code": {"commit": "c" * 40}, "run_id": name[:12],
-            "completeness": {"complete": complete, "reasons": [] if complete else ["subset: 4 of 12 clips (--limit 4)"]}}
+    return {
+        "protocol": {"id": "mini/v1", "clip_list_fingerprint": "0" * 64},
+        "metrics": metrics,
+        "results": results,
+        "adapter": {"name": name, "fingerprint": "f" * 64, "config": {}},
+        "seed": 0,
+        "clips": {"total": total, "scored": total, "failed": 0},
+        "code": {"commit": "c" * 40},
+        "run_id": name[:12],
+        "completeness": {"complete": complete, "reasons": [] if complete else ["subset: 4 of 12 clips (--limit 4)"]},
+    }
 
 
 def test_leaderboard_ranks_only_full_coverage_models_never_references():
     from benchmark.reports.leaderboard import leaderboard_tables
 
-    records = [(Path("gt"), _record("ground-truth", 100.0, (4, 4))),
-               (Path("easy"), _record("weak-model", 40.0, (3, 4))),  # scored only its easy clips
-               (Path("full"), _record("good-model", 30.0, (4, 4), blink=0.25)),
-               (Path("other"), _record("other-model", 20.0, (4, 4))),
-               (Path("smoke"), _record("smoke-model", 50.0, (4, 4), complete=False))]  # a --limit run of easy clips
+    records = [
+        (Path("gt"), _record("ground-truth", 100.0, (4, 4))),
+        (Path("easy"), _record("weak-model", 40.0, (3, 4))),  # scored only its easy clips
+        (Path("full"), _record("good-model", 30.0, (4, 4), blink=0.25)),
+        (Path("other"), _record("other-model", 20.0, (4, 4))),
+        (Path("smoke"), _record("smoke-model", 50.0, (4, 4), complete=False)),
+    ]  # a --limit run of easy clips
     table = leaderboard_tables(records)[0]
     cells = {r["model"]: r["cells"]["psnr"] for r in table["rows"]}
     assert cells["good-model"]["best"] and not cells["weak-model"]["best"] and not cells["ground-truth"]["best"]

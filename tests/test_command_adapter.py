@@ -38,17 +38,39 @@ def _repo(tmp_path, fail: str = "") -> tuple:
     repo.mkdir()
     (repo / "inference.py").write_text(f"FAIL = {fail!r}\n" + MODEL)
     args = tmp_path / "args.txt"
-    args.write_text(f"# the model's own interpreter\npython={sys.executable}\ncwd={repo}\nversion=v1\n"
-                    "run={python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} "
-                    "--fps {fps} --clip {clip_id} --tag 'a,b \"c\"'\n")
+    args.write_text(
+        f"# the model's own interpreter\npython={sys.executable}\ncwd={repo}\nversion=v1\n"
+        "run={python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} "
+        "--fps {fps} --clip {clip_id} --tag 'a,b \"c\"'\n"
+    )
     return repo, args
 
 
 def test_command_model_is_scored_like_the_same_model_in_process(mini, mini_data_root, tmp_path):
     repo, args = _repo(tmp_path)
-    common = ("--dataset", "mini", "--limit", "2", "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress")
-    run_bench("run", "--model", "command", "--model-args-file", str(args), "--name", "held-still", *common,
-              data_root=mini_data_root, cwd=tmp_path)
+    common = (
+        "--dataset",
+        "mini",
+        "--limit",
+        "2",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+    )
+    run_bench(
+        "run",
+        "--model",
+        "command",
+        "--model-args-file",
+        str(args),
+        "--name",
+        "held-still",
+        *common,
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
     run_bench("run", "--model", "still", *common, data_root=mini_data_root, cwd=tmp_path)
     records = {r["label"]: r for r in (load_record(p.parent) for p in (tmp_path / "runs").rglob("record.json"))}
     command, still = records["held-still"], records["still"]
@@ -61,7 +83,9 @@ def test_command_model_is_scored_like_the_same_model_in_process(mini, mini_data_
     # the recorded command can be re-run: values with commas go to a model-args file beside the record
     from benchmark.cli import read_model_args_file
 
-    run_dir = next(p.parent for p in (tmp_path / "runs").rglob("record.json") if load_record(p.parent)["label"] == "held-still")
+    run_dir = next(
+        p.parent for p in (tmp_path / "runs").rglob("record.json") if load_record(p.parent)["label"] == "held-still"
+    )
     assert "--model-args-file model-args.txt" in command["command"]
     assert read_model_args_file(run_dir / "model-args.txt") == read_model_args_file(args)
 
@@ -69,9 +93,25 @@ def test_command_model_is_scored_like_the_same_model_in_process(mini, mini_data_
 def test_a_failing_clip_keeps_its_stderr_and_the_others_score(mini, mini_data_root, tmp_path):
     clips = sorted(c.id for c in mini.clips())
     _, args = _repo(tmp_path, fail=clips[0])
-    proc = run_bench("run", "--model", "command", "--model-args-file", str(args), "--name", "m", "--dataset", "mini",
-                     "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress",
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(3,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "command",
+        "--model-args-file",
+        str(args),
+        "--name",
+        "m",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(3,),
+    )
     assert "completed with failures: 1 of 12 clips failed" in proc.stderr  # the harness itself did not crash
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     (failure,) = record["failures"]
@@ -82,19 +122,43 @@ def test_a_failing_clip_keeps_its_stderr_and_the_others_score(mini, mini_data_ro
 
 def test_a_hanging_model_is_stopped_at_its_timeout(mini_data_root, tmp_path):
     _, args = _repo(tmp_path, fail="sleep")
-    run_bench("run", "--model", "command", "--model-args-file", str(args), "--model-args", "timeout=2",
-                     "--name", "m", "--dataset", "mini", "--limit", "1", "--metrics", "psnr", "--out", str(tmp_path / "runs"),
-                     "--no-progress", data_root=mini_data_root, cwd=tmp_path, check_codes=(1,), timeout=60)
+    run_bench(
+        "run",
+        "--model",
+        "command",
+        "--model-args-file",
+        str(args),
+        "--model-args",
+        "timeout=2",
+        "--name",
+        "m",
+        "--dataset",
+        "mini",
+        "--limit",
+        "1",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+        timeout=60,
+    )
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     assert "ran past timeout=2 s and was stopped" in record["failures"][0]["message"]
     assert record["clips"] == {"total": 1, "scored": 0, "failed": 1}
 
 
-@pytest.mark.parametrize("run, message", [
-    ("python x.py --out {outptu}", "unknown placeholder"),
-    ("python x.py --face {identity}", "never mentions {output}"),
-    ("python 'x.py --out {output}", "cannot be split like a shell line"),
-])
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ("python x.py --out {outptu}", "unknown placeholder"),
+        ("python x.py --face {identity}", "never mentions {output}"),
+        ("python 'x.py --out {output}", "cannot be split like a shell line"),
+    ],
+)
 def test_bad_templates_are_one_clear_line(run, message, tmp_path):
     with pytest.raises(BenchError, match="command adapter") as err:
         CommandAdapter(run=run, cwd=str(tmp_path), version="1")
@@ -123,13 +187,33 @@ def test_a_command_writing_another_rate_is_resampled_when_asked_and_the_row_says
     repo, args = _repo(tmp_path)
     text = args.read_text().replace("--frames {n_frames} --fps {fps}", "--frames 91 --fps 30")
     args.write_text(text)
-    common = ("--model", "command", "--model-args-file", str(args), "--dataset", "mini", "--limit", "1",
-              "--metrics", "psnr", "--no-progress")
-    refused = run_bench("run", *common, "--out", str(tmp_path / "a"), data_root=mini_data_root, cwd=tmp_path,
-                        check_codes=(1,))
+    common = (
+        "--model",
+        "command",
+        "--model-args-file",
+        str(args),
+        "--dataset",
+        "mini",
+        "--limit",
+        "1",
+        "--metrics",
+        "psnr",
+        "--no-progress",
+    )
+    refused = run_bench(
+        "run", *common, "--out", str(tmp_path / "a"), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,)
+    )
     assert "30 fps but the protocol is 25 fps: pass fps=nearest" in refused.stderr
-    run_bench("run", *common, "--model-args", "fps=nearest", "--out", str(tmp_path / "b"),
-              data_root=mini_data_root, cwd=tmp_path)
+    run_bench(
+        "run",
+        *common,
+        "--model-args",
+        "fps=nearest",
+        "--out",
+        str(tmp_path / "b"),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
     record = load_record(next((tmp_path / "b").rglob("record.json")).parent)
     assert record["clips"]["conformed"] == {"fps_resampled": 1, "length": 1}
     assert record["adapter"]["conform"]["fps"].startswith("nearest frame")
@@ -167,21 +251,44 @@ def test_one_model_makes_the_same_frames_by_folder_and_by_command(mini, mini_dat
     manifest = export_pack("mini", pack, Settings.create(mini_data_root, threads=1), log=lambda s: None)
     outputs.mkdir()
     for e in manifest["clips"]:  # the model run by hand on the pack, as someone in another environment would
-        subprocess.run([sys.executable, str(model), str(pack / e["identity"]), str(pack / e["audio"]),
-                        str(outputs / e["output"]), str(e["n_frames"]), f"{e['fps']:g}", e["clip_id"],
-                        str(tmp_path / "seen-by-folder")], check=True)
-    run = (f"{{python}} {model} {{identity}} {{audio}} {{output}} {{n_frames}} {{fps}} {{clip_id}} "
-           f"{tmp_path / 'seen-by-command'}")
+        subprocess.run(
+            [
+                sys.executable,
+                str(model),
+                str(pack / e["identity"]),
+                str(pack / e["audio"]),
+                str(outputs / e["output"]),
+                str(e["n_frames"]),
+                f"{e['fps']:g}",
+                e["clip_id"],
+                str(tmp_path / "seen-by-folder"),
+            ],
+            check=True,
+        )
+    run = (
+        f"{{python}} {model} {{identity}} {{audio}} {{output}} {{n_frames}} {{fps}} {{clip_id}} "
+        f"{tmp_path / 'seen-by-command'}"
+    )
     routes = {"folder": {"dir": str(outputs)}, "command": {"run": run, "python": sys.executable, "version": "v1"}}
     records, rows = {}, {}
     for model_name, model_args in routes.items():
-        config = RunConfig(model=model_name, model_args=model_args, dataset="mini", metrics=("psnr",),
-                           data_dir=mini_data_root, runs_dir=tmp_path / "runs", threads=1, name="same-model")
+        config = RunConfig(
+            model=model_name,
+            model_args=model_args,
+            dataset="mini",
+            metrics=("psnr",),
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "runs",
+            threads=1,
+            name="same-model",
+        )
         outcome = Runner(config, progress=False, log=lambda s: None).run()
         assert outcome.exit_code == 0
         records[model_name] = outcome.record
-        rows[model_name] = {r["clip_id"]: (r["video"]["sha256"], {c: s["value"] for c, s in r["scores"].items()})
-                            for r in map(json.loads, (outcome.run_dir / "clips.jsonl").read_text().splitlines())}
+        rows[model_name] = {
+            r["clip_id"]: (r["video"]["sha256"], {c: s["value"] for c, s in r["scores"].items()})
+            for r in map(json.loads, (outcome.run_dir / "clips.jsonl").read_text().splitlines())
+        }
     for e in manifest["clips"]:  # the model read the pack's very bytes by `command` too
         for name in ("identity.png", "audio.wav"):
             seen = tmp_path / "seen-by-command" / e["clip_id"] / name
@@ -231,8 +338,12 @@ def test_a_clip_ends_every_process_its_command_started(mini, tmp_path, ends, pip
 
     script, pids = tmp_path / "model.py", tmp_path / "pids"
     script.write_text(ORPHAN_MAKER)
-    adapter = CommandAdapter(run=f"{{python}} {script} {pids} {ends} {pipe} {{output}}", python=sys.executable,
-                             version="1", timeout="1" if ends == "hang" else "30")
+    adapter = CommandAdapter(
+        run=f"{{python}} {script} {pids} {ends} {pipe} {{output}}",
+        python=sys.executable,
+        version="1",
+        timeout="1" if ends == "hang" else "30",
+    )
     started = time.monotonic()
     with pytest.raises(ClipError, match="timeout=1 s" if ends == "hang" else "exited with status 1"):
         adapter.generate(GenerationRequest.for_clip(mini.clips()[0]), seed=0)
@@ -250,10 +361,30 @@ def test_sigterm_to_bench_ends_the_commands_process_group(mini_data_root, tmp_pa
     script, pids = tmp_path / "model.py", tmp_path / "pids"
     script.write_text(ORPHAN_MAKER)
     env = {**os.environ, "BENCH_DATA": str(mini_data_root)}
-    bench = subprocess.Popen([str(Path(sys.executable).with_name("bench")), "run", "--model", "command", "--model-args",
-                              f"run={sys.executable} {script} {pids} hang closed {{output}},version=1", "--dataset", "mini",
-                              "--limit", "1", "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress"],
-                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bench = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("bench")),
+            "run",
+            "--model",
+            "command",
+            "--model-args",
+            f"run={sys.executable} {script} {pids} hang closed {{output}},version=1",
+            "--dataset",
+            "mini",
+            "--limit",
+            "1",
+            "--metrics",
+            "psnr",
+            "--out",
+            str(tmp_path / "runs"),
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not pids.exists() and time.monotonic() < deadline and bench.poll() is None:
@@ -277,11 +408,22 @@ def test_a_new_model_version_is_a_new_run_that_names_the_one_it_follows(mini_dat
     run = "{python} inference.py --face {identity} --audio {audio} --out {output} --frames {n_frames} --fps {fps}"
     outcomes, said = {}, []
     for version in ("v1", "v2"):
-        config = RunConfig(model="command", dataset="mini", limit=1, metrics=("psnr",), data_dir=mini_data_root,
-                           runs_dir=tmp_path / "runs", name="m", threads=1,
-                           model_args={"run": run, "cwd": str(repo), "python": sys.executable, "version": version})
+        config = RunConfig(
+            model="command",
+            dataset="mini",
+            limit=1,
+            metrics=("psnr",),
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "runs",
+            name="m",
+            threads=1,
+            model_args={"run": run, "cwd": str(repo), "python": sys.executable, "version": version},
+        )
         outcomes[version] = Runner(config, progress=False, log=said.append).run()
-    assert outcomes["v1"].run_dir != outcomes["v2"].run_dir and load_record(outcomes["v1"].run_dir)["adapter"]["model_version"] == "v1"
+    assert (
+        outcomes["v1"].run_dir != outcomes["v2"].run_dir
+        and load_record(outcomes["v1"].run_dir)["adapter"]["model_version"] == "v1"
+    )
     assert any(f"a new run: model version v2 (run {outcomes['v1'].run_dir} was made by v1)" in s for s in said), said
     assert outcomes["v2"].n_generated == 1  # another version: nothing reused
 

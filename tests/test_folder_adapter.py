@@ -21,9 +21,23 @@ def test_corrupt_and_missing_videos_fail_with_reasons_others_score(mini, mini_da
             continue
         write_video(videos / f"{clip.id}.mp4", clip.load_frames(), clip.fps, codec="libx264")
 
-    proc = run_bench("run", "--model", "folder", "--model-args", f"dir={videos}", "--dataset", "mini",
-                     "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress",
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(3,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--model-args",
+        f"dir={videos}",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(3,),
+    )
     assert "completed with failures: 2 of 12 clips failed" in proc.stderr
     run_dir = next((tmp_path / "runs").rglob("record.json")).parent
     record = load_record(run_dir)
@@ -40,12 +54,23 @@ def test_corrupt_and_missing_videos_fail_with_reasons_others_score(mini, mini_da
 
 
 def test_folder_without_dir_is_a_clear_error(mini_data_root, tmp_path):
-    proc = run_bench("run", "--model", "folder", "--dataset", "mini", "--out", str(tmp_path),
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--dataset",
+        "mini",
+        "--out",
+        str(tmp_path),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     assert "--model-args dir=" in proc.stderr and "Traceback" not in proc.stderr
 
 
 # ---- what can sit in the folder instead of a video --------------------------------------------
+
 
 def _link_references(videos, clips):
     videos.mkdir(exist_ok=True)
@@ -88,16 +113,36 @@ def test_odd_entries_fail_their_clip_in_seconds_and_the_others_score(mini, mini_
     write_video(videos / f"{clips[7].id}.mkv", np.concatenate([frames] * 3), clips[7].fps)
     (videos / "notes.txt").write_text("not a video")
 
-    proc = run_bench("run", "--model", "folder", "--model-args", f"dir={videos}", "--dataset", "mini",
-                     "--metrics", "psnr", "--out", str(tmp_path / "runs"), "--no-progress",
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(3,), timeout=300)
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--model-args",
+        f"dir={videos}",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(3,),
+        timeout=300,
+    )
     assert "Traceback" not in proc.stderr
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     failures = {f["clip_id"]: f["message"] for f in record["failures"]}
-    expected = {0: "not a regular file (a FIFO, socket or device); copy the video", 1: "not a regular file",
-                2: "a broken symlink", 3: "a directory, not a video file",
-                5: "differ only by case; keep one", 6: "frame 0 has transparent pixels",
-                7: f"{3 * clips[7].n_frames} frames, the clip has {clips[7].n_frames}; cut it"}
+    expected = {
+        0: "not a regular file (a FIFO, socket or device); copy the video",
+        1: "not a regular file",
+        2: "a broken symlink",
+        3: "a directory, not a video file",
+        5: "differ only by case; keep one",
+        6: "frame 0 has transparent pixels",
+        7: f"{3 * clips[7].n_frames} frames, the clip has {clips[7].n_frames}; cut it",
+    }
     assert set(failures) == {clips[i].id for i in expected}
     for i, text in expected.items():
         assert text in failures[clips[i].id] and str(videos) in failures[clips[i].id], failures[clips[i].id]
@@ -118,8 +163,9 @@ def test_the_adapter_reads_nothing_when_built_and_never_opens_a_fifo(mini, tmp_p
     (videos / f"{clips[1].id}.webm").symlink_to("/dev/zero")
     (videos / f"{clips[2].id}.Mov").symlink_to(clips[2].video_path)
     out = {}
-    worker = threading.Thread(target=lambda: out.update(
-        {c.id: FolderAdapter(dir=str(videos)).clip_input(c) for c in clips}), daemon=True)
+    worker = threading.Thread(
+        target=lambda: out.update({c.id: FolderAdapter(dir=str(videos)).clip_input(c) for c in clips}), daemon=True
+    )
     worker.start()
     worker.join(timeout=10)
     assert not worker.is_alive(), "a FIFO or /dev/zero was opened"
@@ -149,8 +195,16 @@ def test_new_videos_are_a_new_run_beside_the_old_one_scoring_only_the_changed_cl
     clips = mini.clips()
     videos = tmp_path / "videos"
     _link_references(videos, clips)
-    config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
-                       limit=3, data_dir=mini_data_root, runs_dir=tmp_path / "runs", name="model-v1")
+    config = RunConfig(
+        model="folder",
+        dataset="mini",
+        model_args={"dir": str(videos)},
+        metrics=("psnr",),
+        limit=3,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        name="model-v1",
+    )
     first = Runner(config, progress=False, log=lambda s: None).run()
     plan_before, _ = Runner(config, progress=False, log=lambda s: None).plan()
 
@@ -171,8 +225,12 @@ def test_new_videos_are_a_new_run_beside_the_old_one_scoring_only_the_changed_cl
     said = []
     second = Runner(config, progress=False, log=said.append).run()
     assert second.run_dir != first.run_dir and second.run_dir.parent == first.run_dir.parent
-    assert any(f"a new run: 1 of 3 videos differ from run {first.run_dir} (clip ids {changed.id})" in s
-               and "that run stays as it was" in s and "--name" in s for s in said), said
+    assert any(
+        f"a new run: 1 of 3 videos differ from run {first.run_dir} (clip ids {changed.id})" in s
+        and "that run stays as it was" in s
+        and "--name" in s
+        for s in said
+    ), said
     assert second.n_tasks == 1 and second.n_generated == 1  # the unchanged clips' scores were copied over
     before, after = load_record(first.run_dir), second.record
     assert before["results"]["psnr"]["value"] == 100.0 and before["label"] == "model-v1"  # v1 kept, as it was
@@ -195,8 +253,17 @@ def test_a_sharded_folder_run_merges_into_the_unsharded_run(mini, mini_data_root
     _link_references(videos, mini.clips())
 
     def run(**kw):
-        config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
-                           limit=4, data_dir=mini_data_root, runs_dir=tmp_path / "runs", name="m", threads=1)
+        config = RunConfig(
+            model="folder",
+            dataset="mini",
+            model_args={"dir": str(videos)},
+            metrics=("psnr",),
+            limit=4,
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "runs",
+            name="m",
+            threads=1,
+        )
         for k, v in kw.items():
             setattr(config, k, v)
         return Runner(config, progress=False, log=lambda s: None).run()
@@ -215,12 +282,39 @@ def test_a_sharded_folder_run_merges_into_the_unsharded_run(mini, mini_data_root
 
 
 def test_unknown_model_args_are_refused_with_the_accepted_ones(mini_data_root, tmp_path):
-    proc = run_bench("run", "--model", "folder", "--model-args", f"dir={tmp_path},rate=25", "--dataset", "mini",
-                     "--out", str(tmp_path), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
-    assert "folder: unknown option 'rate' in --model-args (it accepts dir, fps, max_length_diff, resize, video_stream)" in proc.stderr
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--model-args",
+        f"dir={tmp_path},rate=25",
+        "--dataset",
+        "mini",
+        "--out",
+        str(tmp_path),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
+    assert (
+        "folder: unknown option 'rate' in --model-args (it accepts dir, fps, max_length_diff, resize, video_stream)"
+        in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
-    proc = run_bench("run", "--model", "folder", "--model-args", f"dir={tmp_path},fps=25", "--dataset", "mini",
-                     "--out", str(tmp_path), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "folder",
+        "--model-args",
+        f"dir={tmp_path},fps=25",
+        "--dataset",
+        "mini",
+        "--out",
+        str(tmp_path),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     assert "folder: fps='25' is not a resampling method I know" in proc.stderr and "fps=nearest" in proc.stderr
 
 
@@ -239,7 +333,9 @@ def test_an_unlistable_folder_fails_each_clip_not_the_run(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "listdir", refuse)
     for clip_id in ("a", "b"):
         clip = SimpleNamespace(id=clip_id, n_frames=5, size=(8, 8))
-        assert adapter.clip_input(clip) == {"problem": f"{tmp_path}: cannot be listed (Permission denied); fix its permissions"}
+        assert adapter.clip_input(clip) == {
+            "problem": f"{tmp_path}: cannot be listed (Permission denied); fix its permissions"
+        }
 
 
 def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_data_root, tmp_path):
@@ -249,8 +345,15 @@ def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_dat
     clips = mini.clips()
     videos = tmp_path / "videos"
     _link_references(videos, clips)
-    config = RunConfig(model="folder", dataset="mini", model_args={"dir": str(videos)}, metrics=("psnr",),
-                       limit=2, data_dir=mini_data_root, runs_dir=tmp_path / "runs")
+    config = RunConfig(
+        model="folder",
+        dataset="mini",
+        model_args={"dir": str(videos)},
+        metrics=("psnr",),
+        limit=2,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+    )
     plan, _ = Runner(config, progress=False, log=lambda s: None).plan()
     swapped, kept = plan.clips
     (videos / f"{swapped.id}.mp4").unlink()
@@ -258,6 +361,7 @@ def test_a_file_replaced_between_plan_and_scoring_fails_that_clip(mini, mini_dat
     worker = ClipWorker(plan)
     failed = worker.process(ClipTask(swapped.id, [plan.metrics[0]["column"]])).row
     assert failed.status == "failed" and failed.error["message"] == (
-        f"{swapped.id}.mp4 changed after this run was planned; re-run the same command to score the new file")
+        f"{swapped.id}.mp4 changed after this run was planned; re-run the same command to score the new file"
+    )
     ok = worker.process(ClipTask(kept.id, [plan.metrics[0]["column"]])).row
     assert ok.status == "ok" and ok.input == kept.input and ok.outcomes[plan.metrics[0]["column"]].value == 100.0

@@ -29,7 +29,9 @@ def _official_keys() -> set[str]:
     mixed = ["Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f", "Mixed_5b", "Mixed_5c"]
     units += [f"{m}.{b}" for m in mixed for b in ("b0", "b1a", "b1b", "b2a", "b2b", "b3b")]
     keys = {f"{u}.conv3d.weight" for u in units}
-    keys |= {f"{u}.bn.{p}" for u in units for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+    keys |= {
+        f"{u}.bn.{p}" for u in units for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    }
     return keys | {"logits.conv3d.weight", "logits.conv3d.bias"}
 
 
@@ -119,8 +121,9 @@ def test_frechet_step_equals_a_float64_scipy_computation():
 
 def test_the_state_does_not_depend_on_shard_order():
     rng = np.random.default_rng(5)
-    rows = [{"generated": rng.standard_normal((3, 400)), "reference": rng.standard_normal((3, 400)) + 0.5}
-            for _ in range(9)]
+    rows = [
+        {"generated": rng.standard_normal((3, 400)), "reference": rng.standard_normal((3, 400)) + 0.5} for _ in range(9)
+    ]
     metric = FVD.__new__(FVD)
     metric.params = dict(FVD.default_params)
     values = []

@@ -20,8 +20,15 @@ VERIFIED, NO_DIGEST = "verified", "no digest"  # what readers say of a record th
 
 
 def _run(mini_data_root, out, **kw):
-    config = RunConfig(model="still", dataset="mini", metrics=("psnr",), data_dir=mini_data_root, runs_dir=out,
-                       threads=1, **{"limit": 4, **kw})
+    config = RunConfig(
+        model="still",
+        dataset="mini",
+        metrics=("psnr",),
+        data_dir=mini_data_root,
+        runs_dir=out,
+        threads=1,
+        **{"limit": 4, **kw},
+    )
     return Runner(config, progress=False, log=lambda s: None).run()
 
 
@@ -71,8 +78,16 @@ def test_a_missing_shards_clips_count_as_never_attempted(shards, tmp_path):
 
 
 def test_bench_merge_with_a_shard_missing_exits_3(shards, mini_data_root, tmp_path):
-    proc = run_bench("merge", str(shards[1]), "-o", str(tmp_path / "merged"), data_root=mini_data_root, cwd=tmp_path,
-                     check_codes=(3,), subprocess=True)  # exit status 3 as a shell sees it
+    proc = run_bench(
+        "merge",
+        str(shards[1]),
+        "-o",
+        str(tmp_path / "merged"),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(3,),
+        subprocess=True,
+    )  # exit status 3 as a shell sees it
     assert "shard(s) 0/2 not given" in proc.stderr and "never attempted" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -96,8 +111,12 @@ def test_merge_refuses_a_non_empty_output_folder(shards, tmp_path):
 
 
 def _row(key: str, status: str = "ok", **scores) -> dict:
-    row = {"key": key, "clip_id": f"clip-{key}", "status": status,
-           "scores": {c: {"status": "ok", "value": v} for c, v in scores.items()}}
+    row = {
+        "key": key,
+        "clip_id": f"clip-{key}",
+        "status": status,
+        "scores": {c: {"status": "ok", "value": v} for c, v in scores.items()},
+    }
     if status != "ok":
         row["error"] = {"stage": "generate", "message": "boom"}
     return row
@@ -111,18 +130,26 @@ def _write_rows(path: Path, rows: list[dict]) -> RowLog:
 
 
 def test_rows_that_add_a_column_or_retry_a_failure_are_not_conflicts(tmp_path):
-    log = _write_rows(tmp_path / "clips.jsonl", [
-        _row("a", psnr=21.5), _row("a", psnr=21.5, ssim=0.75),  # a later invocation added ssim
-        _row("b", status="failed"), _row("b", psnr=19.0),  # a failed clip retried
-    ])
+    log = _write_rows(
+        tmp_path / "clips.jsonl",
+        [
+            _row("a", psnr=21.5),
+            _row("a", psnr=21.5, ssim=0.75),  # a later invocation added ssim
+            _row("b", status="failed"),
+            _row("b", psnr=19.0),  # a failed clip retried
+        ],
+    )
     latest = log.latest_by_key()
     assert latest["a"]["scores"]["ssim"]["value"] == 0.75 and latest["b"]["status"] == "ok"
 
 
 def test_conflicting_rows_for_one_key_are_refused_with_both_values(tmp_path):
     log = _write_rows(tmp_path / "clips.jsonl", [_row("a", psnr=21.5), _row("b", psnr=19.0), _row("a", psnr=35.0)])
-    with pytest.raises(BenchError, match=r"conflicting rows for clip clip-a .*line 1 gives psnr value 21\.5, "
-                                         r"line 3 gives psnr value 35\.0"):
+    with pytest.raises(
+        BenchError,
+        match=r"conflicting rows for clip clip-a .*line 1 gives psnr value 21\.5, "
+        r"line 3 gives psnr value 35\.0",
+    ):
         log.latest_by_key()
     downgraded = _write_rows(tmp_path / "other.jsonl", [_row("a", psnr=21.5), _row("a", status="failed")])
     with pytest.raises(BenchError, match="line 1 gives status ok, line 2 gives status failed"):
@@ -192,8 +219,11 @@ def test_a_record_that_does_not_match_its_rows_is_flagged_by_every_reader(good_r
     # leaderboard: shown, marked, never ranked (the edited 99 dB would otherwise be best)
     records = sorted(load_records([runs])[0], key=lambda pr: pr[0].name)
     for path, loaded in records:  # in memory, after the check: rank them as complete runs of a model, one run each
-        loaded.update(completeness={"complete": True, "reasons": []}, adapter={**loaded["adapter"], "name": "a-model"},
-                      run_id=f"{path.name}-{loaded['run_id']}")
+        loaded.update(
+            completeness={"complete": True, "reasons": []},
+            adapter={**loaded["adapter"], "name": "a-model"},
+            run_id=f"{path.name}-{loaded['run_id']}",
+        )
     (table,) = leaderboard_tables(records)
     rows = {Path(r["path"]).name: r for r in table["rows"]}
     assert rows["edited"]["mismatch"] and rows["edited"]["cells"]["psnr"]["text"].startswith("⚠")
@@ -258,7 +288,9 @@ def _one_line_about(stderr: str, bad: Path) -> None:
 
 def test_leaderboard_with_a_truncated_record_lists_the_other_runs(good_and_truncated, mini_data_root, tmp_path):
     good, bad = good_and_truncated
-    proc = run_bench("leaderboard", str(good.parent), "-o", str(tmp_path / "site"), data_root=mini_data_root, cwd=tmp_path)
+    proc = run_bench(
+        "leaderboard", str(good.parent), "-o", str(tmp_path / "site"), data_root=mini_data_root, cwd=tmp_path
+    )
     _one_line_about(proc.stderr, bad)
     assert proc.stderr.startswith(f"skipped {bad}: ")
     assert str(good) in (tmp_path / "site" / "index.html").read_text()
@@ -266,8 +298,18 @@ def test_leaderboard_with_a_truncated_record_lists_the_other_runs(good_and_trunc
 
 def test_table_with_a_truncated_record_lists_the_other_runs(good_and_truncated, mini_data_root, tmp_path):
     good, bad = good_and_truncated
-    proc = run_bench("table", "kumar2020-man-1", "--substitute", "grid=mini", "--runs", str(good), "--runs", str(bad),
-                     data_root=mini_data_root, cwd=tmp_path)
+    proc = run_bench(
+        "table",
+        "kumar2020-man-1",
+        "--substitute",
+        "grid=mini",
+        "--runs",
+        str(good),
+        "--runs",
+        str(bad),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+    )
     _one_line_about(proc.stderr, bad)
     assert "still (measured here)" in proc.stdout and str(good) in proc.stdout
 
@@ -300,7 +342,9 @@ def test_a_truncated_run_json_is_one_line_too(good_run, tmp_path):
 def test_a_data_dir_that_is_a_file_is_one_line(mini_data_root, tmp_path):
     a_file = tmp_path / "data.txt"
     a_file.write_text("not a folder")
-    proc = run_bench("prepare", "mini", "--data-dir", str(a_file), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "prepare", "mini", "--data-dir", str(a_file), data_root=mini_data_root, cwd=tmp_path, check_codes=(1,)
+    )
     assert proc.stderr.startswith(f"error: --data-dir {a_file} is a file, not a folder")
     assert "Traceback" not in proc.stderr
     from benchmark.core.settings import Settings
@@ -318,5 +362,7 @@ def test_a_label_whose_run_cannot_be_read_says_so(good_run, tmp_path):
     broken = _copy(good_run, runs, good_run.name)  # still-seed0-…: the folder of the label 'still'
     text = (broken / "record.json").read_text()
     (broken / "record.json").write_text(text[: len(text) // 2])
-    with pytest.raises(BenchError, match=r"'still' is neither .*a run folder of that name cannot be read: .*not valid JSON"):
+    with pytest.raises(
+        BenchError, match=r"'still' is neither .*a run folder of that name cannot be read: .*not valid JSON"
+    ):
         resolve_run("still", [runs])

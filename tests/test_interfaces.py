@@ -22,15 +22,30 @@ from protocols.base import Protocol
 ROOT = Path(__file__).resolve().parents[1]
 INTERFACES = {"adapter": (ADAPTERS, Adapter), "protocol": (DATASETS, Protocol)}
 # what the engine and the CLI call: each must be declared on the base, not found by hasattr
-MUST_DECLARE = {Adapter: {"generate", "inspect_clip", "parameter_counts", "clip_input", "native_size", "describe"},
-                Protocol: {"clips", "prepared_dir", "is_prepared", "prepare", "open", "refuse_options", "fingerprint",
-                           "partial", "id"}}
+MUST_DECLARE = {
+    Adapter: {"generate", "inspect_clip", "parameter_counts", "clip_input", "native_size", "describe"},
+    Protocol: {
+        "clips",
+        "prepared_dir",
+        "is_prepared",
+        "prepare",
+        "open",
+        "refuse_options",
+        "fingerprint",
+        "partial",
+        "id",
+    },
+}
 
 
 def declared(base: type) -> dict[str, object]:
     """The public methods and properties the interface class itself declares."""
-    return {name: obj for name, obj in vars(base).items()
-            if not name.startswith("_") and (inspect.isfunction(obj) or isinstance(obj, (property, classmethod, staticmethod)))}
+    return {
+        name: obj
+        for name, obj in vars(base).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or isinstance(obj, (property, classmethod, staticmethod)))
+    }
 
 
 def shape(obj) -> tuple:
@@ -111,15 +126,20 @@ def test_engine_and_cli_never_ask_which_protocol_or_adapter_they_hold():
     getattr probing for a member the interfaces declare: they call the declared member."""
     protocol_names = set(DATASETS.names())
     members = set(declared(Adapter)) | set(declared(Protocol)) | {"builds_itself", "prepare_options", "external"}
-    concrete = {name for kind in INTERFACES for name in
-                (INTERFACES[kind][0]._targets[n].partition(":")[2] for n in INTERFACES[kind][0].names())}
+    concrete = {
+        name
+        for kind in INTERFACES
+        for name in (INTERFACES[kind][0]._targets[n].partition(":")[2] for n in INTERFACES[kind][0].names())
+    }
     concrete |= {"PreparedCorpusProtocol", "ManifestProtocol", "NeuralAdapter"}
     paths = [p for folder in ("engine", "cli", "reports", "tools") for p in (ROOT / "benchmark" / folder).rglob("*.py")]
     found = []
     for where, node in _calls_in(paths):
         if isinstance(node, ast.Compare):
             strings = [c.value for c in [node.left, *node.comparators] if isinstance(c, ast.Constant)]
-            found += [f"{where}:{node.lineno}: compares with protocol name {s!r}" for s in strings if s in protocol_names]
+            found += [
+                f"{where}:{node.lineno}: compares with protocol name {s!r}" for s in strings if s in protocol_names
+            ]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) >= 2:
             arg = node.args[1]
             if node.func.id in ("isinstance", "issubclass"):

@@ -10,8 +10,17 @@ from metrics.bilabial import bilabial_intervals, event_frames
 from metrics.blink import blink_durations, detect_blinks_offline, detect_blinks_online, match_events
 from metrics.lmd import landmark_distance
 
-LANDMARK_METRICS = ("lmd", "lmd-centered", "lmd-sum", "lmd-l1", "blink", "blink-vougioukas", "blink-online", "bilabial",
-                    "bilabial-recall")
+LANDMARK_METRICS = (
+    "lmd",
+    "lmd-centered",
+    "lmd-sum",
+    "lmd-l1",
+    "blink",
+    "blink-vougioukas",
+    "blink-online",
+    "bilabial",
+    "bilabial-recall",
+)
 
 
 def test_lmd_conventions_by_hand():
@@ -115,7 +124,10 @@ def test_landmark_backend_is_recorded(landmark_runs):
     assert specs["lmd"]["backend"].startswith("mediapipe-0.10.21")
     assert specs["bilabial"]["params"]["closure_threshold"] == 0.05
     assert specs["bilabial"]["params"]["tolerance_frames"] == 1
-    assert specs["bilabial"]["params"]["open_threshold"] == 0.15 and specs["bilabial"]["params"]["nucleus_halfwidth_frames"] == 1
+    assert (
+        specs["bilabial"]["params"]["open_threshold"] == 0.15
+        and specs["bilabial"]["params"]["nucleus_halfwidth_frames"] == 1
+    )
     assert specs["bilabial-recall"]["params"]["headline"] == "closure_recall"
     assert specs["blink"]["params"]["detector"] == "baseline-relative-hysteresis"
     assert specs["blink"]["params"]["onset_drop"] == 0.12 and specs["blink"]["params"]["noise_k"] == 2.5
@@ -134,13 +146,17 @@ def test_faceless_frames_are_counted_and_low_coverage_fails_the_clip_with_a_reas
     reference = clip.load_frames()
     one_black = reference.copy()
     one_black[7] = 0
-    result = create_metric("lmd", settings).update(ClipContext(clip, Video(one_black, 25.0), reference, settings=settings))
+    result = create_metric("lmd", settings).update(
+        ClipContext(clip, Video(one_black, 25.0), reference, settings=settings)
+    )
     assert result.extras["frames_without_face_generated"] == 1 and result.extras["frames_scored"] == clip.n_frames - 1
     half_black = reference.copy()
     half_black[::2] = 0
     for name in ("lmd", "blink", "bilabial"):
         with pytest.raises(ClipError, match="coverage threshold"):
-            create_metric(name, settings).update(ClipContext(clip, Video(half_black, 25.0), reference, settings=settings))
+            create_metric(name, settings).update(
+                ClipContext(clip, Video(half_black, 25.0), reference, settings=settings)
+            )
 
 
 def test_dlib68_backend_finds_the_planted_landmarks(mini):
@@ -181,8 +197,12 @@ def test_dlib68_upsamples_once_as_the_common_convention_and_records_its_policy(m
             self.calls.append(level)
             return [face] if level == 1 or self.finds_at_zero else []
 
-    for backend, finds_at_zero, calls in ((default, True, [1]), (default, False, [1]), (earlier, True, [0]),
-                                          (earlier, False, [0, 1])):
+    for backend, finds_at_zero, calls in (
+        (default, True, [1]),
+        (default, False, [1]),
+        (earlier, True, [0]),
+        (earlier, False, [0, 1]),
+    ):
         spy = Spy(finds_at_zero)
         real, backend._detector = backend._detector, spy
         try:

@@ -24,14 +24,24 @@ PACKAGES = ("benchmark", "adapters", "metrics", "protocols")
 LAYER_DIRS = {
     "benchmark/core": 0,
     "benchmark/perception": 1,
-    "metrics": 2, "adapters": 2, "protocols": 2,
+    "metrics": 2,
+    "adapters": 2,
+    "protocols": 2,
     "benchmark/engine": 3,
-    "benchmark/reports": 4, "benchmark/tools": 4,
+    "benchmark/reports": 4,
+    "benchmark/tools": 4,
     "benchmark/cli": 5,
     "benchmark/__init__.py": 6,
 }
-LAYER_NAMES = {0: "core", 1: "perception", 2: "metrics/adapters/protocols", 3: "engine", 4: "reports/tools", 5: "cli",
-               6: "public API"}
+LAYER_NAMES = {
+    0: "core",
+    1: "perception",
+    2: "metrics/adapters/protocols",
+    3: "engine",
+    4: "reports/tools",
+    5: "cli",
+    6: "public API",
+}
 SIBLINGS = [("metrics", "adapters", "protocols"), ("benchmark/reports", "benchmark/tools")]  # never import each other
 _IMPORT_STRING = re.compile(r"^((?:%s)(?:\.\w+)*)(?::\w+)?$" % "|".join(PACKAGES))
 
@@ -131,16 +141,21 @@ def problems(root: Path = ROOT) -> dict[str, list[str]]:
     """Everything the layer rules find wrong in the tree at `root` (empty lists when it is sound)."""
     mods, graph = modules(root), import_graph(root)
     place = {m: place_of(p, root) for m, p in mods.items()}
-    found = {"unplaced": sorted(f"{mods[m].relative_to(root)}" for m, p in place.items() if p is None),
-             "upward": [], "siblings": [], "cycles": cycles(import_graph(root, strings=False))}
+    found = {
+        "unplaced": sorted(f"{mods[m].relative_to(root)}" for m, p in place.items() if p is None),
+        "upward": [],
+        "siblings": [],
+        "cycles": cycles(import_graph(root, strings=False)),
+    }
     for module, targets in sorted(graph.items()):
         for target in sorted(targets):
             here, there = place[module], place[target]
             if here is None or there is None:
                 continue
             if LAYER_DIRS[there] > LAYER_DIRS[here]:
-                found["upward"].append(f"{module} ({LAYER_NAMES[LAYER_DIRS[here]]}) imports {target} "
-                                       f"({LAYER_NAMES[LAYER_DIRS[there]]})")
+                found["upward"].append(
+                    f"{module} ({LAYER_NAMES[LAYER_DIRS[here]]}) imports {target} ({LAYER_NAMES[LAYER_DIRS[there]]})"
+                )
             if here != there and any(here in group and there in group for group in SIBLINGS):
                 found["siblings"].append(f"{module} imports {target}")
     return found
@@ -186,8 +201,10 @@ def test_the_checker_fails_on_a_planted_stray_module_upward_import_and_registry_
         (tmp_path / name).write_text(text)
     found = problems(tmp_path)
     assert found["unplaced"] == ["benchmark/stray.py"]
-    assert found["upward"] == ["benchmark.core.a (core) imports benchmark.engine (engine)",
-                               "benchmark.core.a (core) imports benchmark.engine.b (engine)",
-                               "benchmark.core.registry (core) imports benchmark.reports.r (reports/tools)"]
+    assert found["upward"] == [
+        "benchmark.core.a (core) imports benchmark.engine (engine)",
+        "benchmark.core.a (core) imports benchmark.engine.b (engine)",
+        "benchmark.core.registry (core) imports benchmark.reports.r (reports/tools)",
+    ]
     assert found["cycles"] == [["benchmark.core.a", "benchmark.engine.b"]]
     assert found["siblings"] == ["metrics.m imports adapters.x"]

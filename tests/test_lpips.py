@@ -24,10 +24,12 @@ from benchmark.core.video import Video
 from metrics.context import ClipContext
 
 # torchvision's own parameter names (models/alexnet.py, models/vgg.py), the layout of its files
-ALEX_KEYS = [f"features.{i}.{p}" for i in (0, 3, 6, 8, 10) for p in ("weight", "bias")] + \
-            [f"classifier.{i}.{p}" for i in (1, 4, 6) for p in ("weight", "bias")]
-VGG16_KEYS = [f"features.{i}.{p}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for p in ("weight", "bias")] + \
-             [f"classifier.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")]
+ALEX_KEYS = [f"features.{i}.{p}" for i in (0, 3, 6, 8, 10) for p in ("weight", "bias")] + [
+    f"classifier.{i}.{p}" for i in (1, 4, 6) for p in ("weight", "bias")
+]
+VGG16_KEYS = [
+    f"features.{i}.{p}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for p in ("weight", "bias")
+] + [f"classifier.{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")]
 FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
@@ -127,9 +129,11 @@ def test_the_metric_equals_a_float64_recomputation(net, variant, weights, mini):
     assert metric.spec.params["net"] == net and metric.spec.params["input_range"].startswith("[-1, 1]")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None,
-                    reason="torchvision does not import here (this CPU torch has no matching wheel), so the lpips "
-                           "package's own module cannot be built; the float64 recomputation above is the oracle")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None,
+    reason="torchvision does not import here (this CPU torch has no matching wheel), so the lpips "
+    "package's own module cannot be built; the float64 recomputation above is the oracle",
+)
 @pytest.mark.parametrize("net", ["alex", "vgg"])
 def test_the_lpips_package_gives_the_same_distances(net, weights):
     import lpips

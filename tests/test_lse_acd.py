@@ -65,8 +65,15 @@ def test_lse_runs_end_to_end_with_official_format_weights(mini_data_root, tmp_pa
 
     (tmp_path / "weights").mkdir()
     torch.save(_official_like_state(), tmp_path / "weights" / "syncnet_v2.model")
-    config = RunConfig(model="ground-truth", dataset="mini", metrics=("lse-c", "lse-d"), limit=1,
-                       data_dir=mini_data_root, runs_dir=tmp_path / "runs", weights_dir=tmp_path / "weights")
+    config = RunConfig(
+        model="ground-truth",
+        dataset="mini",
+        metrics=("lse-c", "lse-d"),
+        limit=1,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        weights_dir=tmp_path / "weights",
+    )
     record = Runner(config, progress=False, log=lambda s: None).run().record
     assert record["clips"]["failed"] == 0
     assert np.isfinite(record["results"]["lse-d"]["value"]) and record["results"]["lse-c"]["value"] >= 0
@@ -87,13 +94,16 @@ def test_acd_ground_truth_is_small_and_still_is_zero(mini_data_root, tmp_path):
 
     results = {}
     for model in ("ground-truth", "still"):
-        config = RunConfig(model=model, dataset="mini", metrics=("acd", "acd-e"), limit=2, data_dir=mini_data_root,
-                           runs_dir=tmp_path)
+        config = RunConfig(
+            model=model, dataset="mini", metrics=("acd", "acd-e"), limit=2, data_dir=mini_data_root, runs_dir=tmp_path
+        )
         results[model] = Runner(config, progress=False, log=lambda s: None).run().record["results"]
     gt, still = results["ground-truth"], results["still"]
     assert 0 < gt["acd"]["value"] < 0.02 and 0 < gt["acd-e"]["value"] < 0.2  # MAN's "good" bounds
     assert gt["acd"]["reference_value"] == gt["acd"]["value"]
-    assert still["acd"]["value"] == pytest.approx(0.0, abs=1e-12) and still["acd"]["reference_value"] == pytest.approx(gt["acd"]["value"])
+    assert still["acd"]["value"] == pytest.approx(0.0, abs=1e-12) and still["acd"]["reference_value"] == pytest.approx(
+        gt["acd"]["value"]
+    )
 
 
 def test_reference_features_are_cached_once_per_protocol_version(mini_data_root, tmp_path):
@@ -101,8 +111,9 @@ def test_reference_features_are_cached_once_per_protocol_version(mini_data_root,
     prepared protocol and are reused by the next model's run."""
     from benchmark.engine.runner import RunConfig, Runner
 
-    config = RunConfig(model="still", dataset="mini", metrics=("acd", "lmd"), limit=1, data_dir=mini_data_root,
-                       runs_dir=tmp_path)
+    config = RunConfig(
+        model="still", dataset="mini", metrics=("acd", "lmd"), limit=1, data_dir=mini_data_root, runs_dir=tmp_path
+    )
     Runner(config, progress=False, log=lambda s: None).run()
     from protocols.mini import MiniProtocol
 
@@ -151,8 +162,11 @@ def test_a_damaged_dlib_network_file_is_named(tmp_path):
     from benchmark.perception.dlib_resnet import load_dlib_resnet
 
     whole = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat").read_bytes()
-    for name, damaged in (("truncated.dat", whole[: len(whole) // 2]), ("extra.dat", whole + b"\x01\x01"),
-                          ("other.dat", whole[:4] + b"x" + whole[5:])):
+    for name, damaged in (
+        ("truncated.dat", whole[: len(whole) // 2]),
+        ("extra.dat", whole + b"\x01\x01"),
+        ("other.dat", whole[:4] + b"x" + whole[5:]),
+    ):
         path = tmp_path / name
         path.write_bytes(damaged)
         with pytest.raises(BenchError, match=name):

@@ -50,8 +50,14 @@ def test_variants_are_named_and_record_the_pipeline_parameters(weights):
         spec = METRICS.get(family_of(name))(variant=name, settings=settings).spec.to_dict()
         assert spec["variant"] == name
         p = spec["params"]
-        assert (p["pipeline"], p["min_track"], p["crop_scale"], p["smooth_kernel"], p["vshift_frames"], p["batch_size"]) == \
-            ("syncnet_python", 100, 0.4, 13, 15, 20)
+        assert (
+            p["pipeline"],
+            p["min_track"],
+            p["crop_scale"],
+            p["smooth_kernel"],
+            p["vshift_frames"],
+            p["batch_size"],
+        ) == ("syncnet_python", 100, 0.4, 13, 15, 20)
         assert "replaces S3FD" in p["face_box"] and "16-bit" in p["mfcc"] and p["min_face_coverage"] is None
         assert spec["backend"].startswith("syncnet_v2.model sha256") and "face boxes from mediapipe" in spec["backend"]
     # the default convention keeps its parameters (and so its column id and cached scores)
@@ -111,7 +117,7 @@ def test_box_iou_by_hand():
 
 def _medfilt_zero_padded(x, k):
     padded = np.concatenate([np.zeros(k // 2), x, np.zeros(k // 2)])
-    return np.array([np.sort(padded[i:i + k])[k // 2] for i in range(len(x))])
+    return np.array([np.sort(padded[i : i + k])[k // 2] for i in range(len(x))])
 
 
 def _bilinear_half_pixel(img, size=224):
@@ -150,7 +156,10 @@ def test_crop_matches_an_independent_float64_crop(height, width, n):
     for t in range(n):
         pad = int(s[t] * 1.8)
         bgr = np.pad(frames[t][..., ::-1], ((pad, pad), (pad, pad), (0, 0)), constant_values=110)
-        face = bgr[int(y[t] + pad - s[t]):int(y[t] + pad + 1.8 * s[t]), int(x[t] + pad - 1.4 * s[t]):int(x[t] + pad + 1.4 * s[t])]
+        face = bgr[
+            int(y[t] + pad - s[t]) : int(y[t] + pad + 1.8 * s[t]),
+            int(x[t] + pad - 1.4 * s[t]) : int(x[t] + pad + 1.4 * s[t]),
+        ]
         expected = _bilinear_half_pixel(face)
         diff = np.abs(crops[t].astype(np.float64) - expected)
         assert diff.max() <= 1.0, (t, diff.max())  # cv2 rounds its fixed-point weights: at most one level
@@ -164,7 +173,9 @@ def test_mfcc_is_python_speech_features_on_16_bit_samples(tmp_path):
     from scipy.io import wavfile
 
     rng = np.random.default_rng(5)
-    audio = (0.3 * np.sin(np.arange(16000) * 2 * np.pi * 220 / 16000) + 0.05 * rng.standard_normal(16000)).astype(np.float32)
+    audio = (0.3 * np.sin(np.arange(16000) * 2 * np.pi * 220 / 16000) + 0.05 * rng.standard_normal(16000)).astype(
+        np.float32
+    )
     write_wav(tmp_path / "a.wav", audio, 16000)
     rate, pcm = wavfile.read(tmp_path / "a.wav")  # what the pipeline reads: int16
     assert pcm.dtype == np.int16
@@ -176,7 +187,7 @@ def test_mfcc_is_python_speech_features_on_16_bit_samples(tmp_path):
     floated = mfcc(pcm / 32768.0, rate).T
     np.testing.assert_allclose(oracle[0] - floated[0], 2 * np.log(32768), atol=1e-6)
     np.testing.assert_allclose(oracle[1:], floated[1:], atol=1e-6)
-    resampled = sp.int16_audio_16k(audio[:22050 // 2].astype(np.float64), 22050)  # other rates: to 16 kHz
+    resampled = sp.int16_audio_16k(audio[: 22050 // 2].astype(np.float64), 22050)  # other rates: to 16 kHz
     assert len(resampled) == 8000 and np.all(resampled == np.round(resampled)) and np.abs(resampled).max() <= 32768
 
 
@@ -221,8 +232,8 @@ def test_batched_windows_and_offsets_match_window_by_window_float64(n_frames, ba
     video = torch.from_numpy(crops).permute(3, 0, 1, 2).double()
     cc = torch.from_numpy(mfcc(samples, 16000).T)
     with torch.no_grad():
-        lips64 = torch.cat([net64.forward_lips(video[None, :, i:i + 5]) for i in range(n)]).numpy()
-        audio64 = torch.cat([net64.forward_audio(cc[None, None, :, 4 * i:4 * i + 20]) for i in range(n)]).numpy()
+        lips64 = torch.cat([net64.forward_lips(video[None, :, i : i + 5]) for i in range(n)]).numpy()
+        audio64 = torch.cat([net64.forward_audio(cc[None, None, :, 4 * i : 4 * i + 20]) for i in range(n)]).numpy()
     scale = np.abs(lips64).max()
     np.testing.assert_allclose(lips.numpy(), lips64, atol=1e-4 * scale)
     np.testing.assert_allclose(audios.numpy(), audio64, atol=1e-4 * np.abs(audio64).max())
@@ -241,9 +252,19 @@ def test_batched_windows_and_offsets_match_window_by_window_float64(n_frames, ba
 
 
 def _context(fps, n=10, settings=None):
-    clip = Clip(id="c1", speaker="s", protocol="p", n_frames=n, fps=fps, size=(64, 64), sample_rate=16000,
-                video_path=Path("/nonexistent.mp4"), audio_path=Path("/nonexistent.wav"),
-                identity_path=Path("/nonexistent.png"), fingerprint="0" * 64)
+    clip = Clip(
+        id="c1",
+        speaker="s",
+        protocol="p",
+        n_frames=n,
+        fps=fps,
+        size=(64, 64),
+        sample_rate=16000,
+        video_path=Path("/nonexistent.mp4"),
+        audio_path=Path("/nonexistent.wav"),
+        identity_path=Path("/nonexistent.png"),
+        fingerprint="0" * 64,
+    )
     frames = np.zeros((n, 64, 64, 3), dtype=np.uint8)
     return ClipContext(clip, Video(frames, fps), frames, settings=settings)
 
@@ -266,8 +287,15 @@ def test_short_clips_fail_with_the_tracker_reason_and_score_with_min_track_lower
     from benchmark.engine.runner import RunConfig, Runner
     from protocols.mini import MiniProtocol
 
-    config = RunConfig(model="ground-truth", dataset="mini", metrics=("lse-c", "lse-c-syncnet-python", "lse-d-syncnet-python"),
-                       limit=1, data_dir=mini_data_root, runs_dir=tmp_path / "runs", weights_dir=weights)
+    config = RunConfig(
+        model="ground-truth",
+        dataset="mini",
+        metrics=("lse-c", "lse-c-syncnet-python", "lse-d-syncnet-python"),
+        limit=1,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        weights_dir=weights,
+    )
     outcome = Runner(config, progress=False, log=lambda s: None).run()
     (row,) = load_rows(outcome.run_dir)
     n = row["n_frames"]
@@ -306,7 +334,9 @@ def _synthetic_talking_clip(n=40, size=160, seed=0):
     frames = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
         face = ((xx - size / 2) / (0.32 * size)) ** 2 + ((yy - size / 2) / (0.4 * size)) ** 2 < 1
-        mouth = ((xx - size / 2) / (0.12 * size)) ** 2 + ((yy - 0.68 * size) / (0.01 * size + 0.05 * size * envelope[i])) ** 2 < 1
+        mouth = ((xx - size / 2) / (0.12 * size)) ** 2 + (
+            (yy - 0.68 * size) / (0.01 * size + 0.05 * size * envelope[i])
+        ) ** 2 < 1
         image = np.stack([60 + 0.3 * xx, 80 + 0.2 * yy, 100 + 0 * xx], axis=-1)
         image[face] = (200, 160, 140)
         image[mouth] = (90, 30, 40)
@@ -352,7 +382,7 @@ def test_h264_round_trip_shift_is_measured_and_bounded(capsys):
     assert decoded.shape == frames.shape
     assert n_bytes < frames.nbytes / 20  # really compressed
     mse = np.mean((decoded.astype(np.float64) - frames) ** 2)
-    psnr = 10 * np.log10(255 ** 2 / mse)
+    psnr = 10 * np.log10(255**2 / mse)
     assert 25 < psnr < 60  # lossy, but the same picture
 
     scores, features = {}, {}
@@ -365,10 +395,12 @@ def test_h264_round_trip_shift_is_measured_and_bounded(capsys):
     lip_shift = float((lip_a - lip_b).norm(dim=1).mean())
     shift = {k: scores["h264-crf23"][k] - scores["original"][k] for k in ("lse_c", "lse_d")}
     with capsys.disabled():
-        print(f"\nh264 crf 23 round trip ({n_bytes} bytes, PSNR {psnr:.1f} dB), random SyncNet weights (magnitudes meaningless): "
-              f"LSE-C {scores['original']['lse_c']:.4f} -> {scores['h264-crf23']['lse_c']:.4f} ({shift['lse_c']:+.4f}), "
-              f"LSE-D {scores['original']['lse_d']:.4f} -> {scores['h264-crf23']['lse_d']:.4f} ({shift['lse_d']:+.4f}), "
-              f"mean lip-feature shift {lip_shift:.4f}")
+        print(
+            f"\nh264 crf 23 round trip ({n_bytes} bytes, PSNR {psnr:.1f} dB), random SyncNet weights (magnitudes meaningless): "
+            f"LSE-C {scores['original']['lse_c']:.4f} -> {scores['h264-crf23']['lse_c']:.4f} ({shift['lse_c']:+.4f}), "
+            f"LSE-D {scores['original']['lse_d']:.4f} -> {scores['h264-crf23']['lse_d']:.4f} ({shift['lse_d']:+.4f}), "
+            f"mean lip-feature shift {lip_shift:.4f}"
+        )
     assert lip_shift > 0  # re-encoding is seen by the network
     slack = 1e-5 * max(scores["original"]["lse_d"], 1.0)  # float32 rounding of the distances
     assert abs(shift["lse_d"]) <= lip_shift + slack

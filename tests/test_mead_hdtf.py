@@ -15,7 +15,10 @@ def test_split_files_name_the_paper_they_copy():
     eat = load_split("mead", "eat-test-v1")
     assert eat["test"] == ["M003", "M030", "W009", "W015"] and eat["view"] == "front"
     assert "EAT_code/issues/17" in eat["source"]
-    assert load_split("mead", "m003-v1")["test"] == ["M003"] and "uniBruce/Mead/issues/4" in load_split("mead", "m003-v1")["source"]
+    assert (
+        load_split("mead", "m003-v1")["test"] == ["M003"]
+        and "uniBruce/Mead/issues/4" in load_split("mead", "m003-v1")["source"]
+    )
     hdtf = load_split("hdtf", "omniavatar-15s-v1")
     assert hdtf["first_seconds"] == 15 and hdtf["test"] is None and "OmniAvatar/issues/90" in hdtf["source"]
 
@@ -40,12 +43,26 @@ def test_mead_prepares_front_view_with_separate_audio_and_reports_missing_speake
     clip = next(c for c in manifest["clips"] if c["id"] == "M003_angry_level_3_001")
     assert abs(clip["n_frames"] - len(mini.clips()[0].load_frames())) <= 1  # 30 fps source -> 25 fps clip
 
-    refused = run_bench("prepare", "mead", "--source", str(source), "--split", "x.json", data_root=data, cwd=tmp_path,
-                        check_codes=(1,))
+    refused = run_bench(
+        "prepare", "mead", "--source", str(source), "--split", "x.json", data_root=data, cwd=tmp_path, check_codes=(1,)
+    )
     assert "--name and --split are for `bench prepare videos`, not mead" in refused.stderr
 
-    run = run_bench("run", "--model", "ground-truth", "--dataset", "mead", "--metrics", "psnr,bilabial", "--allow-partial",
-                    "--out", str(tmp_path / "runs"), "--no-progress", data_root=data, cwd=tmp_path)
+    run = run_bench(
+        "run",
+        "--model",
+        "ground-truth",
+        "--dataset",
+        "mead",
+        "--metrics",
+        "psnr,bilabial",
+        "--allow-partial",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=data,
+        cwd=tmp_path,
+    )
     assert "completed: 4 of 4 clips scored" in run.stdout and "n/a: no phone alignments" in run.stdout
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     assert record["protocol"]["id"] == "mead/eat-test-v1" and record["results"]["psnr"]["n_scored"] == 4
@@ -63,10 +80,27 @@ def test_hdtf_takes_each_clips_first_15_seconds(mini, tmp_path):
     assert {c["speaker"] for c in manifest["clips"]} == {"JaneExample", "Radio7"}
     from benchmark.core.media import read_wav
 
-    audio, rate = read_wav(data / "hdtf" / "omniavatar-15s-v1" / next(c for c in manifest["clips"] if c["id"] == "WDA_JaneExample_000")["files"]["audio"])
+    audio, rate = read_wav(
+        data
+        / "hdtf"
+        / "omniavatar-15s-v1"
+        / next(c for c in manifest["clips"] if c["id"] == "WDA_JaneExample_000")["files"]["audio"]
+    )
     assert rate == 16000 and audio.size == 15 * 16000
-    run = run_bench("run", "--model", "ground-truth", "--dataset", "hdtf", "--metrics", "psnr",
-                    "--out", str(tmp_path / "runs"), "--no-progress", data_root=data, cwd=tmp_path)
+    run = run_bench(
+        "run",
+        "--model",
+        "ground-truth",
+        "--dataset",
+        "hdtf",
+        "--metrics",
+        "psnr",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        data_root=data,
+        cwd=tmp_path,
+    )
     assert "completed: 2 of 2 clips scored" in run.stdout
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     assert record["protocol"]["id"] == "hdtf/omniavatar-15s-v1" and record["results"]["psnr"]["n_scored"] == 2

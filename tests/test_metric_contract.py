@@ -64,7 +64,9 @@ def settings(weights, tmp_path_factory):
 
     # the published sha256 prefix is checked for the real backbone; a random test file cannot match it
     patch = pytest.MonkeyPatch()
-    patch.setattr(lpips_net, "ALEXNET_TORCHVISION", dataclasses.replace(user_weights.ALEXNET_TORCHVISION, sha256_prefix=None))
+    patch.setattr(
+        lpips_net, "ALEXNET_TORCHVISION", dataclasses.replace(user_weights.ALEXNET_TORCHVISION, sha256_prefix=None)
+    )
     yield Settings.create(data_dir=tmp_path_factory.mktemp("data"), weights_dir=weights, environ={})
     patch.undo()
 
@@ -140,8 +142,15 @@ def test_a_run_builds_each_metric_once_in_its_worker_and_nowhere_else(constructi
     metrics = ("psnr", "blink", "bilabial-recall", "lmd")
     runs = {}
     for model in ("still", "ground-truth"):
-        config = RunConfig(model=model, dataset="mini", metrics=metrics, limit=2, data_dir=mini_data_root,
-                           runs_dir=tmp_path / "runs", threads=1)
+        config = RunConfig(
+            model=model,
+            dataset="mini",
+            metrics=metrics,
+            limit=2,
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "runs",
+            threads=1,
+        )
         runs[model] = Runner(config, progress=False, log=lambda s: None).run()
         assert runs[model].exit_code == 0
     # one local worker per run: each metric built once per run, by it

@@ -40,8 +40,10 @@ def _install_from_doc(site: Path) -> dict:
     dist = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items())
-             for group, entries in project["entry-points"].items()]
+    lines = [
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items())
+        for group, entries in project["entry-points"].items()
+    ]
     (dist / "entry_points.txt").write_text("\n".join(lines))
     return project
 
@@ -62,7 +64,9 @@ def plugin_registry(site, monkeypatch):
     import metrics
 
     monkeypatch.syspath_prepend(str(site))
-    fresh = Registry("metric", "metrics", dict(metrics.BUILTIN_METRICS), base="metrics.base:Metric", variants="variants")
+    fresh = Registry(
+        "metric", "metrics", dict(metrics.BUILTIN_METRICS), base="metrics.base:Metric", variants="variants"
+    )
     monkeypatch.setattr(metrics, "METRICS", fresh)
     assert fresh.origin("flicker") == "plugin flicker-metric"
     return fresh
@@ -87,8 +91,11 @@ def test_the_page_metric_keeps_the_contract(plugin_registry, tmp_path):
 
 
 def test_the_page_metric_runs_through_bench(site, mini_data_root, tmp_path):
-    env = {**os.environ, "BENCH_DATA": str(mini_data_root),
-           "PYTHONPATH": os.pathsep.join([str(site), str(DOC.parent.parent), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "BENCH_DATA": str(mini_data_root),
+        "PYTHONPATH": os.pathsep.join([str(site), str(DOC.parent.parent), os.environ.get("PYTHONPATH", "")]),
+    }
     bench = [str(Path(sys.executable).with_name("bench"))]
 
     def run(*args):
@@ -97,8 +104,20 @@ def test_the_page_metric_runs_through_bench(site, mini_data_root, tmp_path):
         return proc
 
     assert re.search(r"^flicker\s+.*Mean absolute change of mean luma", run("list", "metrics").stdout, re.M)
-    run("run", "--model", "still", "--dataset", "mini", "--limit", "2", "--metrics", "psnr,flicker,flicker-step2",
-        "--out", str(tmp_path / "runs"), "--no-progress")
+    run(
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--limit",
+        "2",
+        "--metrics",
+        "psnr,flicker,flicker-step2",
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+    )
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     flicker = record["results"]["flicker"]
     assert flicker["value"] == 0.0 and flicker["reference_value"] > 0  # a still never flickers; speech does

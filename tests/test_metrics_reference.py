@@ -20,7 +20,9 @@ def _pairs(mini):
     frames = clip.load_frames()
     photo = data.astronaut()[100:356, 120:376]
     noisy = np.clip(photo + rng.normal(0, 12, photo.shape), 0, 255).astype(np.uint8)
-    blurred = np.stack([gaussian_filter(photo[..., c].astype(float), 2.0) for c in range(3)], -1).round().astype(np.uint8)
+    blurred = (
+        np.stack([gaussian_filter(photo[..., c].astype(float), 2.0) for c in range(3)], -1).round().astype(np.uint8)
+    )
     return [
         (frames[0], frames[40]),
         (frames[10], frames[11]),
@@ -37,8 +39,9 @@ def _t(image):
 
 def test_ssim_matches_skimage_gaussian_wang2004(mini):
     for a, b in _pairs(mini):
-        ref = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                    data_range=255, channel_axis=-1)
+        ref = structural_similarity(
+            a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1
+        )
         ours = float(ssim_per_frame(_t(a).float(), _t(b).float(), 255.0))  # float32, as the metric computes
         assert abs(ours - ref) <= 1e-6, (ours, ref)
 
@@ -54,8 +57,14 @@ def test_clip_scores_average_per_frame_values(mini):
     clip = mini.clips()[1]
     ref = clip.load_frames()
     gen = np.repeat(clip.load_identity()[None], clip.n_frames, 0)
-    expected_ssim = np.mean([structural_similarity(g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                                   data_range=255, channel_axis=-1) for g, r in zip(gen, ref)])
+    expected_ssim = np.mean(
+        [
+            structural_similarity(
+                g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1
+            )
+            for g, r in zip(gen, ref)
+        ]
+    )
     expected_psnr = np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(gen, ref)])
     ctx = ClipContext(clip, Video(gen, 25.0), ref)
     assert SSIM().score_clip(ctx).value == pytest.approx(expected_ssim, abs=1e-4)
@@ -101,10 +110,19 @@ def test_ssim_float32_stays_inside_the_tolerance_on_flat_and_bright_frames(level
     rng = np.random.default_rng(level * 100 + int(noise * 10))
     a = np.clip(level + rng.normal(0, noise, (2, 72, 88, 3)), 0, 255).astype(np.uint8)
     b = np.clip(a + rng.normal(0, noise, a.shape), 0, 255).astype(np.uint8)
-    ours = ssim_per_frame(torch.from_numpy(a).permute(0, 3, 1, 2).float(), torch.from_numpy(b).permute(0, 3, 1, 2).float(),
-                          255.0).double().numpy()
-    ref = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
-                                 channel_axis=-1) for x, y in zip(a, b)]
+    ours = (
+        ssim_per_frame(
+            torch.from_numpy(a).permute(0, 3, 1, 2).float(), torch.from_numpy(b).permute(0, 3, 1, 2).float(), 255.0
+        )
+        .double()
+        .numpy()
+    )
+    ref = [
+        structural_similarity(
+            x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1
+        )
+        for x, y in zip(a, b)
+    ]
     assert np.abs(ours - ref).max() <= 5e-5  # half the calibration tolerance
 
 

@@ -109,8 +109,12 @@ def test_identity_is_a_rest_frame_of_the_ground_truth(mini):
     # at rest: mouth as in a pause, eyes open, brows down and the head neutral (mini v3's head is still
     # for its first 0.2 s, so no 3-D motion needs undoing: v2's 2-D undo cannot undo yaw or pitch)
     neutral = np.all(truth["head_motion"] == C.NEUTRAL_MOTION.astype(np.float32), axis=1)
-    rest = np.nonzero((np.abs(truth["aperture"] - planted["aperture"]) < 1e-5) & (truth["eye_openness"] == 1)
-                      & neutral & (truth["brow_lift"] == 0))[0]
+    rest = np.nonzero(
+        (np.abs(truth["aperture"] - planted["aperture"]) < 1e-5)
+        & (truth["eye_openness"] == 1)
+        & neutral
+        & (truth["brow_lift"] == 0)
+    )[0]
     assert rest.size, "the clip has frames at rest"
     # the landmark backend sees the same face: mouth closed, eyes as open as in the clip's open-eyed frames
     track = get_landmark_backend("mediapipe").detect(np.stack([identity, *frames[truth["eye_openness"] == 1]]))
@@ -145,8 +149,13 @@ def test_sigterm_to_bench_prepare_mini_ends_the_process(tmp_path):
 
     data = tmp_path / "data"
     env = {**os.environ, "BENCH_DATA": str(data)}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "prepare", "mini", "--workers", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", "prepare", "mini", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not list((data / "mini").glob("*.partial-*/identity.png")):  # written just before the pool starts
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -176,13 +185,32 @@ def test_an_interrupted_first_use_build_in_bench_run_says_what_happened(tmp_path
         raise KeyboardInterrupt
 
     monkeypatch.setattr(build, "build", interrupted)
-    monkeypatch.setattr(sys, "argv", ["bench", "run", "--model", "still", "--dataset", "mini", "--metrics", "psnr",
-                                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "runs")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "bench",
+            "run",
+            "--model",
+            "still",
+            "--dataset",
+            "mini",
+            "--metrics",
+            "psnr",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+    )
     with pytest.raises(SystemExit) as stop:
         cli.main()
     err = capsys.readouterr().err
     assert stop.value.code == 130 and "aborted" not in err
-    assert f"interrupted: mini/{MiniProtocol.version} was not built" in err and "Re-run the same command to build it" in err
+    assert (
+        f"interrupted: mini/{MiniProtocol.version} was not built" in err
+        and "Re-run the same command to build it" in err
+    )
 
 
 def test_planted_motion_silences_and_brows(mini):

@@ -16,6 +16,7 @@ FPS = 25.0
 
 # --- frames ---------------------------------------------------------------------------------------------
 
+
 def test_differences_bridge_gaps_only_when_asked():
     x = np.array([0.0, 1.0, 2.0, 10.0, 11.0])
     valid = np.array([True, True, False, True, True])
@@ -25,6 +26,7 @@ def test_differences_bridge_gaps_only_when_asked():
 
 
 # --- lip dynamics ---------------------------------------------------------------------------------------------
+
 
 def test_lip_dynamics_static_translated_and_brute_force():
     from scipy.spatial.distance import pdist
@@ -63,6 +65,7 @@ def test_theval_square_coordinates():
 
 # --- eyebrow dynamics -----------------------------------------------------------------------------------------
 
+
 def _brow_face(h_left: np.ndarray, h_right: np.ndarray) -> dict:
     t = len(h_left)
     eye_l = np.tile([[60.0, 0.0], [70.0, 0.0]], (t, 1, 1))
@@ -85,7 +88,9 @@ def test_eyebrow_dynamics_sinusoid_and_rigid_motion():
     ang = np.deg2rad(np.linspace(0, 20, 60))
     rot = np.stack([np.stack([np.cos(ang), -np.sin(ang)], -1), np.stack([np.sin(ang), np.cos(ang)], -1)], -2)
     scale = np.linspace(1, 1.5, 60)[:, None, None]
-    moved = {k: scale * np.einsum("tij,tkj->tki", rot, v) + np.linspace(0, 40, 60)[:, None, None] for k, v in still.items()}
+    moved = {
+        k: scale * np.einsum("tij,tkj->tki", rot, v) + np.linspace(0, 40, 60)[:, None, None] for k, v in still.items()
+    }
     assert TV.eyebrow_dynamics(**moved) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -100,6 +105,7 @@ def test_eyebrow_dynamics_gap_policy():
 
 
 # --- head-motion dynamics ------------------------------------------------------------------------------------
+
 
 def test_head_motion_dynamics_closed_forms():
     n, period, amp = 100, 25, 6.0
@@ -133,6 +139,7 @@ def test_head_motion_dynamics_never_bridges_in_our_variant():
 
 # --- silent-lip stability ------------------------------------------------------------------------------------
 
+
 def test_silent_frames_follow_thevals_rule():
     # speech 0.5-1.5 s at 25 fps: frames 12..37 are speech; silences 0-11 (12 frames) and 38-49 (12)
     mask = TV.silent_frames([(0.5, 1.5)], FPS, 50)
@@ -164,6 +171,7 @@ def test_silent_openness_of_points():
 
 # --- THEval lip sync -----------------------------------------------------------------------------------------
 
+
 def test_lip_sync_known_answers():
     rng = np.random.default_rng(3)
     v = rng.uniform(0, 1, 50)
@@ -178,7 +186,8 @@ def test_lip_sync_known_answers():
     o[10:] = np.nan  # the face only in 10 frames: those are scored
     on = (v[:10] - v[:10].min()) / (v[:10].max() - v[:10].min() + 1e-8)
     assert TV.lip_sync(o, v[::-1], speech) == pytest.approx(
-        np.mean(np.abs(on - (v[::-1][:10] - v[::-1][:10].min()) / (v[::-1][:10].max() - v[::-1][:10].min() + 1e-8))))
+        np.mean(np.abs(on - (v[::-1][:10] - v[::-1][:10].min()) / (v[::-1][:10].max() - v[::-1][:10].min() + 1e-8)))
+    )
 
 
 def test_lip_sync_openness_is_thevals_ratio():
@@ -191,6 +200,7 @@ def test_lip_sync_openness_is_thevals_ratio():
 
 
 # --- the composite -------------------------------------------------------------------------------------------
+
 
 def test_theval_score_reproduces_thevals_anchors():
     names = [f"m{i}" for i in range(8)]
@@ -206,6 +216,7 @@ def test_theval_score_reproduces_thevals_anchors():
 
 
 # --- envelope and openness -----------------------------------------------------------------------------------
+
 
 def test_rms_matches_librosa_and_a_hand_computation():
     rng = np.random.default_rng(4)
@@ -229,6 +240,7 @@ def test_mouth_openness_is_gap_over_interocular():
 
 
 # --- weightless offset ---------------------------------------------------------------------------------------
+
 
 def _speech_like(seconds: float, seed: int, rate: int = 16000):
     """Noise carrying a random 2-7 Hz envelope, and that envelope as a function of time."""
@@ -262,8 +274,12 @@ def test_av_offset_of_an_unrelated_mouth_has_no_confidence_and_silence_is_exclud
     _, other = _speech_like(4.0, seed=7)
     n = 100
     e = rms_envelope(audio, 16000, n, FPS, window_s=0.05, hop_s=0.01)
-    confs = [S.av_offset(np.random.default_rng(s).permutation(other(np.arange(n) / FPS)), e, np.ones(n, bool), FPS).confidence
-             for s in range(5)]
+    confs = [
+        S.av_offset(
+            np.random.default_rng(s).permutation(other(np.arange(n) / FPS)), e, np.ones(n, bool), FPS
+        ).confidence
+        for s in range(5)
+    ]
     assert np.mean(confs) < 0.3
     speech = np.zeros(n, bool)
     speech[:20] = True  # 0.8 s of speech: under the 1 s a lag needs
@@ -294,6 +310,7 @@ def test_av_offset_of_a_clip_shorter_than_the_detrend_window_has_no_value_not_a_
 
 
 # --- head motion ---------------------------------------------------------------------------------------------
+
 
 def test_pose_diversity_of_sinusoids():
     t = np.arange(100)
@@ -334,7 +351,8 @@ def test_beat_align_edge_cases():
     assert HD.beat_align(np.array([1.0]), np.array([])) == 0.0
     assert np.isnan(HD.beat_align(np.array([]), np.array([1.0])))
     assert HD.beat_align(np.array([1.0, 2.0]), np.array([1.05])) == pytest.approx(
-        (np.exp(-0.05**2 / (2 * 0.05**2)) + np.exp(-0.95**2 / (2 * 0.05**2))) / 2)
+        (np.exp(-(0.05**2) / (2 * 0.05**2)) + np.exp(-(0.95**2) / (2 * 0.05**2))) / 2
+    )
 
 
 def test_pose_l1_and_frechet_distance():

@@ -39,8 +39,16 @@ def planted_points(yaw=None, gap=None, brow=None) -> np.ndarray:
     for t in range(T):
         p[t, list(RIGID_IDS)] = project(CANONICAL_RIGID, yaw[t], 0.0, 0.0, IOD, ORIGIN)
     y_eye = ORIGIN[1]
-    for i, x, dy in ((37, 93, -6), (38, 102, -6), (40, 102, 6), (41, 93, 6),
-                     (43, 154, -6), (44, 163, -6), (46, 163, 6), (47, 154, 6)):
+    for i, x, dy in (
+        (37, 93, -6),
+        (38, 102, -6),
+        (40, 102, 6),
+        (41, 93, 6),
+        (43, 154, -6),
+        (44, 163, -6),
+        (46, 163, 6),
+        (47, 154, 6),
+    ):
         p[:, i] = (x, y_eye + dy)
     for k, i in enumerate(range(17, 22)):
         p[:, i, 0], p[:, i, 1] = 75 + 10 * k, y_eye - 25 - brow * IOD
@@ -101,13 +109,21 @@ def speech_like(seed: int = 5):
 def planted_context(generated: np.ndarray, reference: np.ndarray, audio=None, cache_dir=None, settings=None):
     """A clip context whose landmark backend returns `generated` / `reference` points (all found)."""
     frame = np.zeros((1, SIZE, SIZE, 3), np.uint8)
-    gen_frames, ref_frames = np.broadcast_to(frame, (T, SIZE, SIZE, 3)), np.broadcast_to(frame, (T, SIZE, SIZE, 3)).copy()
+    gen_frames, ref_frames = (
+        np.broadcast_to(frame, (T, SIZE, SIZE, 3)),
+        np.broadcast_to(frame, (T, SIZE, SIZE, 3)).copy(),
+    )
     audio = speech_like()[0] if audio is None else audio
     clip = FramesClip("planted", FPS, ref_frames[0], {}, audio, RATE)
-    ctx = ClipContext(clip, Video(gen_frames, FPS), ref_frames, cache_dir=cache_dir,
-                      settings=settings or Settings.create(environ={}))
-    backend = PlantedBackend({id(gen_frames): LandmarkTrack(generated, np.ones(T, bool), "planted"),
-                              id(ref_frames): LandmarkTrack(reference, np.ones(T, bool), "planted")})
+    ctx = ClipContext(
+        clip, Video(gen_frames, FPS), ref_frames, cache_dir=cache_dir, settings=settings or Settings.create(environ={})
+    )
+    backend = PlantedBackend(
+        {
+            id(gen_frames): LandmarkTrack(generated, np.ones(T, bool), "planted"),
+            id(ref_frames): LandmarkTrack(reference, np.ones(T, bool), "planted"),
+        }
+    )
     ctx.landmark_backend = lambda name: backend
     return ctx, backend
 
@@ -147,7 +163,9 @@ def test_a_clip_without_silence_has_no_value_on_that_side_and_still_counts_the_o
 
 def test_pose_diversity_and_head_motion_read_the_planted_yaw(planted_vad):
     t = np.arange(T) / FPS
-    ctx, _ = planted_context(planted_points(yaw=6 * np.sin(2 * np.pi * t)), planted_points(yaw=3 * np.sin(2 * np.pi * t)))
+    ctx, _ = planted_context(
+        planted_points(yaw=6 * np.sin(2 * np.pi * t)), planted_points(yaw=3 * np.sin(2 * np.pi * t))
+    )
     scored = build("pose-diversity").score_clip(ctx)
     # yaw std A/√2 over whole periods, pitch and roll 0: the mean over the three axes is A/(3√2)
     assert scored.value == pytest.approx(6 / np.sqrt(2) / 3, abs=0.02)
@@ -190,10 +208,12 @@ def test_the_speech_intervals_are_cached_beside_the_protocol_once_per_clip(plant
 
 # ---- the THEval composite ----------------------------------------------------------------------------------
 
+
 def test_theval_score_of_the_ground_truth_is_exactly_one_and_a_still_face_scores_far_below(planted_vad):
     t = np.arange(T) / FPS
-    moving = planted_points(yaw=4 * np.sin(2 * np.pi * 0.7 * t), gap=silent_alternating(0.01),
-                            brow=0.02 * np.sin(2 * np.pi * 1.3 * t))
+    moving = planted_points(
+        yaw=4 * np.sin(2 * np.pi * 0.7 * t), gap=silent_alternating(0.01), brow=0.02 * np.sin(2 * np.pi * 1.3 * t)
+    )
     metric = build("theval-score")
     ground_truth = metric.score_clip(planted_context(moving, moving)[0])
     still = metric.score_clip(planted_context(np.repeat(moving[:1], T, axis=0), moving)[0])
@@ -215,8 +235,13 @@ def test_theval_score_aggregation_on_hand_made_sums():
     1 − |m − GT| / GT. lip dynamics at 2·GT scores 0, lip sync at GT/2 scores ½, the rest at GT score 1."""
     from metrics.motion.theval_metrics import FIVE, TheValScore, _key
 
-    gt = {"lip-dynamics": 2.0, "head-motion-dynamics-lm": 0.5, "eyebrow-dynamics": 0.004,
-          "silent-lip-stability": 0.01, "lip-sync-theval": 0.2}
+    gt = {
+        "lip-dynamics": 2.0,
+        "head-motion-dynamics-lm": 0.5,
+        "eyebrow-dynamics": 0.004,
+        "silent-lip-stability": 0.01,
+        "lip-sync-theval": 0.2,
+    }
     gen = {**gt, "lip-dynamics": 4.0, "lip-sync-theval": 0.1}
     clips = []
     for shift in (-1.0, 1.0):  # two clips whose values average to the ones above
@@ -248,6 +273,7 @@ def test_theval_score_aggregation_on_hand_made_sums():
 
 # ---- the group, and mini ---------------------------------------------------------------------------------
 
+
 def test_the_motion_group_expands_in_place_to_registered_metrics(tmp_path):
     settings = Settings.create(data_dir=tmp_path, environ={})
     names = expand_metric_names(("psnr", "motion", "lip-dynamics"), settings, log=lambda s: None)
@@ -269,8 +295,16 @@ def test_motion_metrics_on_mini_ground_truth_still_and_a_three_frame_delay(mini_
 
     results = {}
     for model, args in (("ground-truth", {}), ("still", {}), ("ground-truth", {"delay": "3"})):
-        config = RunConfig(model=model, model_args=args, dataset="mini", metrics=MINI_METRICS, limit=2,
-                           data_dir=mini_data_root, runs_dir=tmp_path / "runs", threads=1)
+        config = RunConfig(
+            model=model,
+            model_args=args,
+            dataset="mini",
+            metrics=MINI_METRICS,
+            limit=2,
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "runs",
+            threads=1,
+        )
         outcome = Runner(config, progress=False, log=lambda s: None).run()
         assert outcome.exit_code == 0
         results[model + str(args)] = outcome
@@ -287,9 +321,16 @@ def test_the_run_page_shows_pose_over_time_with_vad_bands_and_the_correlograms(m
     from benchmark.engine.runner import RunConfig, Runner
     from benchmark.reports.site import build_site
 
-    config = RunConfig(model="ground-truth", model_args={"delay": "3"}, dataset="mini",
-                       metrics=("pose-diversity", "av-offset", "av-conf"), limit=1, data_dir=mini_data_root,
-                       runs_dir=tmp_path / "runs", threads=1)
+    config = RunConfig(
+        model="ground-truth",
+        model_args={"delay": "3"},
+        dataset="mini",
+        metrics=("pose-diversity", "av-offset", "av-conf"),
+        limit=1,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        threads=1,
+    )
     outcome = Runner(config, progress=False, log=lambda s: None).run()
     assert outcome.exit_code == 0
     [row] = [json.loads(line) for line in (outcome.run_dir / "clips.jsonl").read_text().splitlines()]

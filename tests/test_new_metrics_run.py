@@ -36,7 +36,8 @@ def write_random_weights(root) -> None:
             return self.inner(x)
 
     torch.jit.script(StyleGanVCall(torch.jit.trace(net, torch.zeros(1, 3, 16, 224, 224)))).save(
-        str(root / "i3d" / "i3d_torchscript.pt"))
+        str(root / "i3d" / "i3d_torchscript.pt")
+    )
 
 
 @pytest.mark.slow  # I3D, VGG16 and IResNet forward passes on CPU
@@ -47,8 +48,15 @@ def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(min
         monkeypatch.setattr(lpips_net, name, dataclasses.replace(getattr(user_weights, name), sha256_prefix=None))
     weights = tmp_path / "weights"
     write_random_weights(weights)
-    config = RunConfig(model="still", dataset="mini", metrics=NEW_METRICS, limit=3, data_dir=mini_data_root,
-                       runs_dir=tmp_path / "runs", weights_dir=weights)
+    config = RunConfig(
+        model="still",
+        dataset="mini",
+        metrics=NEW_METRICS,
+        limit=3,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        weights_dir=weights,
+    )
     record = Runner(config, progress=False, log=lambda s: None).run().record
     results, specs = record["results"], {m["variant"]: m for m in record["metrics"]}
     assert set(NEW_METRICS) <= set(results) and set(NEW_METRICS) <= set(specs)
@@ -57,9 +65,15 @@ def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(min
     for name in ("lpips", "lpips-vgg", "csim", "csim-unaligned"):
         assert results[name]["n_scored"] == 3 and results[name]["value"] is not None, name
     assert results["csim"]["value"] > 0.999 and results["csim"]["reference_value"] < results["csim"]["value"]
-    assert specs["fvd-windows"]["params"]["windows"] == "non-overlapping" and specs["fvd"]["params"]["clip_frames"] == 16
-    assert specs["fvd"]["backend"].startswith("i3d-torchscript-") and specs["fvd-pytorch-i3d"]["backend"].startswith("pytorch-i3d-")
-    assert specs["lpips-vgg"]["params"]["net"] == "vgg" and specs["lpips"]["params"]["input_range"].startswith("[-1, 1]")
+    assert (
+        specs["fvd-windows"]["params"]["windows"] == "non-overlapping" and specs["fvd"]["params"]["clip_frames"] == 16
+    )
+    assert specs["fvd"]["backend"].startswith("i3d-torchscript-") and specs["fvd-pytorch-i3d"]["backend"].startswith(
+        "pytorch-i3d-"
+    )
+    assert specs["lpips-vgg"]["params"]["net"] == "vgg" and specs["lpips"]["params"]["input_range"].startswith(
+        "[-1, 1]"
+    )
     assert specs["csim-unaligned"]["params"]["alignment"].startswith("none") and "5-point" in specs["csim"]["backend"]
 
 
@@ -74,7 +88,12 @@ def test_missing_weights_stop_the_run_before_any_work_naming_every_file(tmp_path
         declare_metrics(("psnr", *NEW_METRICS), Settings.create(weights_dir=tmp_path))
     message = str(caught.value)
     assert message.startswith(f"{len(NEW_METRICS)} metrics cannot run (nothing was computed)")
-    for path in ("i3d/i3d_torchscript.pt", "i3d/rgb_imagenet.pt", "torchvision/alexnet-owt-7be5be79.pth",
-                 "torchvision/vgg16-397923af.pth", "arcface/backbone.pth"):
+    for path in (
+        "i3d/i3d_torchscript.pt",
+        "i3d/rgb_imagenet.pt",
+        "torchvision/alexnet-owt-7be5be79.pth",
+        "torchvision/vgg16-397923af.pth",
+        "arcface/backbone.pth",
+    ):
         assert str(tmp_path / path) in message, path
     assert "offline default" not in message  # none of these metrics has a file-free backend

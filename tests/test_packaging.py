@@ -30,8 +30,10 @@ def _constraints() -> dict[str, str]:
 
 def _requirements() -> list[Requirement]:
     project = _project()
-    return [Requirement(r) for r in project["dependencies"] + [r for extra in project["optional-dependencies"].values()
-                                                                   for r in extra]]
+    return [
+        Requirement(r)
+        for r in project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    ]
 
 
 def test_package_metadata_has_no_exact_pins():
@@ -46,8 +48,9 @@ def test_every_dependency_is_pinned_in_constraints_within_its_range():
         if name == "pyarrow":  # the parquet extra: optional, not installed by setup
             continue
         assert name in pins, f"{req.name} has no pin in constraints.txt"
-        assert req.specifier.contains(pins[name], prereleases=True), \
+        assert req.specifier.contains(pins[name], prereleases=True), (
             f"constraints.txt pins {name}=={pins[name]}, outside pyproject's {req}"
+        )
 
 
 def test_setup_installs_with_the_constraints():

@@ -33,16 +33,21 @@ def _install_from_doc(site: Path) -> None:
     dist = site / f"{project['name']}-{project['version']}.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items())
-             for group, entries in project["entry-points"].items()]
+    lines = [
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items())
+        for group, entries in project["entry-points"].items()
+    ]
     (dist / "entry_points.txt").write_text("\n".join(lines))
 
 
 def test_the_documented_plugin_builds_registers_refuses_without_weights_and_scores(mini_data_root, tmp_path):
     site = tmp_path / "site"
     _install_from_doc(site)
-    env = {**os.environ, "BENCH_DATA": str(mini_data_root),
-           "PYTHONPATH": os.pathsep.join([str(site), str(DOC.parent.parent), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "BENCH_DATA": str(mini_data_root),
+        "PYTHONPATH": os.pathsep.join([str(site), str(DOC.parent.parent), os.environ.get("PYTHONPATH", "")]),
+    }
     bench = [str(Path(sys.executable).with_name("bench"))]
 
     def run(*args, code=0):
@@ -53,12 +58,29 @@ def test_the_documented_plugin_builds_registers_refuses_without_weights_and_scor
 
     assert re.search(r"^lipflap\s+Toy plugin", run("list", "models").stdout, re.M)
     weights = tmp_path / "weights"
-    common = ("--model", "lipflap", "--dataset", "mini", "--limit", "2", "--metrics", "psnr", "--weights", str(weights),
-              "--out", str(tmp_path / "runs"), "--no-progress")
+    common = (
+        "--model",
+        "lipflap",
+        "--dataset",
+        "mini",
+        "--limit",
+        "2",
+        "--metrics",
+        "psnr",
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-progress",
+    )
     refused = run("run", *common, code=1)
     assert f"needs {weights / 'lipflap' / 'lipflap.pt'}" in refused.stderr
-    subprocess.run([sys.executable, "-m", "lipflap.make_weights", str(weights / "lipflap" / "lipflap.pt")],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "lipflap.make_weights", str(weights / "lipflap" / "lipflap.pt")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     run("run", *common, "--model-args", "strength=0.8", "--name", "lipflap-0.8")
     record = load_record(next((tmp_path / "runs").rglob("record.json")).parent)
     assert record["label"] == "lipflap-0.8" and record["clips"]["scored"] == 2

@@ -20,15 +20,27 @@ from benchmark.core.records import RowLog, write_json_atomic
 
 
 def _row(key: str, status: str = "ok") -> dict:
-    row = {"key": key, "clip_id": f"clip-{key}", "status": status, "scores": {"psnr@x": {"status": "ok", "value": 30.0}}}
+    row = {
+        "key": key,
+        "clip_id": f"clip-{key}",
+        "status": status,
+        "scores": {"psnr@x": {"status": "ok", "value": 30.0}},
+    }
     if status == "failed":
         row["error"] = {"stage": "generate", "type": "ClipError", "message": "boom"}
     return row
 
 
-FOREIGN = ['{"hello": "world"}', "[1, 2, 3]", '"just a string"', "%%% not json at all", "\x00\x00\x00",
-           '{"key": 7, "clip_id": "x", "status": "ok", "scores": {}}', '{"key": "k", "clip_id": "x", "status": "great", "scores": {}}',
-           '{"key": "k", "clip_id": "x", "status": "ok", "scores": []}']
+FOREIGN = [
+    '{"hello": "world"}',
+    "[1, 2, 3]",
+    '"just a string"',
+    "%%% not json at all",
+    "\x00\x00\x00",
+    '{"key": 7, "clip_id": "x", "status": "ok", "scores": {}}',
+    '{"key": "k", "clip_id": "x", "status": "great", "scores": {}}',
+    '{"key": "k", "clip_id": "x", "status": "ok", "scores": []}',
+]
 
 
 @pytest.mark.parametrize("foreign", FOREIGN)
@@ -53,18 +65,22 @@ def test_a_torn_last_line_is_named_and_the_next_append_stays_readable(tmp_path):
     warnings: list[str] = []
     log = RowLog(path, warn=warnings.append)
     assert [r["key"] for r in log.rows()] == ["a"]
-    assert warnings == [f"warning: {path}:2: an incomplete row (the run stopped while writing it); "
-                        "line skipped, the other rows are used"]
+    assert warnings == [
+        f"warning: {path}:2: an incomplete row (the run stopped while writing it); "
+        "line skipped, the other rows are used"
+    ]
     log.append(_row("c"))
     assert [r["key"] for r in RowLog(path, warn=warnings.append).rows()] == ["a", "c"]
 
 
 def _enospc_after(n_bytes: int):
     """A write that puts `n_bytes` on disk, then finds the disk full."""
+
     def write(self, data, *args, **kwargs):
         with open(self, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data[:n_bytes])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     return write
 
 
@@ -108,11 +124,14 @@ def test_a_run_folder_that_cannot_be_made_is_one_error(tmp_path, monkeypatch, co
     monkeypatch.setattr(Path, "mkdir", refuse)  # as root, chmod cannot make a folder unwritable
     with pytest.raises(BenchError) as err:
         RunStore(tmp_path / "runs" / "x").create()
-    assert str(err.value) == (f"cannot write the run folder {tmp_path / 'runs' / 'x'}: {os.strerror(code)}\n"
-                              "  fix: choose a writable folder with --out")
+    assert str(err.value) == (
+        f"cannot write the run folder {tmp_path / 'runs' / 'x'}: {os.strerror(code)}\n"
+        "  fix: choose a writable folder with --out"
+    )
 
 
 # ---- through `bench run` -------------------------------------------------------------------------
+
 
 def _bench(monkeypatch, capsys, *args) -> tuple[int, str]:
     from benchmark import cli
@@ -128,9 +147,25 @@ def _temporaries(root: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("full_at", ["clips.jsonl", "record.json"])
-def test_bench_run_on_a_full_disk_says_so_in_one_line_and_resumes(mini_data_root, tmp_path, monkeypatch, capsys, full_at):
-    args = ["run", "--model", "still", "--dataset", "mini", "--metrics", "psnr", "--limit", "3", "--no-progress",
-            "--data-dir", str(mini_data_root), "--out", str(tmp_path / "runs")]
+def test_bench_run_on_a_full_disk_says_so_in_one_line_and_resumes(
+    mini_data_root, tmp_path, monkeypatch, capsys, full_at
+):
+    args = [
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--limit",
+        "3",
+        "--no-progress",
+        "--data-dir",
+        str(mini_data_root),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     real_fsync, real_write_text = os.fsync, Path.write_text
     rows_written = []
 
@@ -168,25 +203,58 @@ def test_bench_run_on_a_full_disk_says_so_in_one_line_and_resumes(mini_data_root
 @pytest.mark.parametrize("out", ["a-file", "a-file/below"])
 def test_bench_run_into_a_file_is_one_line(mini_data_root, tmp_path, monkeypatch, capsys, out):
     (tmp_path / "a-file").write_text("")
-    code, err = _bench(monkeypatch, capsys, "run", "--model", "still", "--dataset", "mini", "--metrics", "psnr",
-                       "--limit", "1", "--data-dir", str(mini_data_root), "--out", str(tmp_path / out))
+    code, err = _bench(
+        monkeypatch,
+        capsys,
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--limit",
+        "1",
+        "--data-dir",
+        str(mini_data_root),
+        "--out",
+        str(tmp_path / out),
+    )
     assert code == 1 and "Traceback" not in err
     assert err.startswith(f"error: cannot write the run folder {tmp_path / out}/mini/still-seed0-")
     assert err.rstrip().endswith("Not a directory\n  fix: choose a writable folder with --out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
-def test_foreign_lines_in_a_run_are_named_and_its_rows_still_resume_and_report(mini_data_root, tmp_path, monkeypatch, capsys):
+def test_foreign_lines_in_a_run_are_named_and_its_rows_still_resume_and_report(
+    mini_data_root, tmp_path, monkeypatch, capsys
+):
     from benchmark.core.records import load_rows
 
-    args = ["run", "--model", "still", "--dataset", "mini", "--metrics", "psnr", "--limit", "3", "--no-progress",
-            "--data-dir", str(mini_data_root), "--out", str(tmp_path / "runs")]
+    args = [
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr",
+        "--limit",
+        "3",
+        "--no-progress",
+        "--data-dir",
+        str(mini_data_root),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     assert _bench(monkeypatch, capsys, *args)[0] == 0
     run_dir = next((tmp_path / "runs").rglob("record.json")).parent
     rows_file = run_dir / "clips.jsonl"
     before = load_rows(run_dir)
     lines = rows_file.read_text().splitlines()
-    rows_file.write_text("\n".join([lines[0], '{"note": "added by another tool"}', lines[1], "<<garbage>>", lines[2]]) + "\n")
+    rows_file.write_text(
+        "\n".join([lines[0], '{"note": "added by another tool"}', lines[1], "<<garbage>>", lines[2]]) + "\n"
+    )
 
     code, err = _bench(monkeypatch, capsys, *args)
     assert code == 0 and "Traceback" not in err

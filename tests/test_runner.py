@@ -21,7 +21,9 @@ def _run(mini_data_root, out, **kw):
 
 def test_ground_truth_hits_the_ceiling_and_still_is_clearly_lower(reference_runs):
     """The session's complete runs (conftest.reference_runs checks that both exited 0)."""
-    g, s = (load_record(next((reference_runs / "mini").glob(f"{m}-seed0-*")))["results"] for m in ("ground-truth", "still"))
+    g, s = (
+        load_record(next((reference_runs / "mini").glob(f"{m}-seed0-*")))["results"] for m in ("ground-truth", "still")
+    )
     assert g["ssim"]["value"] == pytest.approx(1.0, abs=1e-12)
     assert g["psnr"]["value"] == 100.0  # the documented cap
     assert s["ssim"]["value"] < 0.9 and s["psnr"]["value"] < 35.0
@@ -62,11 +64,16 @@ def test_interrupted_run_resumes_to_the_same_records(mini_data_root, tmp_path):
     interrupted_out, clean_out = tmp_path / "interrupted", tmp_path / "clean"
     env_root = mini_data_root
     bench = Path(sys.executable).with_name("bench")
-    proc = subprocess.Popen([str(bench), *args, "--out", str(interrupted_out)], cwd=tmp_path,
-                            env={**__import__("os").environ, "BENCH_DATA": str(env_root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # a shell's background job ignores SIGINT and children inherit it: restore Ctrl-C
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [str(bench), *args, "--out", str(interrupted_out)],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "BENCH_DATA": str(env_root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell's background job ignores SIGINT and children inherit it: restore Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     log = None
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -131,12 +138,22 @@ def test_failing_clip_is_recorded_and_the_run_goes_on(mini_data_root, tmp_path, 
 def test_a_partial_protocol_is_recorded_and_exits_3_unless_allowed(mini_data_root, tmp_path, monkeypatch, n_missing):
     from protocols.mini import MiniProtocol
 
-    partial = {"missing": [{"clip": f"spk9_x{k}", "speaker": "spk9", "kind": "silent-audio", "reason": f"x{k}.wav: silent"}
-                           for k in range(n_missing)], "n_expected": 12 + n_missing, "n_present": 12,
-               "n_speakers_expected": 5, "n_speakers_present": 4, "missing_speakers": ["spk9"]}
+    partial = {
+        "missing": [
+            {"clip": f"spk9_x{k}", "speaker": "spk9", "kind": "silent-audio", "reason": f"x{k}.wav: silent"}
+            for k in range(n_missing)
+        ],
+        "n_expected": 12 + n_missing,
+        "n_present": 12,
+        "n_speakers_expected": 5,
+        "n_speakers_present": 4,
+        "missing_speakers": ["spk9"],
+    }
     monkeypatch.setattr(MiniProtocol, "partial", property(lambda self: partial))
     logged = []
-    config = RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=1, data_dir=mini_data_root, runs_dir=tmp_path)
+    config = RunConfig(
+        model="still", dataset="mini", metrics=("psnr",), limit=1, data_dir=mini_data_root, runs_dir=tmp_path
+    )
     refused = Runner(config, progress=False, log=logged.append).run()
     assert refused.exit_code == 3 and refused.n_failed == 0 and "--allow-partial" in refused.partial_note
     assert f"{n_missing} of {12 + n_missing} clips found in the source not prepared" in logged[0]
@@ -163,23 +180,58 @@ def test_missing_cuda_is_a_clear_error(mini_data_root, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    proc = run_bench("run", "--model", "still", "--dataset", "mini", "--device", "cuda", "--out", str(tmp_path),
-                     data_root=mini_data_root, cwd=tmp_path, check_codes=(1,))
+    proc = run_bench(
+        "run",
+        "--model",
+        "still",
+        "--dataset",
+        "mini",
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path),
+        data_root=mini_data_root,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     assert "torch sees no CUDA device" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_merging_shards_of_a_partial_protocol_exits_3_unless_the_shards_allowed_it(mini_data_root, tmp_path, monkeypatch):
+def test_merging_shards_of_a_partial_protocol_exits_3_unless_the_shards_allowed_it(
+    mini_data_root, tmp_path, monkeypatch
+):
     from benchmark.engine.merge import merge_runs
     from protocols.mini import MiniProtocol
 
-    partial = {"missing": [{"clip": "spk9_x0", "speaker": "spk9", "kind": "silent-audio", "reason": "x0.wav: silent"}],
-               "n_expected": 13, "n_present": 12, "n_speakers_expected": 5, "n_speakers_present": 4,
-               "missing_speakers": ["spk9"]}
+    partial = {
+        "missing": [{"clip": "spk9_x0", "speaker": "spk9", "kind": "silent-audio", "reason": "x0.wav: silent"}],
+        "n_expected": 13,
+        "n_present": 12,
+        "n_speakers_expected": 5,
+        "n_speakers_present": 4,
+        "missing_speakers": ["spk9"],
+    }
     monkeypatch.setattr(MiniProtocol, "partial", property(lambda self: partial))
     for allow in (False, True):
-        shards = [Runner(RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=2, data_dir=mini_data_root,
-                                   runs_dir=tmp_path / f"runs-{allow}", shard=(k, 2), allow_partial=allow),
-                         progress=False, log=lambda s: None).run().run_dir for k in range(2)]
+        shards = [
+            Runner(
+                RunConfig(
+                    model="still",
+                    dataset="mini",
+                    metrics=("psnr",),
+                    limit=2,
+                    data_dir=mini_data_root,
+                    runs_dir=tmp_path / f"runs-{allow}",
+                    shard=(k, 2),
+                    allow_partial=allow,
+                ),
+                progress=False,
+                log=lambda s: None,
+            )
+            .run()
+            .run_dir
+            for k in range(2)
+        ]
         merged = merge_runs(shards, tmp_path / f"merged-{allow}", log=lambda s: None)
         assert merged.record["protocol"]["partial"] == partial
         assert merged.exit_code == (0 if allow else 3), merged.partial_note
@@ -192,9 +244,18 @@ def _plan(adapter_name: str, depends: bool | None, threads: int, inputs: dict | 
     if depends is not None:  # None: a plan written before adapters declared it
         adapter["frames_depend_on_threads"] = depends
     clips = [PlannedClip(i, "s", "c" * 64, 1, "k" + i, n, (inputs or {}).get(i)) for n, i in enumerate(("a", "b"))]
-    return RunPlan(dataset="mini", protocol={"id": "mini/v1", "clip_list_fingerprint": "p" * 64}, model=adapter_name,
-                   model_args={}, adapter=adapter, seeds={"generation": 0, "subset": 0}, limit=None,
-                   settings={"device": "cpu", "threads": threads}, metrics=[], clips=clips)
+    return RunPlan(
+        dataset="mini",
+        protocol={"id": "mini/v1", "clip_list_fingerprint": "p" * 64},
+        model=adapter_name,
+        model_args={},
+        adapter=adapter,
+        seeds={"generation": 0, "subset": 0},
+        limit=None,
+        settings={"device": "cpu", "threads": threads},
+        metrics=[],
+        clips=clips,
+    )
 
 
 def test_threads_are_in_the_identity_only_where_the_frames_depend_on_them():
@@ -204,7 +265,10 @@ def test_threads_are_in_the_identity_only_where_the_frames_depend_on_them():
     assert _plan("ours", None, 1).run_id != _plan("ours", None, 2).run_id  # older plans: as they always were
     from adapters import ADAPTERS
 
-    declared = {name: ADAPTERS.get(name).frames_depend_on_threads for name in ("folder", "command", "ground-truth", "still", "ours")}
+    declared = {
+        name: ADAPTERS.get(name).frames_depend_on_threads
+        for name in ("folder", "command", "ground-truth", "still", "ours")
+    }
     assert declared == {"folder": False, "command": False, "ground-truth": False, "still": False, "ours": True}
 
 

@@ -18,8 +18,22 @@ def two_runs(mini_data_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cmp")
     dirs = {}
     for model in ("still", "ground-truth"):
-        run_bench("run", "--model", model, "--dataset", "mini", "--limit", "4", "--metrics", "psnr,ssim,bilabial",
-                  "--out", str(tmp), "--no-progress", data_root=mini_data_root, cwd=tmp)
+        run_bench(
+            "run",
+            "--model",
+            model,
+            "--dataset",
+            "mini",
+            "--limit",
+            "4",
+            "--metrics",
+            "psnr,ssim,bilabial",
+            "--out",
+            str(tmp),
+            "--no-progress",
+            data_root=mini_data_root,
+            cwd=tmp,
+        )
         dirs[model] = next((tmp / "mini").glob(f"{model}-seed0-*"))
     return dirs
 
@@ -59,7 +73,9 @@ def test_paired_comparison_against_ground_truth(two_runs):
 
 
 def test_bench_compare_prints_the_table(two_runs, mini_data_root, tmp_path):
-    out = run_bench("compare", str(two_runs["still"]), str(two_runs["ground-truth"]), data_root=mini_data_root, cwd=tmp_path).stdout
+    out = run_bench(
+        "compare", str(two_runs["still"]), str(two_runs["ground-truth"]), data_root=mini_data_root, cwd=tmp_path
+    ).stdout
     assert "4 paired clips" in out and "B better" in out
 
 
@@ -68,8 +84,18 @@ def test_frame_pooled_results_without_a_clip_count_are_valid(two_runs):
     from benchmark.core.records import validate
 
     record = load_record(two_runs["still"])
-    record["results"]["fid"] = {"value": 15.8, "n": None, "ci95": None, "frames_generated": 900, "n_failed": 0, "n_na": 0,
-                                "n_clips": 4, "n_scored": 4, "coverage": "4/4", "failures": []}
+    record["results"]["fid"] = {
+        "value": 15.8,
+        "n": None,
+        "ci95": None,
+        "frames_generated": 900,
+        "n_failed": 0,
+        "n_na": 0,
+        "n_clips": 4,
+        "n_scored": 4,
+        "coverage": "4/4",
+        "failures": [],
+    }
     validate(record, "record", two_runs["still"] / "record.json")
 
 
@@ -101,9 +127,17 @@ def test_results_as_dataframes_carry_the_records_numbers_and_provenance(two_runs
     back = pd.read_csv(out)
     assert len(back) == len(runs) and set(back["variant"]) == {"psnr", "ssim", "bilabial"}
     assert back.set_index(["run_id", "variant"])["value"].to_dict() == pytest.approx(
-        runs.set_index(["run_id", "variant"])["value"].to_dict())
-    proc = run_bench("export-results", str(two_runs["still"].parent), "-o", str(tmp_path / "runs.xlsx"),
-                     data_root=tmp_path, cwd=tmp_path, check_codes=(1,))
+        runs.set_index(["run_id", "variant"])["value"].to_dict()
+    )
+    proc = run_bench(
+        "export-results",
+        str(two_runs["still"].parent),
+        "-o",
+        str(tmp_path / "runs.xlsx"),
+        data_root=tmp_path,
+        cwd=tmp_path,
+        check_codes=(1,),
+    )
     assert "cannot tell the format" in proc.stderr and "Traceback" not in proc.stderr
 
 

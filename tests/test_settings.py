@@ -29,14 +29,20 @@ def test_weights_default_to_the_data_dir_without_any_environment(tmp_path):
     assert settings.data_dir == tmp_path.resolve() and settings.weights_dir == tmp_path.resolve() / "weights"
     assert settings.device == "cpu" and settings.landmarks is None and settings.embedder is None
     assert Settings.create(data_dir=tmp_path, environ={"BENCH_WEIGHTS": "/elsewhere"}).weights_dir == Path("/elsewhere")
-    assert Settings.create(data_dir=tmp_path, weights_dir=tmp_path / "w", environ={"BENCH_WEIGHTS": "/elsewhere"}
-                           ).weights_dir == tmp_path.resolve() / "w"
+    assert (
+        Settings.create(
+            data_dir=tmp_path, weights_dir=tmp_path / "w", environ={"BENCH_WEIGHTS": "/elsewhere"}
+        ).weights_dir
+        == tmp_path.resolve() / "w"
+    )
 
 
 def test_the_cli_helpers_resolve_folders_as_settings_do(tmp_path, no_env):
     from benchmark.core.paths import data_root, weights_root
 
-    assert weights_root(None, tmp_path) == Settings.create(data_dir=tmp_path).weights_dir == tmp_path.resolve() / "weights"
+    assert (
+        weights_root(None, tmp_path) == Settings.create(data_dir=tmp_path).weights_dir == tmp_path.resolve() / "weights"
+    )
     assert weights_root(tmp_path / "w", tmp_path) == tmp_path.resolve() / "w"
     assert data_root(tmp_path) == tmp_path.resolve()
 
@@ -195,8 +201,10 @@ def test_reference_feature_cache_folders_name_backend_weights_and_device(tmp_pat
     assert list(folder.glob("*.npz"))
 
 
-WRITES = re.compile(r"os\.environ\s*\[[^\]]*\]\s*=(?!=)|os\.environ\.(setdefault|update|pop|clear)\s*\("
-                    r"|\b(putenv|unsetenv)\s*\(|del\s+os\.environ")
+WRITES = re.compile(
+    r"os\.environ\s*\[[^\]]*\]\s*=(?!=)|os\.environ\.(setdefault|update|pop|clear)\s*\("
+    r"|\b(putenv|unsetenv)\s*\(|del\s+os\.environ"
+)
 READS = re.compile(r"\bos\.environ\b|\bos\.getenv\b|\bgetenv\s*\(")
 
 
@@ -206,13 +214,22 @@ def _sources():
 
 
 def test_no_source_file_writes_the_environment():
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in _sources()
-                 for n, line in enumerate(path.read_text().splitlines(), 1) if WRITES.search(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in _sources()
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if WRITES.search(line)
+    ]
     assert not offenders, "settings travel in Settings, not os.environ:\n" + "\n".join(offenders)
 
 
 def test_only_settings_reads_the_environment():
     allowed = {ROOT / "benchmark" / "core" / "settings.py"}
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in _sources() if path not in allowed
-                 for n, line in enumerate(path.read_text().splitlines(), 1) if READS.search(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in _sources()
+        if path not in allowed
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if READS.search(line)
+    ]
     assert not offenders, "read the environment once, in Settings.create:\n" + "\n".join(offenders)

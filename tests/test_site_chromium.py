@@ -20,9 +20,21 @@ from benchmark.reports.site import build_site
 from tests.conftest import run_bench
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--allow-file-access-from-files", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=5000",
+    "--dump-dom",
+]
 
 # Loaded next to the page under test: drives it through the DOM (a second page, so the site carries no test code).
 HARNESS = """<!doctype html><html><body><pre id="out">pending</pre><iframe id="f" src="%s"></iframe><script>
@@ -48,8 +60,12 @@ document.getElementById("f").addEventListener("load", function () {
 def drive(page: Path, tmp: Path) -> tuple[dict, list[str]]:
     harness = page.parent / f"harness-{page.stem}.html"
     harness.write_text(HARNESS % page.name)
-    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chromium-profile'}", harness.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chromium-profile'}", harness.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     match = re.search(r'<pre id="out">(.*?)</pre>', proc.stdout, re.S)
     assert match, f"no harness output; stderr:\n{proc.stderr[-2000:]}"
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
@@ -64,8 +80,22 @@ def site(mini_data_root, tmp_path_factory):
         pytest.skip("Debian's chromium is not installed (CI installs it)")
     tmp = tmp_path_factory.mktemp("site")
     for model in ("still", "ground-truth"):
-        run_bench("run", "--model", model, "--dataset", "mini", "--limit", "3", "--metrics", "psnr,ssim,blink,bilabial",
-                  "--out", str(tmp / "runs"), "--no-progress", data_root=mini_data_root, cwd=tmp)
+        run_bench(
+            "run",
+            "--model",
+            model,
+            "--dataset",
+            "mini",
+            "--limit",
+            "3",
+            "--metrics",
+            "psnr,ssim,blink,bilabial",
+            "--out",
+            str(tmp / "runs"),
+            "--no-progress",
+            data_root=mini_data_root,
+            cwd=tmp,
+        )
     index, skipped = build_site([tmp / "runs"], tmp / "site")
     assert not skipped
     return tmp, index
@@ -75,6 +105,7 @@ def test_index_sorts_filters_and_links_without_console_errors(site):
     tmp, index = site
     out, console = drive(index, tmp)
     assert console == []
+
     def model(cell: str) -> str:
         return re.sub(r"\s+incomplete, not ranked: .*", "", cell.replace("(reference, not ranked)", "")).strip()
 
@@ -89,7 +120,9 @@ def test_index_sorts_filters_and_links_without_console_errors(site):
 
 def test_run_page_links_back_and_shows_plots_and_strips(site):
     tmp, index = site
-    page = next(p for p in (index.parent / "runs").glob("*.html") if "still" in p.name and not p.name.startswith("harness"))
+    page = next(
+        p for p in (index.parent / "runs").glob("*.html") if "still" in p.name and not p.name.startswith("harness")
+    )
     out, console = drive(page, tmp)
     assert console == []
     assert "../index.html" in out["links"]

@@ -7,8 +7,9 @@ def test_speed_memory_measures_a_long_resized_clip_in_its_own_process(mini_data_
     from benchmark.tools.speed.memory import run
 
     printed: list[str] = []
-    figures = run(n_frames=40, side=160, metrics="psnr,cpbd", mini_all=False, prepared_data=mini_data_root,
-                  echo=printed.append)
+    figures = run(
+        n_frames=40, side=160, metrics="psnr,cpbd", mini_all=False, prepared_data=mini_data_root, echo=printed.append
+    )
     long_clip = figures["long_clip"]
     assert long_clip["exit"] == 0 and long_clip["frames"] == 40, printed
     assert long_clip["peak_rss_mib"] > 50  # the child's own peak: python, numpy, torch at least

@@ -10,8 +10,15 @@ def test_speed_suite_compares_values_with_the_references(mini_data_root):
     from benchmark.tools.speed.suite import run
 
     printed: list[str] = []
-    result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append,
-                 metrics=("psnr", "ssim", "cpbd", "lmd", "acd"), sample_pairs=6)
+    result = run(
+        "mini",
+        limit=1,
+        data_dir=mini_data_root,
+        threads=1,
+        echo=printed.append,
+        metrics=("psnr", "ssim", "cpbd", "lmd", "acd"),
+        sample_pairs=6,
+    )
     lines = {line["metric"]: line for line in result["lines"]}
     assert set(lines) == {"psnr", "ssim", "cpbd", "lmd", "acd"}
     assert 0 < lines["acd"]["reference_shared_s_per_pair"] < lines["acd"]["reference_s_per_pair"]
@@ -27,8 +34,15 @@ def test_speed_suite_also_times_the_suite_without_fid(mini_data_root):
     from benchmark.tools.speed.suite import run
 
     printed: list[str] = []
-    result = run("mini", limit=1, data_dir=mini_data_root, threads=1, echo=printed.append, metrics=("psnr", "fid"),
-                 sample_pairs=4)
+    result = run(
+        "mini",
+        limit=1,
+        data_dir=mini_data_root,
+        threads=1,
+        echo=printed.append,
+        metrics=("psnr", "fid"),
+        sample_pairs=4,
+    )
     assert printed[-2].startswith("suite (one shared context per clip)")
     assert printed[-1].startswith("suite without fid (1 metrics)")
     assert result["suite_without_fid_pairs_per_s"] > 0 and result["suite_pairs_per_s"] > 0  # figures, never compared
@@ -38,9 +52,13 @@ def test_speed_suite_also_times_the_suite_without_fid(mini_data_root):
 def test_the_reference_suite_pays_for_shared_landmarks_once():
     from benchmark.tools.speed.suite import Line, reference_suite_s_per_pair
 
-    lines = [Line("psnr", 1e-4, "skimage", 2e-4), Line("lmd", 1e-3, "dlib68", 0.08),
-             Line("blink", 1e-3, "dlib68", 0.08, reference_shared_s_per_pair=0.08),
-             Line("acd", 0.1, "dlib68 + ResNet", 0.15, reference_shared_s_per_pair=0.03), Line("fid", 0.1)]
+    lines = [
+        Line("psnr", 1e-4, "skimage", 2e-4),
+        Line("lmd", 1e-3, "dlib68", 0.08),
+        Line("blink", 1e-3, "dlib68", 0.08, reference_shared_s_per_pair=0.08),
+        Line("acd", 0.1, "dlib68 + ResNet", 0.15, reference_shared_s_per_pair=0.03),
+        Line("fid", 0.1),
+    ]
     assert reference_suite_s_per_pair(lines) == pytest.approx(2e-4 + 0.08 + 0.12)
 
 

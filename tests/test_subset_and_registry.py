@@ -16,7 +16,9 @@ def _clips(per_speaker):
     out = []
     for s, n in per_speaker.items():
         for k in range(n):
-            out.append(Clip(f"{s}_{k:03d}", s, "p", 75, 25.0, (256, 256), 16000, Path("v"), Path("a"), Path("i"), f"fp{s}{k}"))
+            out.append(
+                Clip(f"{s}_{k:03d}", s, "p", 75, 25.0, (256, 256), 16000, Path("v"), Path("a"), Path("i"), f"fp{s}{k}")
+            )
     return out
 
 
@@ -70,10 +72,14 @@ def _plugin(tmp_path, monkeypatch, package: str, source: str, entry_points: str)
 
 def test_third_party_adapter_registers_through_an_entry_point(tmp_path, monkeypatch):
     """A package that is not this repo declares `talking_head_bench.adapters` and becomes usable by name."""
-    _plugin(tmp_path, monkeypatch, "my_th_model",
-            "from adapters.still import StillAdapter\n"
-            "class MyAdapter(StillAdapter):\n    name = 'my-model'\n    description = 'third-party test adapter'\n",
-            "[talking_head_bench.adapters]\nmy-model = my_th_model:MyAdapter\n")
+    _plugin(
+        tmp_path,
+        monkeypatch,
+        "my_th_model",
+        "from adapters.still import StillAdapter\n"
+        "class MyAdapter(StillAdapter):\n    name = 'my-model'\n    description = 'third-party test adapter'\n",
+        "[talking_head_bench.adapters]\nmy-model = my_th_model:MyAdapter\n",
+    )
     from adapters import ADAPTERS
 
     fresh = Registry("model", "adapters", {})
@@ -85,7 +91,9 @@ def test_third_party_adapter_registers_through_an_entry_point(tmp_path, monkeypa
 def test_a_taken_name_is_not_silently_re_registered():
     registry = Registry("model", "test_collisions", {"pi": "math:pi"})
     registry.register("pi", "math:pi")  # the same target again: nothing changes
-    with pytest.raises(RegistryError, match="'pi' is already registered to math:pi .*refusing to register it to math:e"):
+    with pytest.raises(
+        RegistryError, match="'pi' is already registered to math:pi .*refusing to register it to math:e"
+    ):
         registry.register("pi", "math:e")
     registry.register("e", "math:e")
     assert registry.names() == ["e", "pi"] and registry.get("pi") == pytest.approx(3.14159, abs=1e-4)
@@ -98,13 +106,22 @@ def test_a_plugin_claiming_a_built_in_name_is_refused_and_listed_as_failed(tmp_p
     from adapters.still import StillAdapter
     from benchmark.cli import cli
 
-    _plugin(tmp_path, monkeypatch, "my_th_clash",
-            "from adapters.still import StillAdapter\nclass Impostor(StillAdapter):\n    description = 'impostor'\n",
-            "[talking_head_bench.adapters]\nstill = my_th_clash:Impostor\n")
+    _plugin(
+        tmp_path,
+        monkeypatch,
+        "my_th_clash",
+        "from adapters.still import StillAdapter\nclass Impostor(StillAdapter):\n    description = 'impostor'\n",
+        "[talking_head_bench.adapters]\nstill = my_th_clash:Impostor\n",
+    )
     fresh = Registry("model", "adapters", dict(adapters.BUILTIN_ADAPTERS), base="adapters.base:Adapter")
     assert fresh.get("still") is StillAdapter  # the built-in keeps its name
     [(name, why)] = fresh.refused()
-    assert name == "still" and "my_th_clash:Impostor" in why and "my-th-clash" in why and "adapters.still:StillAdapter" in why
+    assert (
+        name == "still"
+        and "my_th_clash:Impostor" in why
+        and "my-th-clash" in why
+        and "adapters.still:StillAdapter" in why
+    )
     monkeypatch.setattr(adapters, "ADAPTERS", fresh)
     result = CliRunner().invoke(cli, ["list", "models"])
     assert result.exit_code == 0, result.output
@@ -117,9 +134,17 @@ def test_what_a_name_loads_must_subclass_the_registrys_base(tmp_path):
     from metrics import METRICS
     from protocols import DATASETS
 
-    assert (ADAPTERS.base, METRICS.base, DATASETS.base) == ("adapters.base:Adapter", "metrics.base:Metric", "protocols.base:Protocol")
-    registry = Registry("model", "test_base", {"pi": "math:pi", "still": "adapters.still:StillAdapter",
-                                               "psnr": "metrics.psnr:PSNR"}, base="adapters.base:Adapter")
+    assert (ADAPTERS.base, METRICS.base, DATASETS.base) == (
+        "adapters.base:Adapter",
+        "metrics.base:Metric",
+        "protocols.base:Protocol",
+    )
+    registry = Registry(
+        "model",
+        "test_base",
+        {"pi": "math:pi", "still": "adapters.still:StillAdapter", "psnr": "metrics.psnr:PSNR"},
+        base="adapters.base:Adapter",
+    )
     assert registry.get("still").name == "still"
     for name in ("pi", "psnr"):
         with pytest.raises(RegistryError, match=f"model '{name}' .* is not a subclass of adapters.base:Adapter"):
@@ -131,12 +156,18 @@ def test_variants_are_names_learnt_from_the_metric_classes(tmp_path, monkeypatch
     import metrics
     from benchmark.core.settings import Settings
 
-    _plugin(tmp_path, monkeypatch, "my_th_metric",
-            "from metrics.psnr import PSNR\n"
-            "class MyPSNR(PSNR):\n    name = 'my-psnr'\n"
-            "    variants = {'my-psnr-low-cap': {'cap_db': 50.0}, 'lmd-centered': {}}\n",
-            "[talking_head_bench.metrics]\nmy-psnr = my_th_metric:MyPSNR\n")
-    fresh = Registry("metric", "metrics", dict(metrics.BUILTIN_METRICS), base="metrics.base:Metric", variants="variants")
+    _plugin(
+        tmp_path,
+        monkeypatch,
+        "my_th_metric",
+        "from metrics.psnr import PSNR\n"
+        "class MyPSNR(PSNR):\n    name = 'my-psnr'\n"
+        "    variants = {'my-psnr-low-cap': {'cap_db': 50.0}, 'lmd-centered': {}}\n",
+        "[talking_head_bench.metrics]\nmy-psnr = my_th_metric:MyPSNR\n",
+    )
+    fresh = Registry(
+        "metric", "metrics", dict(metrics.BUILTIN_METRICS), base="metrics.base:Metric", variants="variants"
+    )
     monkeypatch.setattr(metrics, "METRICS", fresh)
     assert metrics.family_of("lmd-centered") == "lmd" and metrics.family_of("acd-e") == "acd"
     assert metrics.family_of("psnr") == "psnr" and metrics.family_of("my-psnr-low-cap") == "my-psnr"
@@ -149,7 +180,12 @@ def test_variants_are_names_learnt_from_the_metric_classes(tmp_path, monkeypatch
 
 
 def test_two_built_ins_declaring_one_variant_is_an_error():
-    registry = Registry("metric", "test_variants", {"lmd": "metrics.lmd:LMD", "lmd2": "metrics.lmd:LMD"},
-                        base="metrics.base:Metric", variants="variants")
+    registry = Registry(
+        "metric",
+        "test_variants",
+        {"lmd": "metrics.lmd:LMD", "lmd2": "metrics.lmd:LMD"},
+        base="metrics.base:Metric",
+        variants="variants",
+    )
     with pytest.raises(RegistryError, match="variant 'lmd-centered' of metric 'lmd2' .* of 'lmd'"):
         registry.resolve("lmd-centered")

@@ -22,8 +22,14 @@ def _phones(clip):
 def still_run(mini_data_root, tmp_path_factory):
     from benchmark.engine.runner import RunConfig, Runner
 
-    config = RunConfig(model="still", dataset="mini", metrics=TRACKED, limit=3, data_dir=mini_data_root,
-                       runs_dir=tmp_path_factory.mktemp("runs"))
+    config = RunConfig(
+        model="still",
+        dataset="mini",
+        metrics=TRACKED,
+        limit=3,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path_factory.mktemp("runs"),
+    )
     outcome = Runner(config, progress=False, log=lambda s: None).run()
     return outcome.record, list(load_clips(outcome.run_dir)["clip_id"])
 

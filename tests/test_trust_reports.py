@@ -22,6 +22,7 @@ CLOSEST = "closest-to-ground-truth"  # the direction a metric declares when the 
 
 # ---- the one ranking rule -------------------------------------------------------------------
 
+
 def test_rank_needs_two_models_and_ranks_closest_by_distance_to_the_ground_truth():
     from benchmark.reports.ranking import Entry, rank, sort_key
 
@@ -48,19 +49,46 @@ def test_sharpness_and_blink_rate_declare_closest_to_ground_truth():
 
 # ---- leaderboard ----------------------------------------------------------------------------
 
-def _record(label: str, values: dict[str, float], adapter: str | None = None, run_id: str | None = None,
-            shard=None, finished: str = "2024-01-01T00:00:00", reference_value: float | None = None) -> dict:
+
+def _record(
+    label: str,
+    values: dict[str, float],
+    adapter: str | None = None,
+    run_id: str | None = None,
+    shard=None,
+    finished: str = "2024-01-01T00:00:00",
+    reference_value: float | None = None,
+) -> dict:
     specs = {"psnr": "higher", "cpbd": CLOSEST}
-    results = {v: {"value": x, "n": 4, "ci95": None, "n_failed": 0, "n_na": 0, "n_clips": 4, "n_scored": 4,
-                   "coverage": "4/4", "failures": [], **({"reference_value": reference_value} if reference_value else {})}
-               for v, x in values.items()}
+    results = {
+        v: {
+            "value": x,
+            "n": 4,
+            "ci95": None,
+            "n_failed": 0,
+            "n_na": 0,
+            "n_clips": 4,
+            "n_scored": 4,
+            "coverage": "4/4",
+            "failures": [],
+            **({"reference_value": reference_value} if reference_value else {}),
+        }
+        for v, x in values.items()
+    }
     complete = shard is None
-    return {"protocol": {"id": "mini/v1", "name": "mini", "clip_list_fingerprint": "0" * 64, "shard": shard},
-            "metrics": [{"name": v, "variant": v, "direction": specs[v], "unit": ""} for v in values], "results": results,
-            "adapter": {"name": adapter or label, "fingerprint": "f" * 64, "config": {}}, "seed": 0, "label": label,
-            "clips": {"total": 4, "scored": 4, "failed": 0}, "code": {"commit": "c" * 40}, "run_id": run_id or label,
-            "finished_at": finished,
-            "completeness": {"complete": complete, "reasons": [] if complete else [f"shard {shard[0]} of {shard[1]}"]}}
+    return {
+        "protocol": {"id": "mini/v1", "name": "mini", "clip_list_fingerprint": "0" * 64, "shard": shard},
+        "metrics": [{"name": v, "variant": v, "direction": specs[v], "unit": ""} for v in values],
+        "results": results,
+        "adapter": {"name": adapter or label, "fingerprint": "f" * 64, "config": {}},
+        "seed": 0,
+        "label": label,
+        "clips": {"total": 4, "scored": 4, "failed": 0},
+        "code": {"commit": "c" * 40},
+        "run_id": run_id or label,
+        "finished_at": finished,
+        "completeness": {"complete": complete, "reasons": [] if complete else [f"shard {shard[0]} of {shard[1]}"]},
+    }
 
 
 def _cells(table, variant):
@@ -68,15 +96,19 @@ def _cells(table, variant):
 
 
 def test_a_lone_model_is_not_bold_and_the_page_says_why():
-    (table,) = leaderboard_tables([(Path("gt"), _record("ground-truth", {"psnr": 99.0})),
-                                   (Path("m"), _record("my-model", {"psnr": 25.0}))])
+    (table,) = leaderboard_tables(
+        [(Path("gt"), _record("ground-truth", {"psnr": 99.0})), (Path("m"), _record("my-model", {"psnr": 25.0}))]
+    )
     assert not any(c["best"] for c in _cells(table, "psnr").values())
     assert "fewer than 2 models" in table["notes"]["psnr"]
 
 
 def test_cpbd_is_best_closest_to_the_ground_truth_run_and_unranked_without_one():
     gt = (Path("gt"), _record("ground-truth", {"cpbd": 0.20}))
-    sharp, near = (Path("s"), _record("sharper-than-real", {"cpbd": 0.30})), (Path("n"), _record("near", {"cpbd": 0.21}))
+    sharp, near = (
+        (Path("s"), _record("sharper-than-real", {"cpbd": 0.30})),
+        (Path("n"), _record("near", {"cpbd": 0.21})),
+    )
     (table,) = leaderboard_tables([gt, sharp, near])
     cells = _cells(table, "cpbd")
     assert cells["near"]["best"] and not cells["sharper-than-real"]["best"] and not cells["ground-truth"]["best"]
@@ -103,6 +135,7 @@ def test_a_merged_run_is_listed_once_and_rows_sort_by_a_chosen_metric():
 
 # ---- runs on mini: tables, compare by label -------------------------------------------------
 
+
 def _fake_model(src: Path, dst: Path, label: str, values: dict[str, float]) -> Path:
     """A copy of a real run relabelled as another model, with chosen values: the ranking rule on real loading.
 
@@ -124,7 +157,9 @@ def runs(reference_runs, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trust-runs")
     shutil.copytree(reference_runs, tmp / "runs")
     still = next((tmp / "runs" / "mini").glob("still-seed0-*"))
-    gt_cpbd = json.loads(next((tmp / "runs" / "mini").glob("ground-truth-seed0-*/record.json")).read_text())["results"]["cpbd"]["value"]
+    gt_cpbd = json.loads(next((tmp / "runs" / "mini").glob("ground-truth-seed0-*/record.json")).read_text())["results"][
+        "cpbd"
+    ]["value"]
     _fake_model(still, tmp / "runs" / "mini" / "sharp", "sharp", {"psnr": 40.0, "cpbd": gt_cpbd + 0.2})
     _fake_model(still, tmp / "runs" / "mini" / "near", "near", {"psnr": 30.0, "cpbd": gt_cpbd + 0.01})
     return tmp
@@ -149,16 +184,44 @@ def test_results_table_of_any_runs_in_every_format(runs, mini_data_root):
     table = build_results_table([runs / "runs"], "mini", ["psnr", "cpbd"])
     assert [r.method for r in table.rows][:2] == ["ground-truth", "still"]  # references first, not ranked
     marks = {r.method: (r.cells["/psnr"].mark, r.cells["/cpbd"].mark) for r in table.rows}
-    assert marks == {"ground-truth": ("", ""), "still": ("", ""), "near": ("second", "best"), "sharp": ("best", "second")}
+    assert marks == {
+        "ground-truth": ("", ""),
+        "still": ("", ""),
+        "near": ("second", "best"),
+        "sharp": ("best", "second"),
+    }
     md = render_markdown(table)
-    assert "CPBD →GT" in md and "closest to the ground truth's value is best" in md and "CPBD is ranked by distance" in md
+    assert (
+        "CPBD →GT" in md and "closest to the ground truth's value is best" in md and "CPBD is ranked by distance" in md
+    )
     ci = table.rows[1].cells["/psnr"].interval
     assert ci is not None and f"[{ci[0]:.2f}, {ci[1]:.2f}]" in md  # the still run's 95% interval beside its value
-    out = run_bench("table", "--runs", str(runs / "runs"), "--dataset", "mini", "--metrics", "psnr,cpbd", "--format",
-                    "latex", data_root=mini_data_root, cwd=runs).stdout
+    out = run_bench(
+        "table",
+        "--runs",
+        str(runs / "runs"),
+        "--dataset",
+        "mini",
+        "--metrics",
+        "psnr,cpbd",
+        "--format",
+        "latex",
+        data_root=mini_data_root,
+        cwd=runs,
+    ).stdout
     assert r"\textbf{40.00" in out and r"$\rightarrow$GT" in out and "near" in out
-    proc = run_bench("table", "--runs", str(runs / "runs"), "--dataset", "mini", "--metrics", "fid",
-                     data_root=mini_data_root, cwd=runs, check_codes=(1,))
+    proc = run_bench(
+        "table",
+        "--runs",
+        str(runs / "runs"),
+        "--dataset",
+        "mini",
+        "--metrics",
+        "fid",
+        data_root=mini_data_root,
+        cwd=runs,
+        check_codes=(1,),
+    )
     assert "no run on mini has fid" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -169,11 +232,21 @@ def test_compare_by_label_never_calls_a_sharpness_better_than_the_ground_truths(
     result = compare_runs(next(mini.glob("still-seed0-*")), next(mini.glob("ground-truth-seed0-*")))
     cpbd = next(m for m in result["metrics"] if m["metric"] == "cpbd")
     assert cpbd["better"] is None and cpbd["ground_truth_side"] == "B" and "better" not in verdict(cpbd)
-    out = run_bench("compare", "near", "still", "--dataset", "mini", "--runs", str(runs / "runs"),
-                    data_root=mini_data_root, cwd=runs).stdout
+    out = run_bench(
+        "compare",
+        "near",
+        "still",
+        "--dataset",
+        "mini",
+        "--runs",
+        str(runs / "runs"),
+        data_root=mini_data_root,
+        cwd=runs,
+    ).stdout
     assert out.splitlines()[0].startswith("A = near") and out.splitlines()[1].startswith("B = still")
-    proc = run_bench("compare", "nobody", "still", "--runs", str(runs / "runs"), data_root=mini_data_root, cwd=runs,
-                     check_codes=(1,))
+    proc = run_bench(
+        "compare", "nobody", "still", "--runs", str(runs / "runs"), data_root=mini_data_root, cwd=runs, check_codes=(1,)
+    )
     assert "'nobody' is neither a run folder nor the label of a run" in proc.stderr and "near" in proc.stderr
 
 
@@ -193,12 +266,24 @@ def test_results_frames_say_protocol_and_load_clips_takes_a_folder_of_runs(runs)
 
 # ---- run folders carry the label; resume finds them by id ------------------------------------
 
+
 def test_run_folder_carries_the_label_and_a_relabelled_run_resumes_in_it(mini_data_root, tmp_path):
     from benchmark.engine.runner import RunConfig, Runner
 
     def folder(name):
-        runner = Runner(RunConfig(model="still", dataset="mini", metrics=("psnr",), limit=1, data_dir=mini_data_root,
-                                  runs_dir=tmp_path, name=name), progress=False, log=lambda s: None)
+        runner = Runner(
+            RunConfig(
+                model="still",
+                dataset="mini",
+                metrics=("psnr",),
+                limit=1,
+                data_dir=mini_data_root,
+                runs_dir=tmp_path,
+                name=name,
+            ),
+            progress=False,
+            log=lambda s: None,
+        )
         return runner.run_dir(runner.plan()[0])
 
     first = folder("jaw flap/v2")
@@ -209,15 +294,23 @@ def test_run_folder_carries_the_label_and_a_relabelled_run_resumes_in_it(mini_da
 
 # ---- --metrics all: what it leaves out is recorded ------------------------------------------
 
-def test_metrics_all_records_what_it_skipped_and_fid_on_too_few_frames_stops_before_work(mini_data_root, tmp_path,
-                                                                                          monkeypatch):
+
+def test_metrics_all_records_what_it_skipped_and_fid_on_too_few_frames_stops_before_work(
+    mini_data_root, tmp_path, monkeypatch
+):
     import metrics
     from benchmark.core.errors import BenchError
     from benchmark.engine.runner import RunConfig, Runner
     from benchmark.reports.site import build_site
 
-    config = dict(model="still", dataset="mini", limit=1, data_dir=mini_data_root, runs_dir=tmp_path / "runs",
-                  weights_dir=tmp_path / "no-weights")
+    config = dict(
+        model="still",
+        dataset="mini",
+        limit=1,
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        weights_dir=tmp_path / "no-weights",
+    )
     with pytest.raises(BenchError, match=r"fid needs at least 100 frames per side and this run's 1 clip has 75"):
         Runner(RunConfig(metrics=("psnr", "fid"), **config), progress=False, log=lambda s: None).plan()
     monkeypatch.setattr(metrics.METRICS, "names", lambda: ["psnr", "fid", "lse-c"])
@@ -234,6 +327,7 @@ def test_metrics_all_records_what_it_skipped_and_fid_on_too_few_frames_stops_bef
 
 
 # ---- tracking ---------------------------------------------------------------------------------
+
 
 def test_bilabial_without_phones_raises_with_the_reason(mini):
     from metrics.tracking import ClipMetric

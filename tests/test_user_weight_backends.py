@@ -53,8 +53,11 @@ def test_facenet_and_arcface_have_the_official_keys():
 
 
 def test_missing_user_weights_name_the_file(tmp_path):
-    for make, name in ((FanLandmarks, "fan/2DFAN4-11f355bf06.pth.tar"), (FacenetEmbedder, "facenet/20180402-114759-vggface2.pt"),
-                       (ArcfaceEmbedder, "arcface/backbone.pth")):
+    for make, name in (
+        (FanLandmarks, "fan/2DFAN4-11f355bf06.pth.tar"),
+        (FacenetEmbedder, "facenet/20180402-114759-vggface2.pt"),
+        (ArcfaceEmbedder, "arcface/backbone.pth"),
+    ):
         with pytest.raises(BenchError, match="nothing is downloaded") as err:
             make(tmp_path)
         assert str(tmp_path / name) in str(err.value)
@@ -103,8 +106,9 @@ def _package_points(weight_file, hub, frame, box):
     previous = torch.hub.get_dir()
     torch.hub.set_dir(str(hub))
     try:
-        fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device="cpu", flip_input=False,
-                                          face_detector="folder", compile=False)
+        fa = face_alignment.FaceAlignment(
+            face_alignment.LandmarksType.TWO_D, device="cpu", flip_input=False, face_detector="folder", compile=False
+        )
     finally:
         torch.hub.set_dir(previous)
     return fa.get_landmarks_from_image(frame, detected_faces=[box])[0]
@@ -148,18 +152,22 @@ def test_fan_s3fd_uses_the_packages_detector_and_the_largest_face(frames, tmp_pa
     mesh = get_landmark_backend("mediapipe").detect(frames[:1]).points[0]
     face = np.array(face_box_from_landmarks(mesh))
     small = np.array([10.0, 10.0, 40.0, 40.0])
-    monkeypatch.setattr(fan.aligner.face_detector, "detect_from_image",
-                        lambda image: [np.r_[small, 0.99], np.r_[face, 0.9]])
+    monkeypatch.setattr(
+        fan.aligner.face_detector, "detect_from_image", lambda image: [np.r_[small, 0.99], np.r_[face, 0.9]]
+    )
     reference = FanLandmarks(tmp_path).detect(frames[:1])
     np.testing.assert_array_equal(fan.detect(frames[:1]).points, reference.points)
     monkeypatch.setattr(fan.aligner.face_detector, "detect_from_image", lambda image: [])
     assert not fan.detect(frames[:1]).found.any()
 
 
-@pytest.mark.parametrize("cls,net,folder,file", [
-    (FacenetEmbedder, InceptionResnetV1, "facenet", "20180402-114759-vggface2.pt"),
-    (ArcfaceEmbedder, IResNet, "arcface", "backbone.pth"),
-])
+@pytest.mark.parametrize(
+    "cls,net,folder,file",
+    [
+        (FacenetEmbedder, InceptionResnetV1, "facenet", "20180402-114759-vggface2.pt"),
+        (ArcfaceEmbedder, IResNet, "arcface", "backbone.pth"),
+    ],
+)
 def test_embedders_give_unit_vectors_on_real_frames(cls, net, folder, file, frames, tmp_path):
     (tmp_path / folder).mkdir()
     torch.manual_seed(0)
@@ -202,8 +210,17 @@ def test_a_run_with_fan_landmarks_records_the_face_alignment_backend(mini_data_r
 
     monkeypatch.setattr(fan_module, "FAN_2D", dataclasses.replace(user_weights.FAN_2D, sha256_prefix=None))
     _random_fan_file(tmp_path / "weights")
-    config = RunConfig(model="ground-truth", dataset="mini", data_dir=mini_data_root, runs_dir=tmp_path / "runs",
-                       metrics=("lmd",), limit=1, threads=1, landmarks="fan", weights_dir=tmp_path / "weights")
+    config = RunConfig(
+        model="ground-truth",
+        dataset="mini",
+        data_dir=mini_data_root,
+        runs_dir=tmp_path / "runs",
+        metrics=("lmd",),
+        limit=1,
+        threads=1,
+        landmarks="fan",
+        weights_dir=tmp_path / "weights",
+    )
     outcome = Runner(config, progress=False, log=lambda s: None).run()
     assert outcome.exit_code == 0
     (metric,) = outcome.record["metrics"]

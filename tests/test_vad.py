@@ -43,8 +43,10 @@ def test_synthesised_speech_is_found_where_it_was_placed(vad):
 def test_loading_silero_keeps_the_process_thread_count():
     """silero_vad's import calls torch.set_num_threads(1) for the whole process: SileroVad undoes it."""
     pytest.importorskip("silero_vad")
-    code = ("import torch; torch.set_num_threads(2); from benchmark.perception.vad import SileroVad; "
-            "SileroVad(); print(torch.get_num_threads())")
+    code = (
+        "import torch; torch.set_num_threads(2); from benchmark.perception.vad import SileroVad; "
+        "SileroVad(); print(torch.get_num_threads())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "2"
 

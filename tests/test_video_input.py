@@ -65,9 +65,14 @@ def test_decoding_stops_past_the_margin_when_metadata_says_nothing(tmp_path, mon
     assert len(pulled) == frame_limit(n) and frame_limit(n) - n == max(5, -(-n // 10))
 
 
-@pytest.mark.parametrize("size,fps,expected", [((24, 30), 25, r"frames are 24x32 \(HxW\), the clip's are 24x30; resize"),
-                                               ((48, 32), 25, r"the clip's are 48x32"),
-                                               ((24, 32), 30, r"25 fps but the protocol is 30 fps; resample")])
+@pytest.mark.parametrize(
+    "size,fps,expected",
+    [
+        ((24, 30), 25, r"frames are 24x32 \(HxW\), the clip's are 24x30; resize"),
+        ((48, 32), 25, r"the clip's are 48x32"),
+        ((24, 32), 30, r"25 fps but the protocol is 30 fps; resample"),
+    ],
+)
 def test_another_size_or_rate_is_refused_before_decoding(tmp_path, size, fps, expected):
     path = tmp_path / "v.mkv"
     write_video(path, _frames(6), 25)

@@ -17,15 +17,20 @@ class AudioEncoder(nn.Module):
         super().__init__()
         c = lambda n: max(1, int(round(n * width)))  # noqa: E731
         self.cnn = nn.Sequential(
-            nn.Conv2d(1, c(64), 3, 1, 1), nn.ReLU(),
-            nn.Conv2d(c(64), c(128), 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(1, c(64), 3, 1, 1),
+            nn.ReLU(),
+            nn.Conv2d(c(64), c(128), 3, 1, 1),
+            nn.ReLU(),
             nn.MaxPool2d(3, (1, 2)),
-            nn.Conv2d(c(128), c(256), 3, 1, 1), nn.ReLU(),
-            nn.Conv2d(c(256), c(256), 3, 1, 1), nn.ReLU(),
-            nn.Conv2d(c(256), c(512), 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(c(128), c(256), 3, 1, 1),
+            nn.ReLU(),
+            nn.Conv2d(c(256), c(256), 3, 1, 1),
+            nn.ReLU(),
+            nn.Conv2d(c(256), c(512), 3, 1, 1),
+            nn.ReLU(),
             nn.MaxPool2d(3, 2),
         )
-        h = ((n_mfcc - 2) - 3) // 2 + 1   # after the two poolings: 12 -> 10 -> 4
+        h = ((n_mfcc - 2) - 3) // 2 + 1  # after the two poolings: 12 -> 10 -> 4
         w = (((window - 3) // 2 + 1) - 3) // 2 + 1  # 28 -> 13 -> 6
         self.fc = nn.Sequential(nn.Linear(c(512) * h * w, c(2048)), nn.ReLU(), nn.Linear(c(2048), embed), nn.ReLU())
         self.lstm = nn.LSTM(embed, embed, num_layers=3, batch_first=True)
@@ -41,8 +46,13 @@ class AudioEncoder(nn.Module):
 class LatentDecoder(nn.Module):
     def __init__(self, n_components: int = 2500, embed: int = 256, hidden: int = 512):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_components + embed, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_components))
+        self.net = nn.Sequential(
+            nn.Linear(n_components + embed, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_components),
+        )
 
     def forward(self, identity_coefficients: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """(B, K), (B, T, 256) -> h_t (B, T, K)."""

@@ -24,14 +24,14 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ManConfig:
-    size: int = 256            # output frames are size x size
-    ngf: int = 64              # generator base channels
-    heatmap_size: int = 96     # the paper's (15, 96, 96) heatmaps (flow at the same size)
-    guidance: str = "flow"     # "flow": MAN-optical (2-channel optical flow); "keypoints": MAN-keypoint (15 heatmaps)
+    size: int = 256  # output frames are size x size
+    ngf: int = 64  # generator base channels
+    heatmap_size: int = 96  # the paper's (15, 96, 96) heatmaps (flow at the same size)
+    guidance: str = "flow"  # "flow": MAN-optical (2-channel optical flow); "keypoints": MAN-keypoint (15 heatmaps)
     n_keypoints: int = 15
-    context_frames: int = 5    # previous frames the guidance predictor sees
-    audio_dim: int = 256       # "256 dimensional mel spectrogram features"
-    hidden: int = 128          # channels of the normalisation branches
+    context_frames: int = 5  # previous frames the guidance predictor sees
+    audio_dim: int = 256  # "256 dimensional mel spectrogram features"
+    hidden: int = 128  # channels of the normalisation branches
     mel_bins: int = 80
     quant_bins: int = 256
 
@@ -74,8 +74,12 @@ class MultiModalNorm(nn.Module):
         self.norm = nn.InstanceNorm2d(channels, affine=False)
         h = cfg.hidden
         self.image = nn.Sequential(nn.Conv2d(3, h, 3, padding=1), nn.ReLU(), nn.Conv2d(h, 2 * channels, 3, padding=1))
-        self.guidance = nn.Sequential(nn.Conv2d(cfg.guidance_channels, h, 3, padding=1), nn.ReLU(), ECA(),
-                                       nn.Conv2d(h, 2 * channels, 3, padding=1))
+        self.guidance = nn.Sequential(
+            nn.Conv2d(cfg.guidance_channels, h, 3, padding=1),
+            nn.ReLU(),
+            ECA(),
+            nn.Conv2d(h, 2 * channels, 3, padding=1),
+        )
         self.mel = nn.Linear(cfg.audio_dim, 2 * channels)
         self.pitch = nn.Linear(cfg.quant_bins, 2 * channels)
         self.energy = nn.Linear(cfg.quant_bins, 2 * channels)
@@ -137,8 +141,12 @@ class GuidancePredictor(nn.Module):
         c = max(8, cfg.ngf // 2)
         self.audio = nn.Linear(cfg.audio_dim, 16)
         cin = 3 * cfg.context_frames + 16
-        self.down = nn.ModuleList([nn.Conv2d(cin, c, 3, 2, 1), nn.Conv2d(c, 2 * c, 3, 2, 1), nn.Conv2d(2 * c, 4 * c, 3, 2, 1)])
-        self.up = nn.ModuleList([nn.Conv2d(4 * c, 2 * c, 3, 1, 1), nn.Conv2d(4 * c, c, 3, 1, 1), nn.Conv2d(2 * c, c, 3, 1, 1)])
+        self.down = nn.ModuleList(
+            [nn.Conv2d(cin, c, 3, 2, 1), nn.Conv2d(c, 2 * c, 3, 2, 1), nn.Conv2d(2 * c, 4 * c, 3, 2, 1)]
+        )
+        self.up = nn.ModuleList(
+            [nn.Conv2d(4 * c, 2 * c, 3, 1, 1), nn.Conv2d(4 * c, c, 3, 1, 1), nn.Conv2d(2 * c, c, 3, 1, 1)]
+        )
         self.out = nn.Conv2d(c, cfg.guidance_channels, 1)
         self.size = cfg.heatmap_size
         self.squash = torch.sigmoid if cfg.guidance == "keypoints" else torch.tanh
@@ -167,17 +175,25 @@ class ManGenerator(nn.Module):
         self.mel_encoder = MelEncoder(cfg.mel_bins, cfg.audio_dim)
         self.guidance_predictor = GuidancePredictor(cfg)
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, g, 7, 1, 3), nn.LeakyReLU(0.2),
-            nn.Conv2d(g, 2 * g, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * g, 4 * g, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(4 * g, 8 * g, 4, 2, 1), nn.LeakyReLU(0.2))
-        self.blocks = nn.ModuleList([
-            ManResBlock(8 * g, 8 * g, cfg), ManResBlock(8 * g, 8 * g, cfg),       # bottleneck (size/8)
-            ManResBlock(8 * g, 4 * g, cfg, upsample=True),                          # size/4
-            ManResBlock(4 * g, 2 * g, cfg, upsample=True),                          # size/2
-            ManResBlock(2 * g, g, cfg, upsample=True),                              # size
-            ManResBlock(g, g, cfg),
-        ])
+            nn.Conv2d(3, g, 7, 1, 3),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(g, 2 * g, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * g, 4 * g, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * g, 8 * g, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+        )
+        self.blocks = nn.ModuleList(
+            [
+                ManResBlock(8 * g, 8 * g, cfg),
+                ManResBlock(8 * g, 8 * g, cfg),  # bottleneck (size/8)
+                ManResBlock(8 * g, 4 * g, cfg, upsample=True),  # size/4
+                ManResBlock(4 * g, 2 * g, cfg, upsample=True),  # size/2
+                ManResBlock(2 * g, g, cfg, upsample=True),  # size
+                ManResBlock(g, g, cfg),
+            ]
+        )
         self.cam = ClassActivationMap(g)  # the third last layer
         self.final_blocks = nn.ModuleList([ManResBlock(g, g, cfg), ManResBlock(g, g, cfg)])
         self.to_rgb = nn.Conv2d(g, 3, 7, 1, 3)
@@ -189,9 +205,13 @@ class ManGenerator(nn.Module):
         """
         audio = self.mel_encoder(mel)
         guidance = self.guidance_predictor(previous, audio)
-        cond = {"image": identity, "guidance": guidance, "mel": audio,
-                "pitch": F.one_hot(pitch, self.cfg.quant_bins).to(identity.dtype),
-                "energy": F.one_hot(energy, self.cfg.quant_bins).to(identity.dtype)}
+        cond = {
+            "image": identity,
+            "guidance": guidance,
+            "mel": audio,
+            "pitch": F.one_hot(pitch, self.cfg.quant_bins).to(identity.dtype),
+            "energy": F.one_hot(energy, self.cfg.quant_bins).to(identity.dtype),
+        }
         x = self.encoder(identity)
         for block in self.blocks:
             x = block(x, cond)

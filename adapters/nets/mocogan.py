@@ -22,7 +22,9 @@ class MotionGenerator(nn.Module):
         self.fc1 = nn.Linear(h_dim * 2, z_dim)  # reconstructs the noise during training only
         self.fc2 = nn.Linear(z_dim, z_dim)
 
-    def trajectory(self, w0: torch.Tensor, n_frames: int, basis: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def trajectory(
+        self, w0: torch.Tensor, n_frames: int, basis: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         """(B, z_dim) start latents -> (B, n_frames, z_dim); frame 0 is w0 itself.
 
         basis: (h_dim, z_dim) = PCA components scaled by their standard deviations.

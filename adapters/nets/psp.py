@@ -41,8 +41,13 @@ class BottleneckIRSE(nn.Module):
         else:
             self.shortcut_layer = nn.Sequential(nn.Conv2d(in_ch, depth, 1, stride, bias=False), nn.BatchNorm2d(depth))
         self.res_layer = nn.Sequential(
-            nn.BatchNorm2d(in_ch), nn.Conv2d(in_ch, depth, 3, 1, 1, bias=False), nn.PReLU(depth),
-            nn.Conv2d(depth, depth, 3, stride, 1, bias=False), nn.BatchNorm2d(depth), SEModule(depth, 16))
+            nn.BatchNorm2d(in_ch),
+            nn.Conv2d(in_ch, depth, 3, 1, 1, bias=False),
+            nn.PReLU(depth),
+            nn.Conv2d(depth, depth, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(depth),
+            SEModule(depth, 16),
+        )
 
     def forward(self, x):
         return self.res_layer(x) + self.shortcut_layer(x)
@@ -68,7 +73,9 @@ class GradualStyleEncoder(nn.Module):
     def __init__(self, n_styles: int = 18, width: int = 64, input_nc: int = 3, input_size: int = 256):
         super().__init__()
         w = lambda c: c * width // 64  # noqa: E731 - channel scaling for the tiny configuration
-        self.input_layer = nn.Sequential(nn.Conv2d(input_nc, w(64), 3, 1, 1, bias=False), nn.BatchNorm2d(w(64)), nn.PReLU(w(64)))
+        self.input_layer = nn.Sequential(
+            nn.Conv2d(input_nc, w(64), 3, 1, 1, bias=False), nn.BatchNorm2d(w(64)), nn.PReLU(w(64))
+        )
         units = []
         for in_ch, depth, n in IR50_STAGES:
             units.append(BottleneckIRSE(w(in_ch), w(depth), 2))
@@ -78,7 +85,8 @@ class GradualStyleEncoder(nn.Module):
         spatial = {0: input_size // 16, 1: input_size // 8, 2: input_size // 4}
         self.styles = nn.ModuleList(
             GradualStyleBlock(w(512), w(512), spatial[0 if i < self.COARSE else 1 if i < self.MIDDLE else 2], 512)
-            for i in range(n_styles))
+            for i in range(n_styles)
+        )
         self.latlayer1 = nn.Conv2d(w(256), w(512), 1)
         self.latlayer2 = nn.Conv2d(w(128), w(512), 1)
         # body indices whose outputs are the 64², 32² and 16² feature maps (end of stages 2, 3, 4)
@@ -107,6 +115,6 @@ class GradualStyleEncoder(nn.Module):
 
 def encoder_from_state_dict(state: dict[str, torch.Tensor], prefix: str = "encoder.") -> GradualStyleEncoder:
     """An encoder shaped like the checkpoint: n_styles and width read off its tensors."""
-    n_styles = len({k[len(prefix):].split(".")[1] for k in state if k.startswith(prefix + "styles.")})
+    n_styles = len({k[len(prefix) :].split(".")[1] for k in state if k.startswith(prefix + "styles.")})
     width = int(state[prefix + "input_layer.0.weight"].shape[0])
     return GradualStyleEncoder(n_styles=n_styles, width=width)

@@ -57,7 +57,9 @@ class PixelNorm(nn.Module):
 class EqualLinear(nn.Module):
     """Linear layer with equalised learning rate: weights stored unscaled, scaled at run time."""
 
-    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False):
+    def __init__(
+        self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
@@ -96,7 +98,9 @@ class Upsample(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Per-sample weight modulation (+ demodulation), as grouped convolution over the batch."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, style_dim: int, demodulate: bool = True, upsample: bool = False):
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, style_dim: int, demodulate: bool = True, upsample: bool = False
+    ):
         super().__init__()
         self.in_ch, self.out_ch, self.kernel = in_ch, out_ch, kernel
         self.upsample = upsample
@@ -185,16 +189,24 @@ class ConstantInput(nn.Module):
 class Generator(nn.Module):
     """rosinality `Generator(size, style_dim, n_mlp, channel_multiplier)`; call with W or W+ latents."""
 
-    def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
-                 lr_mlp: float = 0.01, channels: dict[int, int] | None = None):
+    def __init__(
+        self,
+        size: int,
+        style_dim: int = 512,
+        n_mlp: int = 8,
+        channel_multiplier: int = 2,
+        lr_mlp: float = 0.01,
+        channels: dict[int, int] | None = None,
+    ):
         super().__init__()
         self.size, self.style_dim = size, style_dim
         self.log_size = int(math.log2(size))
         if 2**self.log_size != size or size < 8:
             raise ValueError(f"StyleGAN2 size must be a power of two >= 8, got {size}")
         self.channels = channels or config_f_channels(channel_multiplier)
-        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation=True)
-                                                  for _ in range(n_mlp)])
+        self.style = nn.Sequential(
+            PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation=True) for _ in range(n_mlp)]
+        )
         self.input = ConstantInput(self.channels[4])
         self.conv1 = StyledConv(self.channels[4], self.channels[4], 3, style_dim)
         self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False)
@@ -235,13 +247,17 @@ class Generator(nn.Module):
         if latent.ndim == 2:
             latent = latent[:, None].repeat(1, self.n_latent, 1)
         if latent.shape[1] != self.n_latent:
-            raise ValueError(f"W+ latent has {latent.shape[1]} layers, this {self.size}px generator takes {self.n_latent}")
+            raise ValueError(
+                f"W+ latent has {latent.shape[1]} layers, this {self.size}px generator takes {self.n_latent}"
+            )
         noise = noise if noise is not None else self.fixed_noise()
         out = self.input(latent.shape[0])
         out = self.conv1(out, latent[:, 0], noise[0])
         skip = self.to_rgb1(out, latent[:, 1])
         i = 1
-        for conv_up, conv, n1, n2, to_rgb in zip(self.convs[::2], self.convs[1::2], noise[1::2], noise[2::2], self.to_rgbs):
+        for conv_up, conv, n1, n2, to_rgb in zip(
+            self.convs[::2], self.convs[1::2], noise[1::2], noise[2::2], self.to_rgbs
+        ):
             out = conv_up(out, latent[:, i], n1)
             out = conv(out, latent[:, i + 1], n2)
             skip = to_rgb(out, latent[:, i + 2], skip)
@@ -255,14 +271,15 @@ def generator_from_state_dict(state: dict[str, torch.Tensor], prefix: str = "") 
     Loading then goes through load_state_dict(strict=True), so a missing, extra or mis-shaped key
     is still reported by name.
     """
+
     def get(key: str) -> torch.Tensor:
         if prefix + key not in state:
             raise KeyError(prefix + key)
         return state[prefix + key]
 
-    n_rgbs = len({k[len(prefix):].split(".")[1] for k in state if k.startswith(prefix + "to_rgbs.")})
+    n_rgbs = len({k[len(prefix) :].split(".")[1] for k in state if k.startswith(prefix + "to_rgbs.")})
     size = 2 ** (n_rgbs + 2)
-    n_mlp = len({k[len(prefix):].split(".")[1] for k in state if k.startswith(prefix + "style.")})
+    n_mlp = len({k[len(prefix) :].split(".")[1] for k in state if k.startswith(prefix + "style.")})
     style_dim = int(get("style.1.weight").shape[1]) if n_mlp else int(get("conv1.conv.modulation.weight").shape[1])
     channels = {4: int(get("input.input").shape[1])}
     for i in range(n_rgbs):

@@ -18,14 +18,18 @@ def read_model_args_file(path: Path | None) -> dict:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"--model-args-file {path}: cannot be read ({exc})", hint="a text file, one key=value per line") from None
+        raise BenchError(
+            f"--model-args-file {path}: cannot be read ({exc})", hint="a text file, one key=value per line"
+        ) from None
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise BenchError(f"--model-args-file {path}:{number}: {line.strip()!r} is not key=value",
-                             hint="one key=value per line, e.g. run=python inference.py --out {output}")
+            raise BenchError(
+                f"--model-args-file {path}:{number}: {line.strip()!r} is not key=value",
+                hint="one key=value per line, e.g. run=python inference.py --out {output}",
+            )
         out[key.strip()] = value.strip()
     return out
 
@@ -59,8 +63,12 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns a KeyboardInterrupt escaping a command into Abort
         cause = exc.__cause__
-        click.echo(str(cause) if isinstance(cause, Interrupted) else
-                   "interrupted (Ctrl-C or SIGTERM); re-run the same command: what was finished is reused", err=True)
+        click.echo(
+            str(cause)
+            if isinstance(cause, Interrupted)
+            else "interrupted (Ctrl-C or SIGTERM); re-run the same command: what was finished is reused",
+            err=True,
+        )
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -32,9 +32,14 @@ def list_(what: str) -> None:
             continue
         if what == "metrics":
             variants = ", ".join([obj.name, *variants_of.get(name, [])])
-            direction = {"higher": "higher is better", "lower": "lower is better",
-                         "closest-to-ground-truth": "closest to GT"}.get(obj.direction, "not ranked")
-            click.echo(f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}")
+            direction = {
+                "higher": "higher is better",
+                "lower": "lower is better",
+                "closest-to-ground-truth": "closest to GT",
+            }.get(obj.direction, "not ranked")
+            click.echo(
+                f"{name:9s} {direction:17s} {obj.description}\n{'':27s}variants: {variants}\n{'':27s}backend:  {obj.backend}"
+            )
         elif what == "datasets":
             click.echo(f"{name:14s} {obj.name}/{obj.version:16s} {obj.description}")
         else:
@@ -46,7 +51,9 @@ def list_(what: str) -> None:
         from protocols.user_videos import prepared_collections
 
         for collection in prepared_collections(data_root(None)):
-            click.echo(f"{'videos:' + collection:14s} prepared here from your videos (bench run --dataset videos:{collection})")
+            click.echo(
+                f"{'videos:' + collection:14s} prepared here from your videos (bench run --dataset videos:{collection})"
+            )
 
 
 @cli.command()
@@ -57,10 +64,19 @@ def list_(what: str) -> None:
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="parallel clips (default: CPU count)")
 @click.option("--force", is_flag=True, help="rebuild the mini protocol even if present")
 @click.option("--name", default=None, help="videos: the name to run it under (--dataset videos:NAME)")
-@click.option("--split", "split_file", default=None, type=click.Path(path_type=Path),
-              help='videos: JSON {"test": [clip ids]} or CSV clip_id[,split] (default: every clip)')
-@click.option("--alignments", default=None, type=click.Path(path_type=Path),
-              help="videos, mead, hdtf: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)")
+@click.option(
+    "--split",
+    "split_file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help='videos: JSON {"test": [clip ids]} or CSV clip_id[,split] (default: every clip)',
+)
+@click.option(
+    "--alignments",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="videos, mead, hdtf: folder of <clip id>.TextGrid / .ctm phone alignments, or one .mlf (for bilabial)",
+)
 def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, alignments) -> None:
     """Prepare a protocol's data: `mini` builds itself (~30 s); corpora need --source.
 
@@ -82,22 +98,35 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
     try:
         size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
     except ValueError:
-        raise BenchError(f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024") from None
+        raise BenchError(
+            f"--sizes {sizes!r}: expected crop sizes in pixels", hint="e.g. --sizes 256 or --sizes 256,1024"
+        ) from None
     try:
         with tqdm(desc=f"{'building' if protocol.builds_itself else 'preparing'} {protocol.id}", unit="clip") as bar:
+
             def set_total(n: int) -> None:
                 bar.total = n
                 bar.refresh()
 
-            report = protocol.prepare(source, sizes=size_list, workers=workers, force=force,
-                                      progress=lambda _id: bar.update(1), on_total=set_total,
-                                      split=split_file, alignments=alignments)
+            report = protocol.prepare(
+                source,
+                sizes=size_list,
+                workers=workers,
+                force=force,
+                progress=lambda _id: bar.update(1),
+                on_total=set_total,
+                split=split_file,
+                alignments=alignments,
+            )
     except PrepareInterrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(130)
     except KeyboardInterrupt:  # before the clips (scanning the source) or after them (writing the manifest)
-        click.echo(f"interrupted while scanning the source or writing the manifest of {protocol.id}; clips prepared "
-                   "so far are kept. Re-run the same command to resume: prepared clips are reused.", err=True)
+        click.echo(
+            f"interrupted while scanning the source or writing the manifest of {protocol.id}; clips prepared "
+            "so far are kept. Re-run the same command to resume: prepared clips are reused.",
+            err=True,
+        )
         sys.exit(130)
     if protocol.builds_itself:
         click.echo(f"prepared {protocol.id}: {report.folder} (fingerprint {protocol.fingerprint()[:12]})")
@@ -106,39 +135,57 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
         click.echo(f"  problem: {problem.file}: {problem.message}", err=True)
     if not report.clips:
         n = len(report.problems)
-        raise BenchError(f"no clip of {protocol.id} could be prepared from {source} ({n} problem{'s' * (n != 1)} above)")
-    click.echo(f"prepared {protocol.id}: {report.clips} clips ({report.reused} already done) in "
-               f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})")
+        raise BenchError(
+            f"no clip of {protocol.id} could be prepared from {source} ({n} problem{'s' * (n != 1)} above)"
+        )
+    click.echo(
+        f"prepared {protocol.id}: {report.clips} clips ({report.reused} already done) in "
+        f"{protocol.prepared_dir} (fingerprint {protocol.fingerprint()[:12]})"
+    )
     if report.problems:
         from protocols.base import describe_partial
 
-        click.echo(f"completed with {len(report.problems)} problems (listed above; everything else was prepared)", err=True)
+        click.echo(
+            f"completed with {len(report.problems)} problems (listed above; everything else was prepared)", err=True
+        )
         if report.partial:
-            click.echo(f"{describe_partial(protocol.id, report.partial)}. The manifest records it as partial: "
-                       f"`bench run` on it exits 3 unless --allow-partial", err=True)
+            click.echo(
+                f"{describe_partial(protocol.id, report.partial)}. The manifest records it as partial: "
+                f"`bench run` on it exits 3 unless --allow-partial",
+                err=True,
+            )
         sys.exit(3)
 
 
 @cli.command()
 @click.argument("dataset")
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="folder for the pack")
-@click.option("--limit", default=None, type=int, help="the same seeded, speaker-stratified subset `bench run --limit N` scores")
+@click.option(
+    "--limit", default=None, type=int, help="the same seeded, speaker-stratified subset `bench run --limit N` scores"
+)
 @click.option("--subset-seed", default=0, show_default=True, type=int)
-@click.option("--audio-rate", default=None, type=int, help="resample the speech to this rate (Hz); default: as prepared")
+@click.option(
+    "--audio-rate", default=None, type=int, help="resample the speech to this rate (Hz); default: as prepared"
+)
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 def export(dataset, out, limit, subset_seed, audio_rate, data_dir) -> None:
     """A protocol's inputs (identity image, speech, expected frames/fps/size, output name) for a model run elsewhere."""
     from benchmark.engine.export import export_pack
     from benchmark.core.settings import Settings
 
-    manifest = export_pack(dataset, out, Settings.create(data_dir), limit, subset_seed, audio_rate,
-                           log=lambda s: click.echo(s, err=True))
-    click.echo(f"exported {manifest['protocol']['n_clips']} clips of {manifest['protocol']['id']} to {out} "
-               f"(manifest.csv, manifest.json, README.md)")
+    manifest = export_pack(
+        dataset, out, Settings.create(data_dir), limit, subset_seed, audio_rate, log=lambda s: click.echo(s, err=True)
+    )
+    click.echo(
+        f"exported {manifest['protocol']['n_clips']} clips of {manifest['protocol']['id']} to {out} "
+        f"(manifest.csv, manifest.json, README.md)"
+    )
 
 
 @cli.command()
-@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="weights folder to inspect")
+@click.option(
+    "--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="weights folder to inspect"
+)
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 def weights(weights_dir, data_dir) -> None:
     """Which model weight files are present, which are missing, and where each comes from."""
@@ -153,23 +200,33 @@ def weights(weights_dir, data_dir) -> None:
             click.echo(f"  present  {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}…")
         elif row["state"] == "wrong-hash":
             wrong += 1
-            click.echo(f"  WRONG    {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}… is not the published "
-                       f"{row['expected_sha256'][:16]}… (a run refuses it)\n{'':25s}from: {row['source']}")
+            click.echo(
+                f"  WRONG    {row['adapter']:13s} {row['path']}  sha256 {row['sha256'][:16]}… is not the published "
+                f"{row['expected_sha256'][:16]}… (a run refuses it)\n{'':25s}from: {row['source']}"
+            )
         else:
             missing += 1
-            click.echo(f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
-                       f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}")
+            click.echo(
+                f"  MISSING  {row['adapter']:13s} {row['path']}\n{'':25s}{row['description']}\n"
+                f"{'':25s}from: {row['source']}\n{'':25s}licence: {row['licence']}"
+            )
     from benchmark.perception.user_weights import METRIC_WEIGHTS
 
-    click.echo("metric weights (fan, fan-s3fd, facenet, arcface: optional backends; the other metrics named cannot run without theirs):")
+    click.echo(
+        "metric weights (fan, fan-s3fd, facenet, arcface: optional backends; the other metrics named cannot run without theirs):"
+    )
     for name, spec in METRIC_WEIGHTS.items():
         state, digest = spec.status(root)
         if state == "wrong-hash":
             wrong += 1
-            click.echo(f"  WRONG    {name:17s} {spec.path(root)}  sha256 {digest[:12]}… is not the published "
-                       f"{spec.sha256_prefix}… (the backend refuses it; get the original from {spec.source})")
+            click.echo(
+                f"  WRONG    {name:17s} {spec.path(root)}  sha256 {digest[:12]}… is not the published "
+                f"{spec.sha256_prefix}… (the backend refuses it; get the original from {spec.source})"
+            )
         else:
             click.echo(f"  {state:8s} {name:17s} {spec.path(root)}  ({spec.source}; {spec.licence})")
-    click.echo(f"{missing} model file(s) missing{f', {wrong} file(s) with the wrong sha256' if wrong else ''}. "
-               f"Reference adapters (ground-truth, still, folder) need none; "
-               f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline).")
+    click.echo(
+        f"{missing} model file(s) missing{f', {wrong} file(s) with the wrong sha256' if wrong else ''}. "
+        f"Reference adapters (ground-truth, still, folder) need none; "
+        f"any model runs without weights as --model-args tiny=1 (random, for testing the pipeline)."
+    )

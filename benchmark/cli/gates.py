@@ -37,7 +37,9 @@ def calibrate(out, data_dir) -> None:
 
 @cli.command()
 @click.option("--update", is_flag=True, help="rewrite the golden values from this run (only when a change is intended)")
-@click.option("--golden", default=None, type=click.Path(path_type=Path), help="golden file (default results/golden/mini.json)")
+@click.option(
+    "--golden", default=None, type=click.Path(path_type=Path), help="golden file (default results/golden/mini.json)"
+)
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def check(update, golden, data_dir, no_progress) -> None:
@@ -47,11 +49,14 @@ def check(update, golden, data_dir, no_progress) -> None:
     """
     from benchmark.engine.check import GOLDEN_FILE, run_check
 
-    drifts = run_check(golden or GOLDEN_FILE, update=update, data_dir=data_dir, echo=click.echo,
-                       progress=not no_progress)
+    drifts = run_check(
+        golden or GOLDEN_FILE, update=update, data_dir=data_dir, echo=click.echo, progress=not no_progress
+    )
     if drifts:
         click.echo(f"{len(drifts)} drift(s): " + "; ".join(f"{d.config}/{d.metric}" for d in drifts), err=True)
-        click.echo("if the change is intended, rewrite the goldens with `bench check --update` and commit them", err=True)
+        click.echo(
+            "if the change is intended, rewrite the goldens with `bench check --update` and commit them", err=True
+        )
         sys.exit(1)
     if not update:
         click.echo("all metrics within their golden windows")

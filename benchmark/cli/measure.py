@@ -17,8 +17,14 @@ from benchmark.cli.app import cli, parse_model_args
 @click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the row as JSON")
-@click.option("--save", "save_dir", default="results/profiles", show_default=True, type=click.Path(path_type=Path),
-              help="folder for the JSON row (read by `bench table alghamdi2023-5.2`)")
+@click.option(
+    "--save",
+    "save_dir",
+    default="results/profiles",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="folder for the JSON row (read by `bench table alghamdi2023-5.2`)",
+)
 def profile(model, model_args, device, frames, weights_dir, data_dir, as_json, save_dir) -> None:
     """Parameters, output size and generation frames/s of a model (a thesis Table 5.2 row)."""
     import json
@@ -55,8 +61,14 @@ def speed_cpbd(size, frames, reference_frames, device) -> None:
 @speed.command("suite")
 @click.option("--dataset", default="mini", show_default=True)
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="clips (default: all of the protocol)")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the machine's cores)")
-@click.option("--metrics", default=None, help="comma-separated, groups too (motion); default: psnr,ssim,lmd,cpbd,blink,bilabial,fid")
+@click.option(
+    "--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the machine's cores)"
+)
+@click.option(
+    "--metrics",
+    default=None,
+    help="comma-separated, groups too (motion); default: psnr,ssim,lmd,cpbd,blink,bilabial,fid",
+)
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
 @click.option("--device", default="cpu", show_default=True, help="the harness's device (the references run as they do)")
 def speed_suite(dataset, limit, threads, metrics, data_dir, device) -> None:
@@ -68,10 +80,17 @@ def speed_suite(dataset, limit, threads, metrics, data_dir, device) -> None:
 
 
 @speed.command("memory")
-@click.option("--frames", "n_frames", default=1000, show_default=True, type=click.IntRange(min=10),
-              help="length of the long clip")
-@click.option("--size", "side", default=1080, show_default=True, type=click.IntRange(min=64),
-              help="the long clip's output is SIZE x SIZE pixels (resized to the protocol's while decoding)")
+@click.option(
+    "--frames", "n_frames", default=1000, show_default=True, type=click.IntRange(min=10), help="length of the long clip"
+)
+@click.option(
+    "--size",
+    "side",
+    default=1080,
+    show_default=True,
+    type=click.IntRange(min=64),
+    help="the long clip's output is SIZE x SIZE pixels (resized to the protocol's while decoding)",
+)
 @click.option("--metrics", default="psnr,ssim,lmd,cpbd,blink", show_default=True, help="metrics of the long-clip run")
 @click.option("--skip-mini", is_flag=True, help="only the long clip (not the mini run with --metrics all)")
 def speed_memory(n_frames, side, metrics, skip_mini) -> None:

@@ -14,8 +14,13 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
 @cli.command("export-results")
 @click.argument("run_paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="the file to write")
-@click.option("--format", "fmt", default=None, type=click.Choice(["csv", "json", "parquet"]),
-              help="default: from the file's extension")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(["csv", "json", "parquet"]),
+    help="default: from the file's extension",
+)
 @click.option("--complete-only", is_flag=True, help="only complete runs (what tables and the leaderboard rank)")
 def export_results_(run_paths, out, fmt, complete_only) -> None:
     """Every run's metrics as one flat table (run x metric, with provenance): csv, json or parquet.
@@ -34,8 +39,12 @@ def export_results_(run_paths, out, fmt, complete_only) -> None:
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="output folder (index.html)")
-@click.option("--sort", "sort_by", default=None, help="order each protocol's rows by this metric (variant), best first; "
-              "the page's headers still sort by any column")
+@click.option(
+    "--sort",
+    "sort_by",
+    default=None,
+    help="order each protocol's rows by this metric (variant), best first; the page's headers still sort by any column",
+)
 def leaderboard(run_dirs, out, sort_by) -> None:
     """Build the static leaderboard site (index + a page per run) from run directories or folders of them."""
     from benchmark.reports.site import build_site
@@ -49,9 +58,21 @@ def leaderboard(run_dirs, out, sort_by) -> None:
 @cli.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--dataset", "protocol", default=None, help="the protocol of runs named by label (needed when a label has runs on several)")
-@click.option("--runs", "run_paths", multiple=True, type=click.Path(path_type=Path), default=[str(DEFAULT_RUNS_DIR)],
-              show_default=True, help="where to look up runs named by label (repeatable)")
+@click.option(
+    "--dataset",
+    "protocol",
+    default=None,
+    help="the protocol of runs named by label (needed when a label has runs on several)",
+)
+@click.option(
+    "--runs",
+    "run_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    default=[str(DEFAULT_RUNS_DIR)],
+    show_default=True,
+    help="where to look up runs named by label (repeatable)",
+)
 @click.option("--json", "as_json", is_flag=True)
 def compare(run_a, run_b, protocol, run_paths, as_json) -> None:
     """Two runs on the same clips: per-metric A−B with a paired bootstrap 95% interval.
@@ -75,28 +96,59 @@ def compare(run_a, run_b, protocol, run_paths, as_json) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--list", "list_tables", is_flag=True, help="list the tables that can be regenerated")
-@click.option("--runs", "run_paths", multiple=True, type=click.Path(path_type=Path), default=[str(DEFAULT_RUNS_DIR)],
-              show_default=True, help="run folders to take measured values from (repeatable)")
-@click.option("--profiles", "profile_paths", multiple=True, type=click.Path(path_type=Path), default=["results/profiles"],
-              show_default=True, help="`bench profile` outputs (Table 5.2)")
+@click.option(
+    "--runs",
+    "run_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    default=[str(DEFAULT_RUNS_DIR)],
+    show_default=True,
+    help="run folders to take measured values from (repeatable)",
+)
+@click.option(
+    "--profiles",
+    "profile_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    default=["results/profiles"],
+    show_default=True,
+    help="`bench profile` outputs (Table 5.2)",
+)
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "latex"]), default="md", show_default=True)
-@click.option("--substitute", multiple=True, help="DATASET=PROTOCOL: put runs of PROTOCOL in DATASET's column (footnoted), "
-              "e.g. grid=mini to try the table without the corpus")
+@click.option(
+    "--substitute",
+    multiple=True,
+    help="DATASET=PROTOCOL: put runs of PROTOCOL in DATASET's column (footnoted), "
+    "e.g. grid=mini to try the table without the corpus",
+)
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="write to this file instead of stdout")
-@click.option("--dataset", "protocol", default=None, help="without NAME: a results table of the runs on this protocol "
-              "(any, e.g. mini or videos:my-lab): models x metrics with intervals and coverage")
-@click.option("--metrics", default=None, help="with --dataset: comma-separated metric variants, in column order "
-              "(default: every metric the runs have)")
+@click.option(
+    "--dataset",
+    "protocol",
+    default=None,
+    help="without NAME: a results table of the runs on this protocol "
+    "(any, e.g. mini or videos:my-lab): models x metrics with intervals and coverage",
+)
+@click.option(
+    "--metrics",
+    default=None,
+    help="with --dataset: comma-separated metric variants, in column order (default: every metric the runs have)",
+)
 def table(name, list_tables, run_paths, profile_paths, fmt, substitute, out, protocol, metrics) -> None:
     """A paper table regenerated from runs beside the published numbers, or (--dataset) a results table of
     your runs on any protocol: HTML, LaTeX or Markdown."""
     from benchmark.reports.tables import RENDERERS, TABLES, build_results_table, build_table, load_published
 
     if name and protocol:
-        raise BenchError(f"bench table {name} --dataset {protocol}: a paper table takes its datasets from the paper",
-                         hint=f"bench table --dataset {protocol} for a results table, or --substitute DATASET={protocol}")
+        raise BenchError(
+            f"bench table {name} --dataset {protocol}: a paper table takes its datasets from the paper",
+            hint=f"bench table --dataset {protocol} for a results table, or --substitute DATASET={protocol}",
+        )
     if metrics and not protocol:
-        raise BenchError("--metrics chooses the columns of a results table", hint="add --dataset PROTOCOL (a paper table has its own columns)")
+        raise BenchError(
+            "--metrics chooses the columns of a results table",
+            hint="add --dataset PROTOCOL (a paper table has its own columns)",
+        )
     note = lambda s: click.echo(s, err=True)  # noqa: E731  (runs that cannot be read, one line each)
     if protocol:
         chosen = [m.strip() for m in (metrics or "").split(",") if m.strip()] or None

@@ -15,47 +15,128 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
 @cli.command()
 @click.option("--model", required=True, help="adapter name (`bench list models`)")
 @click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
-@click.option("--metrics", default=None, help="comma-separated metric names or variants, or `all` "
-              "(default: psnr,ssim,lmd,cpbd,blink,bilabial)")
-@click.option("--fid-backend", type=click.Choice(["port", "pytorch-fid"]), default="port", show_default=True,
-              help="pytorch-fid: score `fid` with pytorch-fid's own InceptionV3 (where it imports), recorded as the "
-                   "fid-pytorch-fid column; port: the pure-torch port with its parameter names")
+@click.option(
+    "--metrics",
+    default=None,
+    help="comma-separated metric names or variants, or `all` (default: psnr,ssim,lmd,cpbd,blink,bilabial)",
+)
+@click.option(
+    "--fid-backend",
+    type=click.Choice(["port", "pytorch-fid"]),
+    default="port",
+    show_default=True,
+    help="pytorch-fid: score `fid` with pytorch-fid's own InceptionV3 (where it imports), recorded as the "
+    "fid-pytorch-fid column; port: the pure-torch port with its parameter names",
+)
 @click.option("--model-args", default="", help="adapter options as key=value,key=value")
-@click.option("--model-args-file", default=None, type=click.Path(path_type=Path),
-              help="adapter options, one key=value per line, values verbatim (commas and quotes allowed); "
-              "--model-args keys override it")
+@click.option(
+    "--model-args-file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="adapter options, one key=value per line, values verbatim (commas and quotes allowed); "
+    "--model-args keys override it",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="generation seed (the model's noise)")
 @click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
 @click.option("--subset-seed", default=0, show_default=True, type=int, help="seed of the --limit subset")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path), help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)")
-@click.option("--landmarks", default=None, help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
-              "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), fan (face-alignment's 2DFAN4 on your weights, "
-              "boxes from mediapipe) or fan-s3fd (its S3FD detector too)")
-@click.option("--embedder", default=None, help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface "
-              "(your weights)")
-@click.option("--weights", "weights_dir", default=None, type=click.Path(path_type=Path),
-              help="weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)")
-@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
-              help="where clips run: this process, or Ray actors (local cluster, or --ray-address)")
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)",
+)
+@click.option(
+    "--landmarks",
+    default=None,
+    help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
+    "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), fan (face-alignment's 2DFAN4 on your weights, "
+    "boxes from mediapipe) or fan-s3fd (its S3FD detector too)",
+)
+@click.option(
+    "--embedder",
+    default=None,
+    help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface (your weights)",
+)
+@click.option(
+    "--weights",
+    "weights_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)",
+)
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    type=click.Choice(["local", "ray"]),
+    help="where clips run: this process, or Ray actors (local cluster, or --ray-address)",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Ray actors")
-@click.option("--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="GPUs per Ray actor")
+@click.option(
+    "--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="GPUs per Ray actor"
+)
 @click.option("--ray-address", default=None, help="an existing Ray cluster (e.g. auto or ray://head:10001)")
-@click.option("--shard", default=None, help="K/N: only the clips of shard K of N (stable sha256 of the clip id); "
-              "fuse the N shard runs with `bench merge`")
-@click.option("--keep-videos", is_flag=True, help="store the generated frames (lossless FFV1) so adding a metric never regenerates")
+@click.option(
+    "--shard",
+    default=None,
+    help="K/N: only the clips of shard K of N (stable sha256 of the clip id); fuse the N shard runs with `bench merge`",
+)
+@click.option(
+    "--keep-videos",
+    is_flag=True,
+    help="store the generated frames (lossless FFV1) so adding a metric never regenerates",
+)
 @click.option("--wait", is_flag=True, help="if another process is writing this run, wait for it instead of exiting")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads per worker (default: this "
-              "machine's cores); CPU results round differently with another count, so it is recorded")
-@click.option("--name", default=None, help="the run's label in tables, pages and `bench compare` (default: the model "
-              "name; for folder runs, the videos' folder name)")
-@click.option("--allow-partial", is_flag=True, help="accept a protocol prepared with clips or speakers missing (exit 0, "
-              "not 3); the record says what is missing either way")
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="torch threads per worker (default: this "
+    "machine's cores); CPU results round differently with another count, so it is recorded",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="the run's label in tables, pages and `bench compare` (default: the model "
+    "name; for folder runs, the videos' folder name)",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="accept a protocol prepared with clips or speakers missing (exit 0, "
+    "not 3); the record says what is missing either way",
+)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run(model, dataset, metrics, fid_backend, model_args, model_args_file, seed, limit, subset_seed, device, runs_dir, data_dir, landmarks, embedder,
-        weights_dir, executor, workers, gpus_per_worker, ray_address, shard, keep_videos, wait, threads, name, allow_partial,
-        no_progress) -> None:
+def run(
+    model,
+    dataset,
+    metrics,
+    fid_backend,
+    model_args,
+    model_args_file,
+    seed,
+    limit,
+    subset_seed,
+    device,
+    runs_dir,
+    data_dir,
+    landmarks,
+    embedder,
+    weights_dir,
+    executor,
+    workers,
+    gpus_per_worker,
+    ray_address,
+    shard,
+    keep_videos,
+    wait,
+    threads,
+    name,
+    allow_partial,
+    no_progress,
+) -> None:
     """Generate and score every clip of a protocol; resumes where an earlier run stopped.
 
     A run is identified by what generates the frames (protocol and clips, adapter fingerprint,
@@ -71,13 +152,31 @@ def run(model, dataset, metrics, fid_backend, model_args, model_args_file, seed,
     names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
     if fid_backend == "pytorch-fid":  # another implementation is another column, never the same one
         names = tuple("fid-pytorch-fid" if n == "fid" else n for n in names)
-    config = RunConfig(model=model, dataset=dataset, metrics=names,
-                       model_args={**read_model_args_file(model_args_file), **parse_model_args(model_args)},
-                       seed=seed, limit=limit, device=device,
-                       runs_dir=runs_dir, data_dir=data_dir, landmarks=landmarks, embedder=embedder, weights_dir=weights_dir,
-                       subset_seed=subset_seed, shard=parse_shard(shard), executor=executor, workers=workers,
-                       gpus_per_worker=gpus_per_worker, ray_address=ray_address, keep_videos=keep_videos, wait=wait,
-                       threads=threads, name=name, allow_partial=allow_partial)
+    config = RunConfig(
+        model=model,
+        dataset=dataset,
+        metrics=names,
+        model_args={**read_model_args_file(model_args_file), **parse_model_args(model_args)},
+        seed=seed,
+        limit=limit,
+        device=device,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        landmarks=landmarks,
+        embedder=embedder,
+        weights_dir=weights_dir,
+        subset_seed=subset_seed,
+        shard=parse_shard(shard),
+        executor=executor,
+        workers=workers,
+        gpus_per_worker=gpus_per_worker,
+        ray_address=ray_address,
+        keep_videos=keep_videos,
+        wait=wait,
+        threads=threads,
+        name=name,
+        allow_partial=allow_partial,
+    )
     outcome = Runner(config, progress=not no_progress, log=lambda s: click.echo(s, err=True)).run()
     if outcome.record:
         _print_summary(outcome)
@@ -108,8 +207,12 @@ def merge(run_dirs, out) -> None:
 
 
 # results a metric reports beside its value (beat-align's chance level, the THEval score's groups)
-BESIDE = (("shuffled_value", "shuffled audio"), ("reference_shuffled_value", "ground truth shuffled"),
-          ("naturalness", "naturalness"), ("synchronization", "synchronization"))
+BESIDE = (
+    ("shuffled_value", "shuffled audio"),
+    ("reference_shuffled_value", "ground truth shuffled"),
+    ("naturalness", "naturalness"),
+    ("synchronization", "synchronization"),
+)
 
 
 def _print_summary(outcome) -> None:
@@ -118,8 +221,13 @@ def _print_summary(outcome) -> None:
     for name, r in record["results"].items():
         coverage = f"[{r['coverage']}]" if "coverage" in r else ""
         if r["value"] is None:
-            why = r.get("error") or (f"n/a: {r['na_reason']}" if r.get("na_reason") else
-                                     f"{r['n_failed']} failed, {r['n_na']} n/a" if r.get("n_scored") == 0 else "no value")
+            why = r.get("error") or (
+                f"n/a: {r['na_reason']}"
+                if r.get("na_reason")
+                else f"{r['n_failed']} failed, {r['n_na']} n/a"
+                if r.get("n_scored") == 0
+                else "no value"
+            )
             beside = f"  (ground truth {r['reference_value']:.4f})" if r.get("reference_value") is not None else ""
             click.echo(f"  {name:12s} —  {coverage} {why}{beside}")
         else:
@@ -157,15 +265,22 @@ def _print_metric_seconds(timings: dict[str, dict]) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--model", default=None, help="folder: check its output files (`bench validate --model folder "
-              "--model-args dir=... --dataset mini`)")
+@click.option(
+    "--model",
+    default=None,
+    help="folder: check its output files (`bench validate --model folder --model-args dir=... --dataset mini`)",
+)
 @click.option("--dataset", default=None, help="the protocol the files are for")
-@click.option("--model-args", default="", help="as for bench run, conform options included (resize=, fps=, max_length_diff=)")
+@click.option(
+    "--model-args", default="", help="as for bench run, conform options included (resize=, fps=, max_length_diff=)"
+)
 @click.option("--model-args-file", default=None, type=click.Path(path_type=Path))
 @click.option("--limit", default=None, type=int, help="the clips `bench run --limit N` would score")
 @click.option("--subset-seed", default=0, show_default=True, type=int)
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0), help="conformed files listed one by one")
+@click.option(
+    "--show", default=20, show_default=True, type=click.IntRange(min=0), help="conformed files listed one by one"
+)
 @click.pass_context
 def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_seed, data_dir, show) -> None:
     """Check a model's output files before a run, or a metric's detector on synthesised inputs (`validate blink`).
@@ -178,16 +293,26 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
     if not model or not dataset:
         click.echo(ctx.get_help())
         if model or dataset:
-            raise BenchError("bench validate needs both --model and --dataset", hint="e.g. bench validate --model folder "
-                             "--model-args dir=outputs --dataset mini")
+            raise BenchError(
+                "bench validate needs both --model and --dataset",
+                hint="e.g. bench validate --model folder --model-args dir=outputs --dataset mini",
+            )
         return
     from benchmark.core.settings import Settings
     from benchmark.engine.validation import group_failures, summarize, validate_outputs
 
     args = {**read_model_args_file(model_args_file), **parse_model_args(model_args)}
     bar = _progress_bar_for("checking files")
-    results = validate_outputs(model, args, dataset, Settings.create(data_dir), limit, subset_seed, progress=bar.update,
-                               log=lambda s: click.echo(s, err=True))
+    results = validate_outputs(
+        model,
+        args,
+        dataset,
+        Settings.create(data_dir),
+        limit,
+        subset_seed,
+        progress=bar.update,
+        log=lambda s: click.echo(s, err=True),
+    )
     bar.close()
     summary = summarize(results)
     for r in [r for r in results if r["status"] == "conformed"][:show]:
@@ -201,8 +326,10 @@ def validate(ctx, model, dataset, model_args, model_args_file, limit, subset_see
             named = ", ".join(clip_ids[:3]) + (f" and {len(clip_ids) - 3} more" if len(clip_ids) > 3 else "")
             click.echo(f"  FAIL {len(clip_ids)} clips ({named}): {problem}")
     kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary["kinds"].items())
-    click.echo(f"{summary['total']} clips: {summary['ok']} ready as they are, {summary['conformed']} to be conformed"
-               f"{f' ({kinds})' if kinds else ''}, {summary['failed']} would fail")
+    click.echo(
+        f"{summary['total']} clips: {summary['ok']} ready as they are, {summary['conformed']} to be conformed"
+        f"{f' ({kinds})' if kinds else ''}, {summary['failed']} would fail"
+    )
     if summary["failed"]:
         sys.exit(1)
 
@@ -214,8 +341,10 @@ def _conformed_text(conformed: dict) -> str:
         parts.append(f"video stream 0:v:{r['index']} of {r['of']}")
     if "rotated" in conformed:
         r = conformed["rotated"]
-        parts.append(f"rotate {r['degrees_counterclockwise']}° counterclockwise {r['from'][0]}x{r['from'][1]} -> "
-                     f"{r['to'][0]}x{r['to'][1]} (display matrix)")
+        parts.append(
+            f"rotate {r['degrees_counterclockwise']}° counterclockwise {r['from'][0]}x{r['from'][1]} -> "
+            f"{r['to'][0]}x{r['to'][1]} (display matrix)"
+        )
     if "resized" in conformed:
         r = conformed["resized"]
         parts.append(f"resize {r['from'][0]}x{r['from'][1]} -> {r['to'][0]}x{r['to'][1]} ({r['filter']})")
@@ -236,12 +365,21 @@ def _progress_bar_for(desc: str):
 
 
 @validate.command("blink")
-@click.option("--variants", default="blink,blink-vougioukas,blink-online", show_default=True,
-              help="blink variants to score on the same traces")
+@click.option(
+    "--variants",
+    default="blink,blink-vougioukas,blink-online",
+    show_default=True,
+    help="blink variants to score on the same traces",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="seed of the synthesised traces")
 @click.option("--clips-per-cell", default=12, show_default=True, type=click.IntRange(min=1))
-@click.option("--tolerance", default=2, show_default=True, type=click.IntRange(min=0),
-              help="frames a detection may lie outside a true blink and still count")
+@click.option(
+    "--tolerance",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="frames a detection may lie outside a true blink and still count",
+)
 def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
     """Blink detectors on synthesised EAR traces: recall and false blinks per minute per depth, duration and noise.
 
@@ -254,8 +392,10 @@ def validate_blink(variants, seed, clips_per_cell, tolerance) -> None:
     names = [v.strip() for v in variants.split(",") if v.strip()]
     others = [n for n in names if family_of(n) != "blink"]
     if others or not names:
-        raise BenchError(f"--variants {variants!r}: {', '.join(others) or 'nothing'} is not a blink variant",
-                         hint="e.g. --variants blink,blink-vougioukas,blink-online (`bench list metrics`)")
+        raise BenchError(
+            f"--variants {variants!r}: {', '.join(others) or 'nothing'} is not a blink variant",
+            hint="e.g. --variants blink,blink-vougioukas,blink-online (`bench list metrics`)",
+        )
     settings = Settings.create()
     params = {name: declare_metric(name, settings).params for name in names}
     result = validate_detectors(params, seed, clips_per_cell, tolerance)

@@ -24,21 +24,34 @@ def load_torch_file(path: Path, what: str, hint: str | None = None) -> Any:
     except pickle.UnpicklingError as exc:  # the file asks to run code (a pickled object, not tensors) or is no pickle
         reason = unpickling_reason(exc)
         if reason.lower().startswith(_NOT_A_PICKLE):
-            raise BenchError(f"{path}: cannot be read as {what} with torch.load(weights_only=True): not a torch file "
-                             f"({reason})", hint=hint or f"check that it is {what}") from None
-        raise BenchError(f"{path}: refused to load {what} with torch.load(weights_only=True): it holds more than "
-                         f"tensors ({reason})",
-                         hint=f"{hint or 'use the official file'}; never load an untrusted file with "
-                              "weights_only=False (re-save only its state_dict of tensors from a copy you trust)") from None
+            raise BenchError(
+                f"{path}: cannot be read as {what} with torch.load(weights_only=True): not a torch file ({reason})",
+                hint=hint or f"check that it is {what}",
+            ) from None
+        raise BenchError(
+            f"{path}: refused to load {what} with torch.load(weights_only=True): it holds more than tensors ({reason})",
+            hint=f"{hint or 'use the official file'}; never load an untrusted file with "
+            "weights_only=False (re-save only its state_dict of tensors from a copy you trust)",
+        ) from None
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
-        raise BenchError(f"{path}: cannot be read as {what} with torch.load(weights_only=True) "
-                         f"({type(exc).__name__}: {reason})", hint=hint or f"check that it is {what}") from None
+        raise BenchError(
+            f"{path}: cannot be read as {what} with torch.load(weights_only=True) ({type(exc).__name__}: {reason})",
+            hint=hint or f"check that it is {what}",
+        ) from None
 
 
 _NOT_A_PICKLE = ("unsupported operand", "invalid load key", "could not find mark", "unpickling stack underflow")
-_BOILERPLATE = ("weights only load failed", "check the documentation", "re-running `torch.load`", "(1)", "(2)",
-                "please file an issue", "you can use the following", "in pytorch 2.6")
+_BOILERPLATE = (
+    "weights only load failed",
+    "check the documentation",
+    "re-running `torch.load`",
+    "(1)",
+    "(2)",
+    "please file an issue",
+    "you can use the following",
+    "in pytorch 2.6",
+)
 
 
 def unpickling_reason(exc: Exception) -> str:
@@ -56,7 +69,7 @@ def unpickling_reason(exc: Exception) -> str:
 
 def sub_state_dict(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The keys under `prefix` (e.g. pSp's `encoder.`), with the prefix removed."""
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -64,23 +77,29 @@ def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def check_state_dict(expected: dict[str, torch.Tensor], state: dict, path: Path | str, what: str, prefix: str = "") -> None:
+def check_state_dict(
+    expected: dict[str, torch.Tensor], state: dict, path: Path | str, what: str, prefix: str = ""
+) -> None:
     """Raise a BenchError naming the first missing, mis-shaped or unexpected key (and how many there are)."""
     if not isinstance(state, dict):
         raise BenchError(f"{path}: expected a state_dict (dict of tensors) for {what}, found {type(state).__name__}")
     optional = {k for k in expected if k.endswith("num_batches_tracked")}  # absent before PyTorch 0.4.1
     missing = [k for k in expected if k not in state and k not in optional]
     if missing:
-        raise BenchError(f"{path}: missing key {prefix + missing[0]!r} ({len(missing)} missing in all); "
-                         f"an official {what} has it")
+        raise BenchError(
+            f"{path}: missing key {prefix + missing[0]!r} ({len(missing)} missing in all); an official {what} has it"
+        )
     for key, tensor in expected.items():
         if key in state and tuple(state[key].shape) != tuple(tensor.shape):
-            raise BenchError(f"{path}: key {prefix + key!r} has shape {tuple(state[key].shape)}, "
-                             f"{what} expects {tuple(tensor.shape)}")
+            raise BenchError(
+                f"{path}: key {prefix + key!r} has shape {tuple(state[key].shape)}, "
+                f"{what} expects {tuple(tensor.shape)}"
+            )
     extra = sorted(set(state) - set(expected))
     if extra:
-        raise BenchError(f"{path}: unexpected key {prefix + extra[0]!r} ({len(extra)} unexpected in all) — "
-                         f"not a {what} state_dict")
+        raise BenchError(
+            f"{path}: unexpected key {prefix + extra[0]!r} ({len(extra)} unexpected in all) — not a {what} state_dict"
+        )
 
 
 def load_strict(module: nn.Module, state: dict, path: Path | str, what: str, prefix: str = "") -> nn.Module:
@@ -94,7 +113,9 @@ def require_format(ckpt, expected: str, path: Path | str, keys: tuple[str, ...] 
     """A checkpoint in one of this harness's documented formats: its `format` tag and required keys present."""
     if not isinstance(ckpt, dict) or ckpt.get("format") != expected:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise BenchError(f"{path}: format is {found!r}, expected {expected!r}", hint="see docs/adapters.md for the format")
+        raise BenchError(
+            f"{path}: format is {found!r}, expected {expected!r}", hint="see docs/adapters.md for the format"
+        )
     for key in keys:
         if key not in ckpt:
             raise BenchError(f"{path}: missing key {key!r} (an {expected} checkpoint has it; docs/adapters.md)")

@@ -37,9 +37,13 @@ def frame_limit(n_frames: int) -> int:
 
 
 # name -> (PIL filter, the label recorded beside every resized clip)
-RESIZE_FILTERS = {"lanczos": ("LANCZOS", "PIL Lanczos"), "bicubic": ("BICUBIC", "PIL bicubic"),
-                  "bilinear": ("BILINEAR", "PIL bilinear"), "area": ("BOX", "PIL box (area)"),
-                  "nearest": ("NEAREST", "PIL nearest")}
+RESIZE_FILTERS = {
+    "lanczos": ("LANCZOS", "PIL Lanczos"),
+    "bicubic": ("BICUBIC", "PIL bicubic"),
+    "bilinear": ("BILINEAR", "PIL bilinear"),
+    "area": ("BOX", "PIL box (area)"),
+    "nearest": ("NEAREST", "PIL nearest"),
+}
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,17 @@ def probe_video(path: str | Path, stream: int | None = None) -> VideoInfo:
         raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
 
 
-def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, int] | None = None,
-               fps: float | None = None, resize_to: tuple[int, int] | None = None,
-               resize_filter: str = "lanczos", extra_frames: int = 0, max_seconds: float | None = None,
-               stream: int | None = None) -> Video:
+def read_video(
+    path: str | Path,
+    n_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    resize_to: tuple[int, int] | None = None,
+    resize_filter: str = "lanczos",
+    extra_frames: int = 0,
+    max_seconds: float | None = None,
+    stream: int | None = None,
+) -> Video:
     """Decode `path` to RGB uint8, checking what the caller expects before the pixels fill memory.
 
     With `n_frames`, `size` (H, W) or `fps` given, the stream's metadata is checked first and a file
@@ -122,10 +133,17 @@ def read_video(path: str | Path, n_frames: int | None = None, size: tuple[int, i
     return read_video_timed(path, n_frames, size, fps, resize_to, resize_filter, extra_frames, max_seconds, stream)[0]
 
 
-def read_video_timed(path: str | Path, n_frames: int | None = None, size: tuple[int, int] | None = None,
-                     fps: float | None = None, resize_to: tuple[int, int] | None = None,
-                     resize_filter: str = "lanczos", extra_frames: int = 0, max_seconds: float | None = None,
-                     stream: int | None = None) -> tuple[Video, FrameTimes | None]:
+def read_video_timed(
+    path: str | Path,
+    n_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    resize_to: tuple[int, int] | None = None,
+    resize_filter: str = "lanczos",
+    extra_frames: int = 0,
+    max_seconds: float | None = None,
+    stream: int | None = None,
+) -> tuple[Video, FrameTimes | None]:
     """`read_video` and when each frame is shown (None when a frame has no timestamp): frames are
     decoded in order, but a variable-frame-rate file only plays right placed by these times."""
     import av
@@ -152,8 +170,11 @@ def read_video_timed(path: str | Path, n_frames: int | None = None, size: tuple[
         raise MediaError(f"{path}: unreadable video ({type(exc).__name__}: {exc})") from exc
     if not len(frames):
         raise MediaError(f"{path}: contains no decodable frames")
-    timed = None if not times or any(t is None for t in times) else FrameTimes(
-        tuple(start for start, _ in times), times[-1][0] + times[-1][1] if times[-1][1] else None)
+    timed = (
+        None
+        if not times or any(t is None for t in times)
+        else FrameTimes(tuple(start for start, _ in times), times[-1][0] + times[-1][1] if times[-1][1] else None)
+    )
     return Video(frames, info.fps), timed
 
 
@@ -168,7 +189,8 @@ def _stream_info(path: Path, container, index: int | None = None) -> VideoInfo:
     if index is None and len(moving) > 1:
         raise AmbiguousVideoStreams(
             f"{path}: {len(moving)} video streams ({_describe_streams(streams)}) and which one is the clip is not "
-            f"known; keep only the clip's (e.g. ffmpeg -i {path.name} -map 0:v:N -map 0:a? -c copy out{path.suffix})")
+            f"known; keep only the clip's (e.g. ffmpeg -i {path.name} -map 0:v:N -map 0:a? -c copy out{path.suffix})"
+        )
     stream = streams[moving[0] if index is None else index]
     rate = float(stream.average_rate or stream.guessed_rate or 0)
     declared = int(stream.frames or 0)  # Matroska has no count: estimate it from the duration
@@ -176,8 +198,14 @@ def _stream_info(path: Path, container, index: int | None = None) -> VideoInfo:
         declared = int(float(stream.duration * stream.time_base) * rate)
     elif not declared and container.duration and len(container.streams) == 1:  # else audio may be longer
         declared = int(container.duration / 1_000_000 * rate)  # AV_TIME_BASE units
-    return VideoInfo(stream.codec_context.height, stream.codec_context.width, rate, declared,
-                     stream=streams.index(stream), video_streams=len(moving))
+    return VideoInfo(
+        stream.codec_context.height,
+        stream.codec_context.width,
+        rate,
+        declared,
+        stream=streams.index(stream),
+        video_streams=len(moving),
+    )
 
 
 def _is_cover_picture(stream) -> bool:
@@ -200,33 +228,41 @@ def _quarter_turns(path: Path, frame) -> int:
 
     A mirroring matrix or an angle that is not a right angle is refused: scores of a half-applied
     transform would be silently wrong."""
-    matrix = next((bytes(sd) for sd in getattr(frame, "side_data", ()) if getattr(sd.type, "name", "") == "DISPLAYMATRIX"),
-                  None)
+    matrix = next(
+        (bytes(sd) for sd in getattr(frame, "side_data", ()) if getattr(sd.type, "name", "") == "DISPLAYMATRIX"), None
+    )
     if matrix is None or len(matrix) != 36:
         return 0
     m = np.frombuffer(matrix, "<i4").astype(np.float64)
     if m[0] * m[4] - m[1] * m[3] < 0:  # negative determinant of the 2x2 part: a mirror
-        raise VideoMismatch(f"{path}: its display matrix mirrors the picture, which is not applied here; "
-                            "re-encode it with the transform applied (ffmpeg applies it by default: ffmpeg -i IN OUT)")
+        raise VideoMismatch(
+            f"{path}: its display matrix mirrors the picture, which is not applied here; "
+            "re-encode it with the transform applied (ffmpeg applies it by default: ffmpeg -i IN OUT)"
+        )
     degrees = float(frame.rotation)  # PyAV: counterclockwise, as ffprobe's "displaymatrix: rotation of" line
     turns = round(degrees / 90)
     if abs(degrees - 90 * turns) > 0.5:
-        raise VideoMismatch(f"{path}: its display matrix rotates the picture by {degrees:g}°, not a right angle; "
-                            "re-encode it with the rotation applied (ffmpeg -i IN OUT applies it)")
+        raise VideoMismatch(
+            f"{path}: its display matrix rotates the picture by {degrees:g}°, not a right angle; "
+            "re-encode it with the rotation applied (ffmpeg -i IN OUT applies it)"
+        )
     return turns % 4
 
 
 def _rotated(info: VideoInfo, turns: int) -> VideoInfo:
     """`info` for frames turned by `turns` quarter turns counterclockwise (the size as displayed)."""
     h, w = (info.width, info.height) if turns % 2 else (info.height, info.width)
-    return VideoInfo(h, w, info.fps, info.declared_frames, {0: 0, 1: 90, 2: 180, 3: -90}[turns], info.stream,
-                     info.video_streams)
+    return VideoInfo(
+        h, w, info.fps, info.declared_frames, {0: 0, 1: 90, 2: 180, 3: -90}[turns], info.stream, info.video_streams
+    )
 
 
 def _size_mismatch(path: Path, found: tuple[int, int], size, rotation: int = 0) -> VideoMismatch:
     turned = f" as displayed (its display matrix rotates it {rotation}°)" if rotation else ""
-    return VideoMismatch(f"{path}: frames are {found[0]}x{found[1]} (HxW){turned}, the clip's are {size[0]}x{size[1]}; "
-                         f"resize the video to {size[1]}x{size[0]} (width x height)")
+    return VideoMismatch(
+        f"{path}: frames are {found[0]}x{found[1]} (HxW){turned}, the clip's are {size[0]}x{size[1]}; "
+        f"resize the video to {size[1]}x{size[0]} (width x height)"
+    )
 
 
 def _check_metadata(path: Path, info: VideoInfo, n_frames, limit, size, fps) -> None:
@@ -236,8 +272,9 @@ def _check_metadata(path: Path, info: VideoInfo, n_frames, limit, size, fps) -> 
     if fps is not None and abs(info.fps - fps) > 1e-3:
         raise VideoMismatch(f"{path}: {info.fps:g} fps but the protocol is {fps:g} fps; resample it to {fps:g} fps")
     if limit is not None and info.declared_frames > limit:
-        raise VideoMismatch(f"{path}: {info.declared_frames} frames, the clip has {n_frames}; "
-                            f"cut it to the clip's {n_frames} frames")
+        raise VideoMismatch(
+            f"{path}: {info.declared_frames} frames, the clip has {n_frames}; cut it to the clip's {n_frames} frames"
+        )
 
 
 def _has_alpha(pix_fmt: str | None) -> bool:
@@ -249,8 +286,16 @@ def _has_alpha(pix_fmt: str | None) -> bool:
         return False
 
 
-def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: bool, fit=None,
-            size: tuple[int, int] | None = None, times: list | None = None) -> np.ndarray:
+def _decode(
+    path: Path,
+    frames,
+    limit: int | None,
+    n_frames: int | None,
+    alpha: bool,
+    fit=None,
+    size: tuple[int, int] | None = None,
+    times: list | None = None,
+) -> np.ndarray:
     """Decoded frames, never more than `limit`, into one buffer (no second copy); opaque alpha dropped,
     the display matrix applied, the first frame checked against `size` (as displayed), and each
     frame's (start, duration) in seconds appended to `times` (None where it has no timestamp)."""
@@ -258,13 +303,16 @@ def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: 
     buffer, count, turns = None, 0, None
     for i, frame in enumerate(frames):
         if limit is not None and i >= limit:
-            raise VideoMismatch(f"{path}: more than {limit} frames, the clip has {n_frames}; "
-                                f"cut it to the clip's {n_frames} frames")
+            raise VideoMismatch(
+                f"{path}: more than {limit} frames, the clip has {n_frames}; cut it to the clip's {n_frames} frames"
+            )
         if alpha:
             rgba = frame.to_ndarray(format="rgba")
             if rgba[..., 3].min() < 255:
-                raise VideoMismatch(f"{path}: frame {i} has transparent pixels (alpha < 255), which scores would "
-                                    "ignore; flatten the video onto an opaque background and encode it without alpha")
+                raise VideoMismatch(
+                    f"{path}: frame {i} has transparent pixels (alpha < 255), which scores would "
+                    "ignore; flatten the video onto an opaque background and encode it without alpha"
+                )
             image = rgba[..., :3]
         else:
             image = frame.to_ndarray(format="rgb24")
@@ -275,8 +323,10 @@ def _decode(path: Path, frames, limit: int | None, n_frames: int | None, alpha: 
             if size is not None and tuple(shown) != tuple(size):
                 raise _size_mismatch(path, tuple(shown), size, {0: 0, 1: 90, 2: 180, 3: -90}[turns])
         elif frame_turns != turns:
-            raise VideoMismatch(f"{path}: frame {i}'s display matrix turns it {90 * frame_turns}°, frame 0's "
-                                f"{90 * turns}°; re-encode it with the rotation applied (ffmpeg -i IN OUT applies it)")
+            raise VideoMismatch(
+                f"{path}: frame {i}'s display matrix turns it {90 * frame_turns}°, frame 0's "
+                f"{90 * turns}°; re-encode it with the rotation applied (ffmpeg -i IN OUT applies it)"
+            )
         if turns:
             image = np.rot90(image, turns)
         if times is not None:
@@ -400,7 +450,11 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
                     data /= 32768.0
                 elif frame.format.name in ("s32", "s32p"):
                     data /= 2147483648.0
-                chunks.append(data.mean(axis=0) if frame.format.is_planar else data.reshape(-1, len(frame.layout.channels)).mean(1))
+                chunks.append(
+                    data.mean(axis=0)
+                    if frame.format.is_planar
+                    else data.reshape(-1, len(frame.layout.channels)).mean(1)
+                )
     except MediaError:
         raise
     except Exception as exc:
@@ -425,8 +479,9 @@ MODEL_IDENTITY, MODEL_AUDIO = "identity.png", "audio.wav"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def write_model_inputs(folder: str | Path, identity_path: str | Path, audio_path: str | Path,
-                       audio_rate: int | None = None) -> tuple[Path, Path, int]:
+def write_model_inputs(
+    folder: str | Path, identity_path: str | Path, audio_path: str | Path, audio_rate: int | None = None
+) -> tuple[Path, Path, int]:
     """A clip's identity image and speech as files for a model outside the harness: (identity, audio, rate).
 
     Every route that hands a model its inputs as files (`bench export`, `--model command`) writes

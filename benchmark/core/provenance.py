@@ -19,8 +19,13 @@ def git_revision() -> dict:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if rev.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return {"commit": rev.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -41,9 +46,14 @@ def device_info(device: str) -> dict:
 
     from benchmark.core.settings import TORCH_NUMERICS
 
-    info = {"requested": device, "torch": torch.__version__, "platform": platform.platform(),
-            "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine(),
-            "numerics": dict(TORCH_NUMERICS)}
+    info = {
+        "requested": device,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu": platform.processor() or platform.machine(),
+        "numerics": dict(TORCH_NUMERICS),
+    }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
         info["cuda"] = torch.version.cuda

@@ -91,8 +91,10 @@ class RowLog:
                     row = json.loads(text)
                 except json.JSONDecodeError as exc:
                     torn = not line.endswith("\n")  # the last line of a run killed while writing it
-                    self._skip(number, "an incomplete row (the run stopped while writing it)" if torn
-                               else f"not JSON ({exc.msg})")
+                    self._skip(
+                        number,
+                        "an incomplete row (the run stopped while writing it)" if torn else f"not JSON ({exc.msg})",
+                    )
                     continue
                 problem = _not_a_row(row)
                 if problem:
@@ -119,10 +121,12 @@ class RowLog:
             if strict and key in latest:
                 conflict = row_conflict(latest[key], row)
                 if conflict:
-                    raise BenchError(f"{self.path}: conflicting rows for clip {row['clip_id']} (key {key[:12]}): "
-                                     f"line {line_of[key]} gives {conflict[0]}, line {number} gives {conflict[1]}",
-                                     hint="delete the wrong line (a copied or hand-edited row), or delete the run "
-                                          "folder and run again; nothing is reduced from conflicting rows")
+                    raise BenchError(
+                        f"{self.path}: conflicting rows for clip {row['clip_id']} (key {key[:12]}): "
+                        f"line {line_of[key]} gives {conflict[0]}, line {number} gives {conflict[1]}",
+                        hint="delete the wrong line (a copied or hand-edited row), or delete the run "
+                        "folder and run again; nothing is reduced from conflicting rows",
+                    )
             latest[key], line_of[key] = row, number
         return latest
 
@@ -151,8 +155,12 @@ def _not_a_row(row: Any) -> str | None:
     """Why a parsed line cannot be a clip row (what resume and the reduce rely on), or None."""
     if not isinstance(row, dict):
         return f"a JSON {type(row).__name__}, not a clip row"
-    for field, ok in (("key", lambda v: isinstance(v, str)), ("clip_id", lambda v: isinstance(v, str)),
-                      ("status", lambda v: v in ("ok", "failed")), ("scores", lambda v: isinstance(v, dict))):
+    for field, ok in (
+        ("key", lambda v: isinstance(v, str)),
+        ("clip_id", lambda v: isinstance(v, str)),
+        ("status", lambda v: v in ("ok", "failed")),
+        ("scores", lambda v: isinstance(v, dict)),
+    ):
         if not ok(row.get(field)):
             return f"not a clip row (no valid {field!r})"
     for column, outcome in row["scores"].items():
@@ -164,9 +172,11 @@ def _not_a_row(row: Any) -> str | None:
 def write_error(path: Path, exc: OSError) -> BenchError:
     """One line for a file the run cannot write (disk full, read-only, permission denied), with the fix."""
     reason = exc.strerror or str(exc)
-    hint = ("free some space, or choose another folder with --out; re-running the command resumes the run"
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
-            "choose a writable folder with --out; re-running the command resumes the run")
+    hint = (
+        "free some space, or choose another folder with --out; re-running the command resumes the run"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "choose a writable folder with --out; re-running the command resumes the run"
+    )
     return BenchError(f"cannot write {path}: {reason}", hint=hint)
 
 
@@ -186,8 +196,10 @@ def completeness(protocol: dict, clips: dict, failures: list[dict]) -> dict:
     partial = protocol.get("partial")
     if partial:
         speakers = len(partial.get("missing_speakers") or [])
-        reasons.append(f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared"
-                       + (f", {speakers} speaker(s) missing" if speakers else ""))
+        reasons.append(
+            f"partial corpus: {partial.get('n_present', '?')} of {partial.get('n_expected', '?')} clips prepared"
+            + (f", {speakers} speaker(s) missing" if speakers else "")
+        )
     unattempted = sum(1 for f in failures if f["stage"] == "missing")  # no row: e.g. a missing shard
     if unattempted:
         reasons.append(f"{unattempted} of {clips['total']} clips never attempted")
@@ -215,11 +227,15 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno}); the file was cut short or edited",
-                         hint="re-run the run's `bench run` command to rewrite it (finished clips are kept)") from None
+        raise BenchError(
+            f"{path}: not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno}); the file was cut short or edited",
+            hint="re-run the run's `bench run` command to rewrite it (finished clips are kept)",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})",
-                         hint="check the file's permissions, or re-run the run's `bench run` command") from None
+        raise BenchError(
+            f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})",
+            hint="check the file's permissions, or re-run the run's `bench run` command",
+        ) from None
 
 
 def load_record(run_dir: Path) -> "Record":
@@ -230,16 +246,22 @@ def load_record(run_dir: Path) -> "Record":
     run_dir = Path(run_dir)
     if not is_finished(run_dir):
         missing = [n for n in RUN_FILES if not (run_dir / n).is_file()]
-        raise BenchError(f"{run_dir} is not a finished run (missing {', '.join(missing)})",
-                         hint="re-run its `bench run` command to finish it")
+        raise BenchError(
+            f"{run_dir} is not a finished run (missing {', '.join(missing)})",
+            hint="re-run its `bench run` command to finish it",
+        )
     record = read_json(run_dir / RECORD_FILE)
     if not isinstance(record, dict):
-        raise BenchError(f"{run_dir / RECORD_FILE}: a JSON {type(record).__name__}, not a run record",
-                         hint="re-run the run's `bench run` command to rewrite it")
+        raise BenchError(
+            f"{run_dir / RECORD_FILE}: a JSON {type(record).__name__}, not a run record",
+            hint="re-run the run's `bench run` command to rewrite it",
+        )
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise BenchError(f"{run_dir / RECORD_FILE}: schema version {version!r}, this harness reads {SCHEMA_VERSION}",
-                         hint="re-run it with this version of the harness")
+        raise BenchError(
+            f"{run_dir / RECORD_FILE}: schema version {version!r}, this harness reads {SCHEMA_VERSION}",
+            hint="re-run it with this version of the harness",
+        )
     validate(record, "record", run_dir / RECORD_FILE)
     return Record(record, integrity=verify_record(run_dir, record))
 
@@ -251,8 +273,19 @@ REDUCE_AGAIN = "re-run the run's `bench run` command (a merged run: `bench merge
 MISMATCH = "MISMATCH"  # the prefix of a record that does not match its rows: "MISMATCH: <why>"
 # what the seal covers: every number a reader shows and what it depends on (not timestamps, the
 # command, the executor, the code or package versions: those differ between equal records)
-SEALED_FIELDS = ("run_id", "protocol", "adapter", "metrics", "seed", "seeds", "settings", "clips", "failures", "results",
-                 "completeness")
+SEALED_FIELDS = (
+    "run_id",
+    "protocol",
+    "adapter",
+    "metrics",
+    "seed",
+    "seeds",
+    "settings",
+    "clips",
+    "failures",
+    "results",
+    "completeness",
+)
 
 
 class Record(dict):
@@ -304,8 +337,10 @@ def verify_record(run_dir: Path, record: dict) -> str:
     if not block:
         return NO_DIGEST
     if record_seal(record, block["rows_sha256"]) != block["record_sha256"]:
-        return (f"{MISMATCH}: record.json was edited after it was written (its values no longer match its seal); "
-                f"{REDUCE_AGAIN} to reduce its rows again")
+        return (
+            f"{MISMATCH}: record.json was edited after it was written (its values no longer match its seal); "
+            f"{REDUCE_AGAIN} to reduce its rows again"
+        )
     try:
         keys = plan_clip_keys(run_dir)
         latest = RowLog(Path(run_dir) / ROWS_FILE, warn=lambda text: None).latest_by_key(strict=True)
@@ -313,8 +348,10 @@ def verify_record(run_dir: Path, record: dict) -> str:
         return f"{MISMATCH}: {exc.message}"
     rows = [latest[key] for key in keys if key in latest]
     if rows_digest(rows) != block["rows_sha256"]:
-        return (f"{MISMATCH}: clips.jsonl changed after record.json was written ({len(rows)} rows now, "
-                f"{block['n_rows']} reduced); {REDUCE_AGAIN} to reduce them again")
+        return (
+            f"{MISMATCH}: clips.jsonl changed after record.json was written ({len(rows)} rows now, "
+            f"{block['n_rows']} reduced); {REDUCE_AGAIN} to reduce them again"
+        )
     return VERIFIED
 
 
@@ -324,7 +361,9 @@ def plan_clip_keys(run_dir: Path) -> list[str]:
     saved = read_json(path)
     plan = saved.get("plan") if isinstance(saved, dict) else None
     if not isinstance(plan, dict) or not isinstance(plan.get("clips"), list):
-        raise BenchError(f"{path}: no run plan with a clip list", hint="re-run the run's `bench run` command to rewrite it")
+        raise BenchError(
+            f"{path}: no run plan with a clip list", hint="re-run the run's `bench run` command to rewrite it"
+        )
     return [c["key"] for c in plan["clips"]]
 
 
@@ -382,8 +421,10 @@ def metric_seconds(rows: list[dict]) -> dict[str, dict]:
     for row in rows:
         for variant, seconds in row.get("seconds", {}).items():
             totals.setdefault(variant, []).append(float(seconds))
-    return {v: {"clips": len(t), "total_s": round(sum(t), 4), "mean_s": round(sum(t) / len(t), 4)}
-            for v, t in totals.items()}
+    return {
+        v: {"clips": len(t), "total_s": round(sum(t), 4), "mean_s": round(sum(t) / len(t), 4)}
+        for v, t in totals.items()
+    }
 
 
 @lru_cache(maxsize=None)
@@ -399,8 +440,11 @@ def validate(obj: dict, kind: str, path: Path, where: str = "") -> None:
     error = next(iter(sorted(_validator(kind).iter_errors(obj), key=lambda e: list(e.path))), None)
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise BenchError(f"{path}{' ' + where if where else ''}: does not match the {kind} schema v{SCHEMA_VERSION} "
-                         f"at {at}: {error.message}", hint="was it edited by hand or written by another tool?")
+        raise BenchError(
+            f"{path}{' ' + where if where else ''}: does not match the {kind} schema v{SCHEMA_VERSION} "
+            f"at {at}: {error.message}",
+            hint="was it edited by hand or written by another tool?",
+        )
 
 
 def load_records(paths: list[Path]) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:

@@ -37,8 +37,15 @@ def _describe(obj: Any) -> str:
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, group: str, builtins: dict[str, str], base: str | None = None,
-                 variants: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtins: dict[str, str],
+        base: str | None = None,
+        variants: str | None = None,
+        hint: str | None = None,
+    ):
         """`base`: "module:Class" every entry must subclass (checked when a name is loaded);
         `variants`: the attribute of a loaded entry that lists further names it answers to;
         `hint`: how a user finds the known names (default: `bench list <kind>s`)."""
@@ -62,9 +69,11 @@ class Registry(Generic[T]):
             same = self._targets[name] == described if isinstance(target, str) else self._objects.get(name) is target
             if same:
                 return
-            raise RegistryError(f"{self.kind} '{name}' is already registered to {self._targets[name]} "
-                                f"({self._origins[name]}); refusing to register it to {described}",
-                                hint="register one of them under another name")
+            raise RegistryError(
+                f"{self.kind} '{name}' is already registered to {self._targets[name]} "
+                f"({self._origins[name]}); refusing to register it to {described}",
+                hint="register one of them under another name",
+            )
         self._targets[name], self._origins[name] = described, origin
         if not isinstance(target, str):
             self._objects[name] = target
@@ -75,7 +84,7 @@ class Registry(Generic[T]):
         return sorted(self._targets)
 
     def origin(self, name: str) -> str:
-        """"built-in", "registered", or "plugin <distribution>"."""
+        """ "built-in", "registered", or "plugin <distribution>"."""
         self._scan_plugins()
         return self._origins[name]
 
@@ -129,8 +138,10 @@ class Registry(Generic[T]):
         return self._variants
 
     def _refuse_variant(self, variant: str, name: str, owner: str) -> None:
-        message = (f"variant '{variant}' of {self.kind} '{name}' ({self._targets[name]}, {self._origins[name]}) "
-                   f"is already the name or a variant of '{owner}' ({self._targets[owner]}, {self._origins[owner]})")
+        message = (
+            f"variant '{variant}' of {self.kind} '{name}' ({self._targets[name]}, {self._origins[name]}) "
+            f"is already the name or a variant of '{owner}' ({self._targets[owner]}, {self._origins[owner]})"
+        )
         if self._origins[name] == self._origins[owner] == BUILTIN:
             raise RegistryError(message, hint="give one of the two built-in variants another name")
         self._refused.append((variant, f"refused: {message}"))
@@ -140,8 +151,10 @@ class Registry(Generic[T]):
             return
         base = _import(self.base)
         if not (isinstance(obj, type) and issubclass(obj, base)):
-            raise RegistryError(f"{self.kind} '{name}' ({self._targets[name]}, {self._origins[name]}) is not a "
-                                f"subclass of {self.base}", hint=f"a {self.kind} must subclass {self.base}")
+            raise RegistryError(
+                f"{self.kind} '{name}' ({self._targets[name]}, {self._origins[name]}) is not a subclass of {self.base}",
+                hint=f"a {self.kind} must subclass {self.base}",
+            )
 
     def _unknown_message(self, name: str) -> str:
         known = sorted({*self._targets, *(self._variants or {})})

@@ -58,8 +58,9 @@ class MetricOutcome:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MetricOutcome":
         known = {f.name for f in fields(cls)} - {"unknown"}
-        return cls(**{k: v for k, v in data.items() if k in known},
-                   unknown={k: v for k, v in data.items() if k not in known})
+        return cls(
+            **{k: v for k, v in data.items() if k in known}, unknown={k: v for k, v in data.items() if k not in known}
+        )
 
 
 @dataclass
@@ -87,8 +88,20 @@ class ClipRow:
 
     # always written by this harness (and required by the schema), but a field that is None is left
     # out, so a row read back is written back as it was
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("speaker", "clip_fingerprint", "adapter_fingerprint", "seed", "timing", "fps",
-                                           "input", "video", "n_frames", "resized", "conformed", "error")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "speaker",
+        "clip_fingerprint",
+        "adapter_fingerprint",
+        "seed",
+        "timing",
+        "fps",
+        "input",
+        "video",
+        "n_frames",
+        "resized",
+        "conformed",
+        "error",
+    )
 
     @property
     def ok(self) -> bool:
@@ -100,19 +113,28 @@ class ClipRow:
         self.error = {"stage": stage, "type": kind, "message": message}
 
     def failure_text(self) -> str:
-        """"stage: message" of a failed clip."""
+        """ "stage: message" of a failed clip."""
         return f"{self.error['stage']}: {self.error['message']}"
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.unknown, "key": self.key, "clip_id": self.clip_id, "status": self.status,
-                "scores": {column: outcome.to_json() for column, outcome in self.outcomes.items()},
-                **_optional(self, self.OPTIONAL)}
+        return {
+            **self.unknown,
+            "key": self.key,
+            "clip_id": self.clip_id,
+            "status": self.status,
+            "scores": {column: outcome.to_json() for column, outcome in self.outcomes.items()},
+            **_optional(self, self.OPTIONAL),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ClipRow":
         """A row as read from clips.jsonl (`records.RowLog` has checked its key, clip id, status and scores)."""
         known = {"key", "clip_id", "status", "scores", *cls.OPTIONAL}
-        return cls(key=data["key"], clip_id=data["clip_id"], status=data["status"],
-                   outcomes={column: MetricOutcome.from_json(s) for column, s in data["scores"].items()},
-                   **{k: data[k] for k in cls.OPTIONAL if k in data},
-                   unknown={k: v for k, v in data.items() if k not in known})
+        return cls(
+            key=data["key"],
+            clip_id=data["clip_id"],
+            status=data["status"],
+            outcomes={column: MetricOutcome.from_json(s) for column, s in data["scores"].items()},
+            **{k: data[k] for k in cls.OPTIONAL if k in data},
+            unknown={k: v for k, v in data.items() if k not in known},
+        )

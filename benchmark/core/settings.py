@@ -43,8 +43,10 @@ def _check_folder(path: Path, given_as: str) -> None:
         if ancestor.exists():
             if not ancestor.is_dir():
                 where = "is a file" if ancestor == path else f"lies under {ancestor}, which is a file"
-                raise BenchError(f"{given_as} {path} {where}, not a folder",
-                                 hint=f"point {given_as} at a folder (it is created if missing)")
+                raise BenchError(
+                    f"{given_as} {path} {where}, not a folder",
+                    hint=f"point {given_as} at a folder (it is created if missing)",
+                )
             return
 
 
@@ -65,9 +67,16 @@ class Settings:
     threads: int = 1
 
     @classmethod
-    def create(cls, data_dir: str | Path | None = None, weights_dir: str | Path | None = None,
-               device: str = "cpu", landmarks: str | None = None, embedder: str | None = None,
-               environ: dict[str, str] | None = None, threads: int | None = None) -> "Settings":
+    def create(
+        cls,
+        data_dir: str | Path | None = None,
+        weights_dir: str | Path | None = None,
+        device: str = "cpu",
+        landmarks: str | None = None,
+        embedder: str | None = None,
+        environ: dict[str, str] | None = None,
+        threads: int | None = None,
+    ) -> "Settings":
         """Flags first, then $BENCH_DATA / $BENCH_WEIGHTS, then the defaults.
 
         Weights default to <data dir>/weights, so `--data-dir X` alone makes every model and
@@ -87,9 +96,12 @@ class Settings:
         else:
             weights = data / "weights"
         _check_folder(data, "--data-dir" if data_dir else f"${DATA_ENV}" if env.get(DATA_ENV) else "the data folder")
-        _check_folder(weights, "--weights" if weights_dir else f"${WEIGHTS_ENV}" if env.get(WEIGHTS_ENV) else "the weights folder")
-        return cls(data.resolve(), weights.resolve(), device, landmarks or None, embedder or None,
-                   threads or default_threads())
+        _check_folder(
+            weights, "--weights" if weights_dir else f"${WEIGHTS_ENV}" if env.get(WEIGHTS_ENV) else "the weights folder"
+        )
+        return cls(
+            data.resolve(), weights.resolve(), device, landmarks or None, embedder or None, threads or default_threads()
+        )
 
     def with_device(self, device: str) -> "Settings":
         return replace(self, device=device)
@@ -101,8 +113,14 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Settings":
-        return cls(Path(d["data_dir"]), Path(d["weights_dir"]), d.get("device", "cpu"), d.get("landmarks"),
-                   d.get("embedder"), int(d.get("threads", 1)))
+        return cls(
+            Path(d["data_dir"]),
+            Path(d["weights_dir"]),
+            d.get("device", "cpu"),
+            d.get("landmarks"),
+            d.get("embedder"),
+            int(d.get("threads", 1)),
+        )
 
     def apply_to_torch(self) -> None:
         """Give this process the run's torch threads and numerics (each worker calls it once)."""

@@ -126,5 +126,10 @@ class PooledState:
             boots = boots[np.isfinite(boots)]
             if boots.size:
                 ci = percentile_interval(boots)
-        return {"value": results[self.primary], "n": len(counts), "ci95": ci,
-                **{k: v for k, v in results.items() if k != self.primary}, "totals": totals}
+        return {
+            "value": results[self.primary],
+            "n": len(counts),
+            "ci95": ci,
+            **{k: v for k, v in results.items() if k != self.primary},
+            "totals": totals,
+        }

@@ -29,8 +29,10 @@ def check_clip_id(clip_id: str, where: str = "") -> str:
     artifacts and kept videos are named by it). Protocols check every id as they load their clip
     list, so no command ever sees a bad one."""
     if not is_safe_clip_id(clip_id):
-        raise BenchError(f"{where + ': ' if where else ''}clip id {clip_id!r} is not a safe file name ({SAFE_ID_RULE})",
-                         hint="rename the clip in the protocol's manifest")
+        raise BenchError(
+            f"{where + ': ' if where else ''}clip id {clip_id!r} is not a safe file name ({SAFE_ID_RULE})",
+            hint="rename the clip in the protocol's manifest",
+        )
     return clip_id
 
 
@@ -99,8 +101,15 @@ class GenerationRequest:
     @classmethod
     def for_clip(cls, clip: Clip, n_frames: int | None = None) -> "GenerationRequest":
         """The request for `clip` (its audio and identity loaded), optionally cut to the first `n_frames`."""
-        return cls(clip=clip, audio=clip.load_audio(), sample_rate=clip.sample_rate, identity=clip.load_identity(),
-                   n_frames=min(n_frames or clip.n_frames, clip.n_frames), fps=clip.fps, size=clip.size)
+        return cls(
+            clip=clip,
+            audio=clip.load_audio(),
+            sample_rate=clip.sample_rate,
+            identity=clip.load_identity(),
+            n_frames=min(n_frames or clip.n_frames, clip.n_frames),
+            fps=clip.fps,
+            size=clip.size,
+        )
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise BenchError("--executor ray needs Ray, which is not installed",
-                         hint="pip install 'talking-head-bench[distributed]' (or pip install ray)") from None
+        raise BenchError(
+            "--executor ray needs Ray, which is not installed",
+            hint="pip install 'talking-head-bench[distributed]' (or pip install ray)",
+        ) from None
     return ray
 
 
@@ -61,9 +63,18 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, workers: int = 2, gpus_per_worker: float = 0.0, address: str | None = None,
-                 max_attempts: int = 3, in_flight_per_worker: int = 2, log=print,
-                 start_timeout_s: float = START_TIMEOUT_S, poll_s: float = POLL_S, max_failed_starts: int | None = None):
+    def __init__(
+        self,
+        workers: int = 2,
+        gpus_per_worker: float = 0.0,
+        address: str | None = None,
+        max_attempts: int = 3,
+        in_flight_per_worker: int = 2,
+        log=print,
+        start_timeout_s: float = START_TIMEOUT_S,
+        poll_s: float = POLL_S,
+        max_failed_starts: int | None = None,
+    ):
         if workers < 1:
             raise BenchError(f"--workers {workers}: need at least one worker")
         self.workers, self.gpus, self.address = workers, gpus_per_worker, address
@@ -80,8 +91,13 @@ class RayExecutor:
         self._returned = 0  # clips that came back in this run
 
     def describe(self) -> dict:
-        return {"executor": "ray", "workers": self.workers, "gpus_per_worker": self.gpus,
-                "address": self.address or "local", "startup_s": self.startup_s}
+        return {
+            "executor": "ray",
+            "workers": self.workers,
+            "gpus_per_worker": self.gpus,
+            "address": self.address or "local",
+            "startup_s": self.startup_s,
+        }
 
     def run(self, plan: RunPlan, tasks: Iterable[ClipTask]) -> Iterator[ClipResult]:
         tasks = deque(tasks)
@@ -92,9 +108,14 @@ class RayExecutor:
         started_here = not ray.is_initialized()
         if started_here:
             threads = plan.settings.get("threads", 1)
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR", configure_logging=True,
-                     **({} if self.address else {"num_cpus": self.workers * threads}))
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+                configure_logging=True,
+                **({} if self.address else {"num_cpus": self.workers * threads}),
+            )
         try:
             yield from self._drive(ray, plan, tasks)
         finally:
@@ -158,19 +179,25 @@ class RayExecutor:
         try:
             ray.get([a.getpid.remote() for a in self.actors], timeout=self.start_timeout_s)
         except ray.exceptions.GetTimeoutError:
-            raise BenchError(f"the Ray workers did not start within {self.start_timeout_s:g} s",
-                             hint=f"check that the cluster has {self.workers} x the CPUs/GPUs a worker asks for "
-                                  "(`ray status`), or use fewer --workers") from None
+            raise BenchError(
+                f"the Ray workers did not start within {self.start_timeout_s:g} s",
+                hint=f"check that the cluster has {self.workers} x the CPUs/GPUs a worker asks for "
+                "(`ray status`), or use fewer --workers",
+            ) from None
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc
             text = str(cause).strip().splitlines()
-            raise BenchError(f"a Ray worker could not start: {text[-1] if text else type(cause).__name__}",
-                             hint="every worker must see the same data dir, weights and packages as the driver") from None
+            raise BenchError(
+                f"a Ray worker could not start: {text[-1] if text else type(cause).__name__}",
+                hint="every worker must see the same data dir, weights and packages as the driver",
+            ) from None
 
     def _stop(self, why: str) -> BenchError:
-        return BenchError(f"stopped the run: {why}. The {self._returned} clip(s) scored in this session are saved",
-                          hint="re-run the same command to resume (start or repair the Ray cluster first; "
-                               "--executor local needs none)")
+        return BenchError(
+            f"stopped the run: {why}. The {self._returned} clip(s) scored in this session are saved",
+            hint="re-run the same command to resume (start or repair the Ray cluster first; "
+            "--executor local needs none)",
+        )
 
     def _check_nodes(self, ray) -> None:
         """The cluster still has a live node; a killed raylet (its dashboard agent killed) leaves none."""
@@ -187,8 +214,10 @@ class RayExecutor:
         now = self.clock()
         for i, (ready, deadline) in list(self._starting.items()):
             if self._started(ray, i) is None and now > deadline:
-                raise self._stop(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s "
-                                 "(no node with the CPUs/GPUs it asks for?)")
+                raise self._stop(
+                    f"a replacement Ray worker did not start within {self.start_timeout_s:g} s "
+                    "(no node with the CPUs/GPUs it asks for?)"
+                )
 
     def _started(self, ray, i: int) -> bool | None:
         """Has worker i started (answered getpid)? None while it is still starting; False if it died starting."""
@@ -213,8 +242,10 @@ class RayExecutor:
             if not self._started(ray, i):
                 self._failed_starts += 1
                 if self._failed_starts >= self.max_failed_starts:
-                    raise self._stop(f"{self._failed_starts} replacement Ray workers in a row died before they "
-                                     f"started (last: {type(exc).__name__}{': ' + _last_line(exc) if _last_line(exc) else ''})")
+                    raise self._stop(
+                        f"{self._failed_starts} replacement Ray workers in a row died before they "
+                        f"started (last: {type(exc).__name__}{': ' + _last_line(exc) if _last_line(exc) else ''})"
+                    )
             self.log(f"a Ray worker died ({type(exc).__name__}); starting a new one")
             self.actors[i] = self._new_actor(ray, plan_dict)
             self._starting[i] = (self.actors[i].getpid.remote(), self.clock() + self.start_timeout_s)
@@ -234,8 +265,11 @@ def _last_line(exc: BaseException) -> str:
 def _worker_died_result(plan_dict: dict, task: ClipTask, attempts: int) -> ClipResult:
     clip = next(PlannedClip.from_dict(c) for c in plan_dict["clips"] if c["id"] == task.clip_id)
     row = new_row(clip, plan_dict["adapter"]["fingerprint"])
-    row.fail("worker", "WorkerDied", f"the worker process died on this clip {attempts} times (out of memory or a "
-                                     "crash in native code?)")
+    row.fail(
+        "worker",
+        "WorkerDied",
+        f"the worker process died on this clip {attempts} times (out of memory or a crash in native code?)",
+    )
     return ClipResult(row, list(task.columns))
 
 

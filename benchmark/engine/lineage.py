@@ -49,7 +49,9 @@ def find_resembling(plan: RunPlan, run_dir: Path) -> Resemblance | None:
         return None
     # any label: the folder name starts with the label it was created under, which a new --name changes
     seed_part = f"-seed{plan.seeds['generation']}-"
-    sibling = re.compile(".+" + re.escape(seed_part) + "[0-9a-f]{12}" + re.escape(name[name.index(plan.run_id) + len(plan.run_id):]))
+    sibling = re.compile(
+        ".+" + re.escape(seed_part) + "[0-9a-f]{12}" + re.escape(name[name.index(plan.run_id) + len(plan.run_id) :])
+    )
     found = []
     for other in run_dir.parent.iterdir():
         if other == run_dir or not sibling.fullmatch(other.name) or not (other / RUN_FILE).is_file():
@@ -74,11 +76,17 @@ def _compare(old: RunPlan, new: RunPlan, old_dir: Path) -> Resemblance | None:
         return Resemblance(old_dir, label, changed, len(new.clips)) if changed else None
     a, b = old.shared_identity(), new.shared_identity()
     a.pop("adapter"), b.pop("adapter")
-    same_options = ({k: v for k, v in old.adapter.get("config", {}).items() if k != "version"}
-                    == {k: v for k, v in new.adapter.get("config", {}).items() if k != "version"})
+    same_options = {k: v for k, v in old.adapter.get("config", {}).items() if k != "version"} == {
+        k: v for k, v in new.adapter.get("config", {}).items() if k != "version"
+    }
     versions = (old.adapter.get("model_version"), new.adapter.get("model_version"))
-    if (a == b and same_options and old.adapter.get("code_version") == new.adapter.get("code_version")
-            and None not in versions and versions[0] != versions[1]):
+    if (
+        a == b
+        and same_options
+        and old.adapter.get("code_version") == new.adapter.get("code_version")
+        and None not in versions
+        and versions[0] != versions[1]
+    ):
         return Resemblance(old_dir, label, n_clips=len(new.clips), versions=versions)
     return None
 

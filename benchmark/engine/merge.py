@@ -30,8 +30,10 @@ _MUST_AGREE = [
     ("seeds", lambda p, r: p["seeds"]),
     ("limit", lambda p, r: p["limit"]),
     ("settings.device", lambda p, r: p["settings"]["device"]),
-    ("run identity (what makes the frames: threads where they depend on it)",
-     lambda p, r: RunPlan.from_dict(p).shared_identity()),
+    (
+        "run identity (what makes the frames: threads where they depend on it)",
+        lambda p, r: RunPlan.from_dict(p).shared_identity(),
+    ),
     ("metrics", lambda p, r: [{k: m[k] for k in ("variant", "column", "params", "backend")} for m in r["metrics"]]),
     ("code.commit", lambda p, r: r["code"].get("commit")),
     ("code.dirty", lambda p, r: r["code"].get("dirty")),
@@ -59,12 +61,16 @@ def check_compatible(shards: list[tuple[Path, dict, dict]]) -> None:
         for run_dir, plan, record in shards[1:]:
             got = get(plan, record)
             if got != want:
-                raise BenchError(f"cannot merge: {label} differs between {first_dir} ({_short(want)}) and {run_dir} ({_short(got)})",
-                                 hint="merge only shards of one `bench run` command made with the same code and packages")
+                raise BenchError(
+                    f"cannot merge: {label} differs between {first_dir} ({_short(want)}) and {run_dir} ({_short(got)})",
+                    hint="merge only shards of one `bench run` command made with the same code and packages",
+                )
     seen: dict[int, Path] = {}
     for run_dir, plan, _ in shards:
         if not plan.get("shard"):
-            raise BenchError(f"cannot merge: {run_dir} is not a shard run", hint="make shards with `bench run --shard K/N`")
+            raise BenchError(
+                f"cannot merge: {run_dir} is not a shard run", hint="make shards with `bench run --shard K/N`"
+            )
         k = plan["shard"][0]
         if k in seen:
             raise BenchError(f"cannot merge: shard {k} given twice ({seen[k]} and {run_dir})")
@@ -81,8 +87,10 @@ def check_output_folder(out: Path) -> None:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else "not empty"
-        raise BenchError(f"bench merge -o {out}: {what}; the merged run would replace what is there",
-                         hint="merge into a new (or empty) folder, e.g. -o " + str(out.parent / (out.name + "-merged")))
+        raise BenchError(
+            f"bench merge -o {out}: {what}; the merged run would replace what is there",
+            hint="merge into a new (or empty) folder, e.g. -o " + str(out.parent / (out.name + "-merged")),
+        )
 
 
 def unmerged_clips(shards: list[tuple[Path, dict, dict]]) -> list[dict]:
@@ -100,8 +108,17 @@ def unmerged_clips(shards: list[tuple[Path, dict, dict]]) -> list[dict]:
     out = []
     for index in (i for i in range(n_clips) if i not in held):
         clip_id = selection[index] if selection else f"#{index}"
-        out.append({"id": clip_id, "speaker": "", "fingerprint": "", "seed": clip_seed(generation, clip_id),
-                    "key": f"not-merged-{index}", "index": index, "input": None})
+        out.append(
+            {
+                "id": clip_id,
+                "speaker": "",
+                "fingerprint": "",
+                "seed": clip_seed(generation, clip_id),
+                "key": f"not-merged-{index}",
+                "index": index,
+                "input": None,
+            }
+        )
     return out
 
 
@@ -119,9 +136,11 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
     unmerged = unmerged_clips(shards)
     if present != list(range(n_shards)):
         missing = sorted(set(range(n_shards)) - set(present))
-        log(f"warning: shard(s) {', '.join(f'{k}/{n_shards}' for k in missing)} not given: their {len(unmerged)} "
+        log(
+            f"warning: shard(s) {', '.join(f'{k}/{n_shards}' for k in missing)} not given: their {len(unmerged)} "
             f"clip(s) count as never attempted (coverage, completeness; exit status 3). Run them with "
-            f"`bench run ... --shard K/{n_shards}` and merge all {n_shards} shards into a new folder")
+            f"`bench run ... --shard K/{n_shards}` and merge all {n_shards} shards into a new folder"
+        )
     started = min(datetime.fromisoformat(r["started_at"]) for _, _, r in shards)
 
     plan_dict = dict(shards[0][1])
@@ -149,10 +168,19 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
             if c.key in rows:
                 store.append_row(rows[c.key])
         command = "bench merge " + " ".join(str(d) for d in run_dirs) + f" -o {out}"
-        store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": command, "reported_metrics": specs,
-                                          "merged_from": [str(d) for d, _, _ in shards]})
-        execution = {"executor": "merge", "shards": [{"run": str(d), "shard": p["shard"], **r.get("execution", {})}
-                                                     for d, p, r in shards]}
+        store.write_plan(
+            plan.to_dict(),
+            {
+                "schema_version": SCHEMA_VERSION,
+                "command": command,
+                "reported_metrics": specs,
+                "merged_from": [str(d) for d, _, _ in shards],
+            },
+        )
+        execution = {
+            "executor": "merge",
+            "shards": [{"run": str(d), "shard": p["shard"], **r.get("execution", {})} for d, p, r in shards],
+        }
         record = build_record(plan, specs, rows, store, started, command, execution)
         first = shards[0][2]
         record.update(code=first["code"], packages=first["packages"], device=first["device"])
@@ -166,7 +194,9 @@ def merge_runs(run_dirs: list[Path], out: Path, log=print):
     partial = plan.protocol.get("partial")
     if partial and not all("--allow-partial" in r.get("command", "").split() for _, _, r in shards):
         # as `bench run` on a partial protocol: exit 3 unless every shard accepted it
-        outcome.partial_note = (f"{plan.protocol['id']} is partial ({partial.get('n_present', '?')} of "
-                                f"{partial.get('n_expected', '?')} clips prepared; record.json protocol.partial lists "
-                                "them): exit status 3. Shards run with --allow-partial accept it")
+        outcome.partial_note = (
+            f"{plan.protocol['id']} is partial ({partial.get('n_present', '?')} of "
+            f"{partial.get('n_expected', '?')} clips prepared; record.json protocol.partial lists "
+            "them): exit status 3. Shards run with --allow-partial accept it"
+        )
     return outcome

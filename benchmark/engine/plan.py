@@ -38,7 +38,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         return None
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not m or int(m[2]) < 1 or int(m[1]) >= int(m[2]):
-        raise BenchError(f"--shard {text!r} is not K/N with 0 <= K < N", hint="e.g. --shard 0/3, --shard 1/3, --shard 2/3")
+        raise BenchError(
+            f"--shard {text!r} is not K/N with 0 <= K < N", hint="e.g. --shard 0/3, --shard 1/3, --shard 2/3"
+        )
     return int(m[1]), int(m[2])
 
 
@@ -93,7 +95,9 @@ class RunPlan:
     shard: list[int] | None = None  # [K, N]
     keep_videos: bool = False
     label: str = ""  # what tables and pages call the run (--name); not part of its identity
-    selection: list[str] | None = None  # a shard's record of the whole selection's clip ids (merge names a missing shard's)
+    selection: list[str] | None = (
+        None  # a shard's record of the whole selection's clip ids (merge names a missing shard's)
+    )
     version: int = PLAN_VERSION
     run_id: str = field(default="")
 
@@ -107,9 +111,13 @@ class RunPlan:
         The thread count is in it only where the adapter says its frames depend on it (a plan
         from before the adapters said so: they did); it is recorded either way (settings).
         """
-        identity = {"protocol": self.protocol["id"], "clips": self.protocol["clip_list_fingerprint"],
-                    "adapter": self.adapter["fingerprint"], "generation_seed": self.seeds["generation"],
-                    "device": self.settings["device"]}
+        identity = {
+            "protocol": self.protocol["id"],
+            "clips": self.protocol["clip_list_fingerprint"],
+            "adapter": self.adapter["fingerprint"],
+            "generation_seed": self.seeds["generation"],
+            "device": self.settings["device"],
+        }
         if self.adapter.get("frames_depend_on_threads", True):
             identity["threads"] = self.settings.get("threads", 1)
         return identity
@@ -143,8 +151,10 @@ class RunPlan:
     @classmethod
     def from_dict(cls, d: dict) -> "RunPlan":
         if d.get("version") != PLAN_VERSION:
-            raise BenchError(f"run plan version {d.get('version')!r}, this harness reads {PLAN_VERSION}",
-                             hint="re-run the run with this version of the harness")
+            raise BenchError(
+                f"run plan version {d.get('version')!r}, this harness reads {PLAN_VERSION}",
+                hint="re-run the run with this version of the harness",
+            )
         fields = {k: v for k, v in d.items() if k != "clips"}
         return cls(**fields, clips=[PlannedClip.from_dict(c) for c in d["clips"]])
 

@@ -28,8 +28,9 @@ def new_state(spec: dict):
     return aggregation_of(spec).new_state()
 
 
-def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, ClipRow],
-                  load_artifacts: Callable[[str], dict]) -> dict:
+def reduce_column(
+    spec: dict, clips: list[PlannedClip], rows: dict[str, ClipRow], load_artifacts: Callable[[str], dict]
+) -> dict:
     """One metric's result over the plan's clips (rows by key; a clip with no row is 'missing')."""
     column = spec["column"]
     aggregation = aggregation_of(spec)
@@ -61,15 +62,22 @@ def reduce_column(spec: dict, clips: list[PlannedClip], rows: dict[str, ClipRow]
         if len(failures) < MAX_LISTED_FAILURES:
             failures.append({"clip_id": clip.id, "status": status, "reason": reason})
     summary = state.compute()
-    summary.update(n_failed=n_failed, n_na=n_na, n_clips=len(clips), n_scored=n_ok,
-                   coverage=f"{n_ok}/{len(clips)}", failures=failures)
+    summary.update(
+        n_failed=n_failed,
+        n_na=n_na,
+        n_clips=len(clips),
+        n_scored=n_ok,
+        coverage=f"{n_ok}/{len(clips)}",
+        failures=failures,
+    )
     if clips and n_na == len(clips) and len(na_reasons) == 1:  # the metric does not apply to this protocol
         summary["na_reason"] = na_reasons.pop()
     return summary
 
 
-def reduce_results(specs: list[dict], clips: list[PlannedClip], rows: dict[str, ClipRow],
-                   load_artifacts: Callable[[str], dict]) -> dict[str, dict]:
+def reduce_results(
+    specs: list[dict], clips: list[PlannedClip], rows: dict[str, ClipRow], load_artifacts: Callable[[str], dict]
+) -> dict[str, dict]:
     return {spec["variant"]: reduce_column(spec, clips, rows, load_artifacts) for spec in specs}
 
 
@@ -83,8 +91,14 @@ def clip_summary(clips: list[PlannedClip], rows: dict[str, ClipRow]) -> tuple[di
     for clip in clips:
         row = rows.get(clip.key)
         if row is None:
-            failures.append({"clip_id": clip.id, "stage": "missing", "type": "Missing",
-                             "message": "no row: never attempted (the run was interrupted, or its shard not merged)"})
+            failures.append(
+                {
+                    "clip_id": clip.id,
+                    "stage": "missing",
+                    "type": "Missing",
+                    "message": "no row: never attempted (the run was interrupted, or its shard not merged)",
+                }
+            )
         elif not row.ok:
             failures.append({"clip_id": clip.id, **row.error})
         else:

@@ -23,7 +23,14 @@ from benchmark.engine.reduce import clip_summary, reduce_results
 from benchmark.engine.store import RunLock, RunStore, write_bytes_atomic
 from benchmark.engine.worker import ClipResult, ClipTask, build_adapter, open_protocol
 from benchmark.core.errors import BenchError
-from benchmark.core.records import RECORD_FILE, SCHEMA_VERSION, completeness, integrity_block, metric_seconds, project_row
+from benchmark.core.records import (
+    RECORD_FILE,
+    SCHEMA_VERSION,
+    completeness,
+    integrity_block,
+    metric_seconds,
+    project_row,
+)
 from benchmark.core.rows import FAILED, ClipRow, MetricOutcome
 from benchmark.core.settings import Settings
 from benchmark.core.subset import stratified_subset
@@ -75,7 +82,9 @@ class RunOutcome:
     n_generated: int = 0  # of those, clips whose frames were generated (not kept, not skipped)
     scored_columns: dict[str, int] = field(default_factory=dict)  # column -> clips scored in this invocation
     partial_note: str | None = None  # set when the protocol is partial and --allow-partial was not given
-    metric_seconds: dict[str, dict] = field(default_factory=dict)  # variant -> {clips, total_s, mean_s}: not in the record
+    metric_seconds: dict[str, dict] = field(
+        default_factory=dict
+    )  # variant -> {clips, total_s, mean_s}: not in the record
 
     @property
     def exit_code(self) -> int:
@@ -103,8 +112,10 @@ def check_label(name: str) -> str:
     """A label shows in tables, pages and LaTeX: one short printable line."""
     label = name.strip()
     if not label or len(label) > MAX_LABEL or not label.isprintable():
-        raise BenchError(f"--name {name!r}: a run label must be 1 to {MAX_LABEL} printable characters on one line",
-                         hint="e.g. --name sadtalker-256")
+        raise BenchError(
+            f"--name {name!r}: a run label must be 1 to {MAX_LABEL} printable characters on one line",
+            hint="e.g. --name sadtalker-256",
+        )
     return label
 
 
@@ -136,15 +147,19 @@ class Runner:
         if cfg.limit is not None and cfg.limit < 1:
             raise BenchError(f"--limit {cfg.limit}: must be a positive number of clips", hint="e.g. --limit 4")
         if cfg.executor == "ray" and cfg.device.startswith("cuda") and not cfg.gpus_per_worker:
-            raise BenchError("--device cuda with --executor ray needs GPUs for the workers",
-                             hint="add --gpus-per-worker 1 (or a fraction, e.g. 0.5, to share a GPU)")
+            raise BenchError(
+                "--device cuda with --executor ray needs GPUs for the workers",
+                hint="add --gpus-per-worker 1 (or a fraction, e.g. 0.5, to share a GPU)",
+            )
         if cfg.executor == "local" or not cfg.gpus_per_worker:
             check_device(cfg.device)  # on a Ray cluster the GPUs are the workers', not this driver's
         settings = settings_for(cfg)
         self.skipped_metrics = []  # what `--metrics all` left out, and why: recorded in the record
         names = expand_metric_names(tuple(cfg.metrics), settings, self.log, self.skipped_metrics)
         if not names:
-            raise BenchError("no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)")
+            raise BenchError(
+                "no metric to score", hint="name at least one, e.g. --metrics psnr,ssim (see `bench list metrics`)"
+            )
         adapter = build_adapter(cfg.model, cfg.model_args, settings)
         declared = list(zip(names, declare_metrics(names, settings)))
         label = self._label(adapter)
@@ -173,12 +188,25 @@ class Runner:
             spec.update(resolution=resolution, aggregation=metric.aggregation.description)
         plan = RunPlan(
             dataset=cfg.dataset,
-            protocol={"id": protocol.id, "name": protocol.name, "version": protocol.version,
-                      "clip_list_fingerprint": protocol.fingerprint(clips), "n_clips": len(clips),
-                      "n_protocol_clips": len(every_clip), "partial": protocol.partial},
-            model=cfg.model, model_args=dict(cfg.model_args), adapter=adapter.describe(),
-            seeds={"generation": cfg.seed, "subset": cfg.subset_seed}, limit=cfg.limit,
-            settings=settings.to_dict(), metrics=specs, clips=planned, keep_videos=cfg.keep_videos, label=label,
+            protocol={
+                "id": protocol.id,
+                "name": protocol.name,
+                "version": protocol.version,
+                "clip_list_fingerprint": protocol.fingerprint(clips),
+                "n_clips": len(clips),
+                "n_protocol_clips": len(every_clip),
+                "partial": protocol.partial,
+            },
+            model=cfg.model,
+            model_args=dict(cfg.model_args),
+            adapter=adapter.describe(),
+            seeds={"generation": cfg.seed, "subset": cfg.subset_seed},
+            limit=cfg.limit,
+            settings=settings.to_dict(),
+            metrics=specs,
+            clips=planned,
+            keep_videos=cfg.keep_videos,
+            label=label,
         ).shard_plan(cfg.shard)
         return plan, adapter
 
@@ -192,13 +220,18 @@ class Runner:
             if reason is None:
                 kept.append((name, metric))
             elif name in asked:
-                raise BenchError(f"{reason} (on {protocol_id}{f' with --limit {self.config.limit}' if self.config.limit else ''})",
-                                 hint=f"drop {name} from --metrics, or score more clips" + (" (a larger --limit)" if self.config.limit else ""))
+                raise BenchError(
+                    f"{reason} (on {protocol_id}{f' with --limit {self.config.limit}' if self.config.limit else ''})",
+                    hint=f"drop {name} from --metrics, or score more clips"
+                    + (" (a larger --limit)" if self.config.limit else ""),
+                )
             else:
                 self.log(f"--metrics all: skipping {name}: {reason}")
                 self.skipped_metrics.append({"name": name, "reason": reason})
         if not kept:
-            raise BenchError("no metric to score on these clips", hint="see the lines above; name others with --metrics")
+            raise BenchError(
+                "no metric to score on these clips", hint="see the lines above; name others with --metrics"
+            )
         return kept
 
     def _label(self, adapter) -> str:
@@ -207,10 +240,13 @@ class Runner:
         if name is None:
             label = adapter.default_label()
             if adapter.external:
-                self.log(f"warning: no --name for this {adapter.name} run; it is labelled {label!r} (its folder). "
-                         f"Name runs of external models, e.g. --name my-model-v2, so tables tell them apart.")
+                self.log(
+                    f"warning: no --name for this {adapter.name} run; it is labelled {label!r} (its folder). "
+                    f"Name runs of external models, e.g. --name my-model-v2, so tables tell them apart."
+                )
             return label
         return check_label(name)
+
     def run_dir(self, plan: RunPlan) -> Path:
         """`<runs>/<dataset>/<label>-seed<S>-<run id>[-shardKofN]`: the label as the folder is created.
 
@@ -247,18 +283,22 @@ class Runner:
         finally:
             lock.release()
         if partial and not self.config.allow_partial:
-            outcome.partial_note = (f"{plan.protocol['id']} is partial ({partial['n_present']} of the {partial['n_expected']} "
-                                    f"clips found in the source prepared, {len(partial.get('missing_speakers', []))} of "
-                                    f"{partial.get('n_speakers_expected', '?')} speakers missing; "
-                                    f"record.json protocol.partial lists them): exit status 3. Fix what `bench prepare` "
-                                    f"listed and prepare again, or pass --allow-partial to accept a partial protocol")
+            outcome.partial_note = (
+                f"{plan.protocol['id']} is partial ({partial['n_present']} of the {partial['n_expected']} "
+                f"clips found in the source prepared, {len(partial.get('missing_speakers', []))} of "
+                f"{partial.get('n_speakers_expected', '?')} speakers missing; "
+                f"record.json protocol.partial lists them): exit status 3. Fix what `bench prepare` "
+                f"listed and prepare again, or pass --allow-partial to accept a partial protocol"
+            )
         return outcome
 
     def _run_locked(self, plan: RunPlan, store: RunStore, stop_after: int | None, resemblance=None) -> RunOutcome:
         started = datetime.now(timezone.utc)
         reported = self._reported_specs(plan, store)
-        store.write_plan(plan.to_dict(), {"schema_version": SCHEMA_VERSION, "command": self.command_line(),
-                                          "reported_metrics": reported})
+        store.write_plan(
+            plan.to_dict(),
+            {"schema_version": SCHEMA_VERSION, "command": self.command_line(), "reported_metrics": reported},
+        )
         if self._model_args_need_file():  # the recorded command line names it
             text = "".join(f"{k}={v}\n" for k, v in self.config.model_args.items())
             write_bytes_atomic(store.dir / MODEL_ARGS_FILE, text.encode())
@@ -287,7 +327,9 @@ class Runner:
                 row = self._write_result(store, rows, result, outcome)
                 if result.cached_reference:
                     caching += 1
-                    bar.set_postfix_str(f"caching ground-truth features: {caching} clips (once per protocol and backend)")
+                    bar.set_postfix_str(
+                        f"caching ground-truth features: {caching} clips (once per protocol and backend)"
+                    )
                 bar.update(1)
                 if not row.ok:
                     bar.write(f"  failed {row.clip_id} [{row.error['stage']}]: {row.error['message']}")
@@ -300,19 +342,23 @@ class Runner:
             bar.close()
         if outcome.interrupted:
             done = sum(1 for c in plan.clips if c.key in rows and not self._missing(plan, rows[c.key]))
-            self.log(f"interrupted: {done} of {len(plan.clips)} clips complete and saved in {store.dir}. "
-                     f"Re-run the same command to resume.")
+            self.log(
+                f"interrupted: {done} of {len(plan.clips)} clips complete and saved in {store.dir}. "
+                f"Re-run the same command to resume."
+            )
             outcome.n_scored = done
             return outcome
-        record = build_record(plan, reported, rows, store, started, self.command_line(), executor.describe(),
-                              self.skipped_metrics)
+        record = build_record(
+            plan, reported, rows, store, started, self.command_line(), executor.describe(), self.skipped_metrics
+        )
         store.write_record(record)
         if warning := mixed_threads_warning(record["settings"]["scoring_threads"]):
             self.log(f"warning: {warning}")
         outcome.record = record
         columns = {m["variant"]: m["column"] for m in reported}
-        outcome.metric_seconds = metric_seconds([project_row(rows[c.key].to_json(), columns)
-                                                 for c in plan.clips if c.key in rows])
+        outcome.metric_seconds = metric_seconds(
+            [project_row(rows[c.key].to_json(), columns) for c in plan.clips if c.key in rows]
+        )
         outcome.n_scored, outcome.n_failed = record["clips"]["scored"], record["clips"]["failed"]
         return outcome
 
@@ -323,8 +369,9 @@ class Runner:
         if cfg.executor == "local":
             return LocalExecutor(adapter=self._planned_adapter)
         if cfg.executor == "ray":
-            return RayExecutor(workers=cfg.workers, gpus_per_worker=cfg.gpus_per_worker, address=cfg.ray_address,
-                               log=self.log)
+            return RayExecutor(
+                workers=cfg.workers, gpus_per_worker=cfg.gpus_per_worker, address=cfg.ray_address, log=self.log
+            )
         raise BenchError(f"unknown executor {cfg.executor!r}", hint="use --executor local or --executor ray")
 
     @staticmethod
@@ -349,7 +396,9 @@ class Runner:
             tasks.append(task)
         return tasks
 
-    def _write_result(self, store: RunStore, rows: dict[str, ClipRow], result: ClipResult, outcome: RunOutcome) -> ClipRow:
+    def _write_result(
+        self, store: RunStore, rows: dict[str, ClipRow], result: ClipResult, outcome: RunOutcome
+    ) -> ClipRow:
         """Merge a result into the clip's row (earlier columns are kept) and append it to clips.jsonl."""
         new = result.row
         if result.traceback:
@@ -388,11 +437,27 @@ class Runner:
 
     def command_line(self) -> str:
         cfg = self.config
-        parts = ["bench", "run", "--model", cfg.model, "--dataset", cfg.dataset, "--seed", str(cfg.seed),
-                 "--device", cfg.device, "--metrics", ",".join(cfg.metrics)]
+        parts = [
+            "bench",
+            "run",
+            "--model",
+            cfg.model,
+            "--dataset",
+            cfg.dataset,
+            "--seed",
+            str(cfg.seed),
+            "--device",
+            cfg.device,
+            "--metrics",
+            ",".join(cfg.metrics),
+        ]
         if cfg.limit:
             parts += ["--limit", str(cfg.limit), "--subset-seed", str(cfg.subset_seed)]
-        for flag, value in (("--landmarks", cfg.landmarks), ("--weights", cfg.weights_dir), ("--embedder", cfg.embedder)):
+        for flag, value in (
+            ("--landmarks", cfg.landmarks),
+            ("--weights", cfg.weights_dir),
+            ("--embedder", cfg.embedder),
+        ):
             if value:
                 parts += [flag, str(value)]
         if cfg.shard:
@@ -420,8 +485,12 @@ def merge_rows(old: ClipRow, new: ClipRow, columns: list[str]) -> ClipRow:
     When the later pass failed (its frames could not be loaded or regenerated), only the columns it
     was asked for fail, with its reason; the clip itself stays scored."""
     if new.ok:
-        return replace(old, outcomes={**old.outcomes, **new.outcomes}, timing={**(old.timing or {}), **new.timing},
-                       video={**(old.video or {}), **(new.video or {})})
+        return replace(
+            old,
+            outcomes={**old.outcomes, **new.outcomes},
+            timing={**(old.timing or {}), **new.timing},
+            video={**(old.video or {}), **(new.video or {})},
+        )
     reason = new.failure_text()
     return replace(old, outcomes={**old.outcomes, **{c: MetricOutcome.not_scored(FAILED, reason) for c in columns}})
 
@@ -443,8 +512,9 @@ def declare_metrics(names, settings: Settings) -> list:
     if len(problems) == 1:
         raise problems[0][1]
     if problems:
-        lines = "\n".join(f"  {name}: {exc.message}" + (f"\n      fix: {exc.hint}" if exc.hint else "")
-                          for name, exc in problems)
+        lines = "\n".join(
+            f"  {name}: {exc.message}" + (f"\n      fix: {exc.hint}" if exc.hint else "") for name, exc in problems
+        )
         raise BenchError(f"{len(problems)} metrics cannot run (nothing was computed):\n{lines}")
     return declared
 
@@ -452,8 +522,16 @@ def declare_metrics(names, settings: Settings) -> list:
 # ---- reduce ---------------------------------------------------------------------------------
 
 
-def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, ClipRow], store: RunStore, started: datetime,
-                 command: str, execution: dict, skipped_metrics: list[dict] | None = None) -> dict:
+def build_record(
+    plan: RunPlan,
+    specs: list[dict],
+    rows: dict[str, ClipRow],
+    store: RunStore,
+    started: datetime,
+    command: str,
+    execution: dict,
+    skipped_metrics: list[dict] | None = None,
+) -> dict:
     """The record: a pure function of the plan and its rows (plus provenance and timings).
 
     `skipped_metrics`: what `--metrics all` left out and why (no weights, too few frames), recorded when any."""
@@ -462,8 +540,11 @@ def build_record(plan: RunPlan, specs: list[dict], rows: dict[str, ClipRow], sto
     clips, failures = clip_summary(plan.clips, rows)
     settings = {k: v for k, v in plan.settings.items() if k in ("device", "landmarks", "embedder", "threads")}
     settings["scoring_threads"] = scoring_threads(plan, specs, rows)
-    protocol = {**plan.protocol, "subset": {"limit": plan.limit, "seed": plan.seeds["subset"], "method": "speaker-stratified"},
-                "shard": plan.shard}
+    protocol = {
+        **plan.protocol,
+        "subset": {"limit": plan.limit, "seed": plan.seeds["subset"], "method": "speaker-stratified"},
+        "shard": plan.shard,
+    }
     record = {
         "schema_version": SCHEMA_VERSION,
         "run_id": plan.run_id,
@@ -501,23 +582,32 @@ def scoring_threads(plan: RunPlan, specs: list[dict], rows: dict[str, ClipRow]) 
     threads was resumed or merged across thread counts (CPU values then differ in the last digits).
     """
     columns = {m["column"] for m in specs}
-    found = {outcome.threads for c in plan.clips if c.key in rows
-             for column, outcome in rows[c.key].outcomes.items() if column in columns and outcome.threads is not None}
+    found = {
+        outcome.threads
+        for c in plan.clips
+        if c.key in rows
+        for column, outcome in rows[c.key].outcomes.items()
+        if column in columns and outcome.threads is not None
+    }
     return sorted(found)
 
 
 def mixed_threads_warning(threads: list[int]) -> str | None:
     if len(threads) < 2:
         return None
-    return (f"this run's scores were computed with {' and '.join(map(str, threads))} torch threads "
-            "(record.json settings.scoring_threads): CPU values may differ in the last digits from a run "
-            "scored with one thread count; for bit-identical numbers score it again in a new --out with one --threads")
+    return (
+        f"this run's scores were computed with {' and '.join(map(str, threads))} torch threads "
+        "(record.json settings.scoring_threads): CPU values may differ in the last digits from a run "
+        "scored with one thread count; for bit-identical numbers score it again in a new --out with one --threads"
+    )
 
 
 class _NoBar:
     def update(self, n): ...
     def set_postfix_str(self, s): ...
-    def write(self, s): print(s, file=sys.stderr)
+    def write(self, s):
+        print(s, file=sys.stderr)
+
     def close(self): ...
 
 

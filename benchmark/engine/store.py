@@ -21,8 +21,16 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.errors import BenchError
-from benchmark.core.records import (RECORD_FILE, ROWS_FILE, RUN_FILE, RowLog, read_json, remove_quietly, write_error,
-                                    write_json_atomic)
+from benchmark.core.records import (
+    RECORD_FILE,
+    ROWS_FILE,
+    RUN_FILE,
+    RowLog,
+    read_json,
+    remove_quietly,
+    write_error,
+    write_json_atomic,
+)
 from benchmark.core.rows import ClipRow
 from benchmark.core.types import check_clip_id
 
@@ -67,14 +75,20 @@ class RunLock:
             if not wait:
                 os.close(self._fd)
                 self._fd = None
-                raise BenchError(f"{self.path.parent} is being written by another bench process ({holder})",
-                                 hint="wait for it to finish, or pass --wait to queue behind it") from None
+                raise BenchError(
+                    f"{self.path.parent} is being written by another bench process ({holder})",
+                    hint="wait for it to finish, or pass --wait to queue behind it",
+                ) from None
             log(f"waiting for {self.path.parent} (held by {holder})")
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:  # who holds the lock, for the next process's message; the flock itself is what counts
             os.ftruncate(self._fd, 0)
-            os.write(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                           "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode())
+            os.write(
+                self._fd,
+                json.dumps(
+                    {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                ).encode(),
+            )
         except OSError:
             pass
 
@@ -120,8 +134,10 @@ class RunStore:
             finally:
                 remove_quietly(probe)
         except OSError as exc:
-            raise BenchError(f"cannot write the run folder {self.dir}: {exc.strerror or exc}",
-                             hint="choose a writable folder with --out") from None
+            raise BenchError(
+                f"cannot write the run folder {self.dir}: {exc.strerror or exc}",
+                hint="choose a writable folder with --out",
+            ) from None
 
     def write_plan(self, plan_dict: dict, extra: dict[str, Any]) -> None:
         write_json_atomic(self.dir / RUN_FILE, {**extra, "plan": plan_dict})

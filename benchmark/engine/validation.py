@@ -14,8 +14,16 @@ from benchmark.core.settings import Settings
 from benchmark.core.subset import stratified_subset
 
 
-def validate_outputs(model: str, model_args: dict, dataset: str, settings: Settings, limit: int | None = None,
-                     subset_seed: int = 0, progress=None, log=print) -> list[dict]:
+def validate_outputs(
+    model: str,
+    model_args: dict,
+    dataset: str,
+    settings: Settings,
+    limit: int | None = None,
+    subset_seed: int = 0,
+    progress=None,
+    log=print,
+) -> list[dict]:
     """One entry per selected clip: {clip_id, file, status (ok | conformed | failed), conformed, problem}."""
     if limit is not None and limit < 1:
         raise BenchError(f"--limit {limit}: must be a positive number of clips", hint="e.g. --limit 4")
@@ -25,8 +33,10 @@ def validate_outputs(model: str, model_args: dict, dataset: str, settings: Setti
     for clip in clips:
         found = adapter.inspect_clip(clip)
         if found is None:  # the adapter's declared default: it reads no file made before the run
-            raise BenchError(f"bench validate checks files a model already wrote; {model} writes none before a run",
-                             hint="point --model folder --model-args dir=... at the outputs, or try `bench run --limit 1`")
+            raise BenchError(
+                f"bench validate checks files a model already wrote; {model} writes none before a run",
+                hint="point --model folder --model-args dir=... at the outputs, or try `bench run --limit 1`",
+            )
         results.append(found)
         if progress is not None:
             progress(1)
@@ -55,5 +65,7 @@ def group_failures(results: list[dict]) -> list[tuple[str, list[str]]]:
     for r in results:
         if r["status"] == "failed":
             groups.setdefault(r["problem"].replace(r["clip_id"], CLIP_PLACEHOLDER), []).append(r)
-    return [(text if len(members) > 1 else members[0]["problem"], [m["clip_id"] for m in members])
-            for text, members in groups.items()]
+    return [
+        (text if len(members) > 1 else members[0]["problem"], [m["clip_id"] for m in members])
+        for text, members in groups.items()
+    ]

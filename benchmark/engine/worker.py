@@ -54,8 +54,16 @@ class ClipResult:
 
 def new_row(clip: PlannedClip, adapter_fingerprint: str) -> ClipRow:
     """The row of one clip before any work: who it is, which frames it stands for, nothing scored yet."""
-    return ClipRow(key=clip.key, clip_id=clip.id, speaker=clip.speaker, clip_fingerprint=clip.fingerprint,
-                   adapter_fingerprint=adapter_fingerprint, seed=clip.seed, timing={}, input=clip.input)
+    return ClipRow(
+        key=clip.key,
+        clip_id=clip.id,
+        speaker=clip.speaker,
+        clip_fingerprint=clip.fingerprint,
+        adapter_fingerprint=adapter_fingerprint,
+        seed=clip.seed,
+        timing={},
+        input=clip.input,
+    )
 
 
 def video_sha256(frames: np.ndarray) -> str:
@@ -97,8 +105,10 @@ def build_metrics(specs: list[dict], settings: Settings) -> dict[str, Any]:
         here = declared.spec().to_dict()
         column = column_id(here)
         if column != spec["column"]:
-            raise BenchError(f"metric {spec['variant']} here is {here}, the plan has {spec}",
-                             hint="run every worker with the same harness, packages and weights")
+            raise BenchError(
+                f"metric {spec['variant']} here is {here}, the plan has {spec}",
+                hint="run every worker with the same harness, packages and weights",
+            )
         out[column] = declared.build()
     return out
 
@@ -113,9 +123,11 @@ class ClipWorker:
         self.settings.apply_to_torch()
         self.adapter = adapter or build_adapter(self.plan.model, self.plan.model_args, self.settings)
         if self.adapter.fingerprint() != self.plan.adapter["fingerprint"]:
-            raise BenchError(f"the {self.plan.model} adapter here has fingerprint {self.adapter.fingerprint()[:12]}, "
-                             f"the plan {self.plan.adapter['fingerprint'][:12]}",
-                             hint="every worker needs the same harness code, model args and weights")
+            raise BenchError(
+                f"the {self.plan.model} adapter here has fingerprint {self.adapter.fingerprint()[:12]}, "
+                f"the plan {self.plan.adapter['fingerprint'][:12]}",
+                hint="every worker needs the same harness code, model args and weights",
+            )
         self.metrics = build_metrics(self.plan.metrics, self.settings)
         protocol = open_protocol(self.plan.dataset, self.settings)
         self.clips: dict[str, Clip] = {c.id: c for c in protocol.clips()}
@@ -146,16 +158,21 @@ class ClipWorker:
             row.n_frames = video.n_frames
             row.video["sha256"] = video_sha256(video.frames)
             if task.expected_video_sha256 and row.video["sha256"] != task.expected_video_sha256:
-                raise ClipError("validate", "the regenerated frames differ from the frames scored before "
-                                            f"({row.video['sha256'][:12]} vs {task.expected_video_sha256[:12]}): the "
-                                            "adapter is not deterministic here; re-run with --keep-videos in a new --out")
+                raise ClipError(
+                    "validate",
+                    "the regenerated frames differ from the frames scored before "
+                    f"({row.video['sha256'][:12]} vs {task.expected_video_sha256[:12]}): the "
+                    "adapter is not deterministic here; re-run with --keep-videos in a new --out",
+                )
             if task.keep_video:
                 result.video_bytes = _encode_lossless(video)
             stage = "reference"  # the stage's name in rows on disk: loading the ground-truth frames
             t0 = time.perf_counter()
             ground_truth = clip.load_frames()
             if ground_truth.shape[0] != clip.n_frames:
-                raise ClipError("reference", f"{clip.video_path}: has {ground_truth.shape[0]} frames, manifest says {clip.n_frames}")
+                raise ClipError(
+                    "reference", f"{clip.video_path}: has {ground_truth.shape[0]} frames, manifest says {clip.n_frames}"
+                )
             row.timing["reference_s"] = round(time.perf_counter() - t0, 4)
             stage = "score"
             self._score(clip, video, ground_truth, task.columns, result)
@@ -173,8 +190,11 @@ class ClipWorker:
     def _generate(self, clip: Clip, row: ClipRow) -> Video:
         planned = self.planned[clip.id].input
         if planned is not None and self.adapter.clip_input(clip) != planned:
-            raise ClipError("generate", f"{planned.get('file', 'its input file')} changed after this run was planned; "
-                                        "re-run the same command to score the new file")
+            raise ClipError(
+                "generate",
+                f"{planned.get('file', 'its input file')} changed after this run was planned; "
+                "re-run the same command to score the new file",
+            )
         request = GenerationRequest.for_clip(clip)
         if not self._ready:
             self.adapter.setup(self.settings.device)
@@ -192,7 +212,9 @@ class ClipWorker:
 
         return read_video(path, n_frames=clip.n_frames, size=clip.size) if Path(path).is_file() else None
 
-    def _score(self, clip: Clip, video: Video, ground_truth: np.ndarray, columns: list[str], result: ClipResult) -> None:
+    def _score(
+        self, clip: Clip, video: Video, ground_truth: np.ndarray, columns: list[str], result: ClipResult
+    ) -> None:
         from metrics.context import ClipContext
 
         ctx = ClipContext(clip, video, ground_truth, cache_dir=self.cache_dir, settings=self.settings)
@@ -237,8 +259,9 @@ def score_metric(metric, ctx) -> ScoredMetric:
     except BenchError as exc:
         return ScoredMetric(MetricOutcome.not_scored(FAILED, str(exc)))
     except Exception as exc:  # a metric's bug or a backend's crash fails that metric on that clip only
-        return ScoredMetric(MetricOutcome.not_scored(FAILED, f"{type(exc).__name__}: {exc}"),
-                            traceback=traceback.format_exc())
+        return ScoredMetric(
+            MetricOutcome.not_scored(FAILED, f"{type(exc).__name__}: {exc}"), traceback=traceback.format_exc()
+        )
     outcome = MetricOutcome(OK, value.value, pooled=value.pooled or None, extras=value.extras or None)
     return ScoredMetric(outcome, dict(value.artifacts or {}))
 
@@ -257,8 +280,10 @@ def _fit_to_clip_size(video: Video, clip: Clip, adapter, row: ClipRow) -> Video:
     (the adapter declares it as `capabilities.resize_to_reference`)."""
     native = adapter.native_size()
     if native is not None and video.size != tuple(native):
-        raise ClipError("validate", f"{adapter.name} declares {native[0]}x{native[1]} frames but generated "
-                                    f"{video.size[0]}x{video.size[1]}")
+        raise ClipError(
+            "validate",
+            f"{adapter.name} declares {native[0]}x{native[1]} frames but generated {video.size[0]}x{video.size[1]}",
+        )
     if not adapter.capabilities.resize_to_reference or video.size == tuple(clip.size):
         return video
     from benchmark.core.media import RESIZE_FILTERS, resize_frame
@@ -270,7 +295,12 @@ def _fit_to_clip_size(video: Video, clip: Clip, adapter, row: ClipRow) -> Video:
 
 def _validate(video: Video, clip: Clip) -> None:
     if video.n_frames != clip.n_frames:
-        raise ClipError("validate", f"length mismatch: generated {video.n_frames} frames, the reference has {clip.n_frames}")
+        raise ClipError(
+            "validate", f"length mismatch: generated {video.n_frames} frames, the reference has {clip.n_frames}"
+        )
     if video.size != tuple(clip.size):
-        raise ClipError("validate", f"size mismatch: generated {video.size[0]}x{video.size[1]}, "
-                                    f"the reference is {clip.size[0]}x{clip.size[1]} (HxW)")
+        raise ClipError(
+            "validate",
+            f"size mismatch: generated {video.size[0]}x{video.size[1]}, "
+            f"the reference is {clip.size[0]}x{clip.size[1]} (HxW)",
+        )

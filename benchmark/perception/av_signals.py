@@ -30,8 +30,9 @@ def rms_frames(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndar
     return np.sqrt(np.mean(y[idx] ** 2, axis=1))
 
 
-def rms_envelope(audio: np.ndarray, rate: int, n_frames: int, fps: float, window_s: float = 0.05,
-                 hop_s: float = 0.05) -> np.ndarray:
+def rms_envelope(
+    audio: np.ndarray, rate: int, n_frames: int, fps: float, window_s: float = 0.05, hop_s: float = 0.05
+) -> np.ndarray:
     """RMS of `window_s` windows every `hop_s` (sample counts truncated, int(s · rate)), linearly
     interpolated at the frame start times i / fps (held at the ends). The defaults are THEval's
     lip-sync volume (frame = hop = 50 ms); the weightless offset uses hop 10 ms."""

@@ -103,8 +103,10 @@ def dlib_model_path(filename: str) -> Path:
 
     spec = find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise BenchError(f"dlib backends need {filename} from face_recognition_models",
-                         hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0")
+        raise BenchError(
+            f"dlib backends need {filename} from face_recognition_models",
+            hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
     if not path.is_file():
         raise BenchError(f"{path} is missing", hint="reinstall face_recognition_models==0.3.0")

@@ -45,7 +45,7 @@ class _Reader:
         size = control & 0x0F
         if size == 0 or size > 8 or control & 0x70:
             raise DlibFormatError(f"bad integer at byte {self.pos}")
-        value = int.from_bytes(self.data[self.pos + 1:self.pos + 1 + size], "little")
+        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
         self.pos += 1 + size
         return -value if control & 0x80 else value
 
@@ -55,7 +55,7 @@ class _Reader:
         return special.get(exponent, float(mantissa) * 2.0**exponent)
 
     def bool(self) -> bool:
-        byte = self.data[self.pos:self.pos + 1]
+        byte = self.data[self.pos : self.pos + 1]
         if byte not in (b"0", b"1"):
             raise DlibFormatError(f"bad bool at byte {self.pos}")
         self.pos += 1
@@ -63,7 +63,7 @@ class _Reader:
 
     def str(self) -> str:
         n = self.int()
-        text = self.data[self.pos:self.pos + n].decode("latin1")
+        text = self.data[self.pos : self.pos + n].decode("latin1")
         self.pos += n
         return text
 
@@ -93,6 +93,7 @@ class _Reader:
 
 
 # ---- the known structure, outermost layer first ----------------------------------------------
+
 
 def _block(n: int, stride: int) -> list:
     """affine<con<n,3,3,1,1, relu<affine<con<n,3,3,stride,stride, ...>>>>>"""
@@ -131,9 +132,14 @@ def _read_details(r: _Reader, layer: tuple) -> dict:
         if (filters, rows, cols, stride_y, stride_x) != (layer[1], layer[2], layer[2], layer[3], layer[3]):
             raise DlibFormatError(f"convolution {filters}x{rows}x{cols}/{stride_y} where {layer[1:]} was expected")
         n_weights = int(np.prod(weight_shape))
-        bias = params[n_weights:n_weights + int(np.prod(bias_shape))] if use_bias else np.zeros(filters, np.float32)
-        return {"kind": "con", "weight": params[:n_weights].reshape(weight_shape), "bias": bias,
-                "stride": stride_y, "padding": pad_y}
+        bias = params[n_weights : n_weights + int(np.prod(bias_shape))] if use_bias else np.zeros(filters, np.float32)
+        return {
+            "kind": "con",
+            "weight": params[:n_weights].reshape(weight_shape),
+            "bias": bias,
+            "stride": stride_y,
+            "padding": pad_y,
+        }
     if kind == "affine":
         name = r.name("affine_", "affine_2")
         params = r.tensor().reshape(-1)
@@ -142,7 +148,7 @@ def _read_details(r: _Reader, layer: tuple) -> dict:
         r.int()  # mode: per channel
         if name == "affine_2" and r.bool():
             raise DlibFormatError("a disabled affine layer")
-        return {"kind": "affine", "gamma": params[:n], "beta": params[n:2 * n]}
+        return {"kind": "affine", "gamma": params[:n], "beta": params[n : 2 * n]}
     if kind == "relu":
         if r.name("relu_", "relu_2") == "relu_2" and r.bool():
             raise DlibFormatError("a disabled relu layer")
@@ -167,7 +173,7 @@ def _read_details(r: _Reader, layer: tuple) -> dict:
         use_bias = r.bool() if name == "fc_3" else True
         if bias_mode == 0 and use_bias:
             raise DlibFormatError("a fully connected layer with a bias where fc_no_bias was expected")
-        return {"kind": "fc", "weight": params[:n_in * n_out].reshape(n_in, n_out)}  # out = x @ W
+        return {"kind": "fc", "weight": params[: n_in * n_out].reshape(n_in, n_out)}  # out = x @ W
     raise AssertionError(kind)
 
 
@@ -178,8 +184,10 @@ def parse(data: bytes) -> tuple[tuple[float, float, float], list[dict]]:
     if r.name("loss_metric_", "loss_metric_2") == "loss_metric_2":
         r.float(), r.float()  # margin, distance threshold (training only)
     structure = _structure()
-    versions = [r.version(2, 3) if i == len(structure) - 1 else r.version(1) if layer[0] in ("tag", "skip")
-                else r.version(1, 2) for i, layer in enumerate(structure)]
+    versions = [
+        r.version(2, 3) if i == len(structure) - 1 else r.version(1) if layer[0] in ("tag", "skip") else r.version(1, 2)
+        for i, layer in enumerate(structure)
+    ]
     r.name("input_rgb_image_sized")
     means = (r.float(), r.float(), r.float())
     if (r.int(), r.int()) != (150, 150):
@@ -211,6 +219,7 @@ def _add_zero_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     def pad(t):
         return F.pad(t, (0, size[2] - t.shape[3], 0, size[1] - t.shape[2], 0, size[0] - t.shape[1]))
+
     return pad(a) + pad(b)
 
 
@@ -221,7 +230,9 @@ class _ConvAffine(nn.Module):
         super().__init__()
         gamma = torch.from_numpy(affine["gamma"].astype(np.float64))
         weight = torch.from_numpy(con["weight"].astype(np.float64)) * gamma.view(-1, 1, 1, 1)
-        bias = torch.from_numpy(con["bias"].astype(np.float64)) * gamma + torch.from_numpy(affine["beta"].astype(np.float64))
+        bias = torch.from_numpy(con["bias"].astype(np.float64)) * gamma + torch.from_numpy(
+            affine["beta"].astype(np.float64)
+        )
         self.register_buffer("weight", weight.float())
         self.register_buffer("bias", bias.float())
         self.stride, self.padding = con["stride"], con["padding"]
@@ -237,8 +248,9 @@ class _Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch = self.second(F.relu(self.first(x)))
-        shortcut = x if self.pool is None else F.avg_pool2d(x, self.pool["size"], self.pool["stride"],
-                                                            self.pool["padding"])
+        shortcut = (
+            x if self.pool is None else F.avg_pool2d(x, self.pool["size"], self.pool["stride"], self.pool["padding"])
+        )
         return F.relu(_add_zero_padded(shortcut, branch))
 
 
@@ -256,8 +268,13 @@ class DlibFaceResNet(nn.Module):
         blocks, i = [], 4
         while kinds[i] == "tag":  # tag1 con affine relu con affine [tag2 skip1 avg_pool] add_prev relu
             down = kinds[i + 6] == "tag"
-            blocks.append(_Residual(_ConvAffine(layers[i + 1], layers[i + 2]), _ConvAffine(layers[i + 4], layers[i + 5]),
-                                    layers[i + 8] if down else None))
+            blocks.append(
+                _Residual(
+                    _ConvAffine(layers[i + 1], layers[i + 2]),
+                    _ConvAffine(layers[i + 4], layers[i + 5]),
+                    layers[i + 8] if down else None,
+                )
+            )
             i += 11 if down else 8
         if kinds[i:] != ["avg_pool", "fc"] or layers[i]["size"] != 0:
             raise DlibFormatError(f"the head is {kinds[i:]}")
@@ -267,8 +284,9 @@ class DlibFaceResNet(nn.Module):
     @torch.inference_mode()
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
         x = (chips.permute(0, 3, 1, 2).float() - self.means) / 256.0
-        x = F.max_pool2d(F.relu(self.stem(x)), self.stem_pool["size"], self.stem_pool["stride"],
-                         self.stem_pool["padding"])
+        x = F.max_pool2d(
+            F.relu(self.stem(x)), self.stem_pool["size"], self.stem_pool["stride"], self.stem_pool["padding"]
+        )
         for block in self.blocks:
             x = block(x)
         return x.mean(dim=(2, 3)) @ self.fc
@@ -282,6 +300,7 @@ def load_dlib_resnet(path: Path) -> DlibFaceResNet:
         means, layers = parse(Path(path).read_bytes())
         return DlibFaceResNet(means, layers).eval()
     except (ValueError, IndexError) as exc:  # DlibFormatError, or a truncated file running off its end
-        raise BenchError(f"{path} is not dlib's face recognition ResNet as this harness reads it "
-                         f"({type(exc).__name__}: {exc})",
-                         hint="reinstall it: pip install --force-reinstall face_recognition_models") from None
+        raise BenchError(
+            f"{path} is not dlib's face recognition ResNet as this harness reads it ({type(exc).__name__}: {exc})",
+            hint="reinstall it: pip install --force-reinstall face_recognition_models",
+        ) from None

@@ -26,6 +26,7 @@ from benchmark.perception.user_weights import ARCFACE_R100, FACENET_VGGFACE2
 
 # ---- InceptionResnetV1 (facenet-pytorch layout) ---------------------------------------------
 
+
 class BasicConv2d(nn.Module):
     def __init__(self, cin, cout, kernel, stride, padding=0):
         super().__init__()
@@ -56,22 +57,49 @@ class ResidualInception(nn.Module):
 
 
 def block35(scale=0.17):
-    return ResidualInception(256, [BasicConv2d(256, 32, 1, 1),
-                                   nn.Sequential(BasicConv2d(256, 32, 1, 1), BasicConv2d(32, 32, 3, 1, 1)),
-                                   nn.Sequential(BasicConv2d(256, 32, 1, 1), BasicConv2d(32, 32, 3, 1, 1), BasicConv2d(32, 32, 3, 1, 1))],
-                             96, scale)
+    return ResidualInception(
+        256,
+        [
+            BasicConv2d(256, 32, 1, 1),
+            nn.Sequential(BasicConv2d(256, 32, 1, 1), BasicConv2d(32, 32, 3, 1, 1)),
+            nn.Sequential(BasicConv2d(256, 32, 1, 1), BasicConv2d(32, 32, 3, 1, 1), BasicConv2d(32, 32, 3, 1, 1)),
+        ],
+        96,
+        scale,
+    )
 
 
 def block17(scale=0.10):
-    return ResidualInception(896, [BasicConv2d(896, 128, 1, 1),
-                                   nn.Sequential(BasicConv2d(896, 128, 1, 1), BasicConv2d(128, 128, (1, 7), 1, (0, 3)),
-                                                 BasicConv2d(128, 128, (7, 1), 1, (3, 0)))], 256, scale)
+    return ResidualInception(
+        896,
+        [
+            BasicConv2d(896, 128, 1, 1),
+            nn.Sequential(
+                BasicConv2d(896, 128, 1, 1),
+                BasicConv2d(128, 128, (1, 7), 1, (0, 3)),
+                BasicConv2d(128, 128, (7, 1), 1, (3, 0)),
+            ),
+        ],
+        256,
+        scale,
+    )
 
 
 def block8(scale=0.20, relu=True):
-    return ResidualInception(1792, [BasicConv2d(1792, 192, 1, 1),
-                                    nn.Sequential(BasicConv2d(1792, 192, 1, 1), BasicConv2d(192, 192, (1, 3), 1, (0, 1)),
-                                                  BasicConv2d(192, 192, (3, 1), 1, (1, 0)))], 384, scale, relu)
+    return ResidualInception(
+        1792,
+        [
+            BasicConv2d(1792, 192, 1, 1),
+            nn.Sequential(
+                BasicConv2d(1792, 192, 1, 1),
+                BasicConv2d(192, 192, (1, 3), 1, (0, 1)),
+                BasicConv2d(192, 192, (3, 1), 1, (1, 0)),
+            ),
+        ],
+        384,
+        scale,
+        relu,
+    )
 
 
 class Mixed(nn.Module):
@@ -98,14 +126,22 @@ class InceptionResnetV1(nn.Module):
         self.conv2d_4a = BasicConv2d(80, 192, 3, 1)
         self.conv2d_4b = BasicConv2d(192, 256, 3, 2)
         self.repeat_1 = nn.Sequential(*[block35() for _ in range(5)])
-        self.mixed_6a = Mixed([BasicConv2d(256, 384, 3, 2),
-                               nn.Sequential(BasicConv2d(256, 192, 1, 1), BasicConv2d(192, 192, 3, 1, 1), BasicConv2d(192, 256, 3, 2)),
-                               nn.MaxPool2d(3, 2)])
+        self.mixed_6a = Mixed(
+            [
+                BasicConv2d(256, 384, 3, 2),
+                nn.Sequential(BasicConv2d(256, 192, 1, 1), BasicConv2d(192, 192, 3, 1, 1), BasicConv2d(192, 256, 3, 2)),
+                nn.MaxPool2d(3, 2),
+            ]
+        )
         self.repeat_2 = nn.Sequential(*[block17() for _ in range(10)])
-        self.mixed_7a = Mixed([nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 384, 3, 2)),
-                               nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 256, 3, 2)),
-                               nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 256, 3, 1, 1), BasicConv2d(256, 256, 3, 2)),
-                               nn.MaxPool2d(3, 2)])
+        self.mixed_7a = Mixed(
+            [
+                nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 384, 3, 2)),
+                nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 256, 3, 2)),
+                nn.Sequential(BasicConv2d(896, 256, 1, 1), BasicConv2d(256, 256, 3, 1, 1), BasicConv2d(256, 256, 3, 2)),
+                nn.MaxPool2d(3, 2),
+            ]
+        )
         self.repeat_3 = nn.Sequential(*[block8() for _ in range(5)])
         self.block8 = block8(scale=1.0, relu=False)
         self.last_linear = nn.Linear(1792, 512, bias=False)
@@ -113,14 +149,28 @@ class InceptionResnetV1(nn.Module):
         self.logits = nn.Linear(512, n_classes)  # classification head of the file; embeddings don't use it
 
     def forward(self, x):
-        for name in ("conv2d_1a", "conv2d_2a", "conv2d_2b", "maxpool_3a", "conv2d_3b", "conv2d_4a", "conv2d_4b",
-                     "repeat_1", "mixed_6a", "repeat_2", "mixed_7a", "repeat_3", "block8"):
+        for name in (
+            "conv2d_1a",
+            "conv2d_2a",
+            "conv2d_2b",
+            "maxpool_3a",
+            "conv2d_3b",
+            "conv2d_4a",
+            "conv2d_4b",
+            "repeat_1",
+            "mixed_6a",
+            "repeat_2",
+            "mixed_7a",
+            "repeat_3",
+            "block8",
+        ):
             x = self._modules[name](x)
         x = self.last_bn(self.last_linear(F.adaptive_avg_pool2d(x, 1).flatten(1)))
         return F.normalize(x, p=2, dim=1)
 
 
 # ---- iresnet100 (insightface arcface_torch layout) ------------------------------------------
+
 
 class IBasicBlock(nn.Module):
     def __init__(self, cin, cout, stride, downsample: bool):
@@ -131,8 +181,11 @@ class IBasicBlock(nn.Module):
         self.prelu = nn.PReLU(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, stride, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(cout, eps=1e-5)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout, eps=1e-5))
-                           if downsample else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout, eps=1e-5))
+            if downsample
+            else None
+        )
 
     def forward(self, x):
         out = self.bn3(self.conv2(self.prelu(self.bn2(self.conv1(self.bn1(x))))))
@@ -162,13 +215,17 @@ class IResNet(nn.Module):
 
 # ---- embedders ----------------------------------------------------------------------------------
 
-ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                             [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
 
 
 def five_points(points: np.ndarray) -> np.ndarray:
     """Eye centres, nose tip, mouth corners from iBUG-68 (the order of the ArcFace template)."""
-    return np.stack([points[36:42].mean(0), points[42:48].mean(0), points[30], points[48], points[54]]).astype(np.float32)
+    return np.stack([points[36:42].mean(0), points[42:48].mean(0), points[30], points[48], points[54]]).astype(
+        np.float32
+    )
 
 
 def arcface_chip(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -221,8 +278,11 @@ class TorchEmbedder(Embedder):
     def embed_whole(self, frames: np.ndarray) -> np.ndarray:
         """No face alignment: each whole frame resized (cv2 bilinear) to the network's input (ViCo's CSIM)."""
         size = (self.input_size, self.input_size)
-        return self._embed_rows(len(frames), np.arange(len(frames)),
-                                lambda t: self.normalise(cv2.resize(frames[t], size, interpolation=cv2.INTER_LINEAR)))
+        return self._embed_rows(
+            len(frames),
+            np.arange(len(frames)),
+            lambda t: self.normalise(cv2.resize(frames[t], size, interpolation=cv2.INTER_LINEAR)),
+        )
 
     def _embed_rows(self, n: int, idx: np.ndarray, make_input) -> np.ndarray:
         out = np.full((n, self.dims), np.nan)
@@ -230,7 +290,7 @@ class TorchEmbedder(Embedder):
             return out
         embeddings = []
         for start in range(0, len(idx), self.batch):
-            chips = torch.stack([make_input(t) for t in idx[start:start + self.batch]])
+            chips = torch.stack([make_input(t) for t in idx[start : start + self.batch]])
             embeddings.append(F.normalize(self.net(chips.to(self.device)).float(), dim=1))
         out[idx] = torch.cat(embeddings).cpu().numpy()  # one device-to-host copy per video
         return out
@@ -240,8 +300,9 @@ class FacenetEmbedder(TorchEmbedder):
     name = "facenet-vggface2"
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
-        super().__init__(FACENET_VGGFACE2, InceptionResnetV1(), "facenet-pytorch InceptionResnetV1 (vggface2)",
-                         weights_dir, device)
+        super().__init__(
+            FACENET_VGGFACE2, InceptionResnetV1(), "facenet-pytorch InceptionResnetV1 (vggface2)", weights_dir, device
+        )
 
     input_size = 160
 

@@ -29,7 +29,9 @@ def eye_aspect_ratio(points: np.ndarray) -> np.ndarray:
 def mouth_aperture(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap (61-67, 62-66, 63-65 mean) over mouth width (48-54): (T, 68, 2) -> (T,)."""
     points = np.asarray(points, dtype=np.float64)
-    gap = (_dist(points[:, 61], points[:, 67]) + _dist(points[:, 62], points[:, 66]) + _dist(points[:, 63], points[:, 65])) / 3.0
+    gap = (
+        _dist(points[:, 61], points[:, 67]) + _dist(points[:, 62], points[:, 66]) + _dist(points[:, 63], points[:, 65])
+    ) / 3.0
     return gap / _dist(points[:, 48], points[:, 54])
 
 

@@ -29,8 +29,10 @@ from benchmark.perception.registry import get_landmark_backend
 from benchmark.perception.torch_hub import private_torch_hub
 from benchmark.perception.user_weights import FAN_2D, S3FD
 
-INSTALL_HINT = ("pip install --no-deps face-alignment==1.5.0 'numba>=0.58' (scripts/setup.sh does): --no-deps "
-                "keeps its opencv-python from replacing mediapipe's opencv-contrib-python")
+INSTALL_HINT = (
+    "pip install --no-deps face-alignment==1.5.0 'numba>=0.58' (scripts/setup.sh does): --no-deps "
+    "keeps its opencv-python from replacing mediapipe's opencv-contrib-python"
+)
 
 
 def import_face_alignment():
@@ -38,9 +40,11 @@ def import_face_alignment():
         import face_alignment
         import face_alignment.utils  # noqa: F401  (its downloader is refused by name)
     except Exception as exc:  # the package, or numba / scikit-image that it imports
-        raise BenchError(f"the fan landmark backends need the face-alignment package, which does not import here "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                         hint=INSTALL_HINT) from None
+        raise BenchError(
+            f"the fan landmark backends need the face-alignment package, which does not import here "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            hint=INSTALL_HINT,
+        ) from None
     return face_alignment
 
 
@@ -55,9 +59,15 @@ class FanLandmarks(LandmarkBackend):
         files = (FAN_2D, S3FD) if self.detector == "s3fd" else (FAN_2D,)
         missing = [spec for spec in files if not spec.path(weights_dir).is_file()]
         if len(missing) > 1:  # both at once: one message, not one per attempt
-            raise BenchError(f"{self.name} needs " + " and ".join(f"{spec.filename} (sha256 starts {spec.sha256_prefix}) at "
-                                                                 f"{spec.path(weights_dir)}" for spec in missing)
-                             + "; nothing is downloaded here", hint=f"get them from {FAN_2D.source}")
+            raise BenchError(
+                f"{self.name} needs "
+                + " and ".join(
+                    f"{spec.filename} (sha256 starts {spec.sha256_prefix}) at {spec.path(weights_dir)}"
+                    for spec in missing
+                )
+                + "; nothing is downloaded here",
+                hint=f"get them from {FAN_2D.source}",
+            )
         path, self.weights_sha256 = FAN_2D.resolve(weights_dir)
         detector_path, self.detector_sha256 = S3FD.resolve(weights_dir) if self.detector == "s3fd" else (None, None)
         face_alignment = import_face_alignment()
@@ -65,27 +75,40 @@ class FanLandmarks(LandmarkBackend):
         with private_torch_hub({FAN_2D.filename: path}, packages=(face_alignment.utils,)):
             try:
                 self.aligner = face_alignment.FaceAlignment(
-                    face_alignment.LandmarksType.TWO_D, device=self.device, flip_input=False, compile=False,
+                    face_alignment.LandmarksType.TWO_D,
+                    device=self.device,
+                    flip_input=False,
+                    compile=False,
                     face_detector="sfd" if detector_path else "folder",
-                    face_detector_kwargs={"path_to_detector": str(detector_path)} if detector_path else {})
+                    face_detector_kwargs={"path_to_detector": str(detector_path)} if detector_path else {},
+                )
             except (RuntimeError, KeyError) as exc:  # load_state_dict's strict key check, or not a state dict
                 what = detector_path if detector_path and "s3fd" in str(exc).lower() else path
-                raise BenchError(f"{what}: face-alignment cannot load it ({str(exc).splitlines()[0]})",
-                                 hint=f"use the original file from {FAN_2D.source}") from None
+                raise BenchError(
+                    f"{what}: face-alignment cannot load it ({str(exc).splitlines()[0]})",
+                    hint=f"use the original file from {FAN_2D.source}",
+                ) from None
         self.boxes = get_landmark_backend("mediapipe") if self.detector == "mediapipe" else None
 
     def version(self) -> str:
-        boxes = (f"boxes: {self.boxes.version()}" if self.boxes is not None
-                 else f"boxes: face-alignment S3FD {self.detector_sha256[:12]}, largest")
-        return (f"fan-2DFAN4-{self.weights_sha256[:12]} (face-alignment {package_version('face-alignment')}, "
-                f"flip_input off; {boxes})")
+        boxes = (
+            f"boxes: {self.boxes.version()}"
+            if self.boxes is not None
+            else f"boxes: face-alignment S3FD {self.detector_sha256[:12]}, largest"
+        )
+        return (
+            f"fan-2DFAN4-{self.weights_sha256[:12]} (face-alignment {package_version('face-alignment')}, "
+            f"flip_input off; {boxes})"
+        )
 
     def face_boxes(self, frames: np.ndarray) -> list[np.ndarray | None]:
         """One (x1, y1, x2, y2) box per frame, None where there is no face."""
         if self.boxes is not None:
             track = self.boxes.detect(frames)
-            return [np.array(face_box_from_landmarks(track.points[t])) if track.found[t] else None
-                    for t in range(len(frames))]
+            return [
+                np.array(face_box_from_landmarks(track.points[t])) if track.found[t] else None
+                for t in range(len(frames))
+            ]
         out = []
         for frame in frames:
             found = self.aligner.face_detector.detect_from_image(frame.copy())

@@ -120,8 +120,13 @@ def _scale_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (a * b).sum() / (a * a).sum() * a + target.mean(0)
 
 
-def estimate_head_pose(points: np.ndarray, found: np.ndarray | None = None, reference: np.ndarray | None = None,
-                       weights: np.ndarray | None = None, iterations: int = 8) -> HeadPose:
+def estimate_head_pose(
+    points: np.ndarray,
+    found: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    iterations: int = 8,
+) -> HeadPose:
     """(T, 68, 2) iBUG-68 pixels -> HeadPose; frames without a face (or with NaN rigid points) stay NaN.
 
     `reference`: (13, 3) shape for RIGID_IDS in inter-ocular units (default: CANONICAL_RIGID)."""

@@ -44,8 +44,16 @@ def _pad_same(x: torch.Tensor, kernel, stride) -> torch.Tensor:
 class Unit3D(nn.Module):
     """Conv3d (+ batch norm, eps 1e-3) (+ ReLU) with "same" padding computed from the input size."""
 
-    def __init__(self, cin: int, cout: int, kernel=(1, 1, 1), stride=(1, 1, 1), norm: bool = True, relu: bool = True,
-                 bias: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel=(1, 1, 1),
+        stride=(1, 1, 1),
+        norm: bool = True,
+        relu: bool = True,
+        bias: bool = False,
+    ):
         super().__init__()
         self.kernel, self.stride, self.relu = tuple(kernel), tuple(stride), relu
         self.conv3d = nn.Conv3d(cin, cout, self.kernel, self.stride, padding=0, bias=bias)
@@ -82,11 +90,17 @@ class Mixed(nn.Module):
         return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], 1)
 
 
-MIXED = {"Mixed_3b": (192, (64, 96, 128, 16, 32, 32)), "Mixed_3c": (256, (128, 128, 192, 32, 96, 64)),
-         "Mixed_4b": (480, (192, 96, 208, 16, 48, 64)), "Mixed_4c": (512, (160, 112, 224, 24, 64, 64)),
-         "Mixed_4d": (512, (128, 128, 256, 24, 64, 64)), "Mixed_4e": (512, (112, 144, 288, 32, 64, 64)),
-         "Mixed_4f": (528, (256, 160, 320, 32, 128, 128)), "Mixed_5b": (832, (256, 160, 320, 32, 128, 128)),
-         "Mixed_5c": (832, (384, 192, 384, 48, 128, 128))}
+MIXED = {
+    "Mixed_3b": (192, (64, 96, 128, 16, 32, 32)),
+    "Mixed_3c": (256, (128, 128, 192, 32, 96, 64)),
+    "Mixed_4b": (480, (192, 96, 208, 16, 48, 64)),
+    "Mixed_4c": (512, (160, 112, 224, 24, 64, 64)),
+    "Mixed_4d": (512, (128, 128, 256, 24, 64, 64)),
+    "Mixed_4e": (512, (112, 144, 288, 32, 64, 64)),
+    "Mixed_4f": (528, (256, 160, 320, 32, 128, 128)),
+    "Mixed_5b": (832, (256, 160, 320, 32, 128, 128)),
+    "Mixed_5c": (832, (384, 192, 384, 48, 128, 128)),
+}
 
 
 class InceptionI3d(nn.Module):
@@ -127,7 +141,7 @@ def to_i3d_input(frames: torch.Tensor) -> torch.Tensor:
     size = (INPUT_SIZE, math.ceil(w * scale)) if h < w else (math.ceil(h * scale), INPUT_SIZE)
     x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
     top, left = (x.shape[2] - INPUT_SIZE) // 2, (x.shape[3] - INPUT_SIZE) // 2
-    x = x[:, :, top:top + INPUT_SIZE, left:left + INPUT_SIZE] * 2.0 - 1.0
+    x = x[:, :, top : top + INPUT_SIZE, left : left + INPUT_SIZE] * 2.0 - 1.0
     return x.reshape(n, t, 3, INPUT_SIZE, INPUT_SIZE).permute(0, 2, 1, 3, 4).contiguous()
 
 
@@ -144,8 +158,10 @@ class I3DFeatures(Network):
             try:  # TorchScript holds code and tensors, no pickled Python objects
                 self.net = torch.jit.load(str(path), map_location=self.device).eval()
             except (RuntimeError, ValueError) as exc:
-                raise BenchError(f"{path}: not a TorchScript file ({str(exc).splitlines()[0]})",
-                                 hint=f"get the original from {I3D_TORCHSCRIPT.source}") from None
+                raise BenchError(
+                    f"{path}: not a TorchScript file ({str(exc).splitlines()[0]})",
+                    hint=f"get the original from {I3D_TORCHSCRIPT.source}",
+                ) from None
         elif self.backend == "pytorch-i3d":
             path, self.sha256 = I3D_PYTORCH.resolve(weights_dir)
             state = load_torch_file(path, I3D_PYTORCH.what)
@@ -165,8 +181,10 @@ class I3DFeatures(Network):
         else:
             out = self.net(x)
         if out.shape != (len(clips), FEATURE_DIM):
-            raise BenchError(f"{self.backend} returned features of shape {tuple(out.shape)}, expected "
-                             f"({len(clips)}, {FEATURE_DIM})", hint="is the weight file the published I3D?")
+            raise BenchError(
+                f"{self.backend} returned features of shape {tuple(out.shape)}, expected ({len(clips)}, {FEATURE_DIM})",
+                hint="is the weight file the published I3D?",
+            )
         return out.double().cpu()
 
 

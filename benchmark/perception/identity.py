@@ -25,8 +25,10 @@ def dlib_shape(points: np.ndarray):
 
     x0, y0 = np.floor(points.min(0)).astype(int)
     x1, y1 = np.ceil(points.max(0)).astype(int)
-    return dlib.full_object_detection(dlib.rectangle(int(x0), int(y0), int(x1), int(y1)),
-                                      [dlib.point(int(round(x)), int(round(y))) for x, y in points])
+    return dlib.full_object_detection(
+        dlib.rectangle(int(x0), int(y0), int(x1), int(y1)),
+        [dlib.point(int(round(x)), int(round(y))) for x, y in points],
+    )
 
 
 class DlibResnetEmbedder(Embedder):
@@ -46,17 +48,21 @@ class DlibResnetEmbedder(Embedder):
         self.weights_sha256 = sha256_file(path)  # recorded with the features and the run
 
     def version(self) -> str:
-        return (f"dlib-resnet128 (face_recognition_models {package_version('face_recognition_models')}) "
-                f"in torch {torch.__version__} float32, chips by dlib-{package_version('dlib-bin')}")
+        return (
+            f"dlib-resnet128 (face_recognition_models {package_version('face_recognition_models')}) "
+            f"in torch {torch.__version__} float32, chips by dlib-{package_version('dlib-bin')}"
+        )
 
     def embed(self, frames: np.ndarray, points: np.ndarray, found: np.ndarray) -> np.ndarray:
         """(T, H, W, 3) frames + (T, 68, 2) landmarks -> (T, 128); NaN rows where no face was found."""
         out = np.full((len(frames), 128), np.nan)
         faces = np.nonzero(found)[0]
         for start in range(0, len(faces), self.batch):
-            part = faces[start:start + self.batch]
+            part = faces[start : start + self.batch]
             # the chip dlib's compute_face_descriptor(frame, shape) cuts: 150 px, padding 0.25
-            chips = [self._dlib.get_face_chip(np.ascontiguousarray(frames[t]), dlib_shape(points[t]), size=150,
-                                              padding=0.25) for t in part]
+            chips = [
+                self._dlib.get_face_chip(np.ascontiguousarray(frames[t]), dlib_shape(points[t]), size=150, padding=0.25)
+                for t in part
+            ]
             out[part] = self._net(torch.from_numpy(np.stack(chips)).to(self.device)).double().cpu().numpy()
         return out

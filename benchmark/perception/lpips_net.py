@@ -29,9 +29,21 @@ SCALE = (0.458, 0.448, 0.450)
 NORM_EPS = 1e-10
 
 # torchvision's alexnet().features, in order
-ALEX_FEATURES = [("conv", 3, 64, 11, 4, 2), "relu", ("pool",), ("conv", 64, 192, 5, 1, 2), "relu", ("pool",),
-                 ("conv", 192, 384, 3, 1, 1), "relu", ("conv", 384, 256, 3, 1, 1), "relu",
-                 ("conv", 256, 256, 3, 1, 1), "relu", ("pool",)]
+ALEX_FEATURES = [
+    ("conv", 3, 64, 11, 4, 2),
+    "relu",
+    ("pool",),
+    ("conv", 64, 192, 5, 1, 2),
+    "relu",
+    ("pool",),
+    ("conv", 192, 384, 3, 1, 1),
+    "relu",
+    ("conv", 384, 256, 3, 1, 1),
+    "relu",
+    ("conv", 256, 256, 3, 1, 1),
+    "relu",
+    ("pool",),
+]
 VGG16_CHANNELS = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 TAPS = {"alex": (1, 4, 7, 9, 11), "vgg": (3, 8, 15, 22, 29)}  # relu1..relu5 (AlexNet), relu1_2..relu5_3 (VGG16)
 CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
@@ -69,13 +81,27 @@ class TorchvisionBackbone(nn.Module):
         if net == "alex":
             self.features = nn.Sequential(*_alex_layers())
             self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-            self.classifier = nn.Sequential(nn.Dropout(), nn.Linear(256 * 36, 4096), nn.ReLU(), nn.Dropout(),
-                                            nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))
+            self.classifier = nn.Sequential(
+                nn.Dropout(),
+                nn.Linear(256 * 36, 4096),
+                nn.ReLU(),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(),
+                nn.Linear(4096, 1000),
+            )
         else:
             self.features = nn.Sequential(*_vgg16_layers())
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(nn.Linear(512 * 49, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096),
-                                            nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000))
+            self.classifier = nn.Sequential(
+                nn.Linear(512 * 49, 4096),
+                nn.ReLU(),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(),
+                nn.Dropout(),
+                nn.Linear(4096, 1000),
+            )
         self.taps = TAPS[net]
 
     def tapped(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -99,10 +125,12 @@ def lpips_heads_file(net: str, weights_dir: Path | None = None) -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise BenchError(f"LPIPS needs its linear heads (v0.1 {net}.pth): the lpips package is not installed"
-                     + (f" and {candidates[-1]} does not exist" if weights_dir is not None else ""),
-                     hint="pip install --no-deps lpips==0.1.4 (it ships the heads; scripts/setup.sh does this), "
-                          f"or copy its lpips/weights/v0.1/{net}.pth to <weights>/lpips/{net}.pth")
+    raise BenchError(
+        f"LPIPS needs its linear heads (v0.1 {net}.pth): the lpips package is not installed"
+        + (f" and {candidates[-1]} does not exist" if weights_dir is not None else ""),
+        hint="pip install --no-deps lpips==0.1.4 (it ships the heads; scripts/setup.sh does this), "
+        f"or copy its lpips/weights/v0.1/{net}.pth to <weights>/lpips/{net}.pth",
+    )
 
 
 class LPIPSNet(nn.Module):
@@ -114,18 +142,22 @@ class LPIPSNet(nn.Module):
             raise ValueError(f"LPIPS backbone {net!r}: expected one of {sorted(TAPS)}")
         backbone_file = {"alex": ALEXNET_TORCHVISION, "vgg": VGG16_TORCHVISION}[net]
         path, self.backbone_sha256 = backbone_file.resolve(weights_dir)
-        self.backbone = load_strict(TorchvisionBackbone(net), load_torch_file(path, backbone_file.what), path,
-                                    backbone_file.what)
+        self.backbone = load_strict(
+            TorchvisionBackbone(net), load_torch_file(path, backbone_file.what), path, backbone_file.what
+        )
         heads_path = lpips_heads_file(net, weights_dir)
         self.heads_sha256 = sha256_file(heads_path)
         heads = load_torch_file(heads_path, f"the LPIPS {net} heads", hint="reinstall lpips==0.1.4")
         expected = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(CHANNELS[net])}
         found = {k: tuple(v.shape) for k, v in heads.items()} if isinstance(heads, dict) else {}
         if found != expected:
-            raise BenchError(f"{heads_path}: not the lpips v0.1 {net} heads (keys/shapes {found})",
-                             hint="reinstall lpips==0.1.4, whose wheel ships them")
-        self.heads = nn.ParameterList([nn.Parameter(heads[f"lin{k}.model.1.weight"].float(), requires_grad=False)
-                                       for k in range(5)])
+            raise BenchError(
+                f"{heads_path}: not the lpips v0.1 {net} heads (keys/shapes {found})",
+                hint="reinstall lpips==0.1.4, whose wheel ships them",
+            )
+        self.heads = nn.ParameterList(
+            [nn.Parameter(heads[f"lin{k}.model.1.weight"].float(), requires_grad=False) for k in range(5)]
+        )
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.net = net
@@ -154,7 +186,9 @@ class LpipsNetwork(Network):
         self.weights_sha256 = self.net.backbone_sha256
 
     def version(self) -> str:
-        return f"lpips-v0.1-{self.backbone} heads {self.net.heads_sha256[:12]}, backbone {self.net.backbone_sha256[:12]}"
+        return (
+            f"lpips-v0.1-{self.backbone} heads {self.net.heads_sha256[:12]}, backbone {self.net.backbone_sha256[:12]}"
+        )
 
     def distances(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.net(a, b)

@@ -27,10 +27,12 @@ def _import_inception_v3():
     try:
         from pytorch_fid.inception import InceptionV3
     except Exception as exc:  # missing package, or torchvision that does not load on this torch
-        raise BenchError(f"fid-pytorch-fid needs the pytorch-fid package, which does not import here "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                         hint="pip install pytorch-fid with a torchvision matching your torch; "
-                              "the default `fid` (the same network, ported) needs neither") from None
+        raise BenchError(
+            f"fid-pytorch-fid needs the pytorch-fid package, which does not import here "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            hint="pip install pytorch-fid with a torchvision matching your torch; "
+            "the default `fid` (the same network, ported) needs neither",
+        ) from None
     return InceptionV3
 
 
@@ -44,8 +46,11 @@ class PytorchFidInception(Network):
         inception_v3 = _import_inception_v3()
         official = Path(weights_dir) / OFFICIAL_FILE
         if not official.is_file():
-            raise BenchError(f"fid-pytorch-fid needs {OFFICIAL_FILE} (sha256 starts {OFFICIAL_SHA256_PREFIX}) at {official}; "
-                             "nothing is downloaded here", hint="get it from pytorch-fid's GitHub release (mseitzer/pytorch-fid)")
+            raise BenchError(
+                f"fid-pytorch-fid needs {OFFICIAL_FILE} (sha256 starts {OFFICIAL_SHA256_PREFIX}) at {official}; "
+                "nothing is downloaded here",
+                hint="get it from pytorch-fid's GitHub release (mseitzer/pytorch-fid)",
+            )
         digest = sha256_file(official)
         if not digest.startswith(OFFICIAL_SHA256_PREFIX):
             raise BenchError(f"{official}: sha256 {digest[:16]}… is not the published {OFFICIAL_FILE}")
@@ -66,6 +71,6 @@ class PytorchFidInception(Network):
         """(T, H, W, 3) uint8 -> (T, 2048) float32 pool3 features, inputs in [0, 1] as pytorch-fid takes them."""
         out = []
         for start in range(0, len(frames), batch):
-            x = torch.from_numpy(np.ascontiguousarray(frames[start:start + batch])).to(self.device)
+            x = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch])).to(self.device)
             out.append(self.model(x.permute(0, 3, 1, 2).float() / 255.0)[0].flatten(1).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, 2048), np.float32)

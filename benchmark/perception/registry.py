@@ -21,30 +21,48 @@ from benchmark.core.errors import BenchError
 from benchmark.perception.base import Embedder, LandmarkBackend, Network, PerceptionBackend
 from benchmark.core.registry import Registry
 
-LANDMARK_BACKENDS: Registry = Registry("landmark backend", "landmarks", {
-    "mediapipe": "benchmark.perception.landmarks:MediapipeLandmarks",
-    "dlib68": "benchmark.perception.landmarks:Dlib68Landmarks",
-    "dlib68-up0": "benchmark.perception.landmarks:Dlib68Up0Landmarks",
-    "fan": "benchmark.perception.fan:FanLandmarks",
-    "fan-s3fd": "benchmark.perception.fan:FanS3fdLandmarks",
-}, base="benchmark.perception.base:LandmarkBackend", hint="choose one with --landmarks")
+LANDMARK_BACKENDS: Registry = Registry(
+    "landmark backend",
+    "landmarks",
+    {
+        "mediapipe": "benchmark.perception.landmarks:MediapipeLandmarks",
+        "dlib68": "benchmark.perception.landmarks:Dlib68Landmarks",
+        "dlib68-up0": "benchmark.perception.landmarks:Dlib68Up0Landmarks",
+        "fan": "benchmark.perception.fan:FanLandmarks",
+        "fan-s3fd": "benchmark.perception.fan:FanS3fdLandmarks",
+    },
+    base="benchmark.perception.base:LandmarkBackend",
+    hint="choose one with --landmarks",
+)
 
-EMBEDDERS: Registry = Registry("identity embedder", "embedders", {
-    "dlib-resnet": "benchmark.perception.identity:DlibResnetEmbedder",
-    "facenet-vggface2": "benchmark.perception.embedders:FacenetEmbedder",
-    "arcface": "benchmark.perception.embedders:ArcfaceEmbedder",
-}, base="benchmark.perception.base:Embedder", hint="choose one with --embedder")
+EMBEDDERS: Registry = Registry(
+    "identity embedder",
+    "embedders",
+    {
+        "dlib-resnet": "benchmark.perception.identity:DlibResnetEmbedder",
+        "facenet-vggface2": "benchmark.perception.embedders:FacenetEmbedder",
+        "arcface": "benchmark.perception.embedders:ArcfaceEmbedder",
+    },
+    base="benchmark.perception.base:Embedder",
+    hint="choose one with --embedder",
+)
 
 # the other networks the metrics run, each on its weight file (names as the metrics' parameters say them)
-NETWORKS: Registry = Registry("network", "networks", {
-    "inception": "benchmark.perception.inception:InceptionNetwork",
-    "pytorch-fid-inception": "benchmark.perception.pytorch_fid_inception:PytorchFidInception",
-    "syncnet": "benchmark.perception.syncnet:SyncNetBackend",
-    "i3d-torchscript": "benchmark.perception.i3d:TorchscriptI3D",
-    "pytorch-i3d": "benchmark.perception.i3d:PytorchI3D",
-    "lpips-alex": "benchmark.perception.lpips_net:LpipsAlex",
-    "lpips-vgg": "benchmark.perception.lpips_net:LpipsVgg",
-}, base="benchmark.perception.base:Network", hint="the metrics name the networks they run")
+NETWORKS: Registry = Registry(
+    "network",
+    "networks",
+    {
+        "inception": "benchmark.perception.inception:InceptionNetwork",
+        "pytorch-fid-inception": "benchmark.perception.pytorch_fid_inception:PytorchFidInception",
+        "syncnet": "benchmark.perception.syncnet:SyncNetBackend",
+        "i3d-torchscript": "benchmark.perception.i3d:TorchscriptI3D",
+        "pytorch-i3d": "benchmark.perception.i3d:PytorchI3D",
+        "lpips-alex": "benchmark.perception.lpips_net:LpipsAlex",
+        "lpips-vgg": "benchmark.perception.lpips_net:LpipsVgg",
+    },
+    base="benchmark.perception.base:Network",
+    hint="the metrics name the networks they run",
+)
 
 
 def get_landmark_backend(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> LandmarkBackend:
@@ -68,8 +86,10 @@ def _shared(registry: Registry, name: str, device: str, weights_dir: str | Path 
     if not backend.reads_weights:
         return _instance(registry, name, str(device) if backend.follows_device else "cpu", None)
     if weights_dir is None:  # nothing reads the environment: the caller passes the settings' folder
-        raise BenchError(f"the {name} {registry.kind} needs the weights folder it reads from",
-                         hint="pass Settings.weights_dir (bench run --weights / --data-dir)")
+        raise BenchError(
+            f"the {name} {registry.kind} needs the weights folder it reads from",
+            hint="pass Settings.weights_dir (bench run --weights / --data-dir)",
+        )
     return _instance(registry, name, str(device), Path(weights_dir).expanduser().resolve())
 
 

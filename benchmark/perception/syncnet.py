@@ -29,23 +29,28 @@ class SyncNet(nn.Module):
         super().__init__()
         c2, c3 = nn.Conv2d, nn.Conv3d
         self.netcnnaud = nn.Sequential(
-            *_conv_bn(c2(1, 64, 3, padding=1), 64), nn.MaxPool2d(1, 1),
-            *_conv_bn(c2(64, 192, 3, padding=1), 192), nn.MaxPool2d(3, stride=(1, 2)),
+            *_conv_bn(c2(1, 64, 3, padding=1), 64),
+            nn.MaxPool2d(1, 1),
+            *_conv_bn(c2(64, 192, 3, padding=1), 192),
+            nn.MaxPool2d(3, stride=(1, 2)),
             *_conv_bn(c2(192, 384, 3, padding=1), 384),
             *_conv_bn(c2(384, 256, 3, padding=1), 256),
-            *_conv_bn(c2(256, 256, 3, padding=1), 256), nn.MaxPool2d(3, stride=2),
+            *_conv_bn(c2(256, 256, 3, padding=1), 256),
+            nn.MaxPool2d(3, stride=2),
             *_conv_bn(c2(256, 512, (5, 4)), 512),
         )
         self.netfcaud = nn.Sequential(nn.Linear(512, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, embedding))
         self.netfclip = nn.Sequential(nn.Linear(512, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, embedding))
         bn3 = nn.BatchNorm3d
         self.netcnnlip = nn.Sequential(
-            *_conv_bn(c3(3, 96, (5, 7, 7), stride=(1, 2, 2)), 96, bn3), nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
+            *_conv_bn(c3(3, 96, (5, 7, 7), stride=(1, 2, 2)), 96, bn3),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
             *_conv_bn(c3(96, 256, (1, 5, 5), stride=(1, 2, 2), padding=(0, 1, 1)), 256, bn3),
             nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
             *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3),
             *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3),
-            *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3), nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
+            *_conv_bn(c3(256, 256, (1, 3, 3), padding=(0, 1, 1)), 256, bn3),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2)),
             *_conv_bn(c3(256, 512, (1, 6, 6)), 512, bn3),
         )
 
@@ -64,7 +69,9 @@ def weights_path(weights_dir: str | Path) -> Path:
 
 def load_syncnet_state(path: Path) -> dict[str, torch.Tensor]:
     """Read a syncnet_v2.model state_dict and check every official key and shape, naming the first wrong one."""
-    state = load_torch_file(path, "a SyncNet state_dict", hint="use the official syncnet_v2.model from joonson/syncnet_python")
+    state = load_torch_file(
+        path, "a SyncNet state_dict", hint="use the official syncnet_v2.model from joonson/syncnet_python"
+    )
     if not isinstance(state, dict):
         raise BenchError(f"{path}: expected a state_dict (dict of tensors), found {type(state).__name__}")
     state = strip_module_prefix(state)
@@ -82,7 +89,8 @@ class SyncNetBackend(Network):
         if not path.is_file():
             raise BenchError(
                 f"LSE-C/LSE-D need SyncNet weights: put {WEIGHTS_FILE} (joonson/syncnet_python, MIT) at {path}",
-                hint="it cannot be downloaded here; copy it from a machine that has it (or drop lse-c/lse-d from --metrics)")
+                hint="it cannot be downloaded here; copy it from a machine that has it (or drop lse-c/lse-d from --metrics)",
+            )
         model = SyncNet()
         model.load_state_dict(load_syncnet_state(path), strict=False)
         self.device, self.weights_sha256 = str(device), sha256_file(path)

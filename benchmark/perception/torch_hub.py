@@ -23,8 +23,10 @@ from benchmark.core.errors import BenchError
 
 def _refuse_download(url: str, dst: str, *args, **kwargs) -> None:
     name = Path(str(url).split("?")[0]).name
-    raise BenchError(f"the package asked to download {url}; nothing is downloaded here",
-                     hint=f"this harness places only the files it knows; {name} is not one of them (see `bench weights`)")
+    raise BenchError(
+        f"the package asked to download {url}; nothing is downloaded here",
+        hint=f"this harness places only the files it knows; {name} is not one of them (see `bench weights`)",
+    )
 
 
 @contextmanager

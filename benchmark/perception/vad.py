@@ -19,9 +19,15 @@ from benchmark.core.errors import BenchError
 from benchmark.perception.base import package_version
 
 SILERO_RATE = 16000
-SILERO_DEFAULTS = {"threshold": 0.5, "sampling_rate": SILERO_RATE, "min_speech_duration_ms": 250,
-                   "min_silence_duration_ms": 100, "speech_pad_ms": 30, "return_seconds": True,
-                   "time_resolution": 1}
+SILERO_DEFAULTS = {
+    "threshold": 0.5,
+    "sampling_rate": SILERO_RATE,
+    "min_speech_duration_ms": 250,
+    "min_silence_duration_ms": 100,
+    "speech_pad_ms": 30,
+    "return_seconds": True,
+    "time_resolution": 1,
+}
 
 Intervals = list[tuple[float, float]]
 
@@ -62,8 +68,10 @@ class SileroVad(VadBackend):
         try:
             from silero_vad import get_speech_timestamps, load_silero_vad
         except ImportError as exc:
-            raise BenchError("voice activity detection needs silero-vad (its model ships in the wheel)",
-                             hint="pip install 'silero-vad>=6.2,<7'") from exc
+            raise BenchError(
+                "voice activity detection needs silero-vad (its model ships in the wheel)",
+                hint="pip install 'silero-vad>=6.2,<7'",
+            ) from exc
         finally:
             torch.set_num_threads(threads)  # silero's import set it to 1 for the whole process
         self._timestamps = get_speech_timestamps

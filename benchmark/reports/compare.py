@@ -31,7 +31,11 @@ def _pooled_state(spec: dict):
 
     try:
         aggregation = recorded_metric(spec).aggregation
-    except (BenchError, ImportError, ValueError):  # an unknown name or parameter value, a plugin that does not load here
+    except (
+        BenchError,
+        ImportError,
+        ValueError,
+    ):  # an unknown name or parameter value, a plugin that does not load here
         return None
     return aggregation.new_state() if isinstance(aggregation, Pooled) else None
 
@@ -42,10 +46,15 @@ def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
     ok_b = {r["clip_id"]: r for r in load_rows(run_b, record_b) if r["status"] == "ok"}
     common = sorted(c for c in ok_a.keys() & ok_b.keys() if ok_a[c]["clip_fingerprint"] == ok_b[c]["clip_fingerprint"])
     if not common:
-        raise BenchError(f"{run_a} and {run_b} share no scored clip (same clip id and fingerprint)",
-                         hint="compare two runs of the same protocol version")
-    return ({"record": record_a, "rows": [ok_a[c] for c in common]},
-            {"record": record_b, "rows": [ok_b[c] for c in common]}, common)
+        raise BenchError(
+            f"{run_a} and {run_b} share no scored clip (same clip id and fingerprint)",
+            hint="compare two runs of the same protocol version",
+        )
+    return (
+        {"record": record_a, "rows": [ok_a[c] for c in common]},
+        {"record": record_b, "rows": [ok_b[c] for c in common]},
+        common,
+    )
 
 
 def _both(ra: dict, rb: dict, variant: str) -> bool:
@@ -60,14 +69,23 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
     out = []
     for variant in [v for v in specs_a if v in specs_b]:
         spec = specs_a[variant]
-        entry = {"metric": variant, "direction": spec["direction"], "unit": spec.get("unit", ""),
-                 "same_spec": spec["params"] == specs_b[variant]["params"] and spec["backend"] == specs_b[variant]["backend"]}
+        entry = {
+            "metric": variant,
+            "direction": spec["direction"],
+            "unit": spec.get("unit", ""),
+            "same_spec": spec["params"] == specs_b[variant]["params"]
+            and spec["backend"] == specs_b[variant]["backend"],
+        }
         pooled = _pooled_state(spec)
         # rows written by an older version of the metric may lack some counts: then no pooled pairing
-        if pooled is not None and all(set(pooled.primary_keys()) <= set(r["pooled"].get(variant, {})) for r in a["rows"] + b["rows"]):
+        if pooled is not None and all(
+            set(pooled.primary_keys()) <= set(r["pooled"].get(variant, {})) for r in a["rows"] + b["rows"]
+        ):
             # the run's own formula (a ratio, or a mean of ratios) on the summed and the resampled counts
-            ca, cb = ({k: np.array([r["pooled"][variant].get(k, 0.0) for r in side["rows"]]) for k in pooled.primary_keys()}
-                      for side in (a, b))
+            ca, cb = (
+                {k: np.array([r["pooled"][variant].get(k, 0.0) for r in side["rows"]]) for k in pooled.primary_keys()}
+                for side in (a, b)
+            )
             va, vb = (float(pooled.evaluate({k: v.sum() for k, v in c.items()})) for c in (ca, cb))
             if not (np.isfinite(va) and np.isfinite(vb)):
                 continue
@@ -77,7 +95,11 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             entry.update(kind="pooled ratio" if pooled.primary in pooled.ratios else "pooled mean of ratios")
         elif any(_both(ra, rb, variant) for ra, rb in zip(a["rows"], b["rows"])):
             # paired on the clips this metric scored in both runs (per-metric coverage)
-            pairs = [(ra["metrics"][variant], rb["metrics"][variant]) for ra, rb in zip(a["rows"], b["rows"]) if _both(ra, rb, variant)]
+            pairs = [
+                (ra["metrics"][variant], rb["metrics"][variant])
+                for ra, rb in zip(a["rows"], b["rows"])
+                if _both(ra, rb, variant)
+            ]
             xa, xb = (np.array(side, dtype=np.float64) for side in zip(*pairs))
             va, vb = xa.mean(), xb.mean()
             boots = (xa - xb)[bootstrap_indices(len(pairs), resamples)].mean(1) if len(pairs) > 1 else None
@@ -95,9 +117,19 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             better = "A" if (diff > 0) == (spec["direction"] == HIGHER) else "B"
         entry.update(a=float(va), b=float(vb), diff=diff, ci95=ci, better=better, **_closeness(spec, a, b, variant))
         out.append(entry)
-    return {"run_a": str(run_a), "run_b": str(run_b), "label_a": run_label(a["record"]), "label_b": run_label(b["record"]),
-            "model_a": a["record"]["adapter"]["name"], "model_b": b["record"]["adapter"]["name"], "n_clips": len(clips), "resamples": resamples, "metrics": out,
-            "integrity_a": integrity_of(a["record"]), "integrity_b": integrity_of(b["record"])}
+    return {
+        "run_a": str(run_a),
+        "run_b": str(run_b),
+        "label_a": run_label(a["record"]),
+        "label_b": run_label(b["record"]),
+        "model_a": a["record"]["adapter"]["name"],
+        "model_b": b["record"]["adapter"]["name"],
+        "n_clips": len(clips),
+        "resamples": resamples,
+        "metrics": out,
+        "integrity_a": integrity_of(a["record"]),
+        "integrity_b": integrity_of(b["record"]),
+    }
 
 
 def _closeness(spec: dict, a: dict, b: dict, variant: str) -> dict:
@@ -127,8 +159,10 @@ def verdict(m: dict, name_a: str = "A", name_b: str = "B") -> str:
         return f"{'differs from' if differs else 'no clear difference from'} the ground truth ({truth}): closest to it is best"
     if m.get("closer"):
         d = m["distance"]
-        return (f"{name_a if m['closer'] == 'A' else name_b} closer to the ground truth's value "
-                f"(|A−GT| {d['A']:.4f}, |B−GT| {d['B']:.4f}; point values)")
+        return (
+            f"{name_a if m['closer'] == 'A' else name_b} closer to the ground truth's value "
+            f"(|A−GT| {d['A']:.4f}, |B−GT| {d['B']:.4f}; point values)"
+        )
     if m["direction"] in (CLOSEST, "none") and differs:
         return "differs (compare each to the ground truth)"
     return "no clear difference" if m["ci95"] else ""
@@ -140,9 +174,12 @@ def _who(result: dict, side: str) -> str:
 
 
 def render_comparison(result: dict) -> str:
-    lines = [f"A = {_who(result, 'a')}", f"B = {_who(result, 'b')}",
-             f"{result['n_clips']} paired clips, {result['resamples']} paired bootstrap resamples",
-             f"{'metric':14s} {'A':>10s} {'B':>10s} {'A-B':>10s}  {'95% CI of A-B':24s} verdict"]
+    lines = [
+        f"A = {_who(result, 'a')}",
+        f"B = {_who(result, 'b')}",
+        f"{result['n_clips']} paired clips, {result['resamples']} paired bootstrap resamples",
+        f"{'metric':14s} {'A':>10s} {'B':>10s} {'A-B':>10s}  {'95% CI of A-B':24s} verdict",
+    ]
     for m in result["metrics"]:
         ci = f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]" if m["ci95"] else "(no interval)"
         flag = "" if m["same_spec"] else "  (!) different metric parameters or backend"

@@ -24,8 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.core.errors import BenchError
-from benchmark.core.records import (integrity_of, integrity_problem, is_run_dir, load_record, load_records, load_rows,
-                               run_completeness, run_label)
+from benchmark.core.records import (
+    integrity_of,
+    integrity_problem,
+    is_run_dir,
+    load_record,
+    load_records,
+    load_rows,
+    run_completeness,
+    run_label,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,11 +47,13 @@ def empty_status(result: dict | None) -> str:
         return "not run"
     if result.get("n_failed") and not result.get("n_scored"):
         return "failed"
-    return f"n/a: {result['na_reason'].split(':')[0]}" if result.get("na_reason") else "n/a"  # e.g. "n/a: no phone alignments"
+    return (
+        f"n/a: {result['na_reason'].split(':')[0]}" if result.get("na_reason") else "n/a"
+    )  # e.g. "n/a: no phone alignments"
 
 
 def partial_coverage(result: dict | None) -> str:
-    """"11/12" when a metric scored only some of the run's clips, else ""."""
+    """ "11/12" when a metric scored only some of the run's clips, else ""."""
     if not result or "n_scored" not in result or result["n_scored"] == result.get("n_clips"):
         return ""
     return result["coverage"]
@@ -53,8 +63,10 @@ def _pandas():
     try:
         import pandas as pd
     except ImportError:
-        raise BenchError("pandas is not installed in this environment",
-                         hint="pip install 'pandas>=2.0' (it is a dependency of talking-head-bench)") from None
+        raise BenchError(
+            "pandas is not installed in this environment",
+            hint="pip install 'pandas>=2.0' (it is a dependency of talking-head-bench)",
+        ) from None
     return pd
 
 
@@ -119,15 +131,26 @@ def run_metrics(run_dir: Path, record: dict) -> list[RunMetric]:
     protocol, adapter = record["protocol"], record["adapter"]
     completeness = run_completeness(record)
     common = {
-        "label": run_label(record), "model": adapter["name"], "protocol": protocol["id"],
-        "protocol_version": protocol.get("version"), "complete": completeness["complete"],
-        "incomplete_reasons": "; ".join(completeness["reasons"]), "run_id": record["run_id"], "run_dir": str(run_dir),
-        "seed": record.get("seed"), "subset_limit": (protocol.get("subset") or {}).get("limit"),
-        "subset_seed": (protocol.get("subset") or {}).get("seed"), "shard": _shard_text(protocol.get("shard")),
-        "adapter_fingerprint": adapter.get("fingerprint"), "weights": json.dumps(adapter.get("weights") or {}, sort_keys=True),
-        "device": record.get("device", {}).get("requested"), "torch": record.get("device", {}).get("torch"),
-        "code_commit": record.get("code", {}).get("commit"), "code_dirty": record.get("code", {}).get("dirty"),
-        "finished_at": record.get("finished_at"), "reference_run": adapter["name"] in REFERENCE_ADAPTERS,
+        "label": run_label(record),
+        "model": adapter["name"],
+        "protocol": protocol["id"],
+        "protocol_version": protocol.get("version"),
+        "complete": completeness["complete"],
+        "incomplete_reasons": "; ".join(completeness["reasons"]),
+        "run_id": record["run_id"],
+        "run_dir": str(run_dir),
+        "seed": record.get("seed"),
+        "subset_limit": (protocol.get("subset") or {}).get("limit"),
+        "subset_seed": (protocol.get("subset") or {}).get("seed"),
+        "shard": _shard_text(protocol.get("shard")),
+        "adapter_fingerprint": adapter.get("fingerprint"),
+        "weights": json.dumps(adapter.get("weights") or {}, sort_keys=True),
+        "device": record.get("device", {}).get("requested"),
+        "torch": record.get("device", {}).get("torch"),
+        "code_commit": record.get("code", {}).get("commit"),
+        "code_dirty": record.get("code", {}).get("dirty"),
+        "finished_at": record.get("finished_at"),
+        "reference_run": adapter["name"] in REFERENCE_ADAPTERS,
         "integrity": integrity_of(record),  # "verified", "no digest" (older record) or "MISMATCH: why"
     }
     out = []
@@ -136,15 +159,31 @@ def run_metrics(run_dir: Path, record: dict) -> list[RunMetric]:
         status = "scored" if found and found.get("value") is not None else empty_status(found)
         result = found or {}
         ci = result.get("ci95") or [None, None]
-        out.append(RunMetric(**common, metric=spec["name"], variant=spec["variant"], value=result.get("value"),
-                             status=status, ci95_low=ci[0], ci95_high=ci[1], n=result.get("n"),
-                             coverage=result.get("coverage"), partial_coverage=partial_coverage(result),
-                             n_scored=result.get("n_scored"), n_clips=result.get("n_clips"),
-                             n_failed=result.get("n_failed"), n_na=result.get("n_na"), na_reason=result.get("na_reason"),
-                             direction=spec.get("direction"), unit=spec.get("unit", ""), backend=spec.get("backend"),
-                             params=json.dumps(spec.get("params") or {}, sort_keys=True),
-                             resolution="x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,
-                             reference_value=result.get("reference_value")))
+        out.append(
+            RunMetric(
+                **common,
+                metric=spec["name"],
+                variant=spec["variant"],
+                value=result.get("value"),
+                status=status,
+                ci95_low=ci[0],
+                ci95_high=ci[1],
+                n=result.get("n"),
+                coverage=result.get("coverage"),
+                partial_coverage=partial_coverage(result),
+                n_scored=result.get("n_scored"),
+                n_clips=result.get("n_clips"),
+                n_failed=result.get("n_failed"),
+                n_na=result.get("n_na"),
+                na_reason=result.get("na_reason"),
+                direction=spec.get("direction"),
+                unit=spec.get("unit", ""),
+                backend=spec.get("backend"),
+                params=json.dumps(spec.get("params") or {}, sort_keys=True),
+                resolution="x".join(str(v) for v in spec["resolution"]) if spec.get("resolution") else None,
+                reference_value=result.get("reference_value"),
+            )
+        )
     return out
 
 
@@ -191,8 +230,11 @@ def _renamed(name):
     if isinstance(name, str) and name in RENAMED_COLUMNS:
         import warnings
 
-        warnings.warn(f"the {name!r} column is now {RENAMED_COLUMNS[name]!r}; {name!r} will stop working",
-                      FutureWarning, stacklevel=3)
+        warnings.warn(
+            f"the {name!r} column is now {RENAMED_COLUMNS[name]!r}; {name!r} will stop working",
+            FutureWarning,
+            stacklevel=3,
+        )
         return RENAMED_COLUMNS[name]
     return name
 
@@ -204,6 +246,7 @@ def _frame_class(pd):
     """A DataFrame that still answers `frame["dataset"]` / `frame.dataset` with the `protocol` column (and warns)."""
     global _FRAME_CLASS
     if _FRAME_CLASS is None:
+
         class ResultsFrame(pd.DataFrame):
             @property
             def _constructor(self):
@@ -250,20 +293,32 @@ def load_clips(paths) -> pd.DataFrame:
     frame = _frame_class(pd)(frame)
     if len(records) == 1:
         run_dir, record = records[0]
-        frame.attrs.update(run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir),
-                           integrity=integrity_of(record))
+        frame.attrs.update(
+            run_id=record["run_id"], label=run_label(record), run_dir=str(run_dir), integrity=integrity_of(record)
+        )
     return frame
 
 
 def _clip_rows(pd, run_dir: Path, record: dict) -> pd.DataFrame:
     variants = [spec["variant"] for spec in record["metrics"]]
-    which = {"label": run_label(record), "run_id": record["run_id"], "protocol": record["protocol"]["id"], "run_dir": str(run_dir)}
+    which = {
+        "label": run_label(record),
+        "run_id": record["run_id"],
+        "protocol": record["protocol"]["id"],
+        "run_dir": str(run_dir),
+    }
     rows = []
     for row in load_rows(run_dir, record):
-        out = {**which, "clip_id": row["clip_id"], "speaker": row.get("speaker"), "status": row["status"],
-               "error": (row.get("error") or {}).get("message"), "n_frames": row.get("n_frames"),
-               "generate_s": (row.get("timing") or {}).get("generate_s"),
-               "conformed": ",".join(sorted(row.get("conformed") or {})) or None}
+        out = {
+            **which,
+            "clip_id": row["clip_id"],
+            "speaker": row.get("speaker"),
+            "status": row["status"],
+            "error": (row.get("error") or {}).get("message"),
+            "n_frames": row.get("n_frames"),
+            "generate_s": (row.get("timing") or {}).get("generate_s"),
+            "conformed": ",".join(sorted(row.get("conformed") or {})) or None,
+        }
         for variant in variants:
             outcome = row["outcomes"].get(variant, {})
             out[variant] = row["metrics"].get(variant)
@@ -305,8 +360,9 @@ def export_results(paths, out: Path, fmt: str, complete_only: bool = False, log=
         try:
             frame.to_parquet(out, index=False)
         except ImportError:
-            raise BenchError("parquet needs pyarrow, which is not installed",
-                             hint="pip install pyarrow, or use --format csv / json") from None
+            raise BenchError(
+                "parquet needs pyarrow, which is not installed", hint="pip install pyarrow, or use --format csv / json"
+            ) from None
     else:
         raise BenchError(f"--format {fmt!r}: not one of {', '.join(EXPORT_FORMATS)}", hint="--format csv")
     return len(frame)

@@ -33,15 +33,29 @@ def _format(value: float | None, unit: str) -> str:
 def _cell(found: RunMetric | None) -> dict:
     """A leaderboard cell from a run's `RunMetric` (None: the run did not ask for the metric)."""
     if found is None or found.value is None:
-        return {"value": None, "text": found.status if found else "not run", "ci": "", "best": False,
-                "coverage": found.partial_coverage if found else "", "target": None}
+        return {
+            "value": None,
+            "text": found.status if found else "not run",
+            "ci": "",
+            "best": False,
+            "coverage": found.partial_coverage if found else "",
+            "target": None,
+        }
     unit = found.unit
-    ci = (f"95% CI {_format(found.ci95_low, unit)}–{_format(found.ci95_high, unit)}"
-          if found.ci95_low is not None else "")
+    ci = (
+        f"95% CI {_format(found.ci95_low, unit)}–{_format(found.ci95_high, unit)}" if found.ci95_low is not None else ""
+    )
     if found.reference_value is not None:  # e.g. blink rate: the ground truth's own value beside it
         ci = f"ground truth {_format(found.reference_value, unit)}" + (f" · {ci}" if ci else "")
-    return {"value": found.value, "text": _format(found.value, unit), "ci": ci, "n": found.n, "best": False,
-            "coverage": found.partial_coverage, "target": found.reference_value}
+    return {
+        "value": found.value,
+        "text": _format(found.value, unit),
+        "ci": ci,
+        "n": found.n,
+        "best": False,
+        "coverage": found.partial_coverage,
+        "target": found.reference_value,
+    }
 
 
 def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, dict]], list[tuple[str, str]]]:
@@ -64,7 +78,9 @@ def distinct_runs(records: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, di
             if path != chosen[0]:
                 shard = record["protocol"].get("shard")
                 what = f"shard {shard[0]} of {shard[1]}" if shard else "a copy"
-                hidden.append((record["protocol"]["id"], f"{path}: {what} of run {record['run_id'][:8]}, listed as {chosen[0]}"))
+                hidden.append(
+                    (record["protocol"]["id"], f"{path}: {what} of run {record['run_id'][:8]}, listed as {chosen[0]}")
+                )
     order = {str(p): i for i, (p, _) in enumerate(records)}
     return sorted(kept, key=lambda pr: order[str(pr[0])]), sorted(hidden)
 
@@ -106,12 +122,24 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
             if mismatch:
                 for cell in cells.values():
                     cell["text"] = f"⚠ {cell['text']}"
-            rows.append({"model": run_label(record) + tiny, "adapter": record["adapter"]["name"], "run_id": record["run_id"],
-                         "incomplete": "; ".join(completeness["reasons"]), "mismatch": mismatch,
-                         "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS, "adapter_fp": record["adapter"]["fingerprint"][:10],
-                         "seed": record["seed"], "clips": record["clips"], "cells": cells, "path": str(path),
-                         "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
-                         "finished": record.get("finished_at", ""), "fingerprint": record["protocol"]["clip_list_fingerprint"]})
+            rows.append(
+                {
+                    "model": run_label(record) + tiny,
+                    "adapter": record["adapter"]["name"],
+                    "run_id": record["run_id"],
+                    "incomplete": "; ".join(completeness["reasons"]),
+                    "mismatch": mismatch,
+                    "reference": record["adapter"]["name"] in REFERENCE_ADAPTERS,
+                    "adapter_fp": record["adapter"]["fingerprint"][:10],
+                    "seed": record["seed"],
+                    "clips": record["clips"],
+                    "cells": cells,
+                    "path": str(path),
+                    "commit": (record.get("code", {}).get("commit") or "unknown")[:10],
+                    "finished": record.get("finished_at", ""),
+                    "fingerprint": record["protocol"]["clip_list_fingerprint"],
+                }
+            )
         shared = Counter(r["model"] for r in rows)
         for r in rows:
             if shared[r["model"]] > 1:  # the same label on two runs: tell them apart
@@ -123,9 +151,18 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
                 cell = r["cells"][variant]
                 if cell["target"] is None:  # no ground-truth value of its own: the ground-truth run's
                     cell["target"] = ground_truth.get((r["fingerprint"], variant))
-            entries = [Entry(i, r["cells"][variant]["value"], not r["reference"] and not r["incomplete"] and not r["mismatch"]
-                             and not r["cells"][variant]["coverage"],
-                             r["cells"][variant]["target"]) for i, r in enumerate(rows)]
+            entries = [
+                Entry(
+                    i,
+                    r["cells"][variant]["value"],
+                    not r["reference"]
+                    and not r["incomplete"]
+                    and not r["mismatch"]
+                    and not r["cells"][variant]["coverage"],
+                    r["cells"][variant]["target"],
+                )
+                for i, r in enumerate(rows)
+            ]
             ranking = rank(entries, spec["direction"], what=variant)
             for i, r in enumerate(rows):
                 r["cells"][variant]["best"] = ranking.places.get(i) == 1
@@ -137,8 +174,15 @@ def leaderboard_tables(records: list[tuple[Path, dict]], sort_by: str | None = N
             sorted_by = f"{sort_by}, {MEANING.get(direction, direction)}: best first"
         elif sort_by:
             sorted_by = f"not sorted: no {sort_by} on this protocol"
-        tables.append({"protocol": protocol_id, "columns": list(columns.values()), "rows": rows, "notes": notes,
-                       "sorted_by": sorted_by,
-                       "hidden": [line for protocol, line in hidden if protocol == protocol_id],
-                       "fingerprints": sorted({r["protocol"]["clip_list_fingerprint"][:12] for _, r in runs})})
+        tables.append(
+            {
+                "protocol": protocol_id,
+                "columns": list(columns.values()),
+                "rows": rows,
+                "notes": notes,
+                "sorted_by": sorted_by,
+                "hidden": [line for protocol, line in hidden if protocol == protocol_id],
+                "fingerprints": sorted({r["protocol"]["clip_list_fingerprint"][:12] for _, r in runs}),
+            }
+        )
     return tables

@@ -20,8 +20,12 @@ from typing import Hashable, Iterable
 HIGHER, LOWER, CLOSEST, NONE = "higher", "lower", "closest-to-ground-truth", "none"
 RANKED_DIRECTIONS = (HIGHER, LOWER, CLOSEST)
 ARROWS = {HIGHER: "↑", LOWER: "↓", CLOSEST: "→GT"}  # →GT: nearest the ground truth's value wins
-MEANING = {HIGHER: "higher is better", LOWER: "lower is better", CLOSEST: "closest to the ground truth's value is best",
-           NONE: "no better direction"}
+MEANING = {
+    HIGHER: "higher is better",
+    LOWER: "lower is better",
+    CLOSEST: "closest to the ground truth's value is best",
+    NONE: "no better direction",
+}
 MIN_RANKED = 2  # a lone model is not "best" of anything
 
 
@@ -32,7 +36,9 @@ class Entry:
     key: Hashable
     value: float | None
     rankable: bool = True  # False: a reference row, an incomplete run, a value on part of the clips
-    target: float | None = None  # the ground-truth value this entry is measured against (`reference_value`; closest-to-ground-truth)
+    target: float | None = (
+        None  # the ground-truth value this entry is measured against (`reference_value`; closest-to-ground-truth)
+    )
 
 
 @dataclass
@@ -65,8 +71,9 @@ def score(direction: str, value: float, target: float | None) -> float | None:
     return None
 
 
-def rank(entries: Iterable[Entry], direction: str | None, column_target: float | None = None,
-         what: str = "this column") -> Ranking:
+def rank(
+    entries: Iterable[Entry], direction: str | None, column_target: float | None = None, what: str = "this column"
+) -> Ranking:
     """Places among the rankable entries; `column_target` is the ground truth's value for entries without their own."""
     entries = [e for e in entries if e.rankable and _number(e.value) is not None]
     if direction not in RANKED_DIRECTIONS:
@@ -78,10 +85,14 @@ def rank(entries: Iterable[Entry], direction: str | None, column_target: float |
         if s is not None:
             scores[e.key] = s
     if direction == CLOSEST and entries and not scores:
-        return Ranking(note=f"{what} is not ranked: closest to the ground truth's value wins, and there is no ground-truth "
-                            f"value on this protocol (run `bench run --model ground-truth` on it with this metric)")
+        return Ranking(
+            note=f"{what} is not ranked: closest to the ground truth's value wins, and there is no ground-truth "
+            f"value on this protocol (run `bench run --model ground-truth` on it with this metric)"
+        )
     if len(scores) < MIN_RANKED:
-        return Ranking(note=f"{what} is not ranked: fewer than {MIN_RANKED} models with a value to compare", scores=scores)
+        return Ranking(
+            note=f"{what} is not ranked: fewer than {MIN_RANKED} models with a value to compare", scores=scores
+        )
     distinct = sorted(set(scores.values()))
     places = {key: distinct.index(s) + 1 for key, s in scores.items()}
     note = f"{what} is ranked by distance to the ground truth's value (closest is best)" if direction == CLOSEST else ""

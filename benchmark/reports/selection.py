@@ -61,10 +61,15 @@ class Selection:
             if (label, protocol) in self.runs:
                 continue
             listed = "; ".join(f"{r.run_dir} ({', '.join(r.reasons)})" for r in runs[:MAX_LISTED])
-            kinds = " or ".join(sorted({"incomplete" if run_completeness(r.record)["reasons"] else "not matching its rows"
-                                        for r in runs}))
-            out.append(f"{label} on {protocol}: not used, every run found is {kinds}: {listed}. "
-                       f"Use one anyway by naming its folder: --runs {runs[0].run_dir}")
+            kinds = " or ".join(
+                sorted(
+                    {"incomplete" if run_completeness(r.record)["reasons"] else "not matching its rows" for r in runs}
+                )
+            )
+            out.append(
+                f"{label} on {protocol}: not used, every run found is {kinds}: {listed}. "
+                f"Use one anyway by naming its folder: --runs {runs[0].run_dir}"
+            )
         return out
 
 
@@ -122,10 +127,14 @@ def select_runs(paths: list[Path], include_tiny: bool = False, protocol: str | N
 
 def _ambiguous(key: tuple[str, str], runs: list[SelectedRun], kind: str) -> BenchError:
     label, protocol = key
-    listed = ", ".join(f"{r.run_dir} (seed {r.record['seed']}, run {r.record['run_id'][:8]})" for r in runs[:MAX_LISTED])
-    return BenchError(f"{len(runs)} different {kind} runs are labelled {label!r} on {protocol}: {listed}",
-                      hint=f"pin one by its folder (--runs {runs[0].run_dir}, or that path in place of the label), "
-                           f"or give the runs different labels with `bench run --name`")
+    listed = ", ".join(
+        f"{r.run_dir} (seed {r.record['seed']}, run {r.record['run_id'][:8]})" for r in runs[:MAX_LISTED]
+    )
+    return BenchError(
+        f"{len(runs)} different {kind} runs are labelled {label!r} on {protocol}: {listed}",
+        hint=f"pin one by its folder (--runs {runs[0].run_dir}, or that path in place of the label), "
+        f"or give the runs different labels with `bench run --name`",
+    )
 
 
 def resolve_run(ref: str | Path, paths: list[Path], protocol: str | None = None, log=None) -> Path:
@@ -138,33 +147,47 @@ def resolve_run(ref: str | Path, paths: list[Path], protocol: str | None = None,
         return path
     label = str(ref)
     records, unreadable = load_records([p for p in paths if Path(p).exists()])
-    found = [(run_dir, record) for run_dir, record in records
-             if run_label(record) == label and (protocol is None or on_protocol(record, protocol))]
+    found = [
+        (run_dir, record)
+        for run_dir, record in records
+        if run_label(record) == label and (protocol is None or on_protocol(record, protocol))
+    ]
     if not found:
         from benchmark.engine.runner import folder_label
 
         labels = sorted({run_label(r) for _, r in records if protocol is None or on_protocol(r, protocol)})
         where = ", ".join(map(str, paths))
         named = [f"{d}: {why}" for d, why in unreadable if Path(d).name.startswith(folder_label(label) + "-")]
-        raise BenchError(f"{label!r} is neither a run folder nor the label of a run under {where}"
-                         + (f" on {protocol}" if protocol else "")
-                         + (f"; a run folder of that name cannot be read: {named[0]}" if named else ""),
-                         hint=(f"labels there: {', '.join(labels[:12])}" if labels else "score one with `bench run --name ...`")
-                         + "; or search elsewhere with --runs FOLDER")
+        raise BenchError(
+            f"{label!r} is neither a run folder nor the label of a run under {where}"
+            + (f" on {protocol}" if protocol else "")
+            + (f"; a run folder of that name cannot be read: {named[0]}" if named else ""),
+            hint=(f"labels there: {', '.join(labels[:12])}" if labels else "score one with `bench run --name ...`")
+            + "; or search elsewhere with --runs FOLDER",
+        )
     protocols = sorted({protocol_name(r) for _, r in found})
     if len(protocols) > 1:
-        raise BenchError(f"{label!r} labels runs on {', '.join(protocols)}", hint=f"say which with --dataset {protocols[0]}")
+        raise BenchError(
+            f"{label!r} labels runs on {', '.join(protocols)}", hint=f"say which with --dataset {protocols[0]}"
+        )
     by_id = {}
     for run_dir, record in found:  # one run copied (or merged from its shards) counts once: the whole, newest record
         known = by_id.get(record["run_id"])
-        if known is None or (not record["protocol"].get("shard"), record["finished_at"]) > \
-                (not known[1]["protocol"].get("shard"), known[1]["finished_at"]):
+        if known is None or (not record["protocol"].get("shard"), record["finished_at"]) > (
+            not known[1]["protocol"].get("shard"),
+            known[1]["finished_at"],
+        ):
             by_id[record["run_id"]] = (run_dir, record)
-    runs = [SelectedRun(d, r, pinned=False) for d, r in sorted(by_id.values(), key=lambda dr: dr[1]["finished_at"], reverse=True)]
+    runs = [
+        SelectedRun(d, r, pinned=False)
+        for d, r in sorted(by_id.values(), key=lambda dr: dr[1]["finished_at"], reverse=True)
+    ]
     complete = [r for r in runs if not r.reasons]
     chosen = complete or runs
     if len(chosen) > 1:
         raise _ambiguous((label, protocols[0]), chosen, "complete" if complete else "incomplete")
     if not complete and log:
-        log(f"note: {label} on {protocols[0]} has no complete run; using {chosen[0].run_dir} ({'; '.join(chosen[0].reasons)})")
+        log(
+            f"note: {label} on {protocols[0]} has no complete run; using {chosen[0].run_dir} ({'; '.join(chosen[0].reasons)})"
+        )
     return chosen[0].run_dir

@@ -48,23 +48,47 @@ def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, st
             if "aperture" in arrays:
                 events = row["extras"].get(variant, {}).get("events", [])
                 # ticks: vowel nuclei the ground truth opens on, in the generated colour where it opened too
-                nuclei = [(v["frame"], plots.GENERATED if v.get("generated_open") else plots.REFERENCE)
-                          for v in row["extras"].get(variant, {}).get("vowel_nuclei", []) if v.get("reference_open")]
-                panel["plots"].append(Markup(plots.time_series(
-                    [("generated", arrays["aperture"], plots.GENERATED), ("ground truth", arrays["reference_aperture"], plots.REFERENCE)],
-                    fps, spans=[(e["start"], e["end"]) for e in events], marks=nuclei,
-                    title=f"mouth aperture — {variant} /p b m/ shaded, vowels ticked")))
+                nuclei = [
+                    (v["frame"], plots.GENERATED if v.get("generated_open") else plots.REFERENCE)
+                    for v in row["extras"].get(variant, {}).get("vowel_nuclei", [])
+                    if v.get("reference_open")
+                ]
+                panel["plots"].append(
+                    Markup(
+                        plots.time_series(
+                            [
+                                ("generated", arrays["aperture"], plots.GENERATED),
+                                ("ground truth", arrays["reference_aperture"], plots.REFERENCE),
+                            ],
+                            fps,
+                            spans=[(e["start"], e["end"]) for e in events],
+                            marks=nuclei,
+                            title=f"mouth aperture — {variant} /p b m/ shaded, vowels ticked",
+                        )
+                    )
+                )
                 for k, (event, strip) in enumerate(zip(events, arrays["strips"])):
                     name = f"{strip_prefix}-{len(panels)}-{k}.png"
                     Image.fromarray(np.concatenate([strip[0], strip[1]], axis=1)).save(strip_dir / name)
                     panel["strips"].append({"file": name, "event": event})
             if "ear" in arrays:
                 extras = row["extras"].get(variant, {})
-                marks = [(f, plots.GENERATED) for f in extras.get("blink_frames", [])] + \
-                        [(f, plots.REFERENCE) for f in extras.get("reference_blink_frames", [])]
-                panel["plots"].append(Markup(plots.time_series(
-                    [("generated", arrays["ear"], plots.GENERATED), ("ground truth", arrays["reference_ear"], plots.REFERENCE)],
-                    fps, marks=marks, title=f"eye aspect ratio — detected blinks ticked ({variant})")))
+                marks = [(f, plots.GENERATED) for f in extras.get("blink_frames", [])] + [
+                    (f, plots.REFERENCE) for f in extras.get("reference_blink_frames", [])
+                ]
+                panel["plots"].append(
+                    Markup(
+                        plots.time_series(
+                            [
+                                ("generated", arrays["ear"], plots.GENERATED),
+                                ("ground truth", arrays["reference_ear"], plots.REFERENCE),
+                            ],
+                            fps,
+                            marks=marks,
+                            title=f"eye aspect ratio — detected blinks ticked ({variant})",
+                        )
+                    )
+                )
         panel["plots"] += motion_plots(run_dir, row, fps)
         if panel["plots"]:
             panels.append(panel)
@@ -80,15 +104,33 @@ def motion_plots(run_dir: Path, row: dict, fps: float) -> list:
     for variant, a in arrays.items():
         if "pose" in a:
             for axis, name in ((0, "yaw"), (1, "pitch")):
-                out.append(Markup(plots.time_series(
-                    [("generated", a["pose"][:, axis], plots.GENERATED), ("ground truth", a["reference_pose"][:, axis], plots.REFERENCE)],
-                    fps, spans=[(float(s), float(e)) for s, e in speech],
-                    title=f"head {name} (deg) — VAD speech shaded ({variant})")))
+                out.append(
+                    Markup(
+                        plots.time_series(
+                            [
+                                ("generated", a["pose"][:, axis], plots.GENERATED),
+                                ("ground truth", a["reference_pose"][:, axis], plots.REFERENCE),
+                            ],
+                            fps,
+                            spans=[(float(s), float(e)) for s, e in speech],
+                            title=f"head {name} (deg) — VAD speech shaded ({variant})",
+                        )
+                    )
+                )
         if "correlogram" in a and not variant.startswith("av-conf"):  # av-conf's is av-offset's
             lags = np.arange(len(a["correlogram"])) - len(a["correlogram"]) // 2
-            out.append(Markup(plots.correlogram(
-                lags, [("generated", a["correlogram"], plots.GENERATED), ("ground truth", a["reference_correlogram"], plots.REFERENCE)],
-                title=f"{variant}: r(lag), + = video late")))
+            out.append(
+                Markup(
+                    plots.correlogram(
+                        lags,
+                        [
+                            ("generated", a["correlogram"], plots.GENERATED),
+                            ("ground truth", a["reference_correlogram"], plots.REFERENCE),
+                        ],
+                        title=f"{variant}: r(lag), + = video late",
+                    )
+                )
+            )
     return out
 
 
@@ -105,7 +147,15 @@ def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) ->
             continue
         for m in result["metrics"]:
             m["verdict"] = verdict(m, "this run", run_label(other))
-        out.append({"other": run_label(other), "other_run": other["run_id"][:8], "other_seed": other["seed"], "n": result["n_clips"], "metrics": result["metrics"]})
+        out.append(
+            {
+                "other": run_label(other),
+                "other_run": other["run_id"][:8],
+                "other_seed": other["seed"],
+                "n": result["n_clips"],
+                "metrics": result["metrics"],
+            }
+        )
     return out
 
 
@@ -115,7 +165,9 @@ def conformed_summary(record: dict) -> str:
     if not counts:
         return ""
     done = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in counts.items())
-    policy = "; ".join(f"{k}: {v}" for k, v in (record.get("adapter", {}).get("conform") or {}).items() if v is not None)
+    policy = "; ".join(
+        f"{k}: {v}" for k, v in (record.get("adapter", {}).get("conform") or {}).items() if v is not None
+    )
     return f"{done} of {record['clips']['scored']} scored clips" + (f" ({policy})" if policy else "")
 
 
@@ -123,29 +175,64 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
     rows = load_rows(run_dir, record)
     fps = next((r["fps"] for r in rows if r.get("fps")), 25.0)  # every prepared protocol is 25 fps
     variants = [s["variant"] for s in record["metrics"]]
-    distributions = [Markup(plots.distribution([r["metrics"].get(v) for r in rows if r["status"] == "ok"],
-                                               [r["clip_id"] for r in rows if r["status"] == "ok"], v)) for v in variants]
+    distributions = [
+        Markup(
+            plots.distribution(
+                [r["metrics"].get(v) for r in rows if r["status"] == "ok"],
+                [r["clip_id"] for r in rows if r["status"] == "ok"],
+                v,
+            )
+        )
+        for v in variants
+    ]
     strip_dir = out_dir / "runs" / slug
     strip_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for spec in record["metrics"]:
         r = record["results"].get(spec["variant"], {})
         ci = r.get("ci95")
-        results.append({"spec": spec, "value": _format(r.get("value"), spec.get("unit", "")),
-                        "ci": f"{_format(ci[0], spec.get('unit', ''))} – {_format(ci[1], spec.get('unit', ''))}" if ci else "",
-                        "n": r.get("n"), "reference": _format(r.get("reference_value"), spec.get("unit", "")) if r.get("reference_value") is not None else "",
-                        "note": r.get("note", ""), "coverage": r.get("coverage", ""),
-                        "failures": [f"{f['status']} on {f['clip_id']}: {f['reason']}" for f in r.get("failures", [])[:5]]})
-    clip_rows = [{"clip_id": r["clip_id"], "speaker": r["speaker"], "status": r["status"],
-                  "cell_values": [r["metrics"].get(v) for v in variants], "texts": [_format(r["metrics"].get(v), "") for v in variants],
-                  "generate_s": r.get("timing", {}).get("generate_s"), "error": r.get("error", {}).get("message", "")}
-                 for r in sorted(rows, key=lambda r: r["clip_id"])]
-    return {"record": record, "label": run_label(record), "incomplete": "; ".join(run_completeness(record)["reasons"]),
-            "mismatch": integrity_problem(record),
-            "conformed": conformed_summary(record),
-            "resamples": BOOTSTRAP_RESAMPLES, "run_dir": str(run_dir), "variants": variants, "results": results, "distributions": distributions,
-            "clips": clip_rows, "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"), "strip_dir": slug,
-            "comparisons": comparisons(run_dir, record, records)}
+        results.append(
+            {
+                "spec": spec,
+                "value": _format(r.get("value"), spec.get("unit", "")),
+                "ci": f"{_format(ci[0], spec.get('unit', ''))} – {_format(ci[1], spec.get('unit', ''))}" if ci else "",
+                "n": r.get("n"),
+                "reference": _format(r.get("reference_value"), spec.get("unit", ""))
+                if r.get("reference_value") is not None
+                else "",
+                "note": r.get("note", ""),
+                "coverage": r.get("coverage", ""),
+                "failures": [f"{f['status']} on {f['clip_id']}: {f['reason']}" for f in r.get("failures", [])[:5]],
+            }
+        )
+    clip_rows = [
+        {
+            "clip_id": r["clip_id"],
+            "speaker": r["speaker"],
+            "status": r["status"],
+            "cell_values": [r["metrics"].get(v) for v in variants],
+            "texts": [_format(r["metrics"].get(v), "") for v in variants],
+            "generate_s": r.get("timing", {}).get("generate_s"),
+            "error": r.get("error", {}).get("message", ""),
+        }
+        for r in sorted(rows, key=lambda r: r["clip_id"])
+    ]
+    return {
+        "record": record,
+        "label": run_label(record),
+        "incomplete": "; ".join(run_completeness(record)["reasons"]),
+        "mismatch": integrity_problem(record),
+        "conformed": conformed_summary(record),
+        "resamples": BOOTSTRAP_RESAMPLES,
+        "run_dir": str(run_dir),
+        "variants": variants,
+        "results": results,
+        "distributions": distributions,
+        "clips": clip_rows,
+        "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"),
+        "strip_dir": slug,
+        "comparisons": comparisons(run_dir, record, records),
+    }
 
 
 def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> tuple[Path, list[tuple[Path, str]]]:
@@ -158,16 +245,21 @@ def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> 
         raise BenchError(f"no usable runs in {', '.join(map(str, paths))}{why}", hint="run `bench run ...` first")
     out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
-    env = Environment(loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(default=True))
+    env = Environment(
+        loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(default=True)
+    )
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     slugs = {str(run_dir): run_slug(run_dir, record) for run_dir, record in records}
     tables = leaderboard_tables(records, sort_by)
     for table in tables:
         for row in table["rows"]:
             row["page"] = f"runs/{slugs[row['path']]}.html"
-    (out_dir / "index.html").write_text(env.get_template("leaderboard.html.j2").render(tables=tables, generated=generated,
-                                                                                  resamples=BOOTSTRAP_RESAMPLES),
-                                        encoding="utf-8")
+    (out_dir / "index.html").write_text(
+        env.get_template("leaderboard.html.j2").render(
+            tables=tables, generated=generated, resamples=BOOTSTRAP_RESAMPLES
+        ),
+        encoding="utf-8",
+    )
     page = env.get_template("run.html.j2")
     by_protocol = defaultdict(list)
     for run_dir, record in records:

@@ -26,8 +26,15 @@ def mini_request(data_dir: Path | None, frames: int | None) -> GenerationRequest
     return GenerationRequest.for_clip(mini.clips()[0], frames)
 
 
-def profile_adapter(model: str, model_args: dict, device: str, weights: Path | None, data_dir: Path | None,
-                    frames: int | None = None, repeats: int = 2) -> dict:
+def profile_adapter(
+    model: str,
+    model_args: dict,
+    device: str,
+    weights: Path | None,
+    data_dir: Path | None,
+    frames: int | None = None,
+    repeats: int = 2,
+) -> dict:
     from benchmark.engine.runner import check_device
 
     check_device(device)
@@ -48,14 +55,25 @@ def profile_adapter(model: str, model_args: dict, device: str, weights: Path | N
         times.append(time.perf_counter() - t0)
     counts = adapter.parameter_counts()
     best = min(times)
-    return {"model": model, "config": adapter.config, "device": device, "parameters": counts,
-            "params_m": sum(counts.values()) / 1e6, "output": f"{video.size[1]}x{video.size[0]}",
-            "frames": video.n_frames, "seconds": best, "fps": video.n_frames / best, "weights": adapter.weights()}
+    return {
+        "model": model,
+        "config": adapter.config,
+        "device": device,
+        "parameters": counts,
+        "params_m": sum(counts.values()) / 1e6,
+        "output": f"{video.size[1]}x{video.size[0]}",
+        "frames": video.n_frames,
+        "seconds": best,
+        "fps": video.n_frames / best,
+        "weights": adapter.weights(),
+    }
 
 
 def render(row: dict) -> str:
     parts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in row["parameters"].items())
-    return (f"{row['model']}: {row['params_m']:.2f} M parameters ({parts or 'none'}); output {row['output']}; "
-            f"{row['fps']:.2f} frames/s on {row['device']} ({row['frames']} frames in {row['seconds']:.2f} s, best of runs)\n"
-            f"| method | params (M) | fps | output |\n|---|---|---|---|\n"
-            f"| {row['model']}{' (tiny)' if row['config'].get('tiny') else ''} | {row['params_m']:.2f} | {row['fps']:.2f} | {row['output']} |")
+    return (
+        f"{row['model']}: {row['params_m']:.2f} M parameters ({parts or 'none'}); output {row['output']}; "
+        f"{row['fps']:.2f} frames/s on {row['device']} ({row['frames']} frames in {row['seconds']:.2f} s, best of runs)\n"
+        f"| method | params (M) | fps | output |\n|---|---|---|---|\n"
+        f"| {row['model']}{' (tiny)' if row['config'].get('tiny') else ''} | {row['params_m']:.2f} | {row['fps']:.2f} | {row['output']} |"
+    )

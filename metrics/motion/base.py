@@ -98,8 +98,12 @@ class SideMetric(LandmarkMetric):
                 extras[prefix + "no_value"] = str(why)
         extras["reference_value"] = values["reference"]
         g, r = values["generated"], values["reference"]
-        pooled = {"sum": g or 0.0, "clips": int(g is not None), "reference_sum": r or 0.0,
-                  "reference_clips": int(r is not None)}
+        pooled = {
+            "sum": g or 0.0,
+            "clips": int(g is not None),
+            "reference_sum": r or 0.0,
+            "reference_clips": int(r is not None),
+        }
         return ClipValue(g, pooled=pooled, extras=extras)
 
 
@@ -112,4 +116,3 @@ def check_vad(name: str) -> None:
 
 def as_list(x: np.ndarray) -> list:
     return [finite(float(v)) for v in np.asarray(x, dtype=np.float64).ravel()]
-

@@ -67,5 +67,11 @@ class SpeechEnvelope(FeatureProvider):
     per_side = False
 
     def compute(self, ctx: ClipContext, which: None, window_s: float, hop_s: float) -> np.ndarray:
-        return rms_envelope(ctx.feature("audio"), ctx.clip.sample_rate, len(ctx.reference), ctx.generated.fps,
-                            window_s=window_s, hop_s=hop_s)
+        return rms_envelope(
+            ctx.feature("audio"),
+            ctx.clip.sample_rate,
+            len(ctx.reference),
+            ctx.generated.fps,
+            window_s=window_s,
+            hop_s=hop_s,
+        )

@@ -35,8 +35,9 @@ def pose_diversity(angles: np.ndarray, found: np.ndarray | None = None) -> tuple
     return float(per_axis.mean()), per_axis
 
 
-def motion_beats(angles: np.ndarray, fps: float, found: np.ndarray | None = None,
-                 smooth_s: float = SPEED_SMOOTH_S) -> np.ndarray:
+def motion_beats(
+    angles: np.ndarray, fps: float, found: np.ndarray | None = None, smooth_s: float = SPEED_SMOOTH_S
+) -> np.ndarray:
     """Times (s) of the strict local minima of the head's angular speed, run by run (never across a gap).
 
     Speed v_t = |a_{t+1} − a_t| (degrees per frame), Gaussian-smoothed (σ = smooth_s · fps frames, reflect,
@@ -58,8 +59,14 @@ def motion_beats(angles: np.ndarray, fps: float, found: np.ndarray | None = None
     return (np.asarray(beats, dtype=np.float64) + 0.5) / fps
 
 
-def speech_onsets(audio: np.ndarray, rate: int, min_gap_s: float = ONSET_MIN_GAP_S, window_s: float = 0.032,
-                  hop_s: float = 0.01, threshold: float = 0.5) -> np.ndarray:
+def speech_onsets(
+    audio: np.ndarray,
+    rate: int,
+    min_gap_s: float = ONSET_MIN_GAP_S,
+    window_s: float = 0.032,
+    hop_s: float = 0.01,
+    threshold: float = 0.5,
+) -> np.ndarray:
     """Speech onset times (s): peaks of the half-wave-rectified log-magnitude spectral flux (Hann window
     `window_s`, hop `hop_s`) above mean + threshold · std, at least `min_gap_s` apart (the stronger kept)."""
     y = np.asarray(audio, dtype=np.float64)
@@ -95,8 +102,14 @@ def beat_align(audio_beats: np.ndarray, motion_beats: np.ndarray, sigma_s: float
     return float(np.mean(np.exp(-nearest / (2 * sigma_s**2))))
 
 
-def beat_align_shuffled(audio_beats: np.ndarray, motion_beats: np.ndarray, duration_s: float, draws: int = 100,
-                        seed: int = 0, sigma_s: float = BEAT_SIGMA_S) -> float:
+def beat_align_shuffled(
+    audio_beats: np.ndarray,
+    motion_beats: np.ndarray,
+    duration_s: float,
+    draws: int = 100,
+    seed: int = 0,
+    sigma_s: float = BEAT_SIGMA_S,
+) -> float:
     """The chance level of `beat_align`: the audio beats' inter-beat intervals (the lead-in and tail
     gaps too) randomly permuted `draws` times (seeded), BA averaged."""
     b = np.sort(np.asarray(audio_beats, dtype=np.float64))
@@ -111,14 +124,16 @@ def beat_align_shuffled(audio_beats: np.ndarray, motion_beats: np.ndarray, durat
     return float(np.mean(scores))
 
 
-def pose_l1(pose: np.ndarray, reference: np.ndarray, found: np.ndarray | None = None,
-            reference_found: np.ndarray | None = None) -> float:
+def pose_l1(
+    pose: np.ndarray, reference: np.ndarray, found: np.ndarray | None = None, reference_found: np.ndarray | None = None
+) -> float:
     """Mean |pose − reference| over frames valid in both and over dimensions (paired; same frame count)."""
     p, r = np.asarray(pose, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     n = min(len(p), len(r))
     p, r = p[:n], r[:n]
-    ok = valid_frames(p, found=None if found is None else np.asarray(found)[:n]) & \
-        valid_frames(r, found=None if reference_found is None else np.asarray(reference_found)[:n])
+    ok = valid_frames(p, found=None if found is None else np.asarray(found)[:n]) & valid_frames(
+        r, found=None if reference_found is None else np.asarray(reference_found)[:n]
+    )
     return float(np.mean(np.abs(p[ok] - r[ok]))) if ok.any() else float("nan")
 
 

@@ -22,12 +22,15 @@ POSE_DIM = 5  # yaw, pitch, roll (degrees), tx, ty (inter-ocular distances)
 class PoseDiversity(SideMetric):
     name = "pose-diversity"
     unit = "deg"
-    description = ("Head-pose diversity (SadTalker's idea on our landmark pose): std over frames of yaw, pitch and "
-                   "roll, averaged; more is more motion, not better: closest to the ground truth's")
+    description = (
+        "Head-pose diversity (SadTalker's idea on our landmark pose): std over frames of yaw, pitch and "
+        "roll, averaged; more is more motion, not better: closest to the ground truth's"
+    )
     features = ("landmarks", "head-pose")
     # the per-frame angles of both sides, for the run page's pose-over-time plot
-    channels = Channels(value=True, pooled=("clips", "reference_clips", "reference_sum", "sum"),
-                        artifacts=("pose", "reference_pose"))
+    channels = Channels(
+        value=True, pooled=("clips", "reference_clips", "reference_sum", "sum"), artifacts=("pose", "reference_pose")
+    )
 
     def side_value(self, ctx, which):
         p = pose(ctx, which, self.params)
@@ -36,8 +39,10 @@ class PoseDiversity(SideMetric):
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         scored = super().score_clip(ctx)
-        scored.artifacts = {"pose": pose(ctx, "generated", self.params).angles,
-                            "reference_pose": pose(ctx, "reference", self.params).angles}
+        scored.artifacts = {
+            "pose": pose(ctx, "generated", self.params).angles,
+            "reference_pose": pose(ctx, "reference", self.params).angles,
+        }
         return scored
 
 
@@ -45,15 +50,24 @@ class BeatAlign(SideMetric):
     name = "beat-align"
     direction = "higher"
     unit = "0-1"
-    description = ("Beat alignment (Bailando's formula in seconds, σ 0.05 s): speech onsets against minima of the "
-                   "head's angular speed, beside the same with the onsets' intervals shuffled (chance level)")
+    description = (
+        "Beat alignment (Bailando's formula in seconds, σ 0.05 s): speech onsets against minima of the "
+        "head's angular speed, beside the same with the onsets' intervals shuffled (chance level)"
+    )
     default_params: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "sigma_s": head.BEAT_SIGMA_S, "draws": 100}
     features = ("landmarks", "head-pose", "audio")
-    aggregation = Pooled(ratios={"value": ("sum", "clips"), "reference_value": ("reference_sum", "reference_clips"),
-                                 "shuffled_value": ("shuffled_sum", "clips"),
-                                 "reference_shuffled_value": ("reference_shuffled_sum", "reference_clips")})
-    channels = Channels(value=True, pooled=("clips", "reference_clips", "reference_shuffled_sum", "reference_sum",
-                                            "shuffled_sum", "sum"))
+    aggregation = Pooled(
+        ratios={
+            "value": ("sum", "clips"),
+            "reference_value": ("reference_sum", "reference_clips"),
+            "shuffled_value": ("shuffled_sum", "clips"),
+            "reference_shuffled_value": ("reference_shuffled_sum", "reference_clips"),
+        }
+    )
+    channels = Channels(
+        value=True,
+        pooled=("clips", "reference_clips", "reference_shuffled_sum", "reference_sum", "shuffled_sum", "sum"),
+    )
 
     def side_value(self, ctx, which):
         onsets = head.speech_onsets(ctx.feature("audio"), ctx.clip.sample_rate)
@@ -64,14 +78,19 @@ class BeatAlign(SideMetric):
         duration = len(p.angles) / fps(ctx)
         sigma = self.params["sigma_s"]
         shuffled = head.beat_align_shuffled(onsets, beats, duration, draws=self.params["draws"], sigma_s=sigma)
-        return head.beat_align(onsets, beats, sigma), {"shuffled": shuffled, "audio_beats": int(onsets.size),
-                                                       "motion_beats": int(beats.size)}
+        return head.beat_align(onsets, beats, sigma), {
+            "shuffled": shuffled,
+            "audio_beats": int(onsets.size),
+            "motion_beats": int(beats.size),
+        }
 
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         scored = super().score_clip(ctx)
         for prefix in ("", "reference_"):
             counted = scored.pooled[prefix + "clips"]
-            scored.pooled[prefix + "shuffled_sum"] = float(scored.extras.get(prefix + "shuffled", 0.0)) if counted else 0.0
+            scored.pooled[prefix + "shuffled_sum"] = (
+                float(scored.extras.get(prefix + "shuffled", 0.0)) if counted else 0.0
+            )
         return scored
 
 
@@ -79,8 +98,10 @@ class PoseL1(SideMetric):
     name = "pose-l1"
     direction = "lower"
     unit = "deg | IOD"
-    description = ("Pose L1 (ViCo's PoseL1 on our landmark pose): mean |Δ| of yaw, pitch, roll (deg) and tx, ty "
-                   "(inter-ocular distances) against the ground truth, frame by frame (paired)")
+    description = (
+        "Pose L1 (ViCo's PoseL1 on our landmark pose): mean |Δ| of yaw, pitch, roll (deg) and tx, ty "
+        "(inter-ocular distances) against the ground truth, frame by frame (paired)"
+    )
     features = ("landmarks", "head-pose")
 
     def side_value(self, ctx, which):
@@ -94,8 +115,10 @@ class PoseFD(SideMetric):
     name = "pose-fd"
     direction = "lower"
     unit = "deg² | IOD²"
-    description = ("Pose Fréchet distance (ViCo's PoseFD on our landmark pose): Gaussians fitted to the per-frame "
-                   "(yaw, pitch, roll, tx, ty) of all generated and all ground-truth frames (unpaired, the whole set)")
+    description = (
+        "Pose Fréchet distance (ViCo's PoseFD on our landmark pose): Gaussians fitted to the per-frame "
+        "(yaw, pitch, roll, tx, ty) of all generated and all ground-truth frames (unpaired, the whole set)"
+    )
     features = ("landmarks", "head-pose")
     default_params: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "min_frames": 2 * POSE_DIM}
     aggregation = Frechet(min_samples=Param("min_frames"), dim=POSE_DIM, what="pose FD", small_set_hint="")
@@ -111,5 +134,8 @@ class PoseFD(SideMetric):
             except NoValue:
                 rows = np.zeros((0, POSE_DIM))
             artifacts[which] = rows.astype(np.float64)
-        return ClipValue(None, extras={"frames_generated": len(artifacts["generated"]),
-                                       "frames_reference": len(artifacts["reference"])}, artifacts=artifacts)
+        return ClipValue(
+            None,
+            extras={"frames_generated": len(artifacts["generated"]), "frames_reference": len(artifacts["reference"])},
+            artifacts=artifacts,
+        )

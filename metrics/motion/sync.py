@@ -49,8 +49,9 @@ def detrend(x: np.ndarray, valid: np.ndarray, window_frames: int) -> np.ndarray:
         return np.where(valid & (count > 0), x - total / np.maximum(count, 1), np.nan)
 
 
-def correlogram(x: np.ndarray, y: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray, max_lag: int,
-                min_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+def correlogram(
+    x: np.ndarray, y: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray, max_lag: int, min_pairs: int
+) -> tuple[np.ndarray, np.ndarray]:
     """r(k) = Pearson(x_t, y_{t−k}) over t with valid_x[t] and valid_y[t−k], k = −max_lag … max_lag."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n = len(x)
@@ -83,23 +84,38 @@ def _summarise(lags: np.ndarray, r: np.ndarray) -> Offset:
     return Offset(float(lags[best]), float(np.nanmax(r) - np.nanmedian(r)), float(r[lags == 0][0]), lags, r, subframe)
 
 
-def av_offset(openness: np.ndarray, envelope: np.ndarray, speech: np.ndarray, fps: float,
-              found: np.ndarray | None = None, max_lag: int = MAX_LAG, detrend_s: float = DETREND_S,
-              min_pairs_s: float = MIN_PAIRS_S) -> Offset:
+def av_offset(
+    openness: np.ndarray,
+    envelope: np.ndarray,
+    speech: np.ndarray,
+    fps: float,
+    found: np.ndarray | None = None,
+    max_lag: int = MAX_LAG,
+    detrend_s: float = DETREND_S,
+    min_pairs_s: float = MIN_PAIRS_S,
+) -> Offset:
     """Openness (T,) against the speech envelope (T,) on the video's frames; `speech` (T,) VAD frames."""
     speech = np.asarray(speech, dtype=bool)
     face = valid_frames(openness, found=found)
     window = int(round(detrend_s * fps))
     o = detrend(openness, face, window)
     e = detrend(envelope, valid_frames(envelope), window)
-    lags, r = correlogram(o, e, face & speech & np.isfinite(o), speech & np.isfinite(e), max_lag,
-                          int(round(min_pairs_s * fps)))
+    lags, r = correlogram(
+        o, e, face & speech & np.isfinite(o), speech & np.isfinite(e), max_lag, int(round(min_pairs_s * fps))
+    )
     return _summarise(lags, r)
 
 
-def av_offset_paired(openness: np.ndarray, reference_openness: np.ndarray, fps: float,
-                     found: np.ndarray | None = None, reference_found: np.ndarray | None = None,
-                     max_lag: int = MAX_LAG, detrend_s: float = DETREND_S, min_pairs_s: float = MIN_PAIRS_S) -> Offset:
+def av_offset_paired(
+    openness: np.ndarray,
+    reference_openness: np.ndarray,
+    fps: float,
+    found: np.ndarray | None = None,
+    reference_found: np.ndarray | None = None,
+    max_lag: int = MAX_LAG,
+    detrend_s: float = DETREND_S,
+    min_pairs_s: float = MIN_PAIRS_S,
+) -> Offset:
     """Generated openness against the ground truth's: positive = the generated mouth is late."""
     a = valid_frames(openness, found=found)
     b = valid_frames(reference_openness, found=reference_found)

@@ -22,8 +22,13 @@ from metrics.motion.theval_metrics import VAD_DEFAULTS, VadMetric
 from benchmark.perception.vad import speech_frame_mask
 
 ENVELOPE = {"window_s": 0.05, "hop_s": 0.01}
-SYNC_DEFAULTS: dict[str, Any] = {**VAD_DEFAULTS, "max_lag": sync.MAX_LAG, "detrend_s": sync.DETREND_S,
-                                 "min_pairs_s": sync.MIN_PAIRS_S, "against": "audio"}
+SYNC_DEFAULTS: dict[str, Any] = {
+    **VAD_DEFAULTS,
+    "max_lag": sync.MAX_LAG,
+    "detrend_s": sync.DETREND_S,
+    "min_pairs_s": sync.MIN_PAIRS_S,
+    "against": "audio",
+}
 
 
 def offset_of(ctx: ClipContext, which: str, params: dict) -> sync.Offset:
@@ -32,8 +37,9 @@ def offset_of(ctx: ClipContext, which: str, params: dict) -> sync.Offset:
     openness = ctx.feature("mouth-openness", which, backend=backend)
     lag = {k: params[k] for k in ("max_lag", "detrend_s", "min_pairs_s")}
     if params["against"] == "ground-truth":
-        return sync.av_offset_paired(openness, ctx.feature("mouth-openness", "reference", backend=backend), fps(ctx),
-                                     **lag)
+        return sync.av_offset_paired(
+            openness, ctx.feature("mouth-openness", "reference", backend=backend), fps(ctx), **lag
+        )
     envelope = ctx.feature("speech-envelope", **ENVELOPE)
     mask = speech_frame_mask(speech(ctx, params), fps(ctx), len(openness))
     return sync.av_offset(openness, envelope, mask, fps(ctx), **lag)
@@ -45,8 +51,11 @@ class AvSync(VadMetric):
     default_params: ClassVar[dict[str, Any]] = dict(SYNC_DEFAULTS)
     features = ("landmarks", "mouth-openness", "audio", "speech", "speech-envelope")
     aggregation = Pooled(ratios={"value": ("sum", "clips"), "reference_value": ("reference_sum", "reference_clips")})
-    channels = Channels(value=True, pooled=("clips", "reference_clips", "reference_sum", "sum"),
-                        artifacts=("correlogram", "reference_correlogram", "speech"))
+    channels = Channels(
+        value=True,
+        pooled=("clips", "reference_clips", "reference_sum", "sum"),
+        artifacts=("correlogram", "reference_correlogram", "speech"),
+    )
 
     @staticmethod
     def pick(offset: sync.Offset) -> float:
@@ -63,8 +72,9 @@ class AvSync(VadMetric):
                 artifacts[prefix + "correlogram"] = found.correlogram
                 values[which] = finite(self.pick(found))
                 if values[which] is None:
-                    raise NoValue(f"no lag has {self.params['min_pairs_s']:g} s of speech frames with a face "
-                                  "and a moving mouth")
+                    raise NoValue(
+                        f"no lag has {self.params['min_pairs_s']:g} s of speech frames with a face and a moving mouth"
+                    )
                 extras[prefix + "offset"], extras[prefix + "confidence"] = found.offset, found.confidence
                 extras[prefix + "corr0"] = finite(found.corr0)
                 extras[prefix + "subframe_offset"] = finite(found.subframe)
@@ -72,19 +82,27 @@ class AvSync(VadMetric):
                 values[which] = None
                 extras[prefix + "no_value"] = str(why)
                 artifacts.setdefault(prefix + "correlogram", np.full(lags.size, np.nan))
-        artifacts["speech"] = np.asarray(speech(ctx, self.params), dtype=np.float64).reshape(-1, 2)  # the page's VAD bands
+        artifacts["speech"] = np.asarray(speech(ctx, self.params), dtype=np.float64).reshape(
+            -1, 2
+        )  # the page's VAD bands
         g, r = values["generated"], values["reference"]
         extras["reference_value"] = r
-        pooled = {"sum": g or 0.0, "clips": int(g is not None), "reference_sum": r or 0.0,
-                  "reference_clips": int(r is not None)}
+        pooled = {
+            "sum": g or 0.0,
+            "clips": int(g is not None),
+            "reference_sum": r or 0.0,
+            "reference_clips": int(r is not None),
+        }
         return ClipValue(g, pooled=pooled, extras=extras, artifacts=artifacts)
 
 
 class AvOffset(AvSync):
     name = "av-offset"
     unit = "frames"
-    description = ("Weightless AV offset (ours): lag in ±15 frames maximising the correlation of mouth openness and "
-                   "the speech envelope on VAD speech frames; positive = video late; the ground truth's beside it")
+    description = (
+        "Weightless AV offset (ours): lag in ±15 frames maximising the correlation of mouth openness and "
+        "the speech envelope on VAD speech frames; positive = video late; the ground truth's beside it"
+    )
     variants = {"av-offset-paired": {"against": "ground-truth"}}  # against the ground truth's mouth: delay k gives k
 
     @staticmethod
@@ -102,4 +120,3 @@ class AvConf(AvSync):
     @staticmethod
     def pick(offset: sync.Offset) -> float:
         return offset.confidence
-

@@ -22,22 +22,70 @@ from metrics.motion.frames import frame_diffs, runs, valid_frames
 
 # THEval's FaceMesh ids (lip_dynamics.py FACEMESH_LIPS, eyebrow_dynamics.py, silent_lip_stability.py, lip_sync.py)
 THEVAL_MESH = {
-    "lips": (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269,
-             270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415),
+    "lips": (
+        0,
+        13,
+        14,
+        17,
+        37,
+        39,
+        40,
+        61,
+        78,
+        80,
+        81,
+        82,
+        84,
+        87,
+        88,
+        91,
+        95,
+        146,
+        178,
+        181,
+        185,
+        191,
+        267,
+        269,
+        270,
+        291,
+        308,
+        310,
+        311,
+        312,
+        314,
+        317,
+        318,
+        321,
+        324,
+        375,
+        402,
+        405,
+        409,
+        415,
+    ),
     "brow_left": (276, 282, 283, 285, 293, 295, 296, 300, 334, 336),
     "brow_right": (46, 52, 53, 55, 63, 65, 66, 70, 105, 107),
     "eye_left": (249, 263, 362, 373, 374, 380, 381, 382, 384, 385, 386, 387, 388, 390, 398, 466),
     "eye_right": (7, 33, 133, 144, 145, 153, 154, 155, 157, 158, 159, 160, 161, 163, 173, 246),
-    "lip_upper": (191, 80, 81, 82, 13, 312, 311, 310), "lip_lower": (95, 88, 178, 87, 14, 317, 402, 318),
-    "iod": (33, 263), "eye_corners_right": (33, 133), "eye_corners_left": (362, 263),
+    "lip_upper": (191, 80, 81, 82, 13, 312, 311, 310),
+    "lip_lower": (95, 88, 178, 87, 14, 317, 402, 318),
+    "iod": (33, 263),
+    "eye_corners_right": (33, 133),
+    "eye_corners_left": (362, 263),
 }
 # the same roles in iBUG-68 (the subject's left is the image's right: brow 22-26, eye 42-47)
 IBUG68 = {
     "lips": tuple(range(48, 68)),
-    "brow_left": tuple(range(22, 27)), "brow_right": tuple(range(17, 22)),
-    "eye_left": tuple(range(42, 48)), "eye_right": tuple(range(36, 42)),
-    "lip_upper": tuple(a for a, _ in INNER_LIP_PAIRS), "lip_lower": tuple(b for _, b in INNER_LIP_PAIRS),
-    "iod": (36, 45), "eye_corners_right": (36, 39), "eye_corners_left": (42, 45),
+    "brow_left": tuple(range(22, 27)),
+    "brow_right": tuple(range(17, 22)),
+    "eye_left": tuple(range(42, 48)),
+    "eye_right": tuple(range(36, 42)),
+    "lip_upper": tuple(a for a, _ in INNER_LIP_PAIRS),
+    "lip_lower": tuple(b for _, b in INNER_LIP_PAIRS),
+    "iod": (36, 45),
+    "eye_corners_right": (36, 39),
+    "eye_corners_left": (42, 45),
 }
 THEVAL_SIZE = 256  # lip dynamics and silent-lip stability resize every frame to 256×256 first
 MIN_SILENCE_S = 0.3  # silent_lip_stability.py MIN_SILENCE_DURATION = 300 ms
@@ -54,6 +102,7 @@ def to_theval_square(points: np.ndarray, frame_size: tuple[int, int]) -> np.ndar
 
 # --- Naturalness ---------------------------------------------------------------------------------------------
 
+
 def lip_dynamics(lips: np.ndarray, found: np.ndarray | None = None, max_frames: int = MAX_LIP_FRAMES) -> float:
     """Std_Over_Time (lip_dynamics.py): mean over the K(K-1)/2 pairwise lip-point distances of their
     std over frames with a face (np.std, ddof 0); 0.0 when no frame has one (THEval's value, not NaN).
@@ -68,11 +117,15 @@ def lip_dynamics(lips: np.ndarray, found: np.ndarray | None = None, max_frames: 
     return float(np.mean(np.std(d, axis=0)))
 
 
-def eyebrow_heights(brow_left, brow_right, eye_left, eye_right, found=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def eyebrow_heights(
+    brow_left, brow_right, eye_left, eye_right, found=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Brow-to-eye centroid distance per side over the eye-centroid distance (eyebrow_dynamics.py 69-112):
     (left, right, usable) where usable drops frames without a face or with eye distance < 1e-3."""
-    c = {k: np.asarray(v, dtype=np.float64).mean(axis=1) for k, v in
-         (("bl", brow_left), ("br", brow_right), ("el", eye_left), ("er", eye_right))}
+    c = {
+        k: np.asarray(v, dtype=np.float64).mean(axis=1)
+        for k, v in (("bl", brow_left), ("br", brow_right), ("el", eye_left), ("er", eye_right))
+    }
     scale = np.linalg.norm(c["el"] - c["er"], axis=-1)
     ok = valid_frames(c["bl"], c["br"], c["el"], c["er"], found=found) & (np.nan_to_num(scale) >= 1e-3)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -112,6 +165,7 @@ def head_motion_dynamics(angles: np.ndarray, centre: np.ndarray, found=None, bri
 
 # --- Synchronization -----------------------------------------------------------------------------------------
 
+
 def silent_frames(intervals, fps: float, n_frames: int, min_silence_s: float = MIN_SILENCE_S) -> np.ndarray:
     """silent_lip_stability.py 51-72: every frame outside [int(start·fps), int(end·fps)] (inclusive) of each
     speech interval, kept only in runs of at least min_silence_s · fps frames."""
@@ -125,8 +179,9 @@ def silent_frames(intervals, fps: float, n_frames: int, min_silence_s: float = M
     return keep
 
 
-def silent_openness(points256: np.ndarray, upper=IBUG68["lip_upper"], lower=IBUG68["lip_lower"],
-                    iod=IBUG68["iod"]) -> np.ndarray:
+def silent_openness(
+    points256: np.ndarray, upper=IBUG68["lip_upper"], lower=IBUG68["lip_lower"], iod=IBUG68["iod"]
+) -> np.ndarray:
     """Per frame: mean over facing lip pairs of |y_upper − y_lower| over the outer-eye-corner distance,
     all in THEval's 256-space (silent_lip_stability.py 83-99); NaN where no face or distance < 1e-3."""
     p = np.asarray(points256, dtype=np.float64)
@@ -146,9 +201,14 @@ def silent_lip_stability(openness: np.ndarray, silent: np.ndarray) -> float:
     return float(np.median(np.abs(o - o.mean())))
 
 
-def lip_sync_openness(points: np.ndarray, frame_size: tuple[int, int], upper=IBUG68["lip_upper"],
-                      lower=IBUG68["lip_lower"], right=IBUG68["eye_corners_right"],
-                      left=IBUG68["eye_corners_left"]) -> np.ndarray:
+def lip_sync_openness(
+    points: np.ndarray,
+    frame_size: tuple[int, int],
+    upper=IBUG68["lip_upper"],
+    lower=IBUG68["lip_lower"],
+    right=IBUG68["eye_corners_right"],
+    left=IBUG68["eye_corners_left"],
+) -> np.ndarray:
     """lip_sync.py 67-75: |mean y(upper) − mean y(lower)| / |mean x(right eye corners) − mean x(left ones)|
     in normalised coordinates (y ÷ H over x ÷ W); NaN where no face or the eye distance is 0."""
     w, h = frame_size
@@ -190,8 +250,13 @@ class TheValScore:
     final: float = float("nan")
 
 
-def theval_score(values: dict[str, float], gt: dict[str, float], weights: dict[str, float] | None = None,
-                 groups: dict[str, tuple[str, ...]] = GROUPS, eps: float = 1e-9) -> TheValScore:
+def theval_score(
+    values: dict[str, float],
+    gt: dict[str, float],
+    weights: dict[str, float] | None = None,
+    groups: dict[str, tuple[str, ...]] = GROUPS,
+    eps: float = 1e-9,
+) -> TheValScore:
     """scoring.py 121-209: s_m = 1 − |m − GT_m| / |GT_m| per metric (unclipped: negative beyond 2·GT, and
     a value 'better' than GT costs as much as a worse one); final = weighted mean of the s_m (weights 1);
     each group = plain mean of its metrics that are present. GT itself scores exactly 1.

@@ -23,8 +23,7 @@ from metrics.base import ClipValue
 from metrics.context import ClipContext
 from metrics.landmark_metric import LANDMARK_DEFAULTS
 from metrics.motion import theval
-from metrics.motion.base import (NoValue, SideMetric, check_vad, covered, finite, fps, frame_size, pose, speech,
-                                 track)
+from metrics.motion.base import NoValue, SideMetric, check_vad, covered, finite, fps, frame_size, pose, speech, track
 
 VAD_DEFAULTS: dict[str, Any] = {**LANDMARK_DEFAULTS, "vad": "silero"}
 P = theval.IBUG68
@@ -44,8 +43,9 @@ def eyebrow_dynamics(ctx: ClipContext, which: str, params: dict) -> tuple[float,
 
 def head_motion_dynamics_lm(ctx: ClipContext, which: str, params: dict) -> tuple[float, dict]:
     p = pose(ctx, which, params)
-    return theval.head_motion_dynamics(p.angles, p.translation, track(ctx, which, params).found,
-                                       bridge_gaps=params["bridge_gaps"]), {}
+    return theval.head_motion_dynamics(
+        p.angles, p.translation, track(ctx, which, params).found, bridge_gaps=params["bridge_gaps"]
+    ), {}
 
 
 def silent_lip_stability(ctx: ClipContext, which: str, params: dict) -> tuple[float, dict]:
@@ -54,7 +54,9 @@ def silent_lip_stability(ctx: ClipContext, which: str, params: dict) -> tuple[fl
     if silent.sum() < 2:
         raise NoValue(f"no silence of at least {theval.MIN_SILENCE_S} s (THEval drops such videos)")
     openness = theval.silent_openness(theval.to_theval_square(t.points, frame_size(ctx, which)))
-    return theval.silent_lip_stability(np.where(t.found, openness, np.nan), silent), {"silent_frames": int(silent.sum())}
+    return theval.silent_lip_stability(np.where(t.found, openness, np.nan), silent), {
+        "silent_frames": int(silent.sum())
+    }
 
 
 def lip_sync(ctx: ClipContext, which: str, params: dict) -> tuple[float, dict]:
@@ -71,8 +73,10 @@ def lip_sync(ctx: ClipContext, which: str, params: dict) -> tuple[float, dict]:
 class LipDynamics(SideMetric):
     name = "lip-dynamics"
     unit = "px (256² frame)"
-    description = ("THEval lip dynamics (Std_Over_Time): mean over the 190 pairwise iBUG-68 lip-point distances of "
-                   "their std over time, in a 256×256 frame, first 500 frames; closest to the ground truth's is best")
+    description = (
+        "THEval lip dynamics (Std_Over_Time): mean over the 190 pairwise iBUG-68 lip-point distances of "
+        "their std over time, in a 256×256 frame, first 500 frames; closest to the ground truth's is best"
+    )
 
     def side_value(self, ctx, which):
         return lip_dynamics(ctx, which, self.params)
@@ -81,8 +85,10 @@ class LipDynamics(SideMetric):
 class EyebrowDynamics(SideMetric):
     name = "eyebrow-dynamics"
     unit = "eye-distance/frame"
-    description = ("THEval eyebrow dynamics (micro-expression intensity): mean |Δ| of the brow-to-eye centroid "
-                   "height over the eye-centroid distance, per frame; differences never span a face gap")
+    description = (
+        "THEval eyebrow dynamics (micro-expression intensity): mean |Δ| of the brow-to-eye centroid "
+        "height over the eye-centroid distance, per frame; differences never span a face gap"
+    )
     default_params: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "bridge_gaps": False}
     variants = {"eyebrow-dynamics-theval-gaps": {"bridge_gaps": True}}  # THEval's loop: differences across gaps
 
@@ -93,8 +99,10 @@ class EyebrowDynamics(SideMetric):
 class HeadMotionDynamicsLm(SideMetric):
     name = "head-motion-dynamics-lm"
     unit = "deg·(deg/frame), IOD"
-    description = ("THEval head-motion dynamics on OUR landmark pose (not FaceXFormer) with the translation in "
-                   "inter-ocular distances (not box pixels): not comparable with THEval's table")
+    description = (
+        "THEval head-motion dynamics on OUR landmark pose (not FaceXFormer) with the translation in "
+        "inter-ocular distances (not box pixels): not comparable with THEval's table"
+    )
     default_params: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "bridge_gaps": False}
     features = ("landmarks", "head-pose")
 
@@ -120,8 +128,10 @@ class VadMetric(SideMetric):
 class SilentLipStability(VadMetric):
     name = "silent-lip-stability"
     unit = "eye-distance"
-    description = ("THEval silent-lip stability (silent MAD): median |o − mean o| of the inner-lip gap over the eye "
-                   "distance on VAD silences of at least 0.3 s; clips without one have no value")
+    description = (
+        "THEval silent-lip stability (silent MAD): median |o − mean o| of the inner-lip gap over the eye "
+        "distance on VAD silences of at least 0.3 s; clips without one have no value"
+    )
 
     def side_value(self, ctx, which):
         return silent_lip_stability(ctx, which, self.params)
@@ -130,8 +140,10 @@ class SilentLipStability(VadMetric):
 class LipSyncTheval(VadMetric):
     name = "lip-sync-theval"
     unit = "min-max units"
-    description = ("THEval lip sync (Mean_Difference): mean |ô − v̂| of min-max normalised mouth openness and 50 ms "
-                   "RMS on VAD speech frames, no lag search; under 10 % speech has no value")
+    description = (
+        "THEval lip sync (Mean_Difference): mean |ô − v̂| of min-max normalised mouth openness and 50 ms "
+        "RMS on VAD speech frames, no lag search; under 10 % speech has no value"
+    )
 
     def side_value(self, ctx, which):
         return lip_sync(ctx, which, self.params)
@@ -139,10 +151,17 @@ class LipSyncTheval(VadMetric):
 
 # ---- the composite ----------------------------------------------------------------------------------------
 
-FIVE = {"lip-dynamics": lip_dynamics, "head-motion-dynamics-lm": head_motion_dynamics_lm,
-        "eyebrow-dynamics": eyebrow_dynamics, "silent-lip-stability": silent_lip_stability, "lip-sync-theval": lip_sync}
-GROUPS = {"naturalness": ("lip-dynamics", "head-motion-dynamics-lm", "eyebrow-dynamics"),
-          "synchronization": ("silent-lip-stability", "lip-sync-theval")}
+FIVE = {
+    "lip-dynamics": lip_dynamics,
+    "head-motion-dynamics-lm": head_motion_dynamics_lm,
+    "eyebrow-dynamics": eyebrow_dynamics,
+    "silent-lip-stability": silent_lip_stability,
+    "lip-sync-theval": lip_sync,
+}
+GROUPS = {
+    "naturalness": ("lip-dynamics", "head-motion-dynamics-lm", "eyebrow-dynamics"),
+    "synchronization": ("silent-lip-stability", "lip-sync-theval"),
+}
 
 
 def _key(metric: str, which: str, what: str) -> str:
@@ -156,8 +175,10 @@ class GroundTruthNormalisedState(PooledState):
 
     @property
     def aggregation(self) -> str:
-        return ("THEval score: 1 - |m - GT| / GT per metric, m and GT means over clips (pooled sums), "
-                "unclipped, equal weights")
+        return (
+            "THEval score: 1 - |m - GT| / GT per metric, m and GT means over clips (pooled sums), "
+            "unclipped, equal weights"
+        )
 
     def merge(self, other: "GroundTruthNormalisedState") -> "GroundTruthNormalisedState":
         return GroundTruthNormalisedState(self.ratios, self.primary, self.counts + other.counts, self.means)
@@ -198,9 +219,11 @@ class TheValScore(VadMetric):
     name = "theval-score"
     direction = "higher"
     unit = "1 = ground truth"
-    description = ("THEval composite over lip-dynamics, head-motion-dynamics-lm, eyebrow-dynamics, silent-lip-stability "
-                   "and lip-sync-theval: per metric 1 - |mean - GT mean| / GT mean (unclipped, may be negative), equal "
-                   "weights; the ground truth scores exactly 1")
+    description = (
+        "THEval composite over lip-dynamics, head-motion-dynamics-lm, eyebrow-dynamics, silent-lip-stability "
+        "and lip-sync-theval: per metric 1 - |mean - GT mean| / GT mean (unclipped, may be negative), equal "
+        "weights; the ground truth scores exactly 1"
+    )
     default_params: ClassVar[dict[str, Any]] = {**VAD_DEFAULTS, "bridge_gaps": False}
     features = ("landmarks", "head-pose", "audio", "speech")
     aggregation = _composite_aggregation()

@@ -133,8 +133,12 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
         word_start=np.asarray([w.start for w in words], dtype=np.float64),
         word_end=np.asarray([w.end for w in words], dtype=np.float64),
     )
-    files = {"video": f"clips/{spec.id}/video.mkv", "audio": f"clips/{spec.id}/audio.wav",
-             "identity": "identity.png", "annotations": f"clips/{spec.id}/truth.npz"}
+    files = {
+        "video": f"clips/{spec.id}/video.mkv",
+        "audio": f"clips/{spec.id}/audio.wav",
+        "identity": "identity.png",
+        "annotations": f"clips/{spec.id}/truth.npz",
+    }
     return {
         **{k: v for k, v in asdict(spec).items() if k != "seed"},
         "text": " ".join(spec.words),
@@ -147,7 +151,9 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     }
 
 
-def render_frame(aperture: float, eye_openness: float, motion: np.ndarray, brow_lift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def render_frame(
+    aperture: float, eye_openness: float, motion: np.ndarray, brow_lift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """One frame of the face in a planted state: (pixels, its 68 landmarks)."""
     template = F.load_template(SIZE)
     neutral = np.concatenate([template.landmarks, template.anchors, template.border])
@@ -178,8 +184,10 @@ def _with_pause(utterance, before_word: int, seconds: float, rate: int):
     audio = np.concatenate([head, np.zeros(int(round(seconds * rate)), np.float32), tail])
 
     def shift(events):
-        return tuple(type(e)(e.phone, e.start + seconds * (e.start >= cut - 1e-9), e.end + seconds * (e.end > cut + 1e-9))
-                     for e in events)
+        return tuple(
+            type(e)(e.phone, e.start + seconds * (e.start >= cut - 1e-9), e.end + seconds * (e.end > cut + 1e-9))
+            for e in events
+        )
 
     return audio, shift(utterance.phones), shift(utterance.words), cut
 
@@ -254,10 +262,14 @@ def build(out_dir: Path, clips_per_speaker: int = CLIPS_PER_SPEAKER, workers: in
         "landmarks (3-D head motion, blinks, eyebrow raises); speech and phone timings from libespeak-ng, "
         "with silences before, inside and after the sentence.",
         "built_with": {p: version(p) for p in ("numpy", "scipy", "scikit-image", "pillow", "av", "espeakng-loader")},
-        "identity": {"file": "identity.png", "aperture": round(C.aperture_of(identity_landmarks), 6), "eye_openness": 1.0,
-                     "head_motion": C.NEUTRAL_MOTION.tolist(),
-                     "rule": "a frame of the ground truth's rendering at rest: lips together (pause aperture), "
-                             "eyes open, head neutral"},
+        "identity": {
+            "file": "identity.png",
+            "aperture": round(C.aperture_of(identity_landmarks), 6),
+            "eye_openness": 1.0,
+            "head_motion": C.NEUTRAL_MOTION.tolist(),
+            "rule": "a frame of the ground truth's rendering at rest: lips together (pause aperture), "
+            "eyes open, head neutral",
+        },
         "clips": clips,
         "fingerprint": clip_list_fingerprint((c["id"], c["fingerprint"]) for c in clips),
     }

@@ -99,8 +99,9 @@ def bilabial_events(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -
     return events
 
 
-def mouth_aperture(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float,
-                   silences: tuple[tuple[float, float], ...] = ()) -> np.ndarray:
+def mouth_aperture(
+    phones: tuple[PhoneEvent, ...], n_frames: int, fps: float, silences: tuple[tuple[float, float], ...] = ()
+) -> np.ndarray:
     """Target aperture per frame: viseme keyframes, linearly blended, exact closure on bilabials, and
     the rest aperture held on every frame whose centre lies in a silence [start, end)."""
     rest = REST_APERTURE
@@ -150,7 +151,12 @@ def blink_schedule(rng: np.random.Generator, n_frames: int, fps: float) -> tuple
 # MOTION_EASE_SECONDS; per axis a slow and a faster sinusoid of seeded frequency and phase
 STILL_SECONDS, MOTION_EASE_SECONDS = 0.2, 0.4
 MOTION_AMPLITUDE = {  # (slow, fast) per axis of head_motion
-    "yaw": (5.0, 1.5), "pitch": (3.0, 1.0), "roll": (2.0, 0.5), "tx": (2.0, 0.5), "ty": (1.5, 0.5), "scale": (0.01, 0.0),
+    "yaw": (5.0, 1.5),
+    "pitch": (3.0, 1.0),
+    "roll": (2.0, 0.5),
+    "tx": (2.0, 0.5),
+    "ty": (1.5, 0.5),
+    "scale": (0.01, 0.0),
 }
 SLOW_HZ, FAST_HZ = (0.2, 0.5), (0.8, 1.5)
 # eyebrow raises: the brows lift by BROW_LIFT inter-ocular distances at the peak of a raised-cosine
@@ -180,8 +186,9 @@ def head_motion(rng: np.random.Generator, n_frames: int, fps: float) -> np.ndarr
     return motion
 
 
-def brow_raises(rng: np.random.Generator, n_frames: int, fps: float,
-                speech: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+def brow_raises(
+    rng: np.random.Generator, n_frames: int, fps: float, speech: tuple[tuple[float, float], ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Brow lift per frame in [0, 1] and the peak times (s) of the raises: one per speech interval
     long enough to hold it, at a seeded time inside it."""
     t = frame_centres(n_frames, fps)
@@ -232,8 +239,9 @@ def template_depth(template: F.FaceTemplate) -> np.ndarray:
     return depth
 
 
-def pose_face(template: F.FaceTemplate, aperture: float, eye_openness: float, motion: np.ndarray,
-              brow_lift: float = 0.0) -> np.ndarray:
+def pose_face(
+    template: F.FaceTemplate, aperture: float, eye_openness: float, motion: np.ndarray, brow_lift: float = 0.0
+) -> np.ndarray:
     """Landmarks + anchors for one frame (the border points are appended unchanged): expression first,
     then the head rotated in 3-D about the nose's centre and projected orthographically."""
     lm = template.landmarks.copy()

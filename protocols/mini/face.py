@@ -29,7 +29,9 @@ MOUTH_CORNERS = [48, 54, 60, 64]
 
 @dataclass(frozen=True)
 class FaceTemplate:
-    image: np.ndarray  # (S, S, 3) uint8, the photo's crop: the source every frame is warped from (mouth as photographed)
+    image: (
+        np.ndarray
+    )  # (S, S, 3) uint8, the photo's crop: the source every frame is warped from (mouth as photographed)
     landmarks: np.ndarray  # (68, 2) float64 x/y in the cropped frame
     anchors: np.ndarray  # (K, 2) extra control points that move rigidly with the head
     border: np.ndarray  # (B, 2) frame-border points that never move

@@ -94,7 +94,9 @@ class _Espeak:
             i += 1
         return 0
 
-    def synthesise(self, text: str, voice: str, words_per_minute: int) -> tuple[np.ndarray, list[tuple[int, str]], list[int]]:
+    def synthesise(
+        self, text: str, voice: str, words_per_minute: int
+    ) -> tuple[np.ndarray, list[tuple[int, str]], list[int]]:
         with self._lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice named {voice!r}")

@@ -54,15 +54,23 @@ def run(size: int = 256, frames: int = 16, reference_frames: int = 8, device: st
     t_numpy = _time_per_frame(lambda: cpbd_video(rgb, workers=1, compiled=False), 3) / frames
     workers = os.cpu_count() or 1
     t_all = _time_per_frame(lambda: cpbd_video(rgb, workers=workers), 3) / frames
-    result = {"size": size, "frames": frames, "max_abs_difference": agreement,
-              "reference_ms_per_frame": 1000 * t_ref, "ours_1_thread_ms_per_frame": 1000 * t_one,
-              f"ours_{workers}_threads_ms_per_frame": 1000 * t_all,
-              "numpy_only_1_thread_ms_per_frame": 1000 * t_numpy,
-              "speedup_1_thread": t_ref / t_one, f"speedup_{workers}_threads": t_ref / t_all}
+    result = {
+        "size": size,
+        "frames": frames,
+        "max_abs_difference": agreement,
+        "reference_ms_per_frame": 1000 * t_ref,
+        "ours_1_thread_ms_per_frame": 1000 * t_one,
+        f"ours_{workers}_threads_ms_per_frame": 1000 * t_all,
+        "numpy_only_1_thread_ms_per_frame": 1000 * t_numpy,
+        "speedup_1_thread": t_ref / t_one,
+        f"speedup_{workers}_threads": t_ref / t_all,
+    }
     echo(f"CPBD at {size}x{size}, {frames} frames (reference timed on {reference_frames}):")
     echo(f"  agreement with cpbd-py312: max |ours - reference| = {agreement:.2e} over {reference_frames} frames")
     echo(f"  reference cpbd.compute  {1000 * t_ref:8.2f} ms/frame")
-    echo(f"  ours, numpy steps only  {1000 * t_numpy:8.2f} ms/frame   {t_ref / t_numpy:6.1f}x   (1 thread; the fallback without numba)")
+    echo(
+        f"  ours, numpy steps only  {1000 * t_numpy:8.2f} ms/frame   {t_ref / t_numpy:6.1f}x   (1 thread; the fallback without numba)"
+    )
     echo(f"  ours, 1 thread          {1000 * t_one:8.2f} ms/frame   {t_ref / t_one:6.1f}x")
     echo(f"  ours, {workers} threads         {1000 * t_all:8.2f} ms/frame   {t_ref / t_all:6.1f}x")
     if device.startswith("cuda"):

@@ -24,8 +24,15 @@ def _timed_run(config_kw: dict, out: Path, executor: str, workers: int) -> tuple
     return time.perf_counter() - t0, outcome.record
 
 
-def run(model: str, dataset: str, metrics: tuple[str, ...], limit: int | None, max_workers: int,
-        data_dir: Path | None, echo=print) -> list[dict]:
+def run(
+    model: str,
+    dataset: str,
+    metrics: tuple[str, ...],
+    limit: int | None,
+    max_workers: int,
+    data_dir: Path | None,
+    echo=print,
+) -> list[dict]:
     import os
 
     config_kw = {"model": model, "dataset": dataset, "metrics": metrics, "limit": limit, "data_dir": data_dir}
@@ -44,12 +51,25 @@ def run(model: str, dataset: str, metrics: tuple[str, ...], limit: int | None, m
             startup = record["execution"].get("startup_s") or 0.0
             steady = n / (seconds - startup)
             baseline = baseline or rate
-            rows.append({"executor": executor, "workers": workers, "seconds": round(seconds, 2), "startup_s": startup,
-                         "clips_per_s": round(rate, 3), "speedup_vs_local": round(rate / baseline, 2),
-                         "clips_per_s_after_startup": round(steady, 3), "identical": same})
-            echo(f"  {executor:5s} workers={workers}: {n} clips in {seconds:7.1f} s = {rate:6.3f} clips/s "
-                 f"({rate / baseline:4.2f}x local); after {startup:4.1f} s start-up: {steady:6.3f} clips/s "
-                 f"({steady / baseline:4.2f}x)  record identical: {same}")
-    echo(f"machine: {cores} cores. Ray scaling is bounded by min(workers, cores) and by the fixed start-up "
-         f"(cluster + one worker process per actor importing torch and the backends), amortised over {n} clips.")
+            rows.append(
+                {
+                    "executor": executor,
+                    "workers": workers,
+                    "seconds": round(seconds, 2),
+                    "startup_s": startup,
+                    "clips_per_s": round(rate, 3),
+                    "speedup_vs_local": round(rate / baseline, 2),
+                    "clips_per_s_after_startup": round(steady, 3),
+                    "identical": same,
+                }
+            )
+            echo(
+                f"  {executor:5s} workers={workers}: {n} clips in {seconds:7.1f} s = {rate:6.3f} clips/s "
+                f"({rate / baseline:4.2f}x local); after {startup:4.1f} s start-up: {steady:6.3f} clips/s "
+                f"({steady / baseline:4.2f}x)  record identical: {same}"
+            )
+    echo(
+        f"machine: {cores} cores. Ray scaling is bounded by min(workers, cores) and by the fixed start-up "
+        f"(cluster + one worker process per actor importing torch and the backends), amortised over {n} clips."
+    )
     return rows

@@ -49,8 +49,9 @@ def _long_source(mini_clip, folder: Path, n_frames: int) -> None:
     index = np.resize(order, n_frames)
     write_video(folder / "speaker" / "long.mp4", frames[index], mini_clip.fps, codec="libx264")
     samples = int(round(n_frames / mini_clip.fps * mini_clip.sample_rate))
-    write_wav(folder / "speaker" / "long.wav", np.resize(np.concatenate([audio, audio[::-1]]), samples),
-              mini_clip.sample_rate)
+    write_wav(
+        folder / "speaker" / "long.wav", np.resize(np.concatenate([audio, audio[::-1]]), samples), mini_clip.sample_rate
+    )
 
 
 def _large_output(clip, out: Path, side: int) -> None:
@@ -59,12 +60,21 @@ def _large_output(clip, out: Path, side: int) -> None:
 
     from benchmark.core.media import write_video
 
-    big = (np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC)) for image in clip.load_frames())
+    big = (
+        np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC))
+        for image in clip.load_frames()
+    )
     write_video(out / f"{clip.id}.mp4", big, clip.fps, codec="libx264", preset="ultrafast")
 
 
-def run(n_frames: int = 1000, side: int = 1080, metrics: str = "psnr,ssim,lmd,cpbd,blink",
-        mini_all: bool = True, prepared_data: Path | None = None, echo=print) -> dict:
+def run(
+    n_frames: int = 1000,
+    side: int = 1080,
+    metrics: str = "psnr,ssim,lmd,cpbd,blink",
+    mini_all: bool = True,
+    prepared_data: Path | None = None,
+    echo=print,
+) -> dict:
     """Both measurements in a throwaway data folder; `prepared_data`: copy its built mini from there."""
     from protocols.mini import MiniProtocol
     from protocols.user_videos import VideosProtocol
@@ -80,26 +90,65 @@ def run(n_frames: int = 1000, side: int = 1080, metrics: str = "psnr,ssim,lmd,cp
             echo("building the mini protocol (not measured)")
             mini.prepare()
         if mini_all:
-            code, seconds, rss = _bench(["run", "--model", "still", "--dataset", "mini", "--metrics", "all", "--out",
-                                         str(runs), "--no-progress"], data, echo)
+            code, seconds, rss = _bench(
+                [
+                    "run",
+                    "--model",
+                    "still",
+                    "--dataset",
+                    "mini",
+                    "--metrics",
+                    "all",
+                    "--out",
+                    str(runs),
+                    "--no-progress",
+                ],
+                data,
+                echo,
+            )
             figures["mini_all"] = {"exit": code, "seconds": seconds, "peak_rss_mib": rss / MIB}
             echo(f"mini, --metrics all, still image: peak RSS {rss / MIB:.0f} MiB ({seconds:.0f} s, exit {code})")
         echo(f"building a {n_frames}-frame source and its {side}x{side} output (not measured)")
         _long_source(mini.clips()[0], tmp / "source", n_frames)
-        code, _, _ = _bench(["prepare", "videos", "--source", str(tmp / "source"), "--name", "memory-check"], data, echo)
+        code, _, _ = _bench(
+            ["prepare", "videos", "--source", str(tmp / "source"), "--name", "memory-check"], data, echo
+        )
         if code != 0:
             raise BenchError(f"preparing the {n_frames}-frame source failed (exit {code}); nothing was measured")
         (clip,) = VideosProtocol(data, "memory-check").clips()
         _large_output(clip, tmp / "outputs", side)
-        code, seconds, rss = _bench(["run", "--model", "folder", "--model-args", f"dir={tmp / 'outputs'},resize=lanczos",
-                                     "--dataset", "videos:memory-check", "--metrics", metrics, "--out", str(runs),
-                                     "--no-progress"], data, echo)
+        code, seconds, rss = _bench(
+            [
+                "run",
+                "--model",
+                "folder",
+                "--model-args",
+                f"dir={tmp / 'outputs'},resize=lanczos",
+                "--dataset",
+                "videos:memory-check",
+                "--metrics",
+                metrics,
+                "--out",
+                str(runs),
+                "--no-progress",
+            ],
+            data,
+            echo,
+        )
         at_protocol = clip.n_frames * clip.size[0] * clip.size[1] * 3
         decoded = clip.n_frames * side * side * 3
-        figures["long_clip"] = {"exit": code, "seconds": seconds, "peak_rss_mib": rss / MIB, "frames": clip.n_frames,
-                                "clip_mib_at_protocol_size": at_protocol / MIB, "clip_mib_decoded": decoded / MIB}
-        echo(f"one {clip.n_frames}-frame clip, output {side}x{side} resized while decoding, metrics {metrics}: "
-             f"peak RSS {rss / MIB:.0f} MiB ({seconds:.0f} s, exit {code}); the clip is {at_protocol / MIB:.0f} MiB at "
-             f"the protocol's {clip.size[0]}x{clip.size[1]} (generated + ground truth: {2 * at_protocol / MIB:.0f} MiB), "
-             f"{decoded / MIB:.0f} MiB decoded at {side}x{side}")
+        figures["long_clip"] = {
+            "exit": code,
+            "seconds": seconds,
+            "peak_rss_mib": rss / MIB,
+            "frames": clip.n_frames,
+            "clip_mib_at_protocol_size": at_protocol / MIB,
+            "clip_mib_decoded": decoded / MIB,
+        }
+        echo(
+            f"one {clip.n_frames}-frame clip, output {side}x{side} resized while decoding, metrics {metrics}: "
+            f"peak RSS {rss / MIB:.0f} MiB ({seconds:.0f} s, exit {code}); the clip is {at_protocol / MIB:.0f} MiB at "
+            f"the protocol's {clip.size[0]}x{clip.size[1]} (generated + ground truth: {2 * at_protocol / MIB:.0f} MiB), "
+            f"{decoded / MIB:.0f} MiB decoded at {side}x{side}"
+        )
     return figures

@@ -105,8 +105,12 @@ def _time_motion_over_landmarks(names, pairs, cache_dir, settings) -> dict:
         for metric in metrics:
             metric.score_clip(ctx)
         added_s += time.perf_counter() - start
-    return {"added_s_per_pair": added_s / n_pairs, "landmarks_s_per_pair": landmark_s / n_pairs,
-            "vad_s_per_clip": vad_s / len(pairs), "vad_s_per_pair": vad_s / n_pairs}
+    return {
+        "added_s_per_pair": added_s / n_pairs,
+        "landmarks_s_per_pair": landmark_s / n_pairs,
+        "vad_s_per_clip": vad_s / len(pairs),
+        "vad_s_per_pair": vad_s / n_pairs,
+    }
 
 
 def _sample(pairs, n: int):
@@ -119,15 +123,25 @@ def _sample(pairs, n: int):
 def _reference_psnr(pairs):
     from skimage.metrics import peak_signal_noise_ratio
 
-    return [np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(v.frames, ref)]) for _, v, ref in pairs]
+    return [
+        np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(v.frames, ref)]) for _, v, ref in pairs
+    ]
 
 
 def _reference_ssim(pairs):
     from skimage.metrics import structural_similarity
 
-    return [np.mean([structural_similarity(r, g, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                           data_range=255, channel_axis=-1) for g, r in zip(v.frames, ref)])
-            for _, v, ref in pairs]
+    return [
+        np.mean(
+            [
+                structural_similarity(
+                    r, g, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=-1
+                )
+                for g, r in zip(v.frames, ref)
+            ]
+        )
+        for _, v, ref in pairs
+    ]
 
 
 def _reference_cpbd(sample):
@@ -147,8 +161,10 @@ def _reference_acd_embeddings(faces, net):
     frame at a time from dlib68 points (face_recognition's pipeline with its 68-point model)."""
     from benchmark.perception.identity import dlib_shape
 
-    return [np.asarray(net.compute_face_descriptor(np.ascontiguousarray(frame), dlib_shape(points)))
-            for frame, points in faces]
+    return [
+        np.asarray(net.compute_face_descriptor(np.ascontiguousarray(frame), dlib_shape(points)))
+        for frame, points in faces
+    ]
 
 
 def _time_reference_acd(line: Line, sample, dlib68, shares_landmarks: bool) -> None:
@@ -162,12 +178,16 @@ def _time_reference_acd(line: Line, sample, dlib68, shares_landmarks: bool) -> N
     detect_s, track = _timed(lambda: dlib68.detect(frames), warm=lambda: dlib68.detect(frames[:1]))
     faces = [(frames[t], track.points[t]) for t in np.nonzero(track.found)[0]]
     net = dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
-    embed_s, _ = _timed(lambda: _reference_acd_embeddings(faces, net), warm=lambda: _reference_acd_embeddings(faces[:1], net))
+    embed_s, _ = _timed(
+        lambda: _reference_acd_embeddings(faces, net), warm=lambda: _reference_acd_embeddings(faces[:1], net)
+    )
     line.reference = "dlib68 + dlib's own ResNet runtime per generated frame"
     line.reference_s_per_pair = (detect_s + embed_s) / len(sample)
     line.reference_shared_s_per_pair = detect_s / len(sample) if shares_landmarks else 0.0
-    line.agreement = ("embeddings only (the harness runs the same network in torch: tests/test_lse_acd.py); "
-                      "ground truth cached by the harness, not timed by either")
+    line.agreement = (
+        "embeddings only (the harness runs the same network in torch: tests/test_lse_acd.py); "
+        "ground truth cached by the harness, not timed by either"
+    )
 
 
 def _layered_inception(settings):
@@ -185,7 +205,7 @@ def _reference_inception(sample, model, device):
     out = []
     with torch.no_grad():
         for start in range(0, len(frames), 50):
-            batch = torch.from_numpy(frames[start:start + 50]).permute(0, 3, 1, 2).float().div(255).to(device)
+            batch = torch.from_numpy(frames[start : start + 50]).permute(0, 3, 1, 2).float().div(255).to(device)
             out.append(model(batch).cpu())
     return torch.cat(out).numpy()
 
@@ -216,8 +236,16 @@ def _wait_for_the_gpu() -> None:
         torch.cuda.synchronize()
 
 
-def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads: int | None = None, echo=print,
-        metrics: tuple[str, ...] | None = None, sample_pairs: int = SAMPLE_PAIRS, device: str = "cpu") -> dict:
+def run(
+    dataset: str = "mini",
+    limit: int | None = None,
+    data_dir=None,
+    threads: int | None = None,
+    echo=print,
+    metrics: tuple[str, ...] | None = None,
+    sample_pairs: int = SAMPLE_PAIRS,
+    device: str = "cpu",
+) -> dict:
     from metrics import DEFAULT_METRICS, METRIC_GROUPS, expand_groups
 
     from benchmark.engine.runner import check_device
@@ -249,8 +277,13 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
         _set(by_name["psnr"], "skimage peak_signal_noise_ratio", t / n_pairs, ref, per_metric_values["psnr"])
     if "ssim" in by_name:
         t, ref = _timed(lambda: _reference_ssim(pairs), warm=lambda: _reference_ssim(pairs[:1]))
-        _set(by_name["ssim"], "skimage structural_similarity (Wang 2004 settings)", t / n_pairs, ref,
-             per_metric_values["ssim"])
+        _set(
+            by_name["ssim"],
+            "skimage structural_similarity (Wang 2004 settings)",
+            t / n_pairs,
+            ref,
+            per_metric_values["ssim"],
+        )
     sample = _sample(pairs, sample_pairs)
     if "cpbd" in by_name:
         try:
@@ -267,7 +300,9 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
 
         dlib68 = Dlib68Landmarks()  # loading the predictor is not timed: the harness loads its models once too
     if landmark_metrics:
-        t, _ = _timed(lambda: _reference_landmarks(sample, dlib68), warm=lambda: _reference_landmarks(sample[:1], dlib68))
+        t, _ = _timed(
+            lambda: _reference_landmarks(sample, dlib68), warm=lambda: _reference_landmarks(sample[:1], dlib68)
+        )
         for i, name in enumerate(landmark_metrics):
             line = by_name[name]
             line.reference, line.reference_s_per_pair = "dlib68 landmarks on both videos", t / len(sample)
@@ -277,8 +312,10 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
         _time_reference_acd(by_name["acd"], sample, dlib68, shares_landmarks=bool(landmark_metrics))
     if "fid" in by_name:
         layered = _layered_inception(settings)
-        t, _ = _timed(lambda: _reference_inception(sample, layered, settings.device),
-                      warm=lambda: _reference_inception(sample[:1], layered, settings.device))
+        t, _ = _timed(
+            lambda: _reference_inception(sample, layered, settings.device),
+            warm=lambda: _reference_inception(sample[:1], layered, settings.device),
+        )
         by_name["fid"].reference = "same Inception, pytorch-fid's loop on both videos"
         by_name["fid"].reference_s_per_pair = t / len(sample)
 
@@ -287,18 +324,25 @@ def run(dataset: str = "mini", limit: int | None = None, data_dir=None, threads:
     motion = [name for name in names if name in METRIC_GROUPS["motion"]]
     if motion:
         added = _time_motion_over_landmarks(motion, pairs, cache_dir, settings)
-        echo(f"motion metrics ({len(motion)}) over shared landmarks: {1000 * added['added_s_per_pair']:.2f} ms/frame pair "
-             f"added (issue 26 target: <= 2 ms); the landmarks they share: {1000 * added['landmarks_s_per_pair']:.2f} "
-             f"ms/frame pair; VAD once per clip: {1000 * added['vad_s_per_clip']:.0f} ms/clip "
-             f"({1000 * added['vad_s_per_pair']:.2f} ms/frame pair; cached beside the protocol after a first run)")
-    result = {"pairs": n_pairs, "suite_pairs_per_s": n_pairs / suite_s,
-              "reference_suite_pairs_per_s": 1 / reference_suite if reference_suite else None,
-              "lines": [vars(line) | {"ratio": line.ratio} for line in lines]}
+        echo(
+            f"motion metrics ({len(motion)}) over shared landmarks: {1000 * added['added_s_per_pair']:.2f} ms/frame pair "
+            f"added (issue 26 target: <= 2 ms); the landmarks they share: {1000 * added['landmarks_s_per_pair']:.2f} "
+            f"ms/frame pair; VAD once per clip: {1000 * added['vad_s_per_clip']:.0f} ms/clip "
+            f"({1000 * added['vad_s_per_pair']:.2f} ms/frame pair; cached beside the protocol after a first run)"
+        )
+    result = {
+        "pairs": n_pairs,
+        "suite_pairs_per_s": n_pairs / suite_s,
+        "reference_suite_pairs_per_s": 1 / reference_suite if reference_suite else None,
+        "lines": [vars(line) | {"ratio": line.ratio} for line in lines],
+    }
     if rest_s is not None:
         reference_rest = reference_suite - (by_name["fid"].reference_s_per_pair or 0)
         echo(_suite_line(f"suite without fid ({len(rest)} metrics)", n_pairs, rest_s, reference_rest, settings))
-        result |= {"suite_without_fid_pairs_per_s": n_pairs / rest_s,
-                   "reference_suite_without_fid_pairs_per_s": 1 / reference_rest if reference_rest else None}
+        result |= {
+            "suite_without_fid_pairs_per_s": n_pairs / rest_s,
+            "reference_suite_without_fid_pairs_per_s": 1 / reference_rest if reference_rest else None,
+        }
     return result
 
 
@@ -306,8 +350,10 @@ def _suite_line(label: str, n_pairs: int, seconds: float, reference_s_per_pair: 
     where = f"(torch threads {settings.threads}, {settings.device})"
     if not reference_s_per_pair:
         return f"{label}: {n_pairs / seconds:6.1f} pairs/s (no reference timed)  {where}"
-    return (f"{label}: {n_pairs / seconds:6.1f} pairs/s; references {1 / reference_s_per_pair:6.1f} pairs/s; "
-            f"ratio {reference_s_per_pair * n_pairs / seconds:5.1f}x  {where}")
+    return (
+        f"{label}: {n_pairs / seconds:6.1f} pairs/s; references {1 / reference_s_per_pair:6.1f} pairs/s; "
+        f"ratio {reference_s_per_pair * n_pairs / seconds:5.1f}x  {where}"
+    )
 
 
 def _set(line: Line, reference: str, seconds: float, ref_values, ours) -> None:
@@ -318,12 +364,16 @@ def _set(line: Line, reference: str, seconds: float, ref_values, ours) -> None:
 
 
 def _print(lines, n_pairs, suite_s, reference_suite, settings, echo) -> None:
-    echo(f"{'metric':10s} {'harness':>11s} {'reference':>11s} {'ratio':>7s}  {'value':>10s} {'ref value':>10s}  reference / agreement")
+    echo(
+        f"{'metric':10s} {'harness':>11s} {'reference':>11s} {'ratio':>7s}  {'value':>10s} {'ref value':>10s}  reference / agreement"
+    )
     for line in lines:
         ref = f"{1000 * line.reference_s_per_pair:8.2f} ms" if line.reference_s_per_pair else "         —"
         ratio = f"{line.ratio:6.1f}x" if line.ratio else "      —"
         rv = f"{line.reference_value:10.4f}" if line.reference_value is not None else "         —"
         value = f"{line.harness_value:10.4f}" if line.harness_value is not None else "    pooled"
-        echo(f"{line.metric:10s} {1000 * line.harness_s_per_pair:8.2f} ms {ref} {ratio}  {value} {rv}  "
-             f"{line.reference or '(no reference implementation)'}; {line.agreement}")
+        echo(
+            f"{line.metric:10s} {1000 * line.harness_s_per_pair:8.2f} ms {ref} {ratio}  {value} {rv}  "
+            f"{line.reference or '(no reference implementation)'}; {line.agreement}"
+        )
     echo(_suite_line("suite (one shared context per clip)", n_pairs, suite_s, reference_suite, settings))
