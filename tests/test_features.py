@@ -187,6 +187,10 @@ def test_the_built_in_feature_names_are_the_ones_metrics_declare():
         "pytorch-fid-inception",
         "syncnet",
         "i3d",
+        "head-pose",
+        "speech",
+        "mouth-openness",
+        "speech-envelope",
     }
     for name in context_module.FEATURES.names():
         assert context_module.FEATURES.get(name).name == name

@@ -1,6 +1,8 @@
 """FID/KID: features against an independent implementation of the same network, the distance
 against the textbook formula, exact merging, and runs that resume to the same number."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -10,6 +12,7 @@ from benchmark.core.errors import BenchError
 from benchmark.perception import inception as I
 from benchmark.perception.registry import get_network
 from metrics.fid import FrechetState, GaussianSums, frechet_distance, polynomial_mmd
+from protocols.mini import MiniProtocol
 
 
 def test_features_match_fid_helpers_torchscript_network(mini):
@@ -121,7 +124,10 @@ def test_ground_truth_fid_is_zero_still_is_not_and_resume_reproduces_it(mini_dat
         return Runner(config, progress=False, log=lambda s: None).run(**kw)
 
     gt = run("ground-truth", tmp_path / "a").record["results"]
-    assert gt["fid"]["value"] == pytest.approx(0.0, abs=1e-3) and gt["fid"]["frames_generated"] == 150
+    rows = [json.loads(line) for line in next((tmp_path / "a").rglob("clips.jsonl")).read_text().splitlines()]
+    frames = {c.id: c.n_frames for c in MiniProtocol(mini_data_root).clips()}
+    n_frames = sum(frames[r["clip_id"]] for r in rows)  # every frame of the two clips, each side
+    assert gt["fid"]["value"] == pytest.approx(0.0, abs=1e-3) and gt["fid"]["frames_generated"] == n_frames
     still = run("still", tmp_path / "a").record["results"]
     assert still["fid"]["value"] > 5 and still["kid"]["value"] > 0.005
     assert run("still", tmp_path / "b", stop_after=1).interrupted

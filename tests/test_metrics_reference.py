@@ -65,7 +65,11 @@ def test_clip_scores_average_per_frame_values(mini):
             for g, r in zip(gen, ref)
         ]
     )
-    expected_psnr = np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(gen, ref)])
+    expected_psnr = (
+        np.mean(  # identical frames (mini v3 starts at the identity's rest pose): capped at 100 dB, skimage gives inf
+            [min(peak_signal_noise_ratio(r, g, data_range=255), 100.0) for g, r in zip(gen, ref)]
+        )
+    )
     ctx = ClipContext(clip, Video(gen, 25.0), ref)
     assert SSIM().score_clip(ctx).value == pytest.approx(expected_ssim, abs=1e-4)
     assert PSNR().score_clip(ctx).value == pytest.approx(expected_psnr, abs=1e-3)

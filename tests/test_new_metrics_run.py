@@ -4,6 +4,7 @@ each variant is in the record with its parameters and backend, and each produces
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch
 from benchmark.perception import i3d, lpips_net, user_weights
 from benchmark.perception.embedders import IResNet
 from benchmark.perception.lpips_net import TorchvisionBackbone
+from protocols.mini import MiniProtocol
 
 NEW_METRICS = ("fvd", "fvd-windows", "fvd-pytorch-i3d", "lpips", "lpips-vgg", "csim", "csim-unaligned")
 
@@ -60,7 +62,12 @@ def test_a_mini_run_records_every_new_metric_with_its_variant_and_parameters(min
     record = Runner(config, progress=False, log=lambda s: None).run().record
     results, specs = record["results"], {m["variant"]: m for m in record["metrics"]}
     assert set(NEW_METRICS) <= set(results) and set(NEW_METRICS) <= set(specs)
-    assert results["fvd-windows"]["windows_generated"] == 12 and results["fvd-windows"]["value"] > 0
+    run_dir = next((tmp_path / "runs").rglob("record.json")).parent
+    frames = {c.id: c.n_frames for c in MiniProtocol(mini_data_root).clips()}
+    lengths = [frames[json.loads(line)["clip_id"]] for line in (run_dir / "clips.jsonl").read_text().splitlines()]
+    # non-overlapping 16-frame windows from frame 0 on each clip; the default is one window per clip
+    assert results["fvd-windows"]["windows_generated"] == sum(n // 16 for n in lengths) >= 10
+    assert results["fvd-windows"]["value"] > 0
     assert results["fvd"]["windows_generated"] == 3 and "at least 10 windows" in results["fvd"]["error"]
     for name in ("lpips", "lpips-vgg", "csim", "csim-unaligned"):
         assert results[name]["n_scored"] == 3 and results[name]["value"] is not None, name
