@@ -95,7 +95,8 @@ def planted_vad(monkeypatch):
 
 
 def speech_like(seed: int = 5):
-    """4 s of noise carrying a random 2-7 Hz envelope, and that envelope at the frame times."""
+    """4 s of noise carrying a random 2-7 Hz envelope, and that envelope at the frame centres (the instant
+    each frame shows, where the weightless offset reads the audio)."""
     rng = np.random.default_rng(seed)
     freqs, phases = rng.uniform(2, 7, 6), rng.uniform(0, 2 * np.pi, 6)
 
@@ -103,7 +104,7 @@ def speech_like(seed: int = 5):
         return 1.2 + np.sum([np.sin(2 * np.pi * f * np.asarray(t) + p) for f, p in zip(freqs, phases)], axis=0) / 3
 
     t = np.arange(int(T / FPS * RATE)) / RATE
-    return (rng.normal(0, 0.1, t.size) * envelope(t)).astype(np.float32), envelope(np.arange(T) / FPS), envelope
+    return (rng.normal(0, 0.1, t.size) * envelope(t)).astype(np.float32), envelope((np.arange(T) + 0.5) / FPS), envelope
 
 
 def planted_context(generated: np.ndarray, reference: np.ndarray, audio=None, cache_dir=None, settings=None):
@@ -186,6 +187,20 @@ def test_av_offset_of_a_mouth_three_frames_late(planted_vad, monkeypatch):
     paired = build("av-offset-paired").score_clip(ctx)
     assert paired.value == 3 and paired.extras["reference_value"] == 0
     assert build("av-conf").score_clip(ctx).value > 0.3
+
+
+def test_av_offset_reads_the_audio_at_frame_centres_so_a_mouth_drawn_at_frame_starts_is_half_a_frame_late(
+    planted_vad, monkeypatch
+):
+    monkeypatch.setitem(vad_module.VAD_BACKENDS, "planted", lambda: FixedIntervals([(0.0, 4.0)]))
+    audio, _, envelope = speech_like()
+    at_centres = 0.02 + 0.05 * envelope((np.arange(T) + 0.5) / FPS)
+    at_starts = 0.02 + 0.05 * envelope(np.arange(T) / FPS)
+    ctx, _ = planted_context(planted_points(gap=at_starts), planted_points(gap=at_centres), audio=audio)
+    scored = build("av-offset").score_clip(ctx)
+    assert scored.extras["reference_subframe_offset"] == pytest.approx(0.0, abs=0.1)
+    assert scored.extras["subframe_offset"] == pytest.approx(0.5, abs=0.1)
+    assert build("av-offset").params["frame_time"] == "centre"
 
 
 def test_every_motion_metric_shares_one_landmark_detection_per_side_and_one_vad_per_clip(planted_vad):

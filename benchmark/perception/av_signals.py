@@ -12,9 +12,15 @@ INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # iBUG-68 upper/lower inner-li
 OUTER_EYE_CORNERS = (36, 45)
 
 
-def frame_times(n_frames: int, fps: float) -> np.ndarray:
-    """Start time of each frame, i / fps: the axis THEval interpolates the audio envelope onto."""
-    return np.arange(n_frames, dtype=np.float64) / float(fps)
+FRAME_TIMES = ("start", "centre")
+
+
+def frame_times(n_frames: int, fps: float, at: str = "start") -> np.ndarray:
+    """Each frame's time: its start i / fps (the axis THEval interpolates the audio envelope onto) or the
+    centre of its display interval (i + 0.5) / fps (the instant mini renders and the bilabial check reads)."""
+    if at not in FRAME_TIMES:
+        raise ValueError(f"frame time {at!r} is not one of {', '.join(FRAME_TIMES)}")
+    return (np.arange(n_frames, dtype=np.float64) + (0.5 if at == "centre" else 0.0)) / float(fps)
 
 
 def rms_frames(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -31,17 +37,24 @@ def rms_frames(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndar
 
 
 def rms_envelope(
-    audio: np.ndarray, rate: int, n_frames: int, fps: float, window_s: float = 0.05, hop_s: float = 0.05
+    audio: np.ndarray,
+    rate: int,
+    n_frames: int,
+    fps: float,
+    window_s: float = 0.05,
+    hop_s: float = 0.05,
+    frame_time: str = "start",
 ) -> np.ndarray:
     """RMS of `window_s` windows every `hop_s` (sample counts truncated, int(s · rate)), linearly
-    interpolated at the frame start times i / fps (held at the ends). The defaults are THEval's
-    lip-sync volume (frame = hop = 50 ms); the weightless offset uses hop 10 ms."""
+    interpolated at each frame's time (`frame_times`; held at the ends). The defaults are THEval's
+    lip-sync volume (frame = hop = 50 ms, frame starts); the weightless offset uses hop 10 ms at frame
+    centres, where a half-frame shift of the axis would otherwise read as half a frame of offset."""
     frame_length, hop_length = max(int(window_s * rate), 1), max(int(hop_s * rate), 1)
     rms = rms_frames(audio, frame_length, hop_length)
     if rms.size == 0:
         return np.zeros(n_frames)
     times = np.arange(rms.size) * hop_length / float(rate)
-    return np.interp(frame_times(n_frames, fps), times, rms)
+    return np.interp(frame_times(n_frames, fps, frame_time), times, rms)
 
 
 def mouth_openness(points: np.ndarray) -> np.ndarray:

@@ -61,12 +61,15 @@ class MouthOpenness(FeatureProvider):
 
 
 class SpeechEnvelope(FeatureProvider):
-    """(T,) RMS of the clip's audio (`window_s` windows every `hop_s`) at the video's frame times."""
+    """(T,) RMS of the clip's audio (`window_s` windows every `hop_s`) at the video's frame times (starts
+    or centres, `frame_time`)."""
 
     name = "speech-envelope"
     per_side = False
 
-    def compute(self, ctx: ClipContext, which: None, window_s: float, hop_s: float) -> np.ndarray:
+    def compute(
+        self, ctx: ClipContext, which: None, window_s: float, hop_s: float, frame_time: str = "start"
+    ) -> np.ndarray:
         return rms_envelope(
             ctx.feature("audio"),
             ctx.clip.sample_rate,
@@ -74,4 +77,5 @@ class SpeechEnvelope(FeatureProvider):
             ctx.generated.fps,
             window_s=window_s,
             hop_s=hop_s,
+            frame_time=frame_time,
         )

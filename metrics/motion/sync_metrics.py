@@ -1,7 +1,7 @@
 """The weightless audio-visual offset (our definition, metrics/motion/sync.py) as registered metrics.
 
 `av-offset`: the lag (frames, positive = video late) in ±15 at which the mouth openness best follows
-the speech envelope (50 ms RMS every 10 ms) on VAD speech frames with a face; `av-offset-paired`:
+the speech envelope (50 ms RMS every 10 ms, at frame centres) on VAD speech frames with a face; `av-offset-paired`:
 the lag against the ground truth's openness instead of the audio (a ground truth delayed by k frames
 gives k). `av-conf`: max − median of the correlogram (SyncNet's confidence, on our signals). Each
 beside the ground truth's own; the correlograms and the VAD intervals are kept beside the run for its page.
@@ -28,6 +28,7 @@ SYNC_DEFAULTS: dict[str, Any] = {
     "detrend_s": sync.DETREND_S,
     "min_pairs_s": sync.MIN_PAIRS_S,
     "against": "audio",
+    "frame_time": "centre",  # the envelope at frame centres, the instant a frame shows (frame starts read −½ frame)
 }
 
 
@@ -40,7 +41,7 @@ def offset_of(ctx: ClipContext, which: str, params: dict) -> sync.Offset:
         return sync.av_offset_paired(
             openness, ctx.feature("mouth-openness", "reference", backend=backend), fps(ctx), **lag
         )
-    envelope = ctx.feature("speech-envelope", **ENVELOPE)
+    envelope = ctx.feature("speech-envelope", **ENVELOPE, frame_time=params["frame_time"])
     mask = speech_frame_mask(speech(ctx, params), fps(ctx), len(openness))
     return sync.av_offset(openness, envelope, mask, fps(ctx), **lag)
 
