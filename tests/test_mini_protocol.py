@@ -264,3 +264,26 @@ def test_the_landmark_backend_sees_the_planted_head_motion(mini):
     pose = H.estimate_head_pose(track.points, track.found, reference=H.reference_from_points(track.points))
     corr = [np.corrcoef(pose.angles[:, i], truth["head_pose"][:, i])[0, 1] for i in range(3)]
     assert corr[0] > 0.9 and corr[1] > 0.75 and corr[2] > 0.9, corr
+
+
+def test_the_planted_mouth_is_in_time_with_its_sound_on_every_clip(mini):
+    """mini v4 opens the mouth with the speech's loudness, so the weightless offset (silero's speech, the
+    planted landmarks' openness, the envelope at frame centres) reads 0 on every clip with the sub-frame
+    peak well inside ±½ frame, and the same mouth 3 frames late reads 3 (v3's keyframes alone lagged the
+    sound 0.2–1.3 frames and one clip read 1)."""
+    from benchmark.perception.av_signals import mouth_openness, rms_envelope
+    from benchmark.perception.vad import get_vad, speech_frame_mask
+    from metrics.motion import sync
+    from metrics.motion.sync_metrics import ENVELOPE
+
+    vad, subframes = get_vad("silero"), []
+    for clip in mini.clips():
+        audio, rate = read_wav(clip.audio_path)
+        openness = mouth_openness(clip.load_annotations()["landmarks"].astype(np.float64))
+        envelope = rms_envelope(audio, rate, clip.n_frames, clip.fps, **ENVELOPE, frame_time="centre")
+        speech = speech_frame_mask(vad.speech_intervals(audio, rate), clip.fps, clip.n_frames)
+        found = sync.av_offset(openness, envelope, speech, clip.fps)
+        late = sync.av_offset(np.r_[np.full(3, openness[0]), openness[:-3]], envelope, speech, clip.fps)
+        assert (found.offset, late.offset) == (0.0, 3.0), clip.id
+        subframes.append(found.subframe)
+    assert np.max(np.abs(subframes)) < 0.35, np.round(subframes, 2)

@@ -27,8 +27,9 @@ from protocols.pool import stop_pool
 
 # bump when the clips change (v2: the identity is a rest frame of the ground truth's rendering; v3: 3-D head
 # motion with known yaw/pitch/roll, eyebrow raises, and silences -- lead, mid-sentence, trail -- with the
-# mouth at rest, for the motion and sync metrics)
-VERSION = "v3"
+# mouth at rest, for the motion and sync metrics; v4: the mouth opens with the speech's loudness, so the
+# ground truth's mouth is in time with its sound to a fraction of a frame)
+VERSION = "v4"
 FPS = 25
 SIZE = 256
 SAMPLE_RATE = 16000
@@ -92,7 +93,8 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> dict:
     silences = _gaps(speech_intervals, n_frames / FPS)
 
     rng = np.random.default_rng(spec.seed)
-    aperture = C.mouth_aperture(phones, n_frames, FPS, silences)
+    loudness = C.speech_loudness(audio, SAMPLE_RATE, n_frames, FPS, speech_intervals)
+    aperture = C.mouth_aperture(phones, n_frames, FPS, silences, loudness)
     eye_openness, blink_onsets = C.blink_schedule(rng, n_frames, FPS)
     motion = C.head_motion(rng, n_frames, FPS)
     brow_lift, brow_peaks = C.brow_raises(rng, n_frames, FPS, speech_intervals)

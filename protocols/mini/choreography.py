@@ -13,6 +13,7 @@ import numpy as np
 
 from benchmark.core.types import PhoneEvent
 from benchmark.perception import head_pose as H
+from benchmark.perception.av_signals import rms_envelope
 from protocols.mini import face as F
 
 BILABIALS = frozenset({"p", "b", "m"})
@@ -29,6 +30,12 @@ APERTURE_BY_CLASS = {
     "consonant": 0.11,
 }
 REST_APERTURE = APERTURE_BY_CLASS["pause"]  # the mouth at rest (silence, pauses): lips together
+# With the speech's loudness given, the mouth opens to halfway between the viseme's target and this, times
+# the loudness: the viseme still shapes it, the sound times it (the keyframes alone lag the sound ~0.7 frame).
+SPEAKING_APERTURE = 0.3
+VISEME_WEIGHT = 0.5
+LOUDNESS_WINDOW_S, LOUDNESS_HOP_S = 0.05, 0.01  # the weightless offset's envelope (metrics/motion/sync_metrics.py)
+LOUDNESS_PERCENTILE = 95  # loudness 1 at this percentile of the speech frames' RMS
 # head_motion's (yaw, pitch, roll in degrees, tx, ty in pixels, scale) with no motion
 NEUTRAL_MOTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
 _OPEN = ("a", "A", "V", "0", "O", "aI", "aU")
@@ -99,11 +106,30 @@ def bilabial_events(phones: tuple[PhoneEvent, ...], n_frames: int, fps: float) -
     return events
 
 
-def mouth_aperture(
-    phones: tuple[PhoneEvent, ...], n_frames: int, fps: float, silences: tuple[tuple[float, float], ...] = ()
+def speech_loudness(
+    audio: np.ndarray, rate: int, n_frames: int, fps: float, speech: tuple[tuple[float, float], ...]
 ) -> np.ndarray:
-    """Target aperture per frame: viseme keyframes, linearly blended, exact closure on bilabials, and
-    the rest aperture held on every frame whose centre lies in a silence [start, end)."""
+    """RMS of 50 ms windows at each frame's centre, as a fraction (clipped to 1) of the loud speech frames'
+    level: 0 in silence, about 1 on stressed vowels."""
+    rms = rms_envelope(audio, rate, n_frames, fps, LOUDNESS_WINDOW_S, LOUDNESS_HOP_S, frame_time="centre")
+    centres = frame_centres(n_frames, fps)
+    speaking = np.zeros(n_frames, dtype=bool)
+    for start, end in speech:
+        speaking |= (centres >= start) & (centres < end)
+    level = np.percentile(rms[speaking], LOUDNESS_PERCENTILE) if speaking.any() else 0.0
+    return np.clip(rms / level, 0.0, 1.0) if level > 0 else np.zeros(n_frames)
+
+
+def mouth_aperture(
+    phones: tuple[PhoneEvent, ...],
+    n_frames: int,
+    fps: float,
+    silences: tuple[tuple[float, float], ...] = (),
+    loudness: np.ndarray | None = None,
+) -> np.ndarray:
+    """Target aperture per frame: viseme keyframes, linearly blended (opened by the speech's `loudness`
+    per frame when given), exact closure on bilabials, and the rest aperture held on every frame whose
+    centre lies in a silence [start, end)."""
     rest = REST_APERTURE
     times, values = [0.0], [rest]
     for start, end in silences:
@@ -121,6 +147,9 @@ def mouth_aperture(
     values.append(rest)
     order = np.argsort(times, kind="stable")
     aperture = np.interp(frame_centres(n_frames, fps), np.asarray(times)[order], np.asarray(values)[order])
+    if loudness is not None:
+        target = VISEME_WEIGHT * aperture + (1 - VISEME_WEIGHT) * SPEAKING_APERTURE
+        aperture = rest + (target - rest) * np.asarray(loudness, dtype=np.float64)
     for event in bilabial_events(phones, n_frames, fps):
         aperture[list(event.frames)] = 0.0
     centres = frame_centres(n_frames, fps)
