@@ -298,7 +298,13 @@ def _decode(
 ) -> np.ndarray:
     """Decoded frames, never more than `limit`, into one buffer (no second copy); opaque alpha dropped,
     the display matrix applied, the first frame checked against `size` (as displayed), and each
-    frame's (start, duration) in seconds appended to `times` (None where it has no timestamp)."""
+    frame's (start, duration) in seconds appended to `times` (None where it has no timestamp).
+
+    One reformatter for the whole video: `frame.to_ndarray(format=...)` builds a new colour converter
+    for every frame, ~8 ms each whatever the frame size (most of the time a small clip takes to read)."""
+    from av.video.reformatter import VideoReformatter
+
+    reformatter = VideoReformatter()
     out: list[np.ndarray] = []
     buffer, count, turns = None, 0, None
     for i, frame in enumerate(frames):
@@ -307,7 +313,7 @@ def _decode(
                 f"{path}: more than {limit} frames, the clip has {n_frames}; cut it to the clip's {n_frames} frames"
             )
         if alpha:
-            rgba = frame.to_ndarray(format="rgba")
+            rgba = reformatter.reformat(frame, format="rgba").to_ndarray()
             if rgba[..., 3].min() < 255:
                 raise VideoMismatch(
                     f"{path}: frame {i} has transparent pixels (alpha < 255), which scores would "
@@ -315,7 +321,7 @@ def _decode(
                 )
             image = rgba[..., :3]
         else:
-            image = frame.to_ndarray(format="rgb24")
+            image = reformatter.reformat(frame, format="rgb24").to_ndarray()
         frame_turns = _quarter_turns(path, frame)
         if turns is None:
             turns = frame_turns
