@@ -11,7 +11,8 @@ BUILTIN_DATASETS: dict[str, str] = {
     "mead": "protocols.mead_hdtf:MeadProtocol",
     "mead-m003": "protocols.mead_hdtf:MeadM003Protocol",
     "hdtf": "protocols.mead_hdtf:HdtfProtocol",
-    "videos": "protocols.user_videos:VideosProtocol",  # `videos:NAME`, prepared from the user's folder
+    "videos": "protocols.user_videos:VideosProtocol",
+    "synthetic": "protocols.synthetic:SyntheticProtocol",  # `synthetic:N`, generated clips for engine measurements  # `videos:NAME`, prepared from the user's folder
 }
 
 DATASETS: Registry = Registry("dataset", "protocols", BUILTIN_DATASETS, base="protocols.base:Protocol")

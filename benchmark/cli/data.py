@@ -90,7 +90,7 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
     from protocols import DATASETS, open_dataset
     from protocols.prepare import PrepareInterrupted
 
-    DATASETS.get(dataset).refuse_options(name=name, split=split_file, alignments=alignments)
+    DATASETS.get(dataset.partition(":")[0]).refuse_options(name=name, split=split_file, alignments=alignments)
     protocol = open_dataset(dataset, data_root(data_dir), collection=name)
     if protocol.builds_itself and protocol.is_prepared() and not force:
         click.echo(f"{protocol.id} already prepared in {protocol.prepared_dir} (use --force to rebuild)")
