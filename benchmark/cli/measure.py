@@ -107,8 +107,35 @@ def speed_memory(n_frames, side, metrics, skip_mini) -> None:
 @click.option("--limit", default=None, type=int, help="clips (default: the whole protocol)")
 @click.option("--max-workers", default=2, show_default=True, type=click.IntRange(min=1), help="Ray with 1..N workers")
 @click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-def speed_engine(model, dataset, metrics, limit, max_workers, data_dir) -> None:
-    """Clips/s of the local executor and Ray with 1..N workers on the same clips, with the ratio."""
+@click.option(
+    "--clips",
+    default=None,
+    type=click.IntRange(min=10),
+    help="measure the engine at scale instead: N synthetic clips with psnr (plan, overhead per clip, resume, "
+    "reduce, merge of --shards shards, a --runs-run leaderboard, peak RSS from 1000 to N), beside their targets",
+)
+@click.option("--shards", default=64, show_default=True, type=click.IntRange(min=2), help="with --clips")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1), help="with --clips")
+def speed_engine(model, dataset, metrics, limit, max_workers, data_dir, clips, shards, runs) -> None:
+    """Clips/s of the local executor and Ray with 1..N workers on the same clips, with the ratio; with
+    --clips N, the engine's own costs on a synthetic protocol of N clips (GRID unseen-10 is ~10,000)."""
+    if clips:
+        from benchmark.reports.frames import load_clips, load_runs
+        from benchmark.reports.site import build_site
+        from benchmark.tools.speed import scale
+
+        reports = {"build_site": build_site, "load_runs": load_runs, "load_clips": load_clips}
+        scale.run(
+            clips,
+            small=min(1000, clips),
+            shards=shards,
+            runs=runs,
+            model=model,
+            data_dir=data_dir,
+            reports=reports,
+            echo=click.echo,
+        )
+        return
     from benchmark.tools.speed import engine
 
     names = tuple(m.strip() for m in metrics.split(",") if m.strip())
