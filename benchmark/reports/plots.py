@@ -102,8 +102,13 @@ def correlogram(
     return "".join(parts)
 
 
+MAX_DOTS = 300  # above this many clips a distribution is a histogram: a dot per clip grows the page by ~120 B a clip
+HISTOGRAM_BINS = 40
+
+
 def distribution(values: list[float], labels: list[str], title: str, width: int = 300, height: int = 70) -> str:
-    """One dot per clip along the value axis (hover names the clip), with the mean as a bar."""
+    """One dot per clip along the value axis (hover names the clip), with the mean as a bar; above
+    MAX_DOTS clips, a histogram (hover gives each bin's range and count) with the extreme clips as dots."""
     finite = [(v, lab) for v, lab in zip(values, labels) if v is not None and math.isfinite(v)]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
@@ -113,7 +118,13 @@ def distribution(values: list[float], labels: list[str], title: str, width: int 
         vals = np.array([v for v, _ in finite])
         lo, hi = float(vals.min()), float(vals.max())
         x = _scale(lo, hi if hi > lo else lo + 1, 12, width - 12)
-        for i, (v, lab) in enumerate(finite):
+        if len(finite) <= MAX_DOTS:
+            dots = list(enumerate(finite))
+        else:
+            parts += _histogram_bars(vals, lo, hi, x)
+            order = np.argsort(vals, kind="stable")
+            dots = [(int(i), finite[int(i)]) for i in (order[0], order[-1])]
+        for i, (v, lab) in dots:
             jitter = 30 + (i * 7919 % 17) - 8
             parts.append(
                 f'<circle cx="{x(v):.1f}" cy="{jitter}" r="3" fill="{GENERATED}" opacity="0.7"><title>{escape(lab)}: {v:.4g}</title></circle>'
@@ -130,3 +141,18 @@ def distribution(values: list[float], labels: list[str], title: str, width: int 
         parts.append('<text x="12" y="40" font-size="11" fill="#999">no per-clip values</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _histogram_bars(vals: np.ndarray, lo: float, hi: float, x) -> list[str]:
+    counts, edges = np.histogram(vals, bins=HISTOGRAM_BINS, range=(lo, hi if hi > lo else lo + 1))
+    tallest = max(int(counts.max()), 1)
+    bars = []
+    for count, left, right in zip(counts, edges[:-1], edges[1:]):
+        if not count:
+            continue
+        h = 26 * count / tallest
+        bars.append(
+            f'<rect x="{x(left):.1f}" y="{44 - h:.1f}" width="{max(x(right) - x(left) - 0.5, 0.5):.1f}" height="{h:.1f}" '
+            f'fill="{GENERATED}" opacity="0.45"><title>{count} clips in [{left:.4g}, {right:.4g})</title></rect>'
+        )
+    return bars

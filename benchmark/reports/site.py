@@ -8,6 +8,7 @@ string that came from a user (model names, config values, clip ids, paths) is es
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -23,7 +24,9 @@ from benchmark.reports.leaderboard import _format, leaderboard_tables
 from benchmark.core.records import integrity_problem, load_records, load_rows, run_completeness, run_label
 from benchmark.core.stats import BOOTSTRAP_RESAMPLES
 
-MAX_CLIP_PLOTS = 24  # per run page; the per-clip table always lists every clip
+MAX_CLIP_PLOTS = 24  # per run page: every clip below this, else a sample (`panel_sample`)
+CLIP_TABLE_ROWS = 1000  # per page of the clip table: the run page has the first, runs/<slug>/clips-<k>.html the rest
+SAMPLE_SEED = 0
 
 
 def run_slug(run_dir: Path, record: dict) -> str:
@@ -36,13 +39,49 @@ def _load_npz(run_dir: Path, relative: str) -> dict:
         return {k: data[k] for k in data.files}
 
 
-def clip_panels(run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, strip_prefix: str) -> list[dict]:
-    """Aperture and EAR plots plus event strips for the first MAX_CLIP_PLOTS scored clips."""
+def panel_sample(rows: list[dict], spec: dict | None, n: int = MAX_CLIP_PLOTS) -> list[tuple[dict, str]]:
+    """The scored clips to draw, each with why: all of them up to `n`; beyond, the worst, median and best
+    by the run's first metric (its direction; by value where it has none) and a seeded random rest."""
+    scored = [r for r in rows if r["status"] == "ok"]
+    if len(scored) <= n:
+        return [(r, "") for r in scored]
+    chosen: dict[str, str] = {}
+    if spec is not None:
+        variant = spec["variant"]
+        valued = sorted(
+            (
+                r
+                for r in scored
+                if isinstance(r["metrics"].get(variant), (int, float)) and math.isfinite(r["metrics"][variant])
+            ),
+            key=lambda r: (r["metrics"][variant], r["clip_id"]),
+        )
+        if valued:
+            low, mid, high = valued[0], valued[len(valued) // 2], valued[-1]
+            worst, best = (high, low) if spec.get("direction") == "lower" else (low, high)
+            if spec.get("direction") in ("higher", "lower"):
+                picks = [(worst, f"worst {variant}"), (mid, f"median {variant}"), (best, f"best {variant}")]
+            else:
+                picks = [(low, f"lowest {variant}"), (mid, f"median {variant}"), (high, f"highest {variant}")]
+            for row, why in picks:
+                chosen.setdefault(row["clip_id"], why)
+    rest = [r for r in scored if r["clip_id"] not in chosen]
+    order = np.random.default_rng(SAMPLE_SEED).permutation(len(rest))
+    for i in order[: n - len(chosen)]:
+        chosen[rest[int(i)]["clip_id"]] = f"random (seed {SAMPLE_SEED})"
+    by_id = {r["clip_id"]: r for r in scored}
+    return [(by_id[clip_id], why) for clip_id, why in chosen.items()]
+
+
+def clip_panels(
+    run_dir: Path, rows: list[dict], fps: float, strip_dir: Path, strip_prefix: str, spec: dict | None = None
+) -> list[dict]:
+    """Aperture and EAR plots plus event strips for the clips `panel_sample` picks."""
     from PIL import Image
 
     panels = []
-    for row in [r for r in rows if r["status"] == "ok"][:MAX_CLIP_PLOTS]:
-        panel = {"clip_id": row["clip_id"], "plots": [], "strips": []}
+    for row, why in panel_sample(rows, spec):
+        panel = {"clip_id": row["clip_id"], "why": why, "plots": [], "strips": []}
         for variant, relative in sorted(row.get("artifacts", {}).items()):
             arrays = _load_npz(run_dir, relative)
             if "aperture" in arrays:
@@ -217,6 +256,7 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
         }
         for r in sorted(rows, key=lambda r: r["clip_id"])
     ]
+    first_spec = record["metrics"][0] if record["metrics"] else None
     return {
         "record": record,
         "label": run_label(record),
@@ -228,11 +268,39 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
         "variants": variants,
         "results": results,
         "distributions": distributions,
-        "clips": clip_rows,
-        "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip"),
+        "clips": clip_rows[:CLIP_TABLE_ROWS],
+        "clip_pages": write_clip_pages(clip_rows, variants, strip_dir, slug),
+        "n_clips": len(clip_rows),
+        "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip", first_spec),
+        "n_scored": sum(1 for r in rows if r["status"] == "ok"),
         "strip_dir": slug,
         "comparisons": comparisons(run_dir, record, records),
     }
+
+
+def write_clip_pages(clip_rows: list[dict], variants: list[str], folder: Path, slug: str) -> list[dict]:
+    """The clip table beyond its first CLIP_TABLE_ROWS rows, as static pages in `folder` (they open
+    from disk, no server), and every row as clips.csv; the links, page 1 being the run page itself."""
+    import csv
+
+    with open(folder / "clips.csv", "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["clip_id", "speaker", "status", *variants, "generate_s", "error"])
+        for c in clip_rows:
+            out.writerow([c["clip_id"], c["speaker"], c["status"], *c["cell_values"], c["generate_s"], c["error"]])
+    chunks = [clip_rows[i : i + CLIP_TABLE_ROWS] for i in range(0, len(clip_rows), CLIP_TABLE_ROWS)]
+    links = [{"number": k + 1, "first": chunk[0]["clip_id"]} for k, chunk in enumerate(chunks)]
+    if len(chunks) > 1:
+        env = Environment(
+            loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(default=True)
+        )
+        template = env.get_template("clips.html.j2")
+        for k, chunk in enumerate(chunks[1:], start=2):
+            (folder / f"clips-{k}.html").write_text(
+                template.render(slug=slug, clips=chunk, variants=variants, page=k, pages=links, n_clips=len(clip_rows)),
+                encoding="utf-8",
+            )
+    return links
 
 
 def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> tuple[Path, list[tuple[Path, str]]]:
