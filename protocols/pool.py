@@ -13,7 +13,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Drop queued work, end the running workers and release the pool without waiting for it."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())  # no public way to end workers before 3.14
+    if hasattr(pool, "terminate_workers"):  # Python 3.14+: the public way (it shuts the pool down too)
+        pool.terminate_workers()
+        return
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # before 3.14 only the private map
     pool.shutdown(wait=False, cancel_futures=True)
     for process in workers:
         if process.is_alive():
