@@ -11,9 +11,31 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 
 
+RESAMPLE_CHUNK_ELEMENTS = 1 << 20  # indices drawn at a time: 8 MB, whatever the number of clips
+
+
 def bootstrap_indices(n: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """(resamples, n) clip indices drawn with replacement: the one resampling scheme of record, compare and site."""
+    """(resamples, n) clip indices drawn with replacement: the one resampling scheme of record, compare and site.
+    Whole, it is resamples x n int64 (160 MB at 10,000 clips): `resampled_sums` draws the same in chunks."""
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def resampled_sums(
+    columns: dict[str, np.ndarray], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> dict[str, np.ndarray]:
+    """Each (n,) column summed over every resample of `bootstrap_indices(n, resamples, seed)`, the same
+    indices for every column (paired): {name: (resamples,)}. The indices are drawn a chunk of resamples
+    at a time from the same generator, so the sums equal the whole matrix's while memory stays bounded."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    n = len(next(iter(arrays.values())))
+    rng = np.random.default_rng(seed)
+    step = max(1, RESAMPLE_CHUNK_ELEMENTS // max(n, 1))
+    out = {k: np.empty(resamples) for k in arrays}
+    for start in range(0, resamples, step):
+        idx = rng.integers(0, n, size=(min(step, resamples - start), n))
+        for k, x in arrays.items():
+            out[k][start : start + len(idx)] = x[idx].sum(1)
+    return out
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> list[float]:
@@ -26,7 +48,7 @@ def bootstrap_ci(values, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPL
     x = np.asarray(values, dtype=np.float64)
     if x.size < 2:
         return None
-    return percentile_interval(x[bootstrap_indices(x.size, resamples, seed)].mean(axis=1), level)
+    return percentile_interval(resampled_sums({"x": x}, resamples, seed)["x"] / x.size, level)
 
 
 @dataclass
@@ -120,8 +142,7 @@ class PooledState:
         results = {name: finite_or_none(float(self.evaluate(totals, name))) for name in [*self.ratios, *self.means]}
         ci = None
         if len(counts) > 1 and results[self.primary] is not None:
-            idx = bootstrap_indices(len(counts))
-            resampled = {k: np.array([c.get(k, 0.0) for c in counts])[idx].sum(1) for k in self.primary_keys()}
+            resampled = resampled_sums({k: np.array([c.get(k, 0.0) for c in counts]) for k in self.primary_keys()})
             boots = self.evaluate(resampled)
             boots = boots[np.isfinite(boots)]
             if boots.size:

@@ -20,7 +20,7 @@ from benchmark.reports.frames import REFERENCE_ADAPTERS
 from benchmark.core.errors import BenchError
 from benchmark.reports.ranking import CLOSEST, HIGHER, LOWER
 from benchmark.core.records import MISMATCH, integrity_of, load_record, load_rows, run_label
-from benchmark.core.stats import BOOTSTRAP_RESAMPLES, bootstrap_indices, percentile_interval
+from benchmark.core.stats import BOOTSTRAP_RESAMPLES, percentile_interval, resampled_sums
 
 
 def _pooled_state(spec: dict):
@@ -65,7 +65,6 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
     a, b, clips = paired_rows(run_a, run_b)
     specs_a = {s["variant"]: s for s in a["record"]["metrics"]}
     specs_b = {s["variant"]: s for s in b["record"]["metrics"]}
-    idx = bootstrap_indices(len(clips), resamples)
     out = []
     for variant in [v for v in specs_a if v in specs_b]:
         spec = specs_a[variant]
@@ -89,7 +88,10 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             va, vb = (float(pooled.evaluate({k: v.sum() for k, v in c.items()})) for c in (ca, cb))
             if not (np.isfinite(va) and np.isfinite(vb)):
                 continue
-            ba, bb = (pooled.evaluate({k: v[idx].sum(1) for k, v in c.items()}) for c in (ca, cb))
+            sums = resampled_sums(
+                {**{("a", k): v for k, v in ca.items()}, **{("b", k): v for k, v in cb.items()}}, resamples
+            )
+            ba, bb = (pooled.evaluate({k: sums[(side, k)] for k in c}) for side, c in (("a", ca), ("b", cb)))
             keep = np.isfinite(ba) & np.isfinite(bb)
             boots = ba[keep] - bb[keep]
             entry.update(kind="pooled ratio" if pooled.primary in pooled.ratios else "pooled mean of ratios")
@@ -102,7 +104,7 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES)
             ]
             xa, xb = (np.array(side, dtype=np.float64) for side in zip(*pairs))
             va, vb = xa.mean(), xb.mean()
-            boots = (xa - xb)[bootstrap_indices(len(pairs), resamples)].mean(1) if len(pairs) > 1 else None
+            boots = resampled_sums({"d": xa - xb}, resamples)["d"] / len(pairs) if len(pairs) > 1 else None
             entry.update(kind="mean over clips", n=len(pairs))
         else:
             va, vb = a["record"]["results"][variant]["value"], b["record"]["results"][variant]["value"]
