@@ -40,10 +40,17 @@ def _pooled_state(spec: dict):
     return aggregation.new_state() if isinstance(aggregation, Pooled) else None
 
 
-def paired_rows(run_a: Path, run_b: Path) -> tuple[dict, dict, list[str]]:
-    record_a, record_b = load_record(run_a), load_record(run_b)
-    ok_a = {r["clip_id"]: r for r in load_rows(run_a, record_a) if r["status"] == "ok"}
-    ok_b = {r["clip_id"]: r for r in load_rows(run_b, record_b) if r["status"] == "ok"}
+def load_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """A run's record and its clip rows, read and checked (the default `load` of the functions below)."""
+    record = load_record(run_dir)
+    return record, load_rows(run_dir, record)
+
+
+def paired_rows(run_a: Path, run_b: Path, load=load_run) -> tuple[dict, dict, list[str]]:
+    """`load(run_dir) -> (record, rows)`: a site building many pages passes one that reads each run once."""
+    (record_a, rows_a), (record_b, rows_b) = load(run_a), load(run_b)
+    ok_a = {r["clip_id"]: r for r in rows_a if r["status"] == "ok"}
+    ok_b = {r["clip_id"]: r for r in rows_b if r["status"] == "ok"}
     common = sorted(c for c in ok_a.keys() & ok_b.keys() if ok_a[c]["clip_fingerprint"] == ok_b[c]["clip_fingerprint"])
     if not common:
         raise BenchError(
@@ -61,8 +68,8 @@ def _both(ra: dict, rb: dict, variant: str) -> bool:
     return ra["metrics"].get(variant) is not None and rb["metrics"].get(variant) is not None
 
 
-def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
-    a, b, clips = paired_rows(run_a, run_b)
+def compare_runs(run_a: Path, run_b: Path, resamples: int = BOOTSTRAP_RESAMPLES, load=load_run) -> dict:
+    a, b, clips = paired_rows(run_a, run_b, load)
     specs_a = {s["variant"]: s for s in a["record"]["metrics"]}
     specs_b = {s["variant"]: s for s in b["record"]["metrics"]}
     out = []

@@ -27,6 +27,7 @@ from benchmark.core.stats import BOOTSTRAP_RESAMPLES
 MAX_CLIP_PLOTS = 24  # per run page: every clip below this, else a sample (`panel_sample`)
 CLIP_TABLE_ROWS = 1000  # per page of the clip table: the run page has the first, runs/<slug>/clips-<k>.html the rest
 SAMPLE_SEED = 0
+MAX_COMPARISONS = 6  # paired comparisons per run page: the first other runs of its leaderboard table
 
 
 def run_slug(run_dir: Path, record: dict) -> str:
@@ -173,15 +174,19 @@ def motion_plots(run_dir: Path, row: dict, fps: float) -> list:
     return out
 
 
-def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]]) -> list[dict]:
-    from benchmark.reports.compare import compare_runs, verdict
+def comparisons(run_dir: Path, record: dict, others: list[tuple[Path, dict]], load=None) -> list[dict]:
+    """This run against each of `others` (same protocol), at most MAX_COMPARISONS: with 20 runs of 10,000
+    clips every pair on every page would be 380 paired bootstraps; `bench compare` takes any pair."""
+    from benchmark.reports.compare import compare_runs, load_run, verdict
 
     out = []
     for other_dir, other in others:
+        if len(out) == MAX_COMPARISONS:
+            break
         if other_dir == run_dir or other["protocol"]["id"] != record["protocol"]["id"]:
             continue
         try:
-            result = compare_runs(run_dir, other_dir, resamples=BOOTSTRAP_RESAMPLES)
+            result = compare_runs(run_dir, other_dir, resamples=BOOTSTRAP_RESAMPLES, load=load or load_run)
         except BenchError:
             continue
         for m in result["metrics"]:
@@ -210,8 +215,9 @@ def conformed_summary(record: dict) -> str:
     return f"{done} of {record['clips']['scored']} scored clips" + (f" ({policy})" if policy else "")
 
 
-def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, slug: str) -> dict:
-    rows = load_rows(run_dir, record)
+def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, slug: str, load=None) -> dict:
+    """`load(run_dir) -> (record, rows)`: build_site's, reading each run once for every page."""
+    rows = load(run_dir)[1] if load else load_rows(run_dir, record)
     fps = next((r["fps"] for r in rows if r.get("fps")), 25.0)  # every prepared protocol is 25 fps
     variants = [s["variant"] for s in record["metrics"]]
     distributions = [
@@ -274,7 +280,8 @@ def run_page_context(run_dir: Path, record: dict, records: list, out_dir: Path, 
         "panels": clip_panels(run_dir, rows, fps, strip_dir, "strip", first_spec),
         "n_scored": sum(1 for r in rows if r["status"] == "ok"),
         "strip_dir": slug,
-        "comparisons": comparisons(run_dir, record, records),
+        "comparisons": comparisons(run_dir, record, records, load),
+        "n_others": sum(1 for d, r in records if d != run_dir and r["protocol"]["id"] == record["protocol"]["id"]),
     }
 
 
@@ -329,11 +336,28 @@ def build_site(paths: list[Path], out_dir: Path, sort_by: str | None = None) -> 
         encoding="utf-8",
     )
     page = env.get_template("run.html.j2")
-    by_protocol = defaultdict(list)
-    for run_dir, record in records:
-        by_protocol[record["protocol"]["id"]].append((run_dir, record))
+    by_path = {str(run_dir): (run_dir, record) for run_dir, record in records}
+    by_protocol = defaultdict(list)  # in the order of the leaderboard's tables: a page compares with the first
+    for table in tables:
+        for row in table["rows"]:
+            run_dir, record = by_path[row["path"]]
+            by_protocol[record["protocol"]["id"]].append((run_dir, record))
+    partners = {str(d) for runs in by_protocol.values() for d, _ in runs[: MAX_COMPARISONS + 1]}
+    rows_read: dict[str, list[dict]] = {}
+
+    def load(run_dir: Path) -> tuple[dict, list[dict]]:
+        """A run's record (the one loaded above) and rows; the rows of the runs every page compares with
+        are read once for the whole site and kept, the others read for their own page only."""
+        key = str(run_dir)
+        if key in rows_read:
+            return by_path[key][1], rows_read[key]
+        rows = load_rows(run_dir, by_path[key][1])
+        if key in partners:
+            rows_read[key] = rows
+        return by_path[key][1], rows
+
     for run_dir, record in records:
         slug = slugs[str(run_dir)]
-        context = run_page_context(run_dir, record, by_protocol[record["protocol"]["id"]], out_dir, slug)
+        context = run_page_context(run_dir, record, by_protocol[record["protocol"]["id"]], out_dir, slug, load)
         (out_dir / "runs" / f"{slug}.html").write_text(page.render(generated=generated, **context), encoding="utf-8")
     return out_dir / "index.html", skipped
