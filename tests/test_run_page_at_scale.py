@@ -97,3 +97,30 @@ def test_the_built_run_page_shows_one_page_of_clips_and_links_the_rest(synthetic
     assert f'href="{page.stem}/clips-2.html"' in html and f'href="{page.stem}/clips-3.html"' in html
     assert "<circle" in html and "clips in [" in html  # psnr's distribution as a histogram
     assert (page.parent / page.stem / "clips-3.html").read_text().count("<tr class") == 10
+
+
+def test_rows_of_a_verified_record_skip_the_schema_and_edited_rows_do_not(synthetic_run, tmp_path, monkeypatch):
+    """Reading 10,000 rows spent 1.4 s of 1.7 s in jsonschema; a record whose seal matches its rows skips it."""
+    import json
+    import shutil
+
+    from benchmark.core import records
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(next(synthetic_run.rglob("record.json")).parent, run_dir)
+    checked = []
+    real = records.validate
+    monkeypatch.setattr(
+        records, "validate", lambda obj, kind, *a, **k: (checked.append(kind), real(obj, kind, *a, **k))
+    )
+    record = records.load_record(run_dir)
+    assert record.integrity == records.VERIFIED and len(records.load_rows(run_dir, record)) == 40
+    assert checked == ["record"]  # the record itself, never its rows
+    lines = (run_dir / "clips.jsonl").read_text().splitlines()
+    row = json.loads(lines[0])
+    row["n_frames"] = "many"  # not what the schema allows, and a change the seal sees
+    (run_dir / "clips.jsonl").write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
+    record = records.load_record(run_dir)
+    assert records.integrity_problem(record)
+    with pytest.raises(records.BenchError, match="clip-row schema"):
+        records.load_rows(run_dir, record)

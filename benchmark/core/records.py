@@ -151,16 +151,19 @@ def row_conflict(old: dict, new: dict) -> tuple[str, str] | None:
     return None
 
 
+_ROW_FIELDS = (  # built once: every row of every read passes through these
+    ("key", lambda v: isinstance(v, str)),
+    ("clip_id", lambda v: isinstance(v, str)),
+    ("status", lambda v: v in ("ok", "failed")),
+    ("scores", lambda v: isinstance(v, dict)),
+)
+
+
 def _not_a_row(row: Any) -> str | None:
     """Why a parsed line cannot be a clip row (what resume and the reduce rely on), or None."""
     if not isinstance(row, dict):
         return f"a JSON {type(row).__name__}, not a clip row"
-    for field, ok in (
-        ("key", lambda v: isinstance(v, str)),
-        ("clip_id", lambda v: isinstance(v, str)),
-        ("status", lambda v: v in ("ok", "failed")),
-        ("scores", lambda v: isinstance(v, dict)),
-    ):
+    for field, ok in _ROW_FIELDS:
         if not ok(row.get(field)):
             return f"not a clip row (no valid {field!r})"
     for column, outcome in row["scores"].items():
@@ -373,18 +376,22 @@ def load_rows(run_dir: Path, record: dict | None = None) -> list[dict]:
     Each clip row is validated against the clip-row schema, then projected onto the record's metrics:
     `metrics` / `outcomes` / `pooled` / `extras` / `artifacts` keyed by variant (the stored rows
     key them by column, variant@hash). Rows of other clips (an earlier selection) are left out.
+    A record `load_record` VERIFIED against these very rows skips the schema (1.4 s of 1.7 s for 10,000
+    rows): they are the rows the harness wrote and reduced, byte for byte but their timings.
     """
     run_dir = Path(run_dir)
     record = record if record is not None else load_record(run_dir)
     path = run_dir / ROWS_FILE
     latest = RowLog(path).latest_by_key(strict=False)  # conflicting rows: load_record flagged the record
     columns = {m["variant"]: m["column"] for m in record["metrics"]}
+    verified = integrity_of(record) == VERIFIED
     out = []
     for key in plan_clip_keys(run_dir):
         row = latest.get(key)
         if row is None:
             continue
-        validate(row, "clip-row", path, where=f"row of {row.get('clip_id', '?')}")
+        if not verified:
+            validate(row, "clip-row", path, where=f"row of {row.get('clip_id', '?')}")
         out.append(project_row(row, columns))
     return out
 
