@@ -50,19 +50,18 @@ def test_decoding_stops_past_the_margin_when_metadata_says_nothing(tmp_path, mon
     with pytest.raises(VideoMismatch, match=rf"more than {frame_limit(n)} frames, the clip has {n}"):
         read_video(path, n_frames=n)
 
-    class Frame:  # an endless stream: decoding must stop by itself
-        def to_ndarray(self, format):
-            pulled.append(1)
-            return np.zeros((4, 4, 3), np.uint8)
+    def endless():  # an endless stream of real frames: decoding must stop by itself
+        import av
 
-    def endless():
         while True:
-            yield Frame()
+            pulled.append(1)
+            yield av.VideoFrame.from_ndarray(np.zeros((4, 4, 3), np.uint8), format="rgb24")
 
     pulled: list[int] = []
     with pytest.raises(VideoMismatch):
         media._decode(path, endless(), frame_limit(n), n, False)
-    assert len(pulled) == frame_limit(n) and frame_limit(n) - n == max(5, -(-n // 10))
+    # frames 0 .. limit-1 decoded, frame `limit` pulled only to learn there is one more
+    assert len(pulled) == frame_limit(n) + 1 and frame_limit(n) - n == max(5, -(-n // 10))
 
 
 @pytest.mark.parametrize(

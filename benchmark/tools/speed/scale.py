@@ -71,9 +71,8 @@ class Figure:
 
 def _child(args: dict) -> tuple[dict, float]:
     """Run CHILD with `args`; its figures and its peak RSS in MB."""
-    root = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, env=env)
+    root = Path(__file__).resolve().parents[3]  # `python -c` imports from its working folder: the checkout
+    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, cwd=root)
     if proc.returncode:
         raise RuntimeError(f"a timed run failed:\n{proc.stderr.decode()[-3000:]}")
     figures = json.loads(proc.stdout.decode().strip().splitlines()[-1])
