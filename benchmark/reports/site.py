@@ -327,7 +327,6 @@ def write_clip_pages(clip_rows: list[dict], variants: list[str], folder: Path, s
                 template.render(
                     slug=slug,
                     rows_html=clip_rows_html(chunk),
-                    n_rows=len(chunk),
                     variants=variants,
                     page=k,
                     pages=links,
