@@ -58,10 +58,14 @@ class Landmarks(FeatureProvider):
         return "landmarks", ctx.landmark_backend(backend).cache_key()
 
     def to_arrays(self, track: LandmarkTrack) -> dict[str, np.ndarray]:
-        return {"points": track.points, "found": track.found}
+        arrays = {"points": track.points, "found": track.found}
+        if track.rigid_mesh is not None:
+            arrays["rigid_mesh"] = track.rigid_mesh
+        return arrays
 
     def from_arrays(self, arrays: dict[str, np.ndarray], backend: str) -> LandmarkTrack:
-        return LandmarkTrack(arrays["points"], arrays["found"], backend)
+        rigid_mesh = arrays["rigid_mesh"] if "rigid_mesh" in arrays else None
+        return LandmarkTrack(arrays["points"], arrays["found"], backend, rigid_mesh=rigid_mesh)
 
 
 class IdentityEmbeddings(FeatureProvider):

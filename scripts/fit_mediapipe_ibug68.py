@@ -25,7 +25,7 @@ def collect(clips, backend, step=2):
         for t in range(0, clip.n_frames, step):
             mesh = backend.mesh(frames[t])
             if mesh is not None:
-                meshes.append(mesh)
+                meshes.append(mesh[:, :2])
                 truth.append(planted[t])
     return np.stack(meshes), np.stack(truth).astype(np.float64)
 

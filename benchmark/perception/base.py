@@ -31,10 +31,15 @@ class LandmarkTrack:
     points: np.ndarray  # (T, 68, 2) float64
     found: np.ndarray  # (T,) bool
     backend: str
+    # (T, 31, 3) the face mesh's rigid points (head_pose.MESH_RIGID_IDS: x, y in pixels, depth on x's
+    # scale), kept by mesh backends (mediapipe) for the head pose; None for the others
+    rigid_mesh: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.points = np.asarray(self.points, dtype=np.float64)
         self.found = np.asarray(self.found, dtype=bool)
+        if self.rigid_mesh is not None:
+            self.rigid_mesh = np.asarray(self.rigid_mesh, dtype=np.float64)
 
     @property
     def coverage(self) -> float:

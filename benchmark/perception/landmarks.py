@@ -2,7 +2,8 @@
 
 `mediapipe` (default): the 478-point face mesh bundled in mediapipe 0.10.21, reduced to the 68
 iBUG points by a correspondence fitted on the mini protocol's planted landmarks
-(`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py).
+(`assets/mediapipe_ibug68.json`, made by scripts/fit_mediapipe_ibug68.py); its track also keeps the
+mesh's rigid points with their depth (`rigid_mesh`), which the head pose is fitted to.
 `dlib68`: dlib's HOG detector (upsample 1) + 68-point shape predictor from face_recognition_models
 (offline); `dlib68-up0`: the same with the earlier policy (upsample 0, 1 only where no face is found).
 Points are float64 pixels whatever the backend computes in (LandmarkTrack casts them).
@@ -26,6 +27,7 @@ import numpy as np
 
 from benchmark.core.errors import BenchError
 from benchmark.perception.base import LandmarkBackend, LandmarkTrack, dlib_model_path, package_version
+from benchmark.perception.head_pose import MESH_RIGID_IDS
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -81,27 +83,30 @@ class MediapipeLandmarks(LandmarkBackend):
         self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
 
     def version(self) -> str:
-        return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1"
+        # "+rigid31": the track keeps the mesh's rigid points for the head pose (caches without them are stale)
+        return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1+rigid31"
 
     def mesh(self, frame: np.ndarray) -> np.ndarray | None:
-        """478 mesh points in pixels, or None."""
+        """478 mesh points (x, y in pixels, depth z on x's scale: mediapipe's z times the width), or None."""
         result = self._mesh.process(np.ascontiguousarray(frame))
         if not result.multi_face_landmarks:
             return None
         h, w = frame.shape[:2]
         lm = result.multi_face_landmarks[0].landmark
         # mediapipe's normalised coordinates put pixel i's centre at (i + 0.5) / size
-        return np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in lm], dtype=np.float64)
+        return np.array([[p.x * w - 0.5, p.y * h - 0.5, p.z * w] for p in lm], dtype=np.float64)
 
     def detect(self, frames: np.ndarray) -> LandmarkTrack:
         points = np.full((len(frames), 68, 2), np.nan, dtype=np.float64)
+        rigid = np.full((len(frames), len(MESH_RIGID_IDS), 3), np.nan, dtype=np.float64)
         found = np.zeros(len(frames), dtype=bool)
         for t, frame in enumerate(frames):
             mesh = self.mesh(frame)
             if mesh is not None:
-                points[t] = mesh[self._index].mean(axis=1)
+                points[t] = mesh[self._index, :2].mean(axis=1)
+                rigid[t] = mesh[list(MESH_RIGID_IDS)]
                 found[t] = True
-        return LandmarkTrack(points, found, self.name)
+        return LandmarkTrack(points, found, self.name, rigid_mesh=rigid)
 
 
 class Dlib68Landmarks(LandmarkBackend):

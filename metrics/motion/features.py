@@ -1,6 +1,7 @@
 """Feature providers of the motion metrics (`ctx.feature(name, which, **params)`), computed once per clip.
 
-- `head-pose`: per side, the head pose of the iBUG-68 `landmarks` feature (never a second detection);
+- `head-pose`: per side, the head pose of the `landmarks` feature (never a second detection): from the
+  face mesh's rigid points when the backend keeps them (mediapipe), else from the iBUG-68 rigid points;
   cheap (about 0.2 ms a frame), so it is kept in memory only, the landmarks under it are cached on disk.
 - `speech`: the clip's speech intervals (seconds) from a VAD backend (`benchmark.perception.vad`), run
   once per clip on its audio and cached on disk beside the prepared protocol (the same for every model).
@@ -15,20 +16,20 @@ from typing import Any
 import numpy as np
 
 from benchmark.perception.av_signals import mouth_openness, rms_envelope
-from benchmark.perception.head_pose import HeadPose, estimate_head_pose
+from benchmark.perception.head_pose import HeadPose, head_pose_of
 from benchmark.perception.vad import get_vad, vad_version
 from metrics.context import ClipContext, FeatureProvider
 
 
 class HeadPoseFeature(FeatureProvider):
     """HeadPose (yaw, pitch, roll in degrees; translation in inter-ocular distances) against our
-    canonical rigid shape, NaN rows where the landmark backend found no face."""
+    canonical rigid shapes (benchmark.perception.head_pose), NaN rows where the backend found no face."""
 
     name = "head-pose"
 
     def compute(self, ctx: ClipContext, which: str, backend: str) -> HeadPose:
         track = ctx.feature("landmarks", which, backend=backend)
-        return estimate_head_pose(track.points, track.found)
+        return head_pose_of(track)
 
 
 class Speech(FeatureProvider):
