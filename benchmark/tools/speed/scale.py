@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.tools.speed import browser
+
 # the child process: one run of the harness, timed, its figures as one JSON line on stdout
 CHILD = r"""
 import json, sys, time
@@ -208,8 +210,14 @@ def _report_figures(reports: dict, run_dir: Path, tmp: Path, runs: int, clips: i
     t0 = time.perf_counter()
     index, _ = reports["build_site"]([board], tmp / "site")
     figures.append(Figure(f"leaderboard build ({runs} runs)", time.perf_counter() - t0, "s", 30))
-    pages = list((tmp / "site" / "runs").glob("*.html"))
-    figures.append(Figure("run page size (largest)", max(p.stat().st_size for p in pages) / 1e6, "MB", 2))
+    largest = max((tmp / "site" / "runs").glob("*.html"), key=lambda p: p.stat().st_size)
+    figures.append(Figure("run page size (largest)", largest.stat().st_size / 1e6, "MB", 2))
+    opened = browser.open_seconds(largest)
+    if opened is None:
+        echo("no Chromium on PATH (Debian's package chromium): the run page's opening time is not measured")
+    else:
+        figures.append(Figure("run page opens in headless Chromium (largest)", opened[0], "s", 3))
+        figures.append(Figure("  of which the browser's start (an empty page)", opened[1], "s"))
     figures.append(Figure("leaderboard index size", index.stat().st_size / 1e6, "MB"))
     t0 = time.perf_counter()
     reports["load_runs"]([board])
