@@ -208,3 +208,54 @@ def describe_partial(protocol_id: str, partial: dict) -> str:
         f"{protocol_id} is partial: {speakers}{n_clips} of {partial['n_expected']} clips found in the source "
         f"not prepared; why: {why}"
     )
+
+
+class SelfBuiltProtocol(ManifestProtocol):
+    """A protocol built from what ships with the harness, no --source (mini, synthetic): `prepare` builds
+    it whole in a temporary folder unless it is there; a subclass gives its clip count and its build."""
+
+    builds_itself = True
+
+    @abstractmethod
+    def planned_clips(self) -> int:
+        """How many clips a build makes."""
+
+    @abstractmethod
+    def build_clips(self, workers: int | None, progress: Callable[[str], None] | None) -> None:
+        """Make every clip and the manifest in a temporary folder, then put it at `prepared_dir`."""
+
+    def prepare(
+        self,
+        source: Path | None = None,
+        *,
+        sizes: tuple[int, ...] = (256,),
+        workers: int | None = None,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        split: Path | None = None,
+        alignments: Path | None = None,
+    ) -> PrepareReport:
+        """Build the clips unless they are there and `force` is not given; the protocol needs no source and
+        fixes its own shape, so `source`, `sizes`, `split` and `alignments` are not used."""
+        from protocols.prepare import PrepareInterrupted
+
+        planned = self.planned_clips()
+        if self.is_prepared() and not force:
+            return PrepareReport(self.prepared_dir, planned, reused=planned)
+        if on_total:
+            on_total(planned)
+        kept = self.is_prepared()
+        try:
+            self.build_clips(workers, progress)
+        except KeyboardInterrupt:
+            raise PrepareInterrupted(
+                0,
+                planned,
+                self.prepared_dir,
+                message=(
+                    f"interrupted: {self.id} was not built (it builds in a temporary folder; nothing half-built is "
+                    f"kept{' and the previous build is untouched' if kept else ''}). Re-run the same command to build it."
+                ),
+            ) from None
+        return PrepareReport(self.prepared_dir, planned)

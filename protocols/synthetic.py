@@ -23,9 +23,8 @@ import numpy as np
 
 from benchmark.core.errors import BenchError, DatasetNotPreparedError
 from benchmark.core.hashing import sha256_file, sha256_json
-from protocols.base import ManifestProtocol, PrepareReport, clip_list_fingerprint
+from protocols.base import SelfBuiltProtocol, clip_list_fingerprint
 from protocols.pool import stop_pool
-from protocols.prepare import PrepareInterrupted
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -190,10 +189,9 @@ def build(out_dir: Path, clips: int, frames: int, size: int, workers: int | None
     return manifest
 
 
-class SyntheticProtocol(ManifestProtocol):
+class SyntheticProtocol(SelfBuiltProtocol):
     name = "synthetic"
     version = "v1"
-    builds_itself = True
     prepare_options = ("name",)
     description = (
         "N generated clips without a face (drifting patterns, noise audio, phone timings) for measuring "
@@ -224,32 +222,8 @@ class SyntheticProtocol(ManifestProtocol):
             hint=f"run `bench prepare synthetic:{self.collection}` (about a minute per 10,000 clips on 2 cores)",
         )
 
-    def prepare(
-        self,
-        source: Path | None = None,
-        *,
-        sizes: tuple[int, ...] = (256,),
-        workers: int | None = None,
-        force: bool = False,
-        progress: Callable[[str], None] | None = None,
-        on_total: Callable[[int], None] | None = None,
-        split: Path | None = None,
-        alignments: Path | None = None,
-    ) -> PrepareReport:
-        """Generate the clips unless they are there and `force` is not given; the shape comes from the
-        protocol's name, so `source`, `sizes`, `split` and `alignments` are not used."""
-        planned = self.clips_wanted
-        if self.is_prepared() and not force:
-            return PrepareReport(self.prepared_dir, planned, reused=planned)
-        if on_total:
-            on_total(planned)
-        try:
-            build(self.prepared_dir, planned, self.frames, self.size, workers=workers, progress=progress)
-        except KeyboardInterrupt:
-            raise PrepareInterrupted(
-                0,
-                planned,
-                self.prepared_dir,
-                message=f"interrupted: {self.id} was not built (nothing half-built is kept). Re-run to build it.",
-            ) from None
-        return PrepareReport(self.prepared_dir, planned)
+    def planned_clips(self) -> int:
+        return self.clips_wanted
+
+    def build_clips(self, workers: int | None, progress: Callable[[str], None] | None) -> None:
+        build(self.prepared_dir, self.clips_wanted, self.frames, self.size, workers=workers, progress=progress)
