@@ -170,3 +170,19 @@ def _remove_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def keeps_reference_cache(provider: type[FeatureProvider]) -> bool:
+    """Whether the provider persists the ground truth's features on disk (overrides `reference_cache`)."""
+    return provider.reference_cache is not FeatureProvider.reference_cache
+
+
+@dataclass
+class GroundTruthContext(ClipContext):
+    """A clip whose generated side is its own ground truth, for computing the ground truth's features
+    ahead of any run (benchmark.engine.reference_pass): every feature either side asks for is the
+    reference's, so a metric scoring the clip against itself fills the on-disk cache exactly as a run
+    would, computing each feature once."""
+
+    def feature(self, name: str, which: str | None = None, **params: Any) -> Any:
+        return super().feature(name, "reference" if which == "generated" else which, **params)

@@ -1,4 +1,5 @@
-"""`bench list`, `bench prepare`, `bench export` and `bench weights`: what is registered, prepared and present."""
+"""`bench list`, `bench prepare`, `bench features`, `bench export` and `bench weights`: what is registered,
+prepared and present."""
 
 from __future__ import annotations
 
@@ -155,6 +156,85 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
                 err=True,
             )
         sys.exit(3)
+
+
+@cli.command()
+@click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
+@click.option(
+    "--metrics",
+    default=None,
+    help="the metrics whose ground-truth features to compute, as `bench run --metrics` takes them "
+    "(default: the default metrics)",
+)
+@click.option(
+    "--shard", default=None, help="K/N: only the clips of shard K of N (the same split as `bench run --shard K/N`)"
+)
+@click.option("--limit", default=None, type=int, help="the same seeded subset `bench run --limit N` scores")
+@click.option("--subset-seed", default=0, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (the runs' device: it keys the cache)")
+@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
+@click.option(
+    "--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="as `bench run --weights`"
+)
+@click.option("--landmarks", default=None, help="as `bench run --landmarks`")
+@click.option("--embedder", default=None, help="as `bench run --embedder`")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the cores)")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def features(
+    dataset,
+    metrics,
+    shard,
+    limit,
+    subset_seed,
+    device,
+    data_dir,
+    weights_dir,
+    landmarks,
+    embedder,
+    threads,
+    no_progress,
+) -> None:
+    """Compute the ground truth's features once, ahead of the runs that read them (landmarks, Inception,
+    I3D, embeddings, VAD), cached beside the prepared protocol.
+
+    Sharded like a run (--shard K/N on N machines, none computes a clip twice) and resumable (re-run the
+    same command: finished clips are skipped). Exit status: 0 every clip done, 3 some clips failed (tried
+    again next time), 130 interrupted, 1 error.
+    """
+    from benchmark.core.settings import Settings
+    from benchmark.engine.plan import parse_shard
+    from benchmark.engine.reference_pass import reference_pass
+    from benchmark.engine.runner import check_device
+    from metrics import DEFAULT_METRICS
+
+    check_device(device)
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
+    settings = Settings.create(data_dir, weights_dir, device, landmarks, embedder, threads=threads)
+    settings.apply_to_torch()
+    outcome = reference_pass(
+        dataset,
+        names,
+        settings,
+        shard=parse_shard(shard),
+        limit=limit,
+        subset_seed=subset_seed,
+        progress=not no_progress,
+        log=lambda s: click.echo(s, err=True),
+    )
+    if outcome.left_out:
+        click.echo(f"nothing to prepare for {', '.join(outcome.left_out)} (no ground-truth feature kept on disk)")
+    if outcome.log_dir is None:
+        return
+    click.echo(
+        f"ground-truth features of {', '.join(outcome.metrics)}: {outcome.done} clips done now, "
+        f"{outcome.already} done before, {len(outcome.failed)} failed, of {outcome.clips}; "
+        f"{outcome.computed} features computed in {outcome.seconds:.1f} s (log: {outcome.log_dir})"
+    )
+    for clip_id, why in list(outcome.failed.items())[:5]:
+        click.echo(f"  failed {clip_id}: {why}", err=True)
+    if outcome.interrupted:
+        click.echo("interrupted: finished clips are kept; re-run the same command to resume", err=True)
+    sys.exit(outcome.exit_code)
 
 
 @cli.command()

@@ -317,7 +317,7 @@ class Runner:
             store.clear_record()
         executor = self._executor or self._make_executor()
         outcome = RunOutcome(store.dir, None, 0, 0, skipped, n_tasks=len(tasks))
-        bar = _progress_bar(len(plan.clips), skipped, f"{plan.model} on {plan.protocol['id']}", self.progress)
+        bar = progress_bar(len(plan.clips), skipped, f"{plan.model} on {plan.protocol['id']}", self.progress)
         results = executor.run(plan, tasks)
         caching = 0
         try:
@@ -328,7 +328,8 @@ class Runner:
                 if result.cached_reference:
                     caching += 1
                     bar.set_postfix_str(
-                        f"caching ground-truth features: {caching} clips (once per protocol and backend)"
+                        f"caching ground-truth features: {caching} clips (once per protocol and backend; "
+                        "`bench features` computes them ahead)"
                     )
                 bar.update(1)
                 if not row.ok:
@@ -611,7 +612,7 @@ class _NoBar:
     def close(self): ...
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, initial: int, desc: str, enabled: bool):
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
