@@ -127,6 +127,23 @@ class FVD(Metric):
     def backend_for(cls, settings, params) -> str:
         return cls.i3d_for(settings, params).version()
 
+    @classmethod
+    def too_few(cls, variant, params, frame_counts: list[int]) -> str | None:
+        """The windows per side follow from the clips' frame counts: fewer than `min_windows` stops the run
+        at its plan, before any clip is generated or featurised for a number that cannot come."""
+        p = params
+        windows = sum(
+            len(window_starts(n, p["clip_frames"], p["frame_stride"], p["start"], p["windows"])) for n in frame_counts
+        )
+        if windows < p["min_windows"]:
+            clips = f"{len(frame_counts)} clip{'s' if len(frame_counts) != 1 else ''}"
+            return (
+                f"{variant} needs at least {p['min_windows']} windows of {p['clip_frames']} frames per side and this "
+                f"run's {clips} {'gives' if len(frame_counts) == 1 else 'give'} {windows}; score more clips"
+                + ("" if p["windows"] != "first" else ", or use fvd-windows (every non-overlapping window)")
+            )
+        return None
+
     def score_clip(self, ctx: ClipContext) -> ClipValue:
         p = self.params
         for which in ("generated", "reference"):  # too short for one window: the clip fails, naming this variant

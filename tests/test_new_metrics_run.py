@@ -1,6 +1,6 @@
-"""Mini runs with every metric issue 13 added, on random weights in the official file layouts (the I3D
-ones on 3 clips, the per-frame networks on one): each variant is in the record with its parameters and
-backend, and each produces a value."""
+"""Mini runs with the metrics issue 13 added, on random weights in the official file layouts (fvd-windows
+on 3 clips, lpips and csim on one): each is in the record with its parameters and backend and has a value;
+the other variants' specs are checked from the declaration a run writes."""
 
 from __future__ import annotations
 
@@ -75,19 +75,42 @@ def random_weights(tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.slow  # I3D forward passes on CPU
 def test_a_mini_run_records_every_fvd_variant_with_its_windows_and_backend(mini_data_root, tmp_path, random_weights):
-    results, specs, run_dir = _run(FVD_METRICS, 3, mini_data_root, tmp_path, random_weights)
+    """fvd-windows is run on 3 clips (every non-overlapping 16-frame window: >= 10); fvd and fvd-pytorch-i3d
+    (one window a clip) are refused at the plan, before any work, since 3 clips give them 3 windows of
+    the 10 they need; their record specs are checked from the declaration a run writes."""
+    from benchmark.core.errors import BenchError
+    from benchmark.core.settings import Settings
+    from benchmark.engine.runner import RunConfig, Runner, declare_metrics
+
+    results, specs, run_dir = _run(("fvd-windows",), 3, mini_data_root, tmp_path, random_weights)
     frames = {c.id: c.n_frames for c in MiniProtocol(mini_data_root).clips()}
     lengths = [frames[json.loads(line)["clip_id"]] for line in (run_dir / "clips.jsonl").read_text().splitlines()]
-    # non-overlapping 16-frame windows from frame 0 on each clip; the default is one window per clip
+    # non-overlapping 16-frame windows from frame 0 on each clip
     assert results["fvd-windows"]["windows_generated"] == sum(n // 16 for n in lengths) >= 10
     assert results["fvd-windows"]["value"] > 0
-    assert results["fvd"]["windows_generated"] == 3 and "at least 10 windows" in results["fvd"]["error"]
-    assert (
-        specs["fvd-windows"]["params"]["windows"] == "non-overlapping" and specs["fvd"]["params"]["clip_frames"] == 16
-    )
-    assert specs["fvd"]["backend"].startswith("i3d-torchscript-") and specs["fvd-pytorch-i3d"]["backend"].startswith(
-        "pytorch-i3d-"
-    )
+    for variant in ("fvd", "fvd-pytorch-i3d"):
+        config = RunConfig(
+            model="still",
+            dataset="mini",
+            metrics=(variant,),
+            limit=3,
+            data_dir=mini_data_root,
+            runs_dir=tmp_path / "refused",
+            weights_dir=random_weights,
+        )
+        with pytest.raises(
+            BenchError,
+            match=rf"{variant} needs at least 10 windows of 16 frames per side and this run's 3 clips give 3; .*fvd-windows",
+        ):
+            Runner(config, progress=False, log=lambda s: None).plan()
+    assert not (tmp_path / "refused").exists()
+    settings = Settings.create(data_dir=mini_data_root, weights_dir=random_weights, environ={})
+    declared = {m.variant: m.spec().to_dict() for m in declare_metrics(FVD_METRICS, settings)}
+    assert declared["fvd-windows"] == {k: specs["fvd-windows"][k] for k in declared["fvd-windows"]}
+    assert declared["fvd-windows"]["params"]["windows"] == "non-overlapping"
+    assert declared["fvd"]["params"]["clip_frames"] == 16 and declared["fvd"]["params"]["windows"] == "first"
+    assert declared["fvd"]["backend"].startswith("i3d-torchscript-")
+    assert declared["fvd-pytorch-i3d"]["backend"].startswith("pytorch-i3d-")
 
 
 @pytest.mark.slow  # AlexNet and IResNet-100 on every frame on CPU: one clip
