@@ -93,7 +93,7 @@ class IdentityEmbeddings(FeatureProvider):
         if alignment is not None:
             key["alignment"] = alignment
         if landmarks is not None or alignment is None:
-            key["landmarks"] = ctx.landmark_backend(landmarks).cache_key() if landmarks is not None else None
+            key["landmarks"] = ctx.landmark_backend(landmarks).points_key() if landmarks is not None else None
         return ("embeddings" if alignment is None else "csim"), key
 
     def to_arrays(self, value: np.ndarray) -> dict[str, np.ndarray]:

@@ -184,3 +184,15 @@ def test_a_track_with_mesh_points_is_posed_from_them_and_one_without_from_its_ib
     assert H.head_pose_of(with_mesh).points == "mesh-rigid31" and H.head_pose_of(without).points == "ibug-rigid13"
     np.testing.assert_allclose(H.head_pose_of(with_mesh).angles, truth, atol=1e-6)
     np.testing.assert_allclose(H.head_pose_of(without).angles, truth, atol=1e-6)
+
+
+def test_the_pose_metrics_records_name_the_rigid_points_and_lmds_do_not():
+    """The angles depend on which points are fitted, so a pose metric's backend string says it; LMD's
+    stays the landmark backend's own (the iBUG points did not change)."""
+    from benchmark.core.settings import Settings
+    from metrics import declare_metric
+
+    mediapipe, dlib = Settings.create(environ={}), Settings.create(landmarks="dlib68", environ={})
+    assert declare_metric("pose-diversity", mediapipe).backend().endswith("fit of mesh-rigid31")
+    assert declare_metric("head-motion-dynamics-lm", dlib).backend().endswith("fit of ibug-rigid13")
+    assert "head pose" not in declare_metric("lmd", mediapipe).backend()

@@ -71,9 +71,18 @@ class PerceptionBackend(ABC):
 
 
 class LandmarkBackend(PerceptionBackend):
-    def cache_key(self) -> dict[str, str | None]:
+    # True: its tracks also keep the face mesh's rigid points (`LandmarkTrack.rigid_mesh`), which the head
+    # pose is fitted to; its cached tracks say so in their key (caches from before it kept them are stale)
+    keeps_rigid_mesh: ClassVar[bool] = False
+
+    def points_key(self) -> dict[str, str | None]:
+        """What its iBUG-68 points depend on: the key of features computed from them (ACD's embeddings)."""
         # cached points written as float32 before tracks became float64 must not be reused
         return {**super().cache_key(), "points": "float64"}
+
+    def cache_key(self) -> dict[str, str | None]:
+        """The key of its cached tracks: the points' key, and the mesh points where it keeps them."""
+        return {**self.points_key(), **({"rigid_mesh": "31 points, x y depth"} if self.keeps_rigid_mesh else {})}
 
     @abstractmethod
     def detect(self, frames: np.ndarray) -> LandmarkTrack:

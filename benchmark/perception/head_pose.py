@@ -186,6 +186,11 @@ def estimate_head_pose_from_mesh(
     return _pose(rigid, found, MESH_CANONICAL, np.ones(len(MESH_RIGID_IDS)), iterations, "mesh-rigid31")
 
 
+def pose_points(keeps_rigid_mesh: bool) -> str:
+    """Which rigid points `head_pose_of` fits for a backend: what the pose metrics' records name."""
+    return "mesh-rigid31" if keeps_rigid_mesh else "ibug-rigid13"
+
+
 def head_pose_of(track) -> HeadPose:
     """The pose of a LandmarkTrack: from its mesh's rigid points when the backend kept them (mediapipe),
     else from its iBUG-68 rigid points."""

@@ -56,6 +56,7 @@ def mediapipe_to_ibug68() -> list[list[int]]:
 
 class MediapipeLandmarks(LandmarkBackend):
     name = "mediapipe"
+    keeps_rigid_mesh = True
 
     def __init__(self) -> None:
         # mediapipe 0.10.21 logs through absl (GLOG_minloglevel has no effect): its start-up chatter is
@@ -83,8 +84,7 @@ class MediapipeLandmarks(LandmarkBackend):
         self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
 
     def version(self) -> str:
-        # "+rigid31": the track keeps the mesh's rigid points for the head pose (caches without them are stale)
-        return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1+rigid31"
+        return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1"
 
     def mesh(self, frame: np.ndarray) -> np.ndarray | None:
         """478 mesh points (x, y in pixels, depth z on x's scale: mediapipe's z times the width), or None."""
