@@ -88,6 +88,8 @@ MESH_CANONICAL = np.array(
     + [(-x, y, z) for x, y, z in MESH_RIGHT.values()],
     dtype=np.float64,
 )
+# the names of the two point sets, in HeadPose.points and in the pose metrics' records
+IBUG_POINTS, MESH_POINTS = "ibug-rigid13", "mesh-rigid31"
 # iBUG points with a mesh counterpart, which put the mesh reference in CANONICAL_RIGID's frontal pose
 FRONTAL_ANCHORS = (27, 28, 29, 30, 36, 39, 42, 45)
 
@@ -100,7 +102,7 @@ class HeadPose:
     translation: np.ndarray  # (T, 2) x, y of the reference origin, in inter-ocular distances
     scale: np.ndarray  # (T,) pixels per inter-ocular distance (s of the fit)
     residual: np.ndarray  # (T,) weighted RMS reprojection error, in inter-ocular distances
-    points: str = "ibug-rigid13"  # which rigid points: "ibug-rigid13" or "mesh-rigid31"
+    points: str = IBUG_POINTS  # which rigid points were fitted: IBUG_POINTS or MESH_POINTS
 
     @property
     def yaw(self) -> np.ndarray:
@@ -174,7 +176,7 @@ def estimate_head_pose(
     points = np.asarray(points, dtype=np.float64)
     rigid = points[:, RIGID_IDS] if len(points) else np.zeros((0, len(RIGID_IDS), 2))
     model = CANONICAL_RIGID if reference is None else reference
-    return _pose(rigid, found, model, RIGID_WEIGHTS if weights is None else weights, iterations, "ibug-rigid13")
+    return _pose(rigid, found, model, RIGID_WEIGHTS if weights is None else weights, iterations, IBUG_POINTS)
 
 
 def estimate_head_pose_from_mesh(
@@ -183,12 +185,12 @@ def estimate_head_pose_from_mesh(
     """(T, 31, 2 or 3) face-mesh points at MESH_RIGID_IDS, pixels -> HeadPose against MESH_CANONICAL
     (the points' depth, if given, is not used: the fit is to their image positions)."""
     rigid = np.asarray(rigid_mesh, dtype=np.float64)[..., :2]
-    return _pose(rigid, found, MESH_CANONICAL, np.ones(len(MESH_RIGID_IDS)), iterations, "mesh-rigid31")
+    return _pose(rigid, found, MESH_CANONICAL, np.ones(len(MESH_RIGID_IDS)), iterations, MESH_POINTS)
 
 
 def pose_points(keeps_rigid_mesh: bool) -> str:
     """Which rigid points `head_pose_of` fits for a backend: what the pose metrics' records name."""
-    return "mesh-rigid31" if keeps_rigid_mesh else "ibug-rigid13"
+    return MESH_POINTS if keeps_rigid_mesh else IBUG_POINTS
 
 
 def head_pose_of(track) -> HeadPose:
