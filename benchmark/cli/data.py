@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli import options
 from benchmark.cli.app import cli
 from benchmark.core.errors import BenchError
 
@@ -159,27 +160,18 @@ def prepare(dataset, source, data_dir, sizes, workers, force, name, split_file, 
 
 
 @cli.command()
-@click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
-@click.option(
-    "--metrics",
-    default=None,
-    help="the metrics whose ground-truth features to compute, as `bench run --metrics` takes them "
-    "(default: the default metrics)",
-)
-@click.option(
-    "--shard", default=None, help="K/N: only the clips of shard K of N (the same split as `bench run --shard K/N`)"
-)
-@click.option("--limit", default=None, type=int, help="the same seeded subset `bench run --limit N` scores")
-@click.option("--subset-seed", default=0, show_default=True, type=int)
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (the runs' device: it keys the cache)")
-@click.option("--data-dir", default=None, type=click.Path(path_type=Path))
-@click.option(
-    "--weights", "weights_dir", default=None, type=click.Path(path_type=Path), help="as `bench run --weights`"
-)
-@click.option("--landmarks", default=None, help="as `bench run --landmarks`")
-@click.option("--embedder", default=None, help="as `bench run --embedder`")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="torch threads (default: the cores)")
-@click.option("--no-progress", is_flag=True, help="no progress bar")
+@options.DATASET
+@options.METRICS
+@options.SHARD
+@options.LIMIT
+@options.SUBSET_SEED
+@options.DEVICE
+@options.DATA_DIR
+@options.WEIGHTS
+@options.LANDMARKS
+@options.EMBEDDER
+@options.THREADS
+@options.NO_PROGRESS
 def features(
     dataset,
     metrics,
@@ -205,10 +197,9 @@ def features(
     from benchmark.engine.plan import parse_shard
     from benchmark.engine.reference_pass import reference_pass
     from benchmark.engine.runner import check_device
-    from metrics import DEFAULT_METRICS
 
     check_device(device)
-    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
+    names = options.metric_names(metrics)
     settings = Settings.create(data_dir, weights_dir, device, landmarks, embedder, threads=threads)
     settings.apply_to_torch()
     outcome = reference_pass(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli import options
 from benchmark.cli.app import cli, parse_model_args, read_model_args_file
 from benchmark.core.errors import BenchError
 from benchmark.core.paths import DEFAULT_RUNS_DIR
@@ -14,12 +15,8 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
 
 @cli.command()
 @click.option("--model", required=True, help="adapter name (`bench list models`)")
-@click.option("--dataset", required=True, help="protocol name (`bench list datasets`)")
-@click.option(
-    "--metrics",
-    default=None,
-    help="comma-separated metric names or variants, or `all` (default: psnr,ssim,lmd,cpbd,blink,bilabial)",
-)
+@options.DATASET
+@options.METRICS
 @click.option(
     "--fid-backend",
     type=click.Choice(["port", "pytorch-fid"]),
@@ -37,35 +34,14 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
     "--model-args keys override it",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="generation seed (the model's noise)")
-@click.option("--limit", default=None, type=int, help="score a seeded, speaker-stratified subset of N clips")
-@click.option("--subset-seed", default=0, show_default=True, type=int, help="seed of the --limit subset")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
+@options.LIMIT
+@options.SUBSET_SEED
+@options.DEVICE
 @click.option("--out", "runs_dir", default=str(DEFAULT_RUNS_DIR), show_default=True, type=click.Path(path_type=Path))
-@click.option(
-    "--data-dir",
-    default=None,
-    type=click.Path(path_type=Path),
-    help="prepared data (default $BENCH_DATA or ~/.cache/talking-head-bench)",
-)
-@click.option(
-    "--landmarks",
-    default=None,
-    help="landmark backend for LMD/blink/bilabial/ACD: mediapipe (default), dlib68 "
-    "(upsample 1), dlib68-up0 (upsample 0, then 1 where no face), fan (face-alignment's 2DFAN4 on your weights, "
-    "boxes from mediapipe) or fan-s3fd (its S3FD detector too)",
-)
-@click.option(
-    "--embedder",
-    default=None,
-    help="identity embedder for ACD: dlib-resnet (default), facenet-vggface2 or arcface (your weights)",
-)
-@click.option(
-    "--weights",
-    "weights_dir",
-    default=None,
-    type=click.Path(path_type=Path),
-    help="weights folder (<folder>/<model>/<file>; default $BENCH_WEIGHTS or <data dir>/weights)",
-)
+@options.DATA_DIR
+@options.LANDMARKS
+@options.EMBEDDER
+@options.WEIGHTS
 @click.option(
     "--executor",
     default="local",
@@ -78,24 +54,14 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
     "--gpus-per-worker", default=0.0, show_default=True, type=click.FloatRange(min=0), help="GPUs per Ray actor"
 )
 @click.option("--ray-address", default=None, help="an existing Ray cluster (e.g. auto or ray://head:10001)")
-@click.option(
-    "--shard",
-    default=None,
-    help="K/N: only the clips of shard K of N (stable sha256 of the clip id); fuse the N shard runs with `bench merge`",
-)
+@options.SHARD
 @click.option(
     "--keep-videos",
     is_flag=True,
     help="store the generated frames (lossless FFV1) so adding a metric never regenerates",
 )
 @click.option("--wait", is_flag=True, help="if another process is writing this run, wait for it instead of exiting")
-@click.option(
-    "--threads",
-    default=None,
-    type=click.IntRange(min=1),
-    help="torch threads per worker (default: this "
-    "machine's cores); CPU results round differently with another count, so it is recorded",
-)
+@options.THREADS
 @click.option(
     "--name",
     default=None,
@@ -108,7 +74,7 @@ from benchmark.core.paths import DEFAULT_RUNS_DIR
     help="accept a protocol prepared with clips or speakers missing (exit 0, "
     "not 3); the record says what is missing either way",
 )
-@click.option("--no-progress", is_flag=True, help="no progress bar")
+@options.NO_PROGRESS
 def run(
     model,
     dataset,
@@ -147,9 +113,7 @@ def run(
     from benchmark.engine.plan import parse_shard
     from benchmark.engine.runner import RunConfig, Runner
 
-    from metrics import DEFAULT_METRICS
-
-    names = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else DEFAULT_METRICS
+    names = options.metric_names(metrics)
     if fid_backend == "pytorch-fid":  # another implementation is another column, never the same one
         names = tuple("fid-pytorch-fid" if n == "fid" else n for n in names)
     config = RunConfig(
