@@ -122,9 +122,15 @@ def speed_engine(model, dataset, metrics, limit, max_workers, data_dir, clips, s
     if clips:
         from benchmark.reports.frames import load_clips, load_runs
         from benchmark.reports.site import build_site
+        from benchmark.reports.tables import build_results_table
         from benchmark.tools.speed import scale
 
-        reports = {"build_site": build_site, "load_runs": load_runs, "load_clips": load_clips}
+        reports = {
+            "build_site": build_site,
+            "load_runs": load_runs,
+            "load_clips": load_clips,
+            "results_table": build_results_table,
+        }
         scale.run(
             clips,
             small=min(1000, clips),

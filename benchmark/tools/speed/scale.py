@@ -4,7 +4,8 @@ The metric is PSNR on 64x64 clips, so decoding and scoring cost little and the e
 shows. Every run is a real run of the harness on `synthetic:N` (each in its own process where its
 memory is measured); the 20-run leaderboard is one real run copied under 20 labels and sealed
 again, as the tests' relabelled runs are. Each figure is printed beside the issue's target.
-The report functions (site, load_runs, load_clips) come from the caller: tools never import reports.
+The report functions (site, load_runs, load_clips, the results table) come from the caller: tools never
+import reports.
 """
 
 from __future__ import annotations
@@ -222,6 +223,12 @@ def _report_figures(reports: dict, run_dir: Path, tmp: Path, runs: int, clips: i
     t0 = time.perf_counter()
     reports["load_runs"]([board])
     figures.append(Figure(f"load_runs ({runs} runs)", time.perf_counter() - t0, "s"))
+    t0 = time.perf_counter()
+    table = reports["results_table"]([board], f"synthetic:{clips}", ["psnr"])
+    seconds = time.perf_counter() - t0
+    if len(table.rows) != runs:
+        raise RuntimeError(f"the results table has {len(table.rows)} rows for {runs} runs")
+    figures.append(Figure(f"bench table --protocol synthetic:{clips} ({runs} runs)", seconds, "s"))
     t0 = time.perf_counter()
     reports["load_clips"]([run_dir])
     figures.append(Figure(f"load_clips (one run, {clips:,} clips)", time.perf_counter() - t0, "s"))
