@@ -129,18 +129,9 @@ class ClipContext:
 
     def feature_folder(self, kind: str, key: dict) -> tuple[str, str]:
         """(kind, short hash of `key`): the cache folder, with the key written beside the features for humans."""
-        folder = (kind, cache_tag(key))
         if self.cache_dir is not None:
-            described = self.cache_dir.joinpath(*folder) / "key.json"
-            if not described.is_file():
-                tmp = described.with_name(f"key.{os.getpid()}.tmp")
-                try:  # for humans only: a read-only or full data folder must not fail the metric
-                    described.parent.mkdir(parents=True, exist_ok=True)
-                    tmp.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
-                    tmp.replace(described)
-                except OSError:
-                    _remove_quietly(tmp)
-        return folder
+            described_folder(self.cache_dir, kind, key)
+        return kind, cache_tag(key)
 
     def cached(self, folder: tuple[str, ...], compute) -> dict[str, np.ndarray]:
         """Reference features in the protocol's feature cache, keyed by clip content."""
@@ -163,6 +154,22 @@ class ClipContext:
         finally:
             _remove_quietly(tmp)
         return arrays
+
+
+def described_folder(cache_dir: Path, kind: str, key: dict) -> Path:
+    """`cache_dir/kind/<short hash of key>`, with the key written in it as key.json for humans (once,
+    atomically; a read-only or full data folder is not an error: the key is only a description)."""
+    folder = Path(cache_dir) / kind / cache_tag(key)
+    described = folder / "key.json"
+    if not described.is_file():
+        tmp = described.with_name(f"key.{os.getpid()}.tmp")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
+            tmp.replace(described)
+        except OSError:
+            _remove_quietly(tmp)
+    return folder
 
 
 def _remove_quietly(path: Path) -> None:

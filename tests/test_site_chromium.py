@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from benchmark.reports.site import build_site
+from benchmark.tools.speed.browser import find_chromium
 from tests.conftest import run_bench
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -72,9 +72,11 @@ def reference_pass(
     names = expand_metric_names(tuple(metric_names), settings, log, [])
     if not names:
         raise BenchError("no metric named", hint="e.g. --metrics lmd,fid (see `bench list metrics`)")
-    declared = declare_metrics(names, settings)
-    needs = [m for m in declared if any(keeps_reference_cache(FEATURES.get(f)) for f in m.features)]
-    outcome = PassOutcome(None, [m.variant for m in needs], [m.variant for m in declared if m not in needs])
+    needs, left_out = [], []
+    for metric in declare_metrics(names, settings):
+        keeps = any(keeps_reference_cache(FEATURES.get(f)) for f in metric.features)
+        (needs if keeps else left_out).append(metric)
+    outcome = PassOutcome(None, [m.variant for m in needs], [m.variant for m in left_out])
     if not needs:
         return outcome
     protocol = open_protocol(dataset, settings, log)
@@ -135,14 +137,11 @@ def _one_clip(clip, scorers, cache_dir: Path, settings: Settings) -> dict:
 
 
 def _log_dir(cache_dir: Path, protocol_id: str, specs: list[dict]) -> Path:
-    from metrics.context import cache_tag
+    """The passes' log folder of this protocol and metric set, named as the feature caches are."""
+    from metrics.context import described_folder
 
-    key = {"protocol": protocol_id, "metrics": specs}
-    folder = cache_dir / "passes" / cache_tag(key)
-    folder.mkdir(parents=True, exist_ok=True)
-    described = folder / "key.json"
-    if not described.is_file():
-        described.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n")
+    folder = described_folder(cache_dir, "passes", {"protocol": protocol_id, "metrics": specs})
+    folder.mkdir(parents=True, exist_ok=True)  # the logs must be writable, unlike the key's description
     return folder
 
 

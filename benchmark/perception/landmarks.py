@@ -82,6 +82,7 @@ class MediapipeLandmarks(LandmarkBackend):
             self._mesh.process(np.ascontiguousarray(data.astronaut()[30:230, 120:320]))  # warm up on a real face
         groups = mediapipe_to_ibug68()
         self._index = np.array([g + [g[-1]] * (2 - len(g)) for g in groups])  # pad singletons to pairs
+        self._rigid_index = np.array(MESH_RIGID_IDS)
 
     def version(self) -> str:
         return f"mediapipe-{package_version('mediapipe')}-facemesh478-ibug68map-v1"
@@ -104,7 +105,7 @@ class MediapipeLandmarks(LandmarkBackend):
             mesh = self.mesh(frame)
             if mesh is not None:
                 points[t] = mesh[self._index, :2].mean(axis=1)
-                rigid[t] = mesh[list(MESH_RIGID_IDS)]
+                rigid[t] = mesh[self._rigid_index]
                 found[t] = True
         return LandmarkTrack(points, found, self.name, rigid_mesh=rigid)
 
